@@ -1,0 +1,225 @@
+package skimguard
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind is the kind of a finding. The values are part of the JSON report's
+// stable contract.
+type Kind string
+
+// Finding kinds.
+const (
+	KindScriptAdded             Kind = "script.added"
+	KindScriptChanged           Kind = "script.changed"
+	KindScriptRemoved           Kind = "script.removed"
+	KindScriptAttributesChanged Kind = "script.attributes_changed"
+	KindFrameAdded              Kind = "frame.added"
+	KindFrameChanged            Kind = "frame.changed"
+	KindFrameRemoved            Kind = "frame.removed"
+	KindFormAdded               Kind = "form.added"
+	KindFormChanged             Kind = "form.changed"
+	KindFormRemoved             Kind = "form.removed"
+	KindConnectionAdded         Kind = "connection.added"
+	KindHeaderAdded             Kind = "header.added"
+	KindHeaderChanged           Kind = "header.changed"
+	KindHeaderRemoved           Kind = "header.removed"
+	KindPageRedirected          Kind = "page.redirected"
+	KindDataExfiltration        Kind = "data.exfiltration"
+	KindScanFailed              Kind = "scan.failed"
+)
+
+// Kinds lists every finding kind, in the order reports document them.
+var Kinds = []Kind{
+	KindDataExfiltration, KindScriptAdded, KindScriptChanged, KindScriptRemoved,
+	KindScriptAttributesChanged, KindFrameAdded, KindFrameChanged, KindFrameRemoved,
+	KindFormAdded, KindFormChanged, KindFormRemoved, KindConnectionAdded,
+	KindHeaderAdded, KindHeaderChanged, KindHeaderRemoved, KindPageRedirected,
+	KindScanFailed,
+}
+
+// Severity ranks findings. The values are part of the JSON report's contract.
+type Severity string
+
+// Severities, most severe first.
+const (
+	SeverityCritical Severity = "critical"
+	SeverityHigh     Severity = "high"
+	SeverityMedium   Severity = "medium"
+	SeverityLow      Severity = "low"
+)
+
+// Rank orders severities: critical is 4, low is 1, anything else 0.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityCritical:
+		return 4
+	case SeverityHigh:
+		return 3
+	case SeverityMedium:
+		return 2
+	case SeverityLow:
+		return 1
+	}
+	return 0
+}
+
+// ParseSeverity parses a severity name.
+func ParseSeverity(s string) (Severity, error) {
+	if Severity(s).Rank() == 0 {
+		return "", fmt.Errorf("unknown severity %q: use critical, high, medium or low", s)
+	}
+	return Severity(s), nil
+}
+
+// FindingStatus is where a finding stands in review.
+type FindingStatus string
+
+// Finding statuses.
+const (
+	StatusOpen     FindingStatus = "open"
+	StatusApproved FindingStatus = "approved"
+	StatusRejected FindingStatus = "rejected"
+)
+
+// Finding is one difference between an observation and the approved
+// baseline of its page, with why it matters.
+type Finding struct {
+	ID       int64    `json:"id"`
+	Kind     Kind     `json:"kind"`
+	Severity Severity `json:"severity"`
+	Site     string   `json:"site"`
+	Page     string   `json:"page"`
+	// Subject names the thing: a script's URL or "inline #N (location)", a
+	// destination origin, a header name, a form's action.
+	Subject string `json:"subject"`
+	// Detail says, for a person, why the finding was raised.
+	Detail   string   `json:"detail"`
+	Evidence Evidence `json:"evidence"`
+	// Item is the baseline item the finding is about: for additions and
+	// changes the observed item as approval would add it to the baseline, for
+	// removals the baseline item that went missing.
+	Item Item `json:"-"`
+	// Fingerprint identifies the change itself, so that a change seen by
+	// several scans stays one finding while it is open.
+	Fingerprint string        `json:"-"`
+	Status      FindingStatus `json:"-"`
+	ScanID      int64         `json:"-"`
+	FirstSeen   time.Time     `json:"-"`
+	LastSeen    time.Time     `json:"-"`
+	ResolvedBy  string        `json:"-"`
+	Resolution  string        `json:"-"`
+	ResolvedAt  time.Time     `json:"-"`
+}
+
+// Evidence is what a finding rests on. Card data in it is always masked.
+type Evidence struct {
+	// Before and After are the baseline's and the observation's values: a
+	// hash, a URL, a header value, a form's action and fields.
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// BeforeSource and AfterSource are a changed script's two texts, so that a
+	// diff can be shown.
+	BeforeSource string `json:"before_source,omitempty"`
+	AfterSource  string `json:"after_source,omitempty"`
+	// URL is the request or resource concerned.
+	URL string `json:"url,omitempty"`
+	// Initiator is the script that sent the request; LoadedBy is what
+	// brought a script into the page.
+	Initiator string `json:"initiator,omitempty"`
+	LoadedBy  string `json:"loaded_by,omitempty"`
+}
+
+// ItemType is the type of a baseline item.
+type ItemType string
+
+// Baseline item types.
+const (
+	ItemScript     ItemType = "script"
+	ItemFrame      ItemType = "frame"
+	ItemForm       ItemType = "form"
+	ItemConnection ItemType = "connection"
+	ItemHeader     ItemType = "header"
+	// ItemRedirect is the main document's final URL and redirect chain.
+	ItemRedirect ItemType = "redirect"
+	// ItemCardSink is an origin that receives the test card data normally.
+	ItemCardSink ItemType = "card_sink"
+)
+
+// Item is one approved thing in a page's baseline.
+type Item struct {
+	Type ItemType `json:"type"`
+	// Key identifies the item within its page's baseline; the baseline
+	// package makes it.
+	Key     string `json:"key"`
+	Subject string `json:"subject"`
+	Origin  string `json:"origin,omitempty"`
+	// Values are the accepted forms of the item: for scripts exact SHA-256
+	// hashes and structural fingerprints, for headers normalised values, for
+	// forms their action, method and fields. Sorted, no duplicates.
+	Values []string `json:"values"`
+	// Optional items were not seen in every baseline sample (an A/B variant,
+	// a lazily loaded widget): their absence is no finding.
+	Optional bool `json:"optional,omitempty"`
+	// Attrs holds extra facts: a script's integrity and crossorigin, its
+	// kind and loader, a frame's sandbox.
+	Attrs map[string]string `json:"attrs,omitempty"`
+	// Source, SHA256 and SRI describe the latest approved text of a script.
+	Source string `json:"source,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	SRI    string `json:"sri,omitempty"`
+	// FirstSeen is when the item first entered the page's baseline;
+	// ApprovedBy, Reason and ApprovedAt record its latest approval.
+	FirstSeen  time.Time `json:"first_seen"`
+	ApprovedBy string    `json:"approved_by"`
+	Reason     string    `json:"reason"`
+	ApprovedAt time.Time `json:"approved_at"`
+}
+
+// Baseline is one approved version of what a page is expected to show.
+type Baseline struct {
+	ID      int64  `json:"id"`
+	Site    string `json:"site"`
+	Page    string `json:"page"`
+	URL     string `json:"url"`
+	Version int    `json:"version"`
+	// Samples is how many page loads the baseline was learnt from.
+	Samples    int       `json:"samples"`
+	CreatedAt  time.Time `json:"created_at"`
+	ApprovedBy string    `json:"approved_by"`
+	Reason     string    `json:"reason"`
+	Items      []Item    `json:"items"`
+}
+
+// ScanStatus is the outcome of one scan.
+type ScanStatus string
+
+// Scan statuses.
+const (
+	// ScanOK: the page matched its baseline.
+	ScanOK ScanStatus = "ok"
+	// ScanFindings: the page differed from its baseline.
+	ScanFindings ScanStatus = "findings"
+	// ScanFailed: the page could not be checked.
+	ScanFailed ScanStatus = "failed"
+	// ScanObserved: the page was observed without comparison (scan, or a
+	// baseline sample).
+	ScanObserved ScanStatus = "observed"
+)
+
+// Scan is one load of a page and, when compared, its findings.
+type Scan struct {
+	ID        int64         `json:"id"`
+	Site      string        `json:"site"`
+	Page      string        `json:"page"`
+	URL       string        `json:"url"`
+	StartedAt time.Time     `json:"started_at"`
+	Duration  time.Duration `json:"duration"`
+	Status    ScanStatus    `json:"status"`
+	Error     string        `json:"error,omitempty"`
+	// BaselineVersion is the version compared with, 0 when none.
+	BaselineVersion int          `json:"baseline_version,omitempty"`
+	Observation     *Observation `json:"observation,omitempty"`
+	Findings        []Finding    `json:"findings,omitempty"`
+}

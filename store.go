@@ -1,0 +1,87 @@
+package skimguard
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns; callers test them with errors.Is.
+var (
+	// ErrNotFound: the finding, scan or baseline asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrNoBaseline: the page has no approved baseline yet.
+	ErrNoBaseline = errors.New("no approved baseline")
+	// ErrNotOpen: the finding was already approved or rejected.
+	ErrNotOpen = errors.New("finding is not open")
+)
+
+// FindingFilter selects findings. Zero fields select everything.
+type FindingFilter struct {
+	Sites  []string
+	Status FindingStatus
+	IDs    []int64
+}
+
+// ScanFilter selects scans, newest first.
+type ScanFilter struct {
+	Sites []string
+	Site  string
+	Page  string
+	Limit int
+}
+
+// Resolution records who closed findings, how and why.
+type Resolution struct {
+	Status FindingStatus
+	By     string
+	Reason string
+	At     time.Time
+}
+
+// ApplyFunc makes a page's new baseline from its current one (nil when the
+// page has none) and the findings being approved on it.
+type ApplyFunc func(current *Baseline, approved []Finding, res Resolution) (*Baseline, error)
+
+// AuditEntry is one line of the append-only log of who changed what.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Site   string    `json:"site,omitempty"`
+	Page   string    `json:"page,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Store keeps scans, baselines, findings and the audit log. The embedded
+// implementation is SQLite; a shared one can be PostgreSQL.
+type Store interface {
+	// SaveScan stores a scan with its observation and findings, setting
+	// scan.ID and each finding's ID. A finding whose Fingerprint matches a
+	// finding still open on the same page is not stored twice: it takes that
+	// finding's ID and FirstSeen, and the open finding's LastSeen moves on.
+	SaveScan(ctx context.Context, scan *Scan) error
+	// Scans lists scans (without observations), newest first.
+	Scans(ctx context.Context, f ScanFilter) ([]Scan, error)
+	// Baseline returns the current baseline of a page, or ErrNoBaseline.
+	Baseline(ctx context.Context, site, page string) (*Baseline, error)
+	// Baselines returns the current baseline of every page of the sites
+	// (all sites when empty), ordered by site and page.
+	Baselines(ctx context.Context, sites []string) ([]Baseline, error)
+	// SaveBaseline stores b as its page's new current version, keeping the
+	// older ones, and records it in the audit log. It sets b.ID, b.Version.
+	SaveBaseline(ctx context.Context, b *Baseline) error
+	// Findings lists findings, oldest first.
+	Findings(ctx context.Context, f FindingFilter) ([]Finding, error)
+	// ResolveFindings closes open findings in one transaction and records it
+	// in the audit log. When res.Status is StatusApproved, apply is called
+	// once per page with its current baseline and its findings, and what it
+	// returns becomes the page's new baseline version. Unknown ids give
+	// ErrNotFound, closed ones ErrNotOpen, and nothing is changed.
+	ResolveFindings(ctx context.Context, ids []int64, res Resolution, apply ApplyFunc) error
+	// Audit lists the audit log, oldest first.
+	Audit(ctx context.Context) ([]AuditEntry, error)
+	Close() error
+}
