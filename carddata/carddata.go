@@ -17,7 +17,7 @@ type Card struct {
 
 // Test returns the card skimguard types by default.
 func Test() Card {
-	return Card{Number: "4929386160871739", ExpMonth: "09", ExpYear: "31", CVC: "417", Name: "Tessa Skimguard"}
+	return Card{Number: "4929386160871730", ExpMonth: "09", ExpYear: "31", CVC: "417", Name: "Tessa Skimguard"}
 }
 
 // Expiry returns the expiry as typed into a single field, "MM/YY".
