@@ -1,0 +1,773 @@
+package baseline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file holds a small JavaScript tokenizer and the structural
+// normalisation built on it. It is not a parser: it only needs to tell code
+// from literal values well enough that per-load values (nonces, tokens,
+// timestamps, ids, build stamps) disappear while any change to the code
+// shows. It must never panic or loop on arbitrary bytes, and every step
+// consumes at least one byte, so its cost is linear in the input (fuzzed by
+// FuzzFingerprint).
+
+type tokKind uint8
+
+const (
+	tokIdent tokKind = iota + 1
+	tokPunct
+	tokNumber
+	tokString   // '...' or "..." with quotes
+	tokTemplate // one chunk of a template literal with its delimiters: `..${ or }..${ or }..`
+	tokRegex    // /body/flags
+	tokComment  // // or /* */ with delimiters
+)
+
+// Placeholders replacing literal values in normalised text.
+const (
+	phString = `"…"`
+	phNumber = "0"
+)
+
+// keywordsBeforeRegex are the words after which a slash starts a regular
+// expression rather than a division.
+var keywordsBeforeRegex = map[string]bool{
+	"return": true, "typeof": true, "instanceof": true, "in": true, "of": true,
+	"new": true, "delete": true, "void": true, "throw": true, "case": true,
+	"do": true, "else": true, "yield": true, "await": true,
+}
+
+// parenKeywords are the words whose parenthesised head is followed by a
+// statement, so a slash after their closing parenthesis starts a regex.
+var parenKeywords = map[string]bool{"if": true, "while": true, "for": true, "with": true}
+
+// blockKeywords are the words followed by a block rather than an object
+// literal.
+var blockKeywords = map[string]bool{"else": true, "do": true, "try": true, "finally": true}
+
+// puncts lists multi-character punctuators, longest first within the
+// matching loop (4, then 3, then 2 characters).
+var puncts = [...][]string{
+	4: {">>>="},
+	3: {"===", "!==", "**=", "<<=", ">>=", ">>>", "&&=", "||=", "??=", "..."},
+	2: {"=>", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "**", "<<", ">>"},
+}
+
+// lexer walks JavaScript source. Its state only serves the regex-or-division
+// decision and template literal nesting.
+type lexer struct {
+	src  string
+	pos  int
+	emit func(k tokKind, text string)
+
+	prevKind tokKind
+	prevText string
+	// parens records, per open parenthesis, whether it is the head of
+	// if/while/for/with; braces, per open brace, whether it opens a block.
+	parens []bool
+	braces []bool
+	// templates holds len(braces) at each ${ so that the matching } resumes
+	// the template literal.
+	templates []int
+	// noRegexLine is the end of a line on which a regex guess already failed:
+	// later slashes on it are divisions, which keeps the scan linear.
+	noRegexLine int
+}
+
+// scanJS calls emit for every token of src, comments included, whitespace
+// excluded.
+func scanJS(src string, emit func(k tokKind, text string)) {
+	lx := &lexer{src: src, emit: emit, noRegexLine: -1}
+	if strings.HasPrefix(src, "#!") { // hashbang line
+		lx.pos = lineEnd(src, 0)
+	}
+	for lx.pos < len(lx.src) {
+		lx.next()
+	}
+}
+
+func (lx *lexer) out(k tokKind, start int) {
+	text := lx.src[start:lx.pos]
+	lx.emit(k, text)
+	if k != tokComment {
+		lx.prevKind, lx.prevText = k, text
+	}
+}
+
+func (lx *lexer) next() {
+	s, start := lx.src, lx.pos
+	c := s[start]
+	switch {
+	case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
+		lx.pos++
+	case c >= utf8.RuneSelf:
+		r, size := utf8.DecodeRuneInString(s[start:])
+		if unicode.IsSpace(r) || r == '\uFEFF' {
+			lx.pos += size
+			return
+		}
+		lx.ident()
+	case c >= '0' && c <= '9' || c == '.' && start+1 < len(s) && s[start+1] >= '0' && s[start+1] <= '9':
+		lx.number()
+	case isIdentByte(c):
+		lx.ident()
+	case c == '"' || c == '\'':
+		lx.pos = stringEnd(s, start)
+		lx.out(tokString, start)
+	case c == '`':
+		lx.pos++
+		lx.template(start)
+	case c == '/' && start+1 < len(s) && s[start+1] == '/':
+		lx.pos = lineEnd(s, start)
+		lx.out(tokComment, start)
+	case c == '/' && start+1 < len(s) && s[start+1] == '*':
+		end := strings.Index(s[start+2:], "*/")
+		if end < 0 {
+			lx.pos = len(s)
+		} else {
+			lx.pos = start + 2 + end + 2
+		}
+		lx.out(tokComment, start)
+	case c == '/' && lx.regexAllowed() && start >= lx.noRegexLine:
+		if end, ok := regexEnd(s, start); ok {
+			lx.pos = end
+			lx.out(tokRegex, start)
+			return
+		}
+		lx.noRegexLine = lineEnd(s, start)
+		lx.punct()
+	case c == '}' && len(lx.templates) > 0 && lx.templates[len(lx.templates)-1] == len(lx.braces):
+		lx.templates = lx.templates[:len(lx.templates)-1]
+		lx.pos++
+		lx.template(start)
+	default:
+		lx.punct()
+	}
+}
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '$' || c == '\\' || c == '#' || c >= '0' && c <= '9' || c >= utf8.RuneSelf
+}
+
+func (lx *lexer) ident() {
+	s, start := lx.src, lx.pos
+	for lx.pos < len(s) {
+		c := s[lx.pos]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[lx.pos:])
+			if unicode.IsSpace(r) || r == '\uFEFF' {
+				break
+			}
+			lx.pos += size
+			continue
+		}
+		if !isIdentByte(c) {
+			break
+		}
+		lx.pos++
+	}
+	lx.out(tokIdent, start)
+}
+
+func (lx *lexer) number() {
+	s, start := lx.src, lx.pos
+	hex := strings.HasPrefix(s[start:], "0x") || strings.HasPrefix(s[start:], "0X")
+	for lx.pos < len(s) {
+		c := s[lx.pos]
+		switch {
+		case c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.':
+			lx.pos++
+		case (c == '+' || c == '-') && !hex && (s[lx.pos-1] == 'e' || s[lx.pos-1] == 'E'):
+			lx.pos++
+		default:
+			lx.out(tokNumber, start)
+			return
+		}
+	}
+	lx.out(tokNumber, start)
+}
+
+// template scans a template chunk whose opening delimiter (` or }) ends at
+// lx.pos, up to and including the closing ` or ${.
+func (lx *lexer) template(start int) {
+	s := lx.src
+	for lx.pos < len(s) {
+		switch s[lx.pos] {
+		case '\\':
+			lx.pos += 2
+			if lx.pos > len(s) {
+				lx.pos = len(s)
+			}
+			continue
+		case '`':
+			lx.pos++
+			lx.out(tokTemplate, start)
+			return
+		case '$':
+			if lx.pos+1 < len(s) && s[lx.pos+1] == '{' {
+				lx.pos += 2
+				lx.templates = append(lx.templates, len(lx.braces))
+				lx.out(tokTemplate, start)
+				// An expression follows, as after an opening parenthesis.
+				lx.prevKind, lx.prevText = tokPunct, "("
+				return
+			}
+		}
+		lx.pos++
+	}
+	lx.out(tokTemplate, start)
+}
+
+func (lx *lexer) punct() {
+	s, start := lx.src, lx.pos
+	n := 1
+	for l := 4; l >= 2; l-- {
+		if start+l > len(s) {
+			continue
+		}
+		for _, p := range puncts[l] {
+			if s[start:start+l] == p {
+				n = l
+				break
+			}
+		}
+		if n > 1 {
+			break
+		}
+	}
+	prevKind, prevText := lx.prevKind, lx.prevText
+	lx.pos += n
+	text := s[start:lx.pos]
+	switch text {
+	case "(":
+		lx.parens = append(lx.parens, prevKind == tokIdent && parenKeywords[prevText])
+	case ")":
+		stmt := false
+		if k := len(lx.parens); k > 0 {
+			stmt = lx.parens[k-1]
+			lx.parens = lx.parens[:k-1]
+		}
+		lx.out(tokPunct, start)
+		if stmt {
+			// Mark the head's end so regexAllowed says yes.
+			lx.prevText = ")stmt"
+		}
+		return
+	case "{":
+		block := prevKind == 0 ||
+			prevKind == tokPunct && (prevText == ")" || prevText == ")stmt" || prevText == ";" || prevText == "{" || prevText == "}" || prevText == "=>" || prevText == "}block") ||
+			prevKind == tokIdent && blockKeywords[prevText]
+		lx.braces = append(lx.braces, block)
+	case "}":
+		block := true
+		if k := len(lx.braces); k > 0 {
+			block = lx.braces[k-1]
+			lx.braces = lx.braces[:k-1]
+		}
+		lx.out(tokPunct, start)
+		if block {
+			lx.prevText = "}block"
+		}
+		return
+	}
+	lx.out(tokPunct, start)
+}
+
+// regexAllowed says whether a slash at the current position starts a
+// regular expression literal, judged by the previous token.
+func (lx *lexer) regexAllowed() bool {
+	switch lx.prevKind {
+	case 0:
+		return true
+	case tokIdent:
+		return keywordsBeforeRegex[lx.prevText]
+	case tokPunct:
+		switch lx.prevText {
+		case ")", "]", "}":
+			return false
+		}
+		return true // includes ")stmt" and "}block"
+	}
+	return false
+}
+
+// stringEnd returns the end of the string literal opened at start: after the
+// closing quote, or at an unescaped line break or the end of input.
+func stringEnd(s string, start int) int {
+	q := s[start]
+	i := start + 1
+	for i < len(s) {
+		switch s[i] {
+		case q:
+			return i + 1
+		case '\\':
+			i += 2
+			continue
+		case '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return len(s)
+}
+
+// regexEnd returns the end of the regex literal opened at start (flags
+// included), or false when the line ends first: then the slash is taken as
+// a division.
+func regexEnd(s string, start int) (int, bool) {
+	inClass := false
+	i := start + 1
+	for i < len(s) {
+		switch s[i] {
+		case '\\':
+			i += 2
+			continue
+		case '\n', '\r':
+			return 0, false
+		case '[':
+			inClass = true
+		case ']':
+			inClass = false
+		case '/':
+			if !inClass {
+				i++
+				for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
+					i++
+				}
+				return i, true
+			}
+		}
+		i++
+	}
+	return 0, false
+}
+
+func lineEnd(s string, from int) int {
+	if i := strings.IndexAny(s[from:], "\n\r"); i >= 0 {
+		return from + i
+	}
+	return len(s)
+}
+
+// normToken returns the normalised form of one token, "" to drop it.
+func normToken(k tokKind, text string) string {
+	switch k {
+	case tokIdent:
+		return normIdent(text)
+	case tokNumber:
+		return phNumber
+	case tokString:
+		body := text[1:]
+		if len(body) > 0 && body[len(body)-1] == text[0] {
+			body = body[:len(body)-1]
+		}
+		if v := normLiteral(body); v != "" {
+			return `"` + v + `"`
+		}
+		return phString
+	case tokTemplate:
+		open, body, closing := splitTemplate(text)
+		v := normLiteral(body)
+		if v == "" {
+			v = "…"
+		}
+		return open + v + closing
+	case tokRegex:
+		end := strings.LastIndexByte(text, '/')
+		if end <= 0 {
+			return "/…/"
+		}
+		if v := normLiteral(text[1:end]); v != "" {
+			return "/" + v + text[end:]
+		}
+		return "/…" + text[end:]
+	case tokComment:
+		body := strings.TrimPrefix(strings.TrimPrefix(text, "//"), "/*")
+		body = strings.TrimSuffix(body, "*/")
+		if v := normLiteral(body); v != "" {
+			return "/*" + v + "*/"
+		}
+		return ""
+	}
+	return text
+}
+
+func splitTemplate(text string) (open, body, closing string) {
+	open = text[:1] // ` or }
+	body = text[1:]
+	switch {
+	case strings.HasSuffix(body, "${"):
+		body, closing = body[:len(body)-2], "${"
+	case strings.HasSuffix(body, "`") && !strings.HasSuffix(body, "\\`"):
+		body, closing = body[:len(body)-1], "`"
+	}
+	return open, body, closing
+}
+
+// normIdent replaces runs of five or more digits inside identifiers, so
+// that per-load JSONP callback names (jQuery3410123_1732271234) stay equal.
+func normIdent(s string) string {
+	run, long := 0, false
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			if run >= 5 {
+				long = true
+				break
+			}
+		} else {
+			run = 0
+		}
+	}
+	if !long {
+		return s
+	}
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		switch {
+		case j-i >= 5:
+			b.WriteByte('#')
+			i = j
+		case j > i:
+			b.WriteString(s[i:j])
+			i = j
+		default:
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return b.String()
+}
+
+// dataLike reports whether a literal's text could only be a value: letters,
+// digits, spaces and the separators of dates, versions, ids and base64,
+// with "=" only as trailing padding. Such text cannot be code, whatever the
+// tokenizer got wrong, so dropping it cannot hide code; text with any other
+// character ("(", "=", ";", quotes, brackets...) is kept in a coarsened form.
+func dataLike(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case strings.IndexByte("_-+/.:,@%~|!*#", c) >= 0:
+		case c == '=':
+			if strings.TrimRight(s[i:], "=") != "" {
+				return false
+			}
+			return true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// wordish reports whether a data literal reads like a name in code, which
+// is kept: a lower-case word ("script", "mouseup", "card-number") or a
+// camelCase one whose capitals each start a lower-case run of at least two
+// ("addEventListener"), at most 32 bytes. Random tokens almost never take
+// these shapes (they carry digits or capitals in a row), so keeping them
+// costs no false alerts while createElement("script") and
+// createElement("iframe") stay apart.
+func wordish(s string) bool {
+	if len(s) == 0 || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c == '-' || c == '_':
+			i++
+		case c >= 'A' && c <= 'Z':
+			j := i + 1
+			for j < len(s) && s[j] >= 'a' && s[j] <= 'z' {
+				j++
+			}
+			if j-i-1 < 2 {
+				return false
+			}
+			i = j
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// normLiteral returns what of a literal's text stays in the normalised
+// form: "" when it is plain data without URLs; the URL origins it names when
+// it is data; else (it might be code) its text with URLs cut to their
+// origins, words that carry digits or are 24+ characters long replaced by
+// "…", and whitespace collapsed.
+func normLiteral(s string) string {
+	if strings.Contains(s, `\/`) { // JSON-escaped slashes in URLs
+		s = strings.ReplaceAll(s, `\/`, "/")
+	}
+	if dataLike(s) {
+		if wordish(s) {
+			return s
+		}
+		return strings.Join(literalOrigins(s), " ")
+	}
+	var b strings.Builder
+	space := false
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if u, end := urlAt(s, i); end > i {
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteString(u)
+			i = end
+			continue
+		}
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			space = true
+			i++
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$':
+			j, digit := i, false
+			for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z' || s[j] >= '0' && s[j] <= '9' || s[j] == '_' || s[j] == '$') {
+				digit = digit || s[j] >= '0' && s[j] <= '9'
+				j++
+			}
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			if digit || j-i >= 24 {
+				b.WriteString("…")
+			} else {
+				b.WriteString(s[i:j])
+			}
+			i = j
+		default:
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+// urlAt returns the origin of a URL starting at i (scheme://host or
+// //host) and where the URL ends, or end == i when none starts there.
+func urlAt(s string, i int) (origin string, end int) {
+	if i > 0 && isSchemeByte(s[i-1]) {
+		return "", i // inside a word, not at the start of a scheme
+	}
+	j := i
+	for j < len(s) && isSchemeByte(s[j]) {
+		j++
+	}
+	scheme := s[i:j]
+	var h int
+	switch {
+	case scheme != "" && isLetter(scheme[0]) && strings.HasPrefix(s[j:], "://"):
+		h = j + 3
+	case scheme == "" && strings.HasPrefix(s[i:], "//"):
+		h = i + 2
+	default:
+		return "", i
+	}
+	hostStart := h
+	for h < len(s) && (isHostByte(s[h]) || s[h] == '@') {
+		if s[h] == '@' {
+			hostStart = h + 1
+		}
+		h++
+	}
+	if hostStart == h {
+		return "", i
+	}
+	end = h
+	for end < len(s) && !isURLStop(s[end]) {
+		end++
+	}
+	host := strings.ToLower(strings.TrimRight(s[hostStart:h], ".:"))
+	if scheme == "" {
+		return "//" + host, end
+	}
+	return strings.ToLower(scheme) + "://" + host, end
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isSchemeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+func isHostByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '_' || c == '[' || c == ']'
+}
+
+func isURLStop(c byte) bool {
+	return c <= ' ' || c == '"' || c == '\'' || c == '`' || c == '<' || c == '>' || c == ')' || c == '\\'
+}
+
+// literalOrigins returns the origins of the URLs in s, in order of
+// appearance, without repeats.
+func literalOrigins(s string) []string {
+	if !strings.Contains(s, "//") {
+		return nil
+	}
+	var out []string
+	for i := 0; i < len(s); {
+		o, end := urlAt(s, i)
+		if end > i {
+			if !contains(out, o) {
+				out = append(out, o)
+			}
+			i = end
+			continue
+		}
+		i++
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// normTokens returns the normalised tokens of src.
+func normTokens(src string) []string {
+	var toks []string
+	scanJS(src, func(k tokKind, text string) {
+		if t := normToken(k, text); t != "" {
+			toks = append(toks, t)
+		}
+	})
+	return toks
+}
+
+// Normalize returns the structural form of JavaScript source that
+// Fingerprint hashes, laid out for people to diff: one token per word,
+// whitespace and plain comments dropped, numbers as 0, and string,
+// template and regex literals that hold plain data (letters, digits and the
+// separators of ids, dates and base64) as "…" or, when they name URLs, as
+// those URLs' origins; data literals that read like names in code
+// ("script", "mouseup", "addEventListener") are kept. Literals that might be code (any bracket, quote,
+// semicolon or "=") keep their punctuation and words, with words that carry
+// digits shown as "…". Identifiers keep their names, except that runs of
+// five or more digits become "#".
+//
+// Two script texts count as the same version when their Normalize outputs
+// are equal: a nonce, CSRF token, timestamp, cart id or build stamp only
+// changes literal values, whereas appended code adds tokens and a swapped
+// loader URL changes the origin kept from its literal.
+func Normalize(src string) string {
+	var b strings.Builder
+	b.Grow(len(src) / 2)
+	depth, lineStart := 0, true
+	scanJS(src, func(k tokKind, text string) {
+		t := normToken(k, text)
+		if t == "" {
+			return
+		}
+		if k == tokPunct && t == "}" && depth > 0 {
+			depth--
+		}
+		if lineStart {
+			for i := 0; i < depth; i++ {
+				b.WriteString("  ")
+			}
+		} else {
+			b.WriteByte(' ')
+		}
+		b.WriteString(t)
+		lineStart = false
+		if k == tokPunct {
+			switch t {
+			case "{":
+				depth++
+				b.WriteByte('\n')
+				lineStart = true
+			case "}", ";":
+				b.WriteByte('\n')
+				lineStart = true
+			}
+		}
+	})
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Fingerprint returns the structural fingerprint of JavaScript source:
+// "fp:" and the hex SHA-256 of Normalize(src). Baseline items keep it next
+// to the exact "sha256:" hash, so a script whose text differs from every
+// approved version only in literal values still counts as approved.
+func Fingerprint(src string) string {
+	sum := sha256.Sum256([]byte(Normalize(src)))
+	return "fp:" + hex.EncodeToString(sum[:])
+}
+
+// tokenDelta counts the normalised tokens added to and removed from before
+// to make after, as multisets, and lists the literal origins after names
+// that before does not: the "why" of a changed script.
+func tokenDelta(before, after string) (added, removed int, newOrigins []string) {
+	count := map[string]int{}
+	for _, t := range normTokens(before) {
+		count[t]++
+	}
+	for _, t := range normTokens(after) {
+		count[t]--
+	}
+	for _, n := range count {
+		if n < 0 {
+			added -= n
+		} else {
+			removed += n
+		}
+	}
+	old := map[string]bool{}
+	for _, o := range scriptOrigins(before) {
+		old[o] = true
+	}
+	for _, o := range scriptOrigins(after) {
+		if !old[o] {
+			newOrigins = append(newOrigins, o)
+		}
+	}
+	return added, removed, newOrigins
+}
+
+// scriptOrigins lists the origins of URLs written in the literals and
+// comments of src, in order, without repeats.
+func scriptOrigins(src string) []string {
+	var out []string
+	if !strings.Contains(src, "//") {
+		return nil
+	}
+	scanJS(src, func(k tokKind, text string) {
+		switch k {
+		case tokString, tokTemplate, tokRegex:
+			for _, o := range literalOrigins(strings.ReplaceAll(text, `\/`, "/")) {
+				if !contains(out, o) {
+					out = append(out, o)
+				}
+			}
+		}
+	})
+	return out
+}

@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/config"
+	"github.com/skimguard/skimguard/crawler"
+	"github.com/skimguard/skimguard/monitor"
+	"github.com/skimguard/skimguard/report"
+	"github.com/skimguard/skimguard/sqlite"
+)
+
+// common holds the flags every command takes.
+type common struct {
+	config   string
+	db       string
+	sites    stringList
+	chromium string
+	verbose  bool
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := &common{}
+	fs.StringVar(&c.config, "config", "sites.yaml", "the sites.yaml to read")
+	fs.StringVar(&c.db, "db", "", "the SQLite database (default: sites.yaml's database, else skimguard.db beside it)")
+	fs.Var(&c.sites, "site", "only this site (repeatable)")
+	fs.StringVar(&c.chromium, "chromium", e.getenv("SKIMGUARD_CHROMIUM"), "the Chromium binary (default: found in PATH)")
+	fs.BoolVar(&c.verbose, "verbose", false, "log what the crawler does")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: skimguard %s\n\n%s\n\nFlags:\n", usageLine, summary)
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+// app is what a command works with, opened from the common flags.
+type app struct {
+	cfg   *config.Config
+	pages []skimguard.Page
+	store skimguard.Store
+	crawl *crawler.Crawler
+	mon   *monitor.Monitor
+}
+
+func (a *app) Close() {
+	if a.crawl != nil {
+		a.crawl.Close()
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// open loads the config, opens the store and, when withCrawler, starts the
+// browser. The caller closes the app.
+func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error) {
+	var cfg *config.Config
+	var err error
+	if !withCrawler && c.db != "" && !exists(c.config) {
+		// Reviewing findings needs only the database.
+		cfg = &config.Config{Path: c.config}
+	} else if cfg, err = config.Load(c.config); err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg}
+	if a.pages, err = cfg.Pages(c.sites); err != nil {
+		return nil, err
+	}
+	if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
+		return nil, err
+	}
+	logger := newLogger(e.stderr, c.verbose)
+	a.mon = &monitor.Monitor{Store: a.store, Logger: logger}
+	var sinks alerts.Multi
+	for _, ac := range cfg.Alerts {
+		s, err := alerts.New(ac, e.getenv)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		sinks = append(sinks, s)
+	}
+	if len(sinks) > 0 {
+		a.mon.Sink = sinks
+	}
+	if withCrawler {
+		a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: logger})
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		a.mon.Scanner = a.crawl
+	}
+	return a, nil
+}
+
+func (c *common) dbPath(cfg *config.Config) string {
+	switch {
+	case c.db != "":
+		return c.db
+	case cfg.Database != "":
+		return cfg.Database
+	default:
+		return filepath.Join(filepath.Dir(cfg.Path), "skimguard.db")
+	}
+}
+
+func currentUser(e env) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := e.getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+func runScan(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "scan", "scan [flags]", "Scan the pages and store what each showed, without comparing.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := c.open(ctx, e, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	scans, err := a.mon.Observe(ctx, a.pages)
+	for _, s := range scans {
+		if s.Observation == nil {
+			fmt.Fprintf(e.stdout, "%s/%s  %s\n  COULD NOT SCAN: %s\n\n", s.Site, s.Page, s.URL, s.Error)
+			continue
+		}
+		o := s.Observation
+		fmt.Fprintf(e.stdout, "%s/%s  %s  (scan #%d, %s)\n", s.Site, s.Page, s.URL, s.ID, s.Duration.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "  %d scripts, %d frames, %d card forms, %d destinations, %d security headers",
+			len(o.Scripts), len(o.Frames), len(o.Forms), len(o.Connections), len(o.Headers))
+		if o.Typed {
+			fmt.Fprintf(e.stdout, "; test card typed, reached %d request(s)", len(o.Leaks))
+		}
+		fmt.Fprintf(e.stdout, "\n\n")
+	}
+	return err
+}
+
+func runBaseline(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]",
+		"Load each page several times (learning what varies between loads) and approve what it showed as\nthe page's new baseline, recording who approved it and why. Older versions are kept.")
+	samples := fs.Int("samples", 3, "page loads to learn each baseline from")
+	by := fs.String("by", currentUser(e), "who approves the baseline")
+	reason := fs.String("reason", "", "why this is the page's approved state (required; e.g. a change ticket)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *reason == "" {
+		return usageErr("baseline needs --reason: say why this page state is approved (e.g. --reason \"onboarding, reviewed by ...\")")
+	}
+	if *samples < 1 || *samples > 20 {
+		return usageErr("--samples must be between 1 and 20")
+	}
+	a, err := c.open(ctx, e, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bs, err := a.mon.Learn(ctx, a.pages, monitor.LearnOptions{Samples: *samples, By: *by, Reason: *reason})
+	for _, b := range bs {
+		counts := map[skimguard.ItemType]int{}
+		for _, it := range b.Items {
+			counts[it.Type]++
+		}
+		fmt.Fprintf(e.stdout, "%s/%s: baseline version %d approved by %s from %d samples: %d scripts, %d frames, %d forms, %d destinations, %d headers, %d card-data receivers\n",
+			b.Site, b.Page, b.Version, b.ApprovedBy, b.Samples, counts[skimguard.ItemScript], counts[skimguard.ItemFrame],
+			counts[skimguard.ItemForm], counts[skimguard.ItemConnection], counts[skimguard.ItemHeader], counts[skimguard.ItemCardSink])
+	}
+	return err
+}
+
+func runCheck(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "check", "check [--format text|json] [flags]",
+		"Scan the pages, compare each with its approved baseline, store the scan and its findings, and report.\nExit status: 0 the pages match their baselines, 1 findings, 2 could not check (config error, no\nbaseline, page unreachable or HTTP error, timeout, browser failure); 2 wins over 1.")
+	format := fs.String("format", "text", "report format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return usageErr("unknown --format %q: use text or json", *format)
+	}
+	a, err := c.open(ctx, e, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	res, err := a.mon.Check(ctx, a.pages)
+	if err != nil {
+		return err
+	}
+	if *format == "json" {
+		err = report.JSON(e.stdout, res)
+	} else {
+		err = report.Text(e.stdout, res)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Pages {
+		if p.Status == report.PageFailed {
+			return fmt.Errorf("%d page(s) could not be checked", countFailed(res))
+		}
+	}
+	if len(res.Findings) > 0 {
+		return errFindings
+	}
+	return nil
+}
+
+func countFailed(r report.Result) int {
+	n := 0
+	for _, p := range r.Pages {
+		if p.Status == report.PageFailed {
+			n++
+		}
+	}
+	return n
+}
+
+func runFindings(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "findings", "findings [--all] [flags]", "List open findings (with --all, approved and rejected ones too).")
+	all := fs.Bool("all", false, "include closed findings")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := c.open(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	filter := skimguard.FindingFilter{Sites: c.sites, Status: skimguard.StatusOpen}
+	if *all {
+		filter.Status = ""
+	}
+	list, err := a.store.Findings(ctx, filter)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(e.stdout, "no open findings")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tKIND\tPAGE\tSUBJECT\tLAST SEEN")
+	for _, f := range report.Sorted(list) {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s/%s\t%s\t%s\n", f.ID, f.Status, f.Severity, f.Kind, f.Site, f.Page,
+			truncate(f.Subject, 70), f.LastSeen.Local().Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func runApprove(ctx context.Context, e env, args []string) error {
+	return resolve(ctx, e, args, skimguard.StatusApproved)
+}
+
+func runReject(ctx context.Context, e env, args []string) error {
+	return resolve(ctx, e, args, skimguard.StatusRejected)
+}
+
+func resolve(ctx context.Context, e env, args []string, status skimguard.FindingStatus) error {
+	verb := map[skimguard.FindingStatus]string{skimguard.StatusApproved: "approve", skimguard.StatusRejected: "reject"}[status]
+	summary := "Accept findings into their pages' baselines as a new baseline version (older versions are kept)."
+	if status == skimguard.StatusRejected {
+		summary = "Close findings as rejected: the baseline stays as it is, and the change is flagged again if seen again."
+	}
+	fs, c := newFlags(e, verb, verb+" ID... --reason TEXT [--by NAME]", summary)
+	by := fs.String("by", currentUser(e), "who decides")
+	reason := fs.String("reason", "", "the business or technical justification (required)")
+	// Flags may come before or after the ids.
+	var ids []int64
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+		if err != nil || id <= 0 {
+			return usageErr("%s: %q is not a finding id (see `skimguard findings`)", verb, fs.Arg(0))
+		}
+		ids = append(ids, id)
+		rest = fs.Args()[1:]
+	}
+	if len(ids) == 0 {
+		return usageErr("%s needs finding ids (see `skimguard findings`)", verb)
+	}
+	if *reason == "" {
+		return usageErr("%s needs --reason: PCI DSS 6.4.3 asks for a justification of every script", verb)
+	}
+	a, err := c.open(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.mon.Resolve(ctx, ids, skimguard.Resolution{Status: status, By: *by, Reason: *reason}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%sd %d finding(s) as %s\n", verb, len(ids), *by)
+	return nil
+}
+
+func runInventory(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "inventory", "inventory [--site S] [flags]",
+		"List each page's approved scripts with their hashes, origin, first-seen date, approver and justification:\nthe script inventory PCI DSS 6.4.3 asks for.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := c.open(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bs, err := a.store.Baselines(ctx, c.sites)
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		return errors.New("no approved baselines yet: take one with `skimguard baseline --reason TEXT`")
+	}
+	for _, b := range bs {
+		fmt.Fprintf(e.stdout, "%s/%s  %s  (baseline version %d, %s by %s: %s)\n", b.Site, b.Page, b.URL, b.Version,
+			b.CreatedAt.Local().Format("2006-01-02"), b.ApprovedBy, b.Reason)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SCRIPT\tKIND\tORIGIN\tSHA-256\tFIRST SEEN\tAPPROVED BY\tJUSTIFICATION")
+		for _, it := range b.Items {
+			if it.Type != skimguard.ItemScript {
+				continue
+			}
+			origin := it.Origin
+			if origin == "" {
+				origin = "(page)"
+			}
+			opt := ""
+			if it.Optional {
+				opt = " (sometimes)"
+			}
+			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\n", truncate(it.Subject, 60), opt, it.Attrs["kind"], origin,
+				short(it.SHA256), it.FirstSeen.Local().Format("2006-01-02"), it.ApprovedBy, it.Reason)
+		}
+		tw.Flush()
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
+
+// exists reports whether path names a file.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

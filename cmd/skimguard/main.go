@@ -1,0 +1,115 @@
+// Command skimguard watches payment pages for card skimmers: it loads them in
+// headless Chromium like a shopper, compares what runs and where data goes
+// with an approved baseline, and reports what changed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes: the contract with CI pipelines.
+const (
+	exitOK       = 0 // pages match their baselines
+	exitFindings = 1 // findings
+	exitError    = 2 // could not check: bad config, no baseline, page or browser failure
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+}
+
+// env is what a command may touch of the outside world, so tests can run
+// the CLI in-process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+type command struct {
+	name, usage, summary string
+	run                  func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "demo [--port N] [--serve] [--planted]", "run the built-in demo shop: baseline it, plant a skimmer, check, show the findings", runDemo},
+		{"scan", "scan [flags]", "scan the pages and store what each showed, without comparing", runScan},
+		{"baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]", "load each page several times and approve what it showed as its baseline", runBaseline},
+		{"check", "check [--format text|json] [flags]", "scan, compare with the approved baselines, store and report findings (exit 0 ok, 1 findings, 2 could not check)", runCheck},
+		{"findings", "findings [--all] [flags]", "list open findings", runFindings},
+		{"approve", "approve ID... --reason TEXT [--by NAME]", "accept findings into the baseline as a new baseline version", runApprove},
+		{"reject", "reject ID... --reason TEXT [--by NAME]", "close findings as rejected; the baseline stays", runReject},
+		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "skimguard watches payment pages for card skimmers.\n\nUsage:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  skimguard %-58s %s\n", c.usage, "")
+		fmt.Fprintf(w, "      %s\n", c.summary)
+	}
+	fmt.Fprintf(w, "\nCommon flags: --config FILE (default ./sites.yaml), --db FILE, --site NAME (repeatable),\n--chromium PATH (or $SKIMGUARD_CHROMIUM), --verbose. Run `skimguard COMMAND --help` for more.\n")
+}
+
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stdout)
+		if len(args) == 0 {
+			return exitError
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		return exitCode(e, err)
+	}
+	fmt.Fprintf(e.stderr, "skimguard: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitError
+}
+
+// errFindings makes a command exit 1 without printing anything more: the
+// findings were reported already.
+var errFindings = errors.New("findings")
+
+// exitCode maps a command's error to the process's exit status, once.
+func exitCode(e env, err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errFindings):
+		return exitFindings
+	default:
+		fmt.Fprintf(e.stderr, "skimguard: %v\n", err)
+		return exitError
+	}
+}
+
+// usageErr is an error in how the command was called.
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf(format, a...)
+}
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skimguard/skimguard/demo"
+)
+
+// cli runs the command in-process and returns its exit status and output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	code := run(ctx, args, env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, dir, url string) string {
+	t.Helper()
+	path := filepath.Join(dir, "sites.yaml")
+	body := fmt.Sprintf(`sites:
+  - name: shop
+    pages:
+      - name: checkout
+        url: %s
+        wait: 2s
+`, url)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCheckExitCodesAndReviewFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Chromium; skipped with -short")
+	}
+	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shop.Close()
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, shop.CheckoutURL())
+	db := filepath.Join(dir, "sg.db")
+	base := []string{"--config", cfg, "--db", db}
+
+	t.Run("check without a baseline cannot check", func(t *testing.T) {
+		code, out, _ := cli(t, append([]string{"check"}, base...)...)
+		if code != exitError || !strings.Contains(out, "skimguard baseline") {
+			t.Fatalf("exit %d, want %d with advice to take a baseline; output:\n%s", code, exitError, out)
+		}
+	})
+	t.Run("baseline needs a reason", func(t *testing.T) {
+		code, _, errOut := cli(t, append([]string{"baseline"}, base...)...)
+		if code != exitError || !strings.Contains(errOut, "--reason") {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
+	t.Run("baseline then check of the unchanged shop exits 0", func(t *testing.T) {
+		code, out, errOut := cli(t, append([]string{"baseline", "--samples", "3", "--by", "alice", "--reason", "onboarding"}, base...)...)
+		if code != exitOK || !strings.Contains(out, "version 1 approved by alice") {
+			t.Fatalf("baseline: exit %d\n%s\n%s", code, out, errOut)
+		}
+		code, out, errOut = cli(t, append([]string{"check"}, base...)...)
+		if code != exitOK {
+			t.Fatalf("check of the unchanged shop: exit %d, want 0\n%s\n%s", code, out, errOut)
+		}
+	})
+
+	shop.Plant()
+	var ids []string
+	t.Run("check of the compromised shop exits 1 with a JSON report", func(t *testing.T) {
+		code, out, errOut := cli(t, append([]string{"check", "--format", "json"}, base...)...)
+		if code != exitFindings {
+			t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+		}
+		var rep struct {
+			Version int `json:"version"`
+			Pages   []struct {
+				Site, Page, URL, Status, Error string
+				FinalURL                       string `json:"final_url"`
+			} `json:"pages"`
+			Findings []struct {
+				ID                                     int64
+				Kind, Severity, Site, Page, Subject, Detail string
+				Evidence                               map[string]any
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("report is not JSON: %v\n%s", err, out)
+		}
+		if rep.Version != 1 || len(rep.Pages) != 1 || rep.Pages[0].Status != "findings" {
+			t.Fatalf("report: %+v", rep)
+		}
+		kinds := map[string]bool{}
+		for _, f := range rep.Findings {
+			kinds[f.Kind] = true
+			if f.ID == 0 || f.Detail == "" || f.Subject == "" {
+				t.Errorf("finding lacks id, subject or detail: %+v", f)
+			}
+			ids = append(ids, strconv.FormatInt(f.ID, 10))
+		}
+		for _, k := range []string{"script.added", "data.exfiltration"} {
+			if !kinds[k] {
+				t.Errorf("no %s finding; got %v", k, kinds)
+			}
+		}
+		if rep.Findings[0].Severity != "critical" {
+			t.Errorf("most severe finding first: got %s", rep.Findings[0].Severity)
+		}
+		if strings.Contains(out, "4929386160871730") {
+			t.Errorf("the report holds the unmasked test card number")
+		}
+	})
+	t.Run("a second check reports the same open findings, not new ones", func(t *testing.T) {
+		code, out, _ := cli(t, append([]string{"findings"}, base...)...)
+		if code != exitOK {
+			t.Fatalf("findings: exit %d", code)
+		}
+		if n := strings.Count(out, "\n") - 1; n != len(ids) {
+			t.Fatalf("findings lists %d rows, want %d:\n%s", n, len(ids), out)
+		}
+		cli(t, append([]string{"check"}, base...)...)
+		_, out2, _ := cli(t, append([]string{"findings"}, base...)...)
+		if strings.Count(out2, "\n") != strings.Count(out, "\n") {
+			t.Fatalf("a repeated check opened new findings:\nbefore:\n%s\nafter:\n%s", out, out2)
+		}
+	})
+	t.Run("rejecting keeps the baseline, so the check still fails", func(t *testing.T) {
+		code, _, errOut := cli(t, append(append([]string{"reject"}, ids...), append(base, "--reason", "skimmer")...)...)
+		if code != exitOK {
+			t.Fatalf("reject: exit %d: %s", code, errOut)
+		}
+		code, _, errOut = cli(t, append(append([]string{"reject"}, ids[0]), append(base, "--reason", "again")...)...)
+		if code != exitError || !strings.Contains(errOut, "not open") {
+			t.Fatalf("rejecting a closed finding: exit %d: %s", code, errOut)
+		}
+		code, _, _ = cli(t, append([]string{"check"}, base...)...)
+		if code != exitFindings {
+			t.Fatalf("check after reject: exit %d, want 1", code)
+		}
+	})
+	t.Run("approving accepts the change into a new baseline version", func(t *testing.T) {
+		_, out, _ := cli(t, append([]string{"findings"}, base...)...)
+		var open []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			open = append(open, strings.Fields(line)[0])
+		}
+		code, _, errOut := cli(t, append(append([]string{"approve"}, open...), append(base, "--reason", "accepted for the test", "--by", "bob")...)...)
+		if code != exitOK {
+			t.Fatalf("approve: exit %d: %s", code, errOut)
+		}
+		code, out, _ = cli(t, append([]string{"check"}, base...)...)
+		if code != exitOK {
+			t.Fatalf("check after approving every change: exit %d, want 0\n%s", code, out)
+		}
+		code, out, _ = cli(t, append([]string{"inventory"}, base...)...)
+		if code != exitOK || !strings.Contains(out, "/static/app.js") || !strings.Contains(out, "bob") || !strings.Contains(out, "onboarding") {
+			t.Fatalf("inventory: exit %d\n%s", code, out)
+		}
+	})
+}
+
+func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "sites.yaml")
+	os.WriteFile(bad, []byte("sites:\n  - name: shop\n    shedule: \"@hourly\"\n    pages: []\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"missing config file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"config error names the line", []string{"check", "--config", bad}, "sites.yaml:3"},
+		{"bad format", []string{"check", "--format", "xml", "--config", bad}, "--format"},
+		{"approve without ids", []string{"approve", "--reason", "x", "--config", bad}, "finding ids"},
+		{"approve with a bad id", []string{"approve", "abc", "--config", bad}, "not a finding id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := cli(t, tc.args...)
+			if code != exitError || !strings.Contains(out+errOut, tc.want) {
+				t.Fatalf("exit %d, want 2 with %q; output:\n%s%s", code, tc.want, out, errOut)
+			}
+		})
+	}
+}

@@ -1,0 +1,257 @@
+// Package crawler drives Chromium with chromedp and returns what one load of a
+// payment page showed a shopper's browser: every script that ran (hashed),
+// the main document's redirects and security headers, the frames, the card
+// forms, every network destination and, when asked, where a typed test card
+// went.
+//
+// One Crawler runs one browser process. Each Scan gets a fresh incognito
+// browser context and tab, so no cookie or storage survives between scans.
+// Site isolation is off, so cross-origin iframes (payment providers' hosted
+// fields) run in the page's target and their scripts, requests and inputs are
+// seen like the page's own.
+package crawler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/carddata"
+)
+
+// ErrNoBrowser is returned (wrapped) by New when no Chromium binary is found.
+var ErrNoBrowser = errors.New("no Chromium browser found: install it with `apt-get install -y chromium` or pass --chromium PATH")
+
+// Defaults for Options.
+const (
+	DefaultLoadTimeout   = 30 * time.Second
+	DefaultWait          = 12 * time.Second
+	DefaultMaxConcurrent = 4
+)
+
+// Options configure a Crawler. Zero values take the defaults.
+type Options struct {
+	// ExecPath is the Chromium binary; "" looks for chromium,
+	// chromium-browser and google-chrome in PATH, then
+	// /usr/lib/chromium/chromium.
+	ExecPath string
+	// Card is the test card to type; the zero value means carddata.Test().
+	Card carddata.Card
+	// Logger receives the crawler's logs; nil discards them. Card data is
+	// never logged.
+	Logger *slog.Logger
+	// LoadTimeout bounds the load of the main document; default 30s.
+	LoadTimeout time.Duration
+	// DefaultWait is the observation window when Page.Wait is 0; default 12s.
+	DefaultWait time.Duration
+	// MaxConcurrent is how many pages are scanned at once in the one
+	// browser; default 4.
+	MaxConcurrent int
+}
+
+// PageError says that the page itself could not be observed as asked: it
+// was unreachable, its main document answered with an HTTP error, it did not
+// finish loading in time, or it stopped responding.
+type PageError struct {
+	URL string
+	// Status is the HTTP status of the main document, 0 when none came.
+	Status int
+	// Reason is what failed: a net::ERR_ code, "HTTP 500", "load timeout"...
+	Reason string
+}
+
+func (e *PageError) Error() string {
+	switch {
+	case e.Status >= 400:
+		return fmt.Sprintf("page %s answered HTTP %d (%s): check that the URL is right and that the page works for a shopper", e.URL, e.Status, e.Reason)
+	case e.Reason == reasonLoadTimeout:
+		return fmt.Sprintf("page %s did not finish loading in time: check that the site is up and fast enough, or raise the load timeout", e.URL)
+	case e.Reason == reasonUnresponsive:
+		return fmt.Sprintf("page %s stopped responding (a script kept the browser busy): open the page in a browser and check its scripts", e.URL)
+	default:
+		return fmt.Sprintf("page %s could not be loaded (%s): check the URL, DNS and that the site is reachable from this machine", e.URL, e.Reason)
+	}
+}
+
+const (
+	reasonLoadTimeout  = "load timeout"
+	reasonUnresponsive = "page unresponsive"
+)
+
+// Crawler loads pages in one Chromium process. Its methods are safe for
+// concurrent use.
+type Crawler struct {
+	opts    Options
+	log     *slog.Logger
+	execPth string
+	sem     chan struct{}
+
+	mu        sync.Mutex
+	closed    bool
+	allocCtx  context.Context
+	allocStop context.CancelFunc
+	browser   context.Context // chromedp context that owns the browser
+	stop      context.CancelFunc
+}
+
+// New finds Chromium and starts one browser. The browser lives until Close,
+// whatever ctx does after New returns; ctx only bounds the start.
+func New(ctx context.Context, opts Options) (*Crawler, error) {
+	if opts.LoadTimeout <= 0 {
+		opts.LoadTimeout = DefaultLoadTimeout
+	}
+	if opts.DefaultWait <= 0 {
+		opts.DefaultWait = DefaultWait
+	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if opts.Card == (carddata.Card{}) {
+		opts.Card = carddata.Test()
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	path, err := findBrowser(opts.ExecPath)
+	if err != nil {
+		return nil, err
+	}
+	c := &Crawler{
+		opts:    opts,
+		log:     logger,
+		execPth: path,
+		sem:     make(chan struct{}, opts.MaxConcurrent),
+	}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// findBrowser returns the Chromium binary to run.
+func findBrowser(execPath string) (string, error) {
+	if execPath != "" {
+		if p, err := exec.LookPath(execPath); err == nil {
+			return p, nil
+		}
+		return "", fmt.Errorf("chromium %q: not found or not executable: %w", execPath, ErrNoBrowser)
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	const debian = "/usr/lib/chromium/chromium"
+	if fi, err := os.Stat(debian); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+		return debian, nil
+	}
+	return "", fmt.Errorf("looked for chromium, chromium-browser and google-chrome in PATH and %s: %w", debian, ErrNoBrowser)
+}
+
+// start launches the browser. The browser's context is detached from ctx, so
+// that a deadline on ctx never kills the browser later (TECH-NOTES); ctx
+// still bounds how long the start may take. Call with c.mu held or before c
+// is shared.
+func (c *Crawler) start(ctx context.Context) error {
+	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth)...)
+	bctx, stop := chromedp.NewContext(allocCtx)
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(bctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			stop()
+			allocStop()
+			return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+		}
+	case <-ctx.Done():
+		stop()
+		allocStop()
+		<-done
+		return fmt.Errorf("starting chromium %s: %w", c.execPth, ctx.Err())
+	}
+	c.allocCtx, c.allocStop, c.browser, c.stop = allocCtx, allocStop, bctx, stop
+	c.log.Debug("chromium started", "path", c.execPth)
+	return nil
+}
+
+// browserContext returns the context of a running browser, starting a new
+// browser when the last one crashed or was killed.
+func (c *Crawler) browserContext(ctx context.Context) (context.Context, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("crawler is closed")
+	}
+	if c.browser != nil && c.browser.Err() == nil {
+		return c.browser, nil
+	}
+	if c.stop != nil {
+		c.log.Warn("chromium is gone; starting a new one")
+		c.stop()
+		c.allocStop()
+		c.browser, c.stop = nil, nil
+	}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c.browser, nil
+}
+
+// Close stops the browser. Scans in flight end with an error.
+func (c *Crawler) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.stop == nil {
+		return nil
+	}
+	var err error
+	if c.browser.Err() == nil {
+		cctx, cancel := context.WithTimeout(c.browser, 10*time.Second)
+		err = chromedp.Cancel(cctx)
+		cancel()
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+	}
+	c.stop()
+	c.allocStop()
+	c.browser, c.stop = nil, nil
+	if err != nil {
+		return fmt.Errorf("closing chromium: %w", err)
+	}
+	return nil
+}
+
+// Scan loads p once and returns what the load observed. A *PageError comes
+// with the partial Observation when the page was reached. Scan is safe for
+// concurrent use; at most MaxConcurrent scans run at once.
+func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error) {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("scan %s: waiting for a free browser slot: %w", p.URL, ctx.Err())
+	}
+	defer func() { <-c.sem }()
+
+	bctx, err := c.browserContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", p.URL, err)
+	}
+	s := newScan(c, p)
+	return s.run(ctx, bctx)
+}

@@ -1,0 +1,89 @@
+package crawler
+
+import (
+	"context"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// Shopper-like browser identities. Skimmers that hide from automation look
+// for HeadlessChrome in the user agent and in the Sec-CH-UA brands, for
+// navigator.webdriver, and for a missing Accept-Language.
+const (
+	chromeMajor    = "156"
+	chromeFull     = "156.0.8078.79"
+	desktopUA      = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
+	mobileUA       = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Mobile Safari/537.36"
+	acceptLanguage = "en-US,en;q=0.9"
+)
+
+// allocatorOptions are the browser flags: chromedp's defaults, minus the
+// automation give-aways, plus quiet networking and no site isolation.
+func allocatorOptions(execPath string) []chromedp.ExecAllocatorOption {
+	return append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(execPath),
+		chromedp.Flag("enable-automation", false),
+		chromedp.Flag("disable-blink-features", "AutomationControlled"),
+		chromedp.UserAgent(desktopUA),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.WindowSize(1366, 768),
+		// Quiet: Chromium must not try to reach Google from here.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("disable-crash-reporter", true),
+		// Site isolation off: cross-origin iframes stay in the page's
+		// process and target, so their scripts, requests and inputs are
+		// visible. Only ever load pages being audited with this browser.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins"),
+		chromedp.Flag("disable-site-isolation-trials", true),
+		chromedp.Flag("mute-audio", true),
+	)
+}
+
+// applyProfile sets the tab's identity before navigation.
+func applyProfile(ctx context.Context, profile string) error {
+	mobile := profile == skimguard.ProfileMobile
+	meta := &emulation.UserAgentMetadata{
+		Brands: []*emulation.UserAgentBrandVersion{
+			{Brand: "Chromium", Version: chromeMajor},
+			{Brand: "Google Chrome", Version: chromeMajor},
+			{Brand: "Not.A/Brand", Version: "99"},
+		},
+		FullVersionList: []*emulation.UserAgentBrandVersion{
+			{Brand: "Chromium", Version: chromeFull},
+			{Brand: "Google Chrome", Version: chromeFull},
+			{Brand: "Not.A/Brand", Version: "99.0.0.0"},
+		},
+		Platform:        "Windows",
+		PlatformVersion: "15.0.0",
+		Architecture:    "x86",
+		Bitness:         "64",
+	}
+	ua, platform := desktopUA, "Win32"
+	if mobile {
+		ua, platform = mobileUA, "Linux armv81"
+		meta.Platform, meta.PlatformVersion, meta.Architecture, meta.Bitness = "Android", "14.0.0", "", ""
+		meta.Model, meta.Mobile = "Pixel 8", true
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+		UserAgent: ua, AcceptLanguage: acceptLanguage, Platform: platform, UserAgentMetadata: meta,
+	}); err != nil {
+		return err
+	}
+	if !mobile {
+		return nil
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: 412, Height: 915, DeviceScaleFactor: 2.625, Mobile: true,
+	}); err != nil {
+		return err
+	}
+	_, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5})
+	return err
+}
+

@@ -1,0 +1,402 @@
+package crawler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/debugger"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/carddata"
+)
+
+// Bounds that keep a hostile page from hanging or exhausting the crawler.
+const (
+	maxScripts       = 5000
+	maxRequests      = 20000 // requests kept for the leak search
+	maxOrigins       = 2000
+	maxWSFrames      = 5000
+	maxSourceStored  = 2 << 20 // bytes of script text kept in Script.Source
+	maxFrames        = 200
+	maxPostData      = 1 << 20
+	cmdTimeout       = 5 * time.Second // one CDP call after navigation
+	collectTimeout   = 15 * time.Second
+	drainTimeout     = 5 * time.Second
+	settleAfterWait  = 200 * time.Millisecond
+	minTailAfterType = 500 * time.Millisecond
+	maxTailAfterType = 3 * time.Second
+)
+
+// internalSourceURL tags the code skimguard itself evaluates in the page, so
+// that it is dropped from the inventory.
+const internalSourceURL = "skimguard-internal://"
+
+// scan is one page load.
+type scan struct {
+	c    *Crawler
+	page skimguard.Page
+	card carddata.Card
+	log  *slog.Logger
+	wait time.Duration
+
+	tab       context.Context
+	targetID  target.ID
+	mainFrame cdp.FrameID
+
+	st state
+
+	// work runs CDP commands that events ask for (script sources, POST
+	// bodies), off the event loop: a command from a listener deadlocks.
+	workMu   sync.Mutex
+	work     []func(context.Context)
+	workWake chan struct{}
+	workIdle chan struct{} // signalled when the queue runs empty
+
+	// unresponsive is set when a command to the page timed out: the page
+	// is busy (while(true)) and further commands are skipped.
+	unresponsive atomicBool
+
+	typed bool // guarded by st.mu
+}
+
+func newScan(c *Crawler, p skimguard.Page) *scan {
+	wait := p.Wait
+	if wait <= 0 {
+		wait = c.opts.DefaultWait
+	}
+	s := &scan{
+		c:        c,
+		page:     p,
+		card:     c.opts.Card,
+		log:      c.log.With("site", p.Site, "page", p.Name),
+		wait:     wait,
+		workWake: make(chan struct{}, 1),
+		workIdle: make(chan struct{}, 1),
+	}
+	s.st.init()
+	return s
+}
+
+type atomicBool struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (b *atomicBool) set()      { b.mu.Lock(); b.v = true; b.mu.Unlock() }
+func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
+
+// enqueue adds a command to run off the event loop.
+func (s *scan) enqueue(f func(context.Context)) {
+	s.workMu.Lock()
+	s.work = append(s.work, f)
+	s.workMu.Unlock()
+	select {
+	case s.workWake <- struct{}{}:
+	default:
+	}
+}
+
+// worker runs queued commands until ctx ends.
+func (s *scan) worker(ctx context.Context) {
+	for {
+		s.workMu.Lock()
+		if len(s.work) == 0 {
+			s.workMu.Unlock()
+			select {
+			case s.workIdle <- struct{}{}:
+			default:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.workWake:
+			}
+			continue
+		}
+		f := s.work[0]
+		s.work[0] = nil
+		s.work = s.work[1:]
+		s.workMu.Unlock()
+		f(ctx)
+	}
+}
+
+// drain waits until the queued commands ran, or d passed.
+func (s *scan) drain(d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.workMu.Lock()
+		n := len(s.work)
+		s.workMu.Unlock()
+		if n == 0 {
+			// The last one may still run: one more idle signal means done.
+			select {
+			case <-s.workIdle:
+				s.workMu.Lock()
+				n = len(s.work)
+				s.workMu.Unlock()
+				if n == 0 {
+					return
+				}
+			case <-deadline.C:
+				return
+			}
+			continue
+		}
+		select {
+		case <-s.workIdle:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// call runs one CDP command on the tab with its own timeout. After one
+// timeout the page counts as unresponsive and later calls fail at once.
+func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params P) (R, error) {
+	if s.unresponsive.get() {
+		var zero R
+		return zero, errUnresponsive
+	}
+	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	r, err := chromedp.Call(cctx, cmd, params)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		s.unresponsive.set()
+	}
+	return r, err
+}
+
+var errUnresponsive = errors.New("page stopped responding to the browser")
+
+// run performs the scan in a fresh browser context and tab.
+func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observation, error) {
+	started := time.Now()
+	obs := &skimguard.Observation{
+		Site: s.page.Site, Page: s.page.Name, URL: s.page.URL,
+		Profile: s.page.Profile, StartedAt: started.UTC(),
+		Headers: map[string]string{},
+	}
+	if obs.Profile == "" {
+		obs.Profile = skimguard.ProfileDesktop
+	}
+
+	tab, closeTab := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	defer closeTab()
+	// The caller's ctx and a hard deadline both close the tab, so no
+	// command can outlive them.
+	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second
+	tab, cancelHard := context.WithTimeout(tab, hard)
+	defer cancelHard()
+	stopAfter := context.AfterFunc(ctx, cancelHard)
+	defer stopAfter()
+	s.tab = tab
+
+	if err := s.setup(); err != nil {
+		return nil, s.fail(ctx, fmt.Errorf("scan %s: preparing the browser tab: %w", s.page.URL, err))
+	}
+	workCtx, stopWork := context.WithCancel(tab)
+	defer stopWork()
+	go s.worker(workCtx)
+
+	perr, err := s.navigate()
+	if err != nil {
+		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+	}
+	if perr != nil && perr.Status == 0 && perr.Reason != reasonLoadTimeout {
+		// Unreachable: nothing to observe.
+		return nil, perr
+	}
+	if perr == nil {
+		if err := s.observeWindow(); err != nil {
+			if errors.Is(err, errUnresponsive) {
+				perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
+			} else {
+				return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+			}
+		}
+	}
+	if err := s.tabErr(); err != nil {
+		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+	}
+
+	dom := s.collectDOM()
+	if s.unresponsive.get() && perr == nil {
+		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
+	}
+	s.drain(drainTimeout)
+	if !s.unresponsive.get() {
+		if shot, err := call(s, tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng}); err == nil {
+			obs.Screenshot = shot.Data
+		}
+	}
+	s.build(obs, dom)
+	obs.Duration = time.Since(started)
+	if err := s.tabErr(); err != nil && perr == nil {
+		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+	}
+	if perr != nil {
+		return obs, perr
+	}
+	return obs, nil
+}
+
+// fail turns an error into the one Scan returns, naming the cause when the
+// caller gave up or the browser died.
+func (s *scan) fail(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return err
+}
+
+// tabErr reports a crashed renderer or a lost tab.
+func (s *scan) tabErr() error {
+	s.st.mu.Lock()
+	crashed := s.st.crashed
+	s.st.mu.Unlock()
+	if crashed {
+		return errors.New("the page's renderer crashed")
+	}
+	if err := s.tab.Err(); err != nil {
+		return fmt.Errorf("the browser tab closed before the scan ended (browser killed, crashed or time limit hit): %w", err)
+	}
+	return nil
+}
+
+// setup opens the tab, listens to it and sets the shopper profile.
+func (s *scan) setup() error {
+	if err := chromedp.Do(s.tab); err != nil {
+		return err
+	}
+	s.targetID = chromedp.FromContext(s.tab).Target.TargetID
+	if err := chromedp.Listen(s.tab, s.onEvent); err != nil {
+		return err
+	}
+	if err := applyProfile(s.tab, s.page.Profile); err != nil {
+		return fmt.Errorf("setting the browser profile: %w", err)
+	}
+	tree, err := call(s, s.tab, page.GetFrameTree, cdp.Empty{})
+	if err != nil {
+		return err
+	}
+	s.mainFrame = tree.FrameTree.Frame.ID
+	s.st.mu.Lock()
+	s.st.mainFrame = s.mainFrame
+	s.st.mu.Unlock()
+	if _, err := call(s, s.tab, network.Enable, network.EnableParams{
+		MaxPostDataSize:       new(int64(64 << 10)),
+		MaxTotalBufferSize:    new(int64(64 << 20)),
+		MaxResourceBufferSize: new(int64(8 << 20)),
+	}); err != nil {
+		return err
+	}
+	// Debugger.enable reports the scripts the blank tab already has;
+	// those are chromedp's and are ignored until navigation starts.
+	if _, err := call(s, s.tab, debugger.Enable, debugger.EnableParams{}); err != nil {
+		return err
+	}
+	if _, err := call(s, s.tab, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8}); err != nil {
+		return err
+	}
+	if _, err := call(s, s.tab, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: true}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// navigate loads the page. It returns a PageError for an unreachable page,
+// an HTTP error or a load timeout; err is for failures of the crawler.
+func (s *scan) navigate() (*PageError, error) {
+	s.st.mu.Lock()
+	s.st.navigating = true
+	s.st.mu.Unlock()
+
+	nctx, cancel := context.WithTimeout(s.tab, s.c.opts.LoadTimeout)
+	defer cancel()
+	res, err := chromedp.Call(nctx, page.Navigate, page.NavigateParams{URL: s.page.URL})
+	if err != nil {
+		if nctx.Err() != nil && s.tab.Err() == nil {
+			return &PageError{URL: s.page.URL, Reason: reasonLoadTimeout}, nil
+		}
+		return nil, fmt.Errorf("navigating: %w", err)
+	}
+	if res.ErrorText != "" {
+		pe := &PageError{URL: s.page.URL, Reason: res.ErrorText}
+		if st := s.st.docStatus(); st >= 400 {
+			pe.Status = st
+			pe.Reason = "HTTP " + fmt.Sprint(st)
+		}
+		return pe, nil
+	}
+	s.st.mu.Lock()
+	s.st.mainLoader = res.LoaderID
+	s.st.mu.Unlock()
+	if err := s.st.waitLoad(nctx, res.LoaderID); err != nil {
+		if s.tab.Err() != nil {
+			return nil, s.tabErr()
+		}
+		if s.st.isCrashed() {
+			return nil, s.tabErr()
+		}
+		return &PageError{URL: s.page.URL, Status: 0, Reason: reasonLoadTimeout}, nil
+	}
+	if st := s.st.docStatus(); st >= 400 {
+		return &PageError{URL: s.page.URL, Status: st, Reason: fmt.Sprintf("HTTP %d", st)}, nil
+	}
+	return nil, nil
+}
+
+// observeWindow watches the page for the window after load, typing the test
+// card late in the window (so that loaders that wait before attaching their
+// listeners are caught) and watching a little longer after typing.
+func (s *scan) observeWindow() error {
+	loadAt := time.Now()
+	end := loadAt.Add(s.wait)
+	if s.page.Interact {
+		tail := min(max(s.wait/4, minTailAfterType), maxTailAfterType)
+		typeAt := loadAt.Add(max(s.wait-tail, 0))
+		if err := s.sleepUntil(typeAt); err != nil {
+			return err
+		}
+		if err := s.interact(); err != nil {
+			if errors.Is(err, errUnresponsive) || s.unresponsive.get() {
+				return errUnresponsive
+			}
+			if s.tab.Err() != nil || s.st.isCrashed() {
+				return s.tabErr()
+			}
+			s.log.Warn("typing the test card failed", "err", err)
+		}
+		if t := time.Now().Add(tail); t.After(end) {
+			end = t
+		}
+	}
+	return s.sleepUntil(end)
+}
+
+func (s *scan) sleepUntil(t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return s.tabErr()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-s.tab.Done():
+	case <-s.st.crashCh:
+	}
+	return s.tabErr()
+}

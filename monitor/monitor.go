@@ -1,0 +1,265 @@
+// Package monitor runs skimguard's jobs on a set of pages: observe them, learn
+// their baselines, check them against their baselines and store and alert
+// what changed, and resolve findings. The CLI and the daemon both call it.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/baseline"
+	"github.com/skimguard/skimguard/report"
+)
+
+// Scanner loads a page and returns what it observed; *crawler.Crawler is one.
+type Scanner interface {
+	Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error)
+}
+
+// Monitor ties a scanner, a store and alert sinks together.
+type Monitor struct {
+	Scanner Scanner
+	Store   skimguard.Store
+	// Sink receives findings that a check opened; nil sends nothing.
+	Sink   alerts.Sink
+	Logger *slog.Logger
+	// Concurrency bounds the page loads in flight; 0 means 4.
+	Concurrency int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (m *Monitor) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (m *Monitor) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// each runs fn for every index in [0,n) with at most m.Concurrency at once.
+func (m *Monitor) each(ctx context.Context, n int, fn func(ctx context.Context, i int)) {
+	limit := m.Concurrency
+	if limit <= 0 {
+		limit = 4
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				fn(ctx, i)
+			case <-ctx.Done():
+				fn(ctx, i) // lets fn record the cancellation for page i
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// observe scans one page and records the scan's timing.
+func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Scan, error) {
+	scan := &skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL, StartedAt: m.now()}
+	if err := ctx.Err(); err != nil {
+		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
+		return scan, err
+	}
+	obs, err := m.Scanner.Scan(ctx, p)
+	scan.Duration = m.now().Sub(scan.StartedAt)
+	if err != nil {
+		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
+		m.logger().Warn("scan failed", "site", p.Site, "page", p.Name, "err", err)
+		return scan, err
+	}
+	scan.Observation = obs
+	scan.Status = skimguard.ScanObserved
+	return scan, nil
+}
+
+// Observe scans the pages and stores what each showed, without comparing.
+func (m *Monitor) Observe(ctx context.Context, pages []skimguard.Page) ([]*skimguard.Scan, error) {
+	scans := make([]*skimguard.Scan, len(pages))
+	errs := make([]error, len(pages))
+	m.each(ctx, len(pages), func(ctx context.Context, i int) {
+		scan, err := m.observe(ctx, pages[i])
+		scans[i] = scan
+		if serr := m.Store.SaveScan(context.WithoutCancel(ctx), scan); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("%s/%s: %w", pages[i].Site, pages[i].Name, err)
+		}
+	})
+	return scans, errors.Join(errs...)
+}
+
+// LearnOptions says how to take baselines.
+type LearnOptions struct {
+	// Samples is how many loads of each page to learn from; 0 means 3.
+	Samples int
+	By      string
+	Reason  string
+}
+
+// Learn loads each page several times and approves what it saw as the
+// page's new baseline. A page whose samples fail gets no baseline, and its
+// error is returned with the others.
+func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnOptions) ([]*skimguard.Baseline, error) {
+	n := opts.Samples
+	if n <= 0 {
+		n = 3
+	}
+	scans := make([]*skimguard.Scan, len(pages)*n)
+	m.each(ctx, len(scans), func(ctx context.Context, i int) {
+		scans[i], _ = m.observe(ctx, pages[i/n])
+	})
+	var out []*skimguard.Baseline
+	var errs []error
+	for pi, p := range pages {
+		samples := make([]*skimguard.Observation, 0, n)
+		var failed error
+		for _, scan := range scans[pi*n : (pi+1)*n] {
+			if err := m.Store.SaveScan(ctx, scan); err != nil {
+				return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
+			}
+			if scan.Status == skimguard.ScanFailed {
+				failed = errors.New(scan.Error)
+				continue
+			}
+			samples = append(samples, scan.Observation)
+		}
+		if failed != nil {
+			errs = append(errs, fmt.Errorf("%s/%s: no baseline taken, a sample failed: %w", p.Site, p.Name, failed))
+			continue
+		}
+		b, err := baseline.Learn(samples, opts.By, opts.Reason, m.now())
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err))
+			continue
+		}
+		b.Site, b.Page, b.URL = p.Site, p.Name, p.URL
+		if err := m.Store.SaveBaseline(ctx, b); err != nil {
+			return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
+		}
+		out = append(out, b)
+	}
+	return out, errors.Join(errs...)
+}
+
+// Check scans each page, compares it with its approved baseline, stores the
+// scan and its findings and sends newly opened findings to the sink. A page
+// that cannot be checked is reported with status failed and a scan.failed
+// finding; Check itself fails only when the store does.
+func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (report.Result, error) {
+	results := make([]report.Page, len(pages))
+	findings := make([][]skimguard.Finding, len(pages))
+	errs := make([]error, len(pages))
+	m.each(ctx, len(pages), func(ctx context.Context, i int) {
+		results[i], findings[i], errs[i] = m.checkPage(ctx, pages[i])
+	})
+	var res report.Result
+	res.Pages = results
+	for _, fs := range findings {
+		res.Findings = append(res.Findings, fs...)
+	}
+	return res, errors.Join(errs...)
+}
+
+func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page, []skimguard.Finding, error) {
+	rp := report.Page{Site: p.Site, Page: p.Name, URL: p.URL}
+	b, err := m.Store.Baseline(ctx, p.Site, p.Name)
+	if err != nil {
+		if !errors.Is(err, skimguard.ErrNoBaseline) {
+			return rp, nil, err
+		}
+		rp.Status = report.PageFailed
+		rp.Error = fmt.Sprintf("no approved baseline: take one with `skimguard baseline --site %s`", p.Site)
+		return rp, []skimguard.Finding{failure(p, rp.Error)}, nil
+	}
+	scan, scanErr := m.observe(ctx, p)
+	scan.BaselineVersion = b.Version
+	if scan.Observation != nil {
+		rp.FinalURL = scan.Observation.FinalURL
+	}
+	var opened []skimguard.Finding
+	if scanErr == nil {
+		scan.Findings = baseline.Compare(b, scan.Observation)
+		scan.Status = skimguard.ScanOK
+		if len(scan.Findings) > 0 {
+			scan.Status = skimguard.ScanFindings
+		}
+	}
+	// The scan is stored even when the check was interrupted: it is evidence.
+	if err := m.Store.SaveScan(context.WithoutCancel(ctx), scan); err != nil {
+		return rp, nil, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
+	}
+	if scanErr != nil {
+		rp.Status, rp.Error = report.PageFailed, scanErr.Error()
+		f := failure(p, rp.Error)
+		m.alert(ctx, p, scan, []skimguard.Finding{f})
+		return rp, []skimguard.Finding{f}, nil
+	}
+	rp.Status = report.PageOK
+	if len(scan.Findings) > 0 {
+		rp.Status = report.PageFindings
+	}
+	for _, f := range scan.Findings {
+		if f.FirstSeen.Equal(f.LastSeen) {
+			opened = append(opened, f)
+		}
+	}
+	m.alert(ctx, p, scan, opened)
+	return rp, scan.Findings, nil
+}
+
+// failure is the finding that says a page could not be checked: a skimmer
+// can block scanners too, so it is never silent. It is reported and
+// alerted, not stored as an open finding: there is nothing to approve.
+func failure(p skimguard.Page, msg string) skimguard.Finding {
+	return skimguard.Finding{
+		Kind: skimguard.KindScanFailed, Severity: skimguard.SeverityHigh,
+		Site: p.Site, Page: p.Name, Subject: p.URL,
+		Detail: "the page could not be checked: " + msg,
+		Status: skimguard.StatusOpen,
+	}
+}
+
+func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
+	if m.Sink == nil || len(fs) == 0 {
+		return
+	}
+	s := *scan
+	s.Observation, s.Findings = nil, nil
+	a := alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Scan: s, Findings: fs}
+	if err := m.Sink.Send(context.WithoutCancel(ctx), a); err != nil {
+		m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", m.Sink.Name(), "err", err)
+	}
+}
+
+// Resolve approves or rejects open findings. Approval makes a new baseline
+// version of each page concerned; the store records who and why.
+func (m *Monitor) Resolve(ctx context.Context, ids []int64, res skimguard.Resolution) error {
+	if res.Reason == "" {
+		return errors.New("a reason is required: say why with --reason")
+	}
+	if res.At.IsZero() {
+		res.At = m.now()
+	}
+	return m.Store.ResolveFindings(ctx, ids, res, baseline.Apply)
+}

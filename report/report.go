@@ -1,0 +1,208 @@
+// Package report renders the result of a check: text for people, JSON for
+// CI tools. The JSON shape is a stable contract (version 1).
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// Page statuses.
+const (
+	PageOK       = "ok"       // the page matched its baseline
+	PageFindings = "findings" // the page differed from its baseline
+	PageFailed   = "failed"   // the page could not be checked
+)
+
+// Page is the outcome of checking one page.
+type Page struct {
+	Site     string `json:"site"`
+	Page     string `json:"page"`
+	URL      string `json:"url"`
+	FinalURL string `json:"final_url"`
+	Status   string `json:"status"`
+	Error    string `json:"error"`
+}
+
+// Result is everything one check found.
+type Result struct {
+	Pages    []Page
+	Findings []skimguard.Finding
+}
+
+// jsonFinding is the contract's finding: only the documented fields.
+type jsonFinding struct {
+	ID       int64              `json:"id"`
+	Kind     skimguard.Kind     `json:"kind"`
+	Severity skimguard.Severity `json:"severity"`
+	Site     string             `json:"site"`
+	Page     string             `json:"page"`
+	Subject  string             `json:"subject"`
+	Detail   string             `json:"detail"`
+	Evidence skimguard.Evidence `json:"evidence"`
+}
+
+// JSON writes r as {"version":1,"pages":[...],"findings":[...]}.
+func JSON(w io.Writer, r Result) error {
+	out := struct {
+		Version  int           `json:"version"`
+		Pages    []Page        `json:"pages"`
+		Findings []jsonFinding `json:"findings"`
+	}{Version: 1, Pages: r.Pages, Findings: []jsonFinding{}}
+	if out.Pages == nil {
+		out.Pages = []Page{}
+	}
+	for _, f := range Sorted(r.Findings) {
+		out.Findings = append(out.Findings, jsonFinding{f.ID, f.Kind, f.Severity, f.Site, f.Page, f.Subject, f.Detail, f.Evidence})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// Sorted returns the findings most severe first, then by page and kind.
+func Sorted(fs []skimguard.Finding) []skimguard.Finding {
+	fs = slices.Clone(fs)
+	slices.SortStableFunc(fs, func(a, b skimguard.Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
+			cmp.Compare(a.Site, b.Site),
+			cmp.Compare(a.Page, b.Page),
+			cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+	return fs
+}
+
+func kindOrder(k skimguard.Kind) int {
+	if i := slices.Index(skimguard.Kinds, k); i >= 0 {
+		return i
+	}
+	return len(skimguard.Kinds)
+}
+
+// Text writes r for people: grouped by page, most severe first, each finding
+// with why it was raised.
+func Text(w io.Writer, r Result) error {
+	tw := &errWriter{w: w}
+	for _, p := range r.Pages {
+		var fs []skimguard.Finding
+		for _, f := range Sorted(r.Findings) {
+			if f.Site == p.Site && f.Page == p.Page {
+				fs = append(fs, f)
+			}
+		}
+		tw.printf("%s/%s  %s\n", p.Site, p.Page, p.URL)
+		if p.FinalURL != "" && p.FinalURL != p.URL {
+			tw.printf("  ended at %s\n", p.FinalURL)
+		}
+		switch p.Status {
+		case PageFailed:
+			tw.printf("  COULD NOT CHECK: %s\n", p.Error)
+		case PageOK:
+			tw.printf("  ok: matches its approved baseline\n")
+		default:
+			tw.printf("  %s\n", countLine(fs))
+		}
+		for _, f := range fs {
+			Finding(tw, f)
+		}
+		tw.printf("\n")
+	}
+	tw.printf("%s\n", Summary(r))
+	return tw.err
+}
+
+// Finding writes one finding as a few indented lines.
+func Finding(w io.Writer, f skimguard.Finding) {
+	tw, ok := w.(*errWriter)
+	if !ok {
+		tw = &errWriter{w: w}
+	}
+	id := ""
+	if f.ID != 0 {
+		id = fmt.Sprintf("#%d ", f.ID)
+	}
+	tw.printf("  [%s] %s%s  %s\n", strings.ToUpper(string(f.Severity)), id, f.Kind, f.Subject)
+	tw.printf("      why: %s\n", f.Detail)
+	e := f.Evidence
+	if e.Before != "" || e.After != "" {
+		tw.printf("      was: %s\n      now: %s\n", orNone(e.Before), orNone(e.After))
+	}
+	if e.URL != "" {
+		tw.printf("      request: %s\n", e.URL)
+	}
+	if e.Initiator != "" {
+		tw.printf("      sent by: %s\n", e.Initiator)
+	}
+	if e.LoadedBy != "" {
+		tw.printf("      loaded by: %s\n", e.LoadedBy)
+	}
+}
+
+// Summary is the one-line verdict of a check.
+func Summary(r Result) string {
+	failed := 0
+	for _, p := range r.Pages {
+		if p.Status == PageFailed {
+			failed++
+		}
+	}
+	s := fmt.Sprintf("%d page(s) checked: %s", len(r.Pages), countLine(r.Findings))
+	if failed > 0 {
+		s += fmt.Sprintf("; %d could not be checked", failed)
+	}
+	return s
+}
+
+func countLine(fs []skimguard.Finding) string {
+	if len(fs) == 0 {
+		return "no findings"
+	}
+	n := map[skimguard.Severity]int{}
+	for _, f := range fs {
+		n[f.Severity]++
+	}
+	var parts []string
+	for _, s := range []skimguard.Severity{skimguard.SeverityCritical, skimguard.SeverityHigh, skimguard.SeverityMedium, skimguard.SeverityLow} {
+		if n[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
+		}
+	}
+	return fmt.Sprintf("%d finding(s) (%s)", len(fs), strings.Join(parts, ", "))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// errWriter keeps the first write error so the printing code stays linear.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, a ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, a...)
+	}
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

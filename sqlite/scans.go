@@ -1,0 +1,375 @@
+package sqlite
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/skimguard/skimguard"
+)
+
+// SaveScan stores a scan with its observation and findings in one
+// transaction. A finding whose Fingerprint matches a finding still open on
+// the same page takes that finding's ID and FirstSeen, and the open finding's
+// LastSeen and scan move on; others are stored as new open findings. On
+// success it sets scan.ID and each finding's ID, Status, ScanID, FirstSeen
+// and LastSeen, and StartedAt to now when it was zero.
+func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
+	if scan == nil {
+		return errors.New("sqlite: save scan: nil scan")
+	}
+	what := fmt.Sprintf("save scan of %s/%s", scan.Site, scan.Page)
+	if scan.Site == "" || scan.Page == "" {
+		return fmt.Errorf("sqlite: %s: the scan has no site or page", what)
+	}
+	for i, f := range scan.Findings {
+		if (f.Site != "" && f.Site != scan.Site) || (f.Page != "" && f.Page != scan.Page) {
+			return fmt.Errorf("sqlite: %s: finding %d is about %s/%s, not the scanned page", what, i, f.Site, f.Page)
+		}
+	}
+	at := scan.StartedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	// Hashing and compressing happen before the write lock is taken.
+	obs, err := encodeObservation(scan.Observation)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	findings := make([]skimguard.Finding, len(scan.Findings))
+	copy(findings, scan.Findings)
+	var scanID int64
+
+	err = db.write(ctx, what, func(tx *sql.Tx) error {
+		if err := upsertPage(ctx, tx, scan.Site, scan.Page, scan.URL); err != nil {
+			return err
+		}
+		if err := putSources(ctx, tx, obs.sources); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO scans (site, page, url, started_at, duration_ns, status, error,
+			baseline_version, script_sources, observation_gz, screenshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			scan.Site, scan.Page, scan.URL, timeText(at), int64(scan.Duration), string(scan.Status), scan.Error,
+			scan.BaselineVersion, obs.scriptSources, obs.gz, obs.screenshot)
+		if err != nil {
+			return fmt.Errorf("insert scan: %w", err)
+		}
+		if scanID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return saveFindings(ctx, tx, scan, findings, scanID, at)
+	})
+	if err != nil {
+		return err
+	}
+	scan.ID = scanID
+	scan.StartedAt = at
+	copy(scan.Findings, findings)
+	return nil
+}
+
+// saveFindings stores the findings of a scan or folds them into the open
+// findings with the same fingerprint, filling in the copies in fs.
+func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []skimguard.Finding, scanID int64, at time.Time) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	find, err := tx.PrepareContext(ctx, `SELECT id, first_seen, last_seen FROM findings
+		WHERE site = ? AND page = ? AND fingerprint = ? AND status = 'open'`)
+	if err != nil {
+		return err
+	}
+	defer find.Close()
+	seen, err := tx.PrepareContext(ctx, `UPDATE findings SET last_seen = max(last_seen, ?1),
+		scan_id = CASE WHEN ?1 >= last_seen THEN ?2 ELSE scan_id END WHERE id = ?3`)
+	if err != nil {
+		return err
+	}
+	defer seen.Close()
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO findings (site, page, kind, severity, subject, detail,
+		evidence, item, fingerprint, status, scan_id, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
+
+	atText := timeText(at)
+	for i := range fs {
+		f := &fs[i]
+		f.Site, f.Page = scan.Site, scan.Page
+		f.Status = skimguard.StatusOpen
+		f.ScanID = scanID
+		// An empty fingerprint identifies nothing: such findings are never
+		// merged.
+		if f.Fingerprint != "" {
+			var first, last sql.NullString
+			err := find.QueryRowContext(ctx, f.Site, f.Page, f.Fingerprint).Scan(&f.ID, &first, &last)
+			if err == nil {
+				if _, err := seen.ExecContext(ctx, atText, scanID, f.ID); err != nil {
+					return fmt.Errorf("update finding %d: %w", f.ID, err)
+				}
+				if f.FirstSeen, err = parseTime(first); err != nil {
+					return err
+				}
+				f.LastSeen = at
+				if last.String > atText {
+					if f.LastSeen, err = parseTime(last); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("look up finding %s: %w", f.Fingerprint, err)
+			}
+		}
+		evidence, err := json.Marshal(f.Evidence)
+		if err != nil {
+			return err
+		}
+		item, err := json.Marshal(f.Item)
+		if err != nil {
+			return err
+		}
+		res, err := insert.ExecContext(ctx, f.Site, f.Page, string(f.Kind), string(f.Severity), f.Subject, f.Detail,
+			string(evidence), string(item), f.Fingerprint, scanID, atText, atText)
+		if err != nil {
+			return fmt.Errorf("insert finding %s %s: %w", f.Kind, f.Subject, err)
+		}
+		if f.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		f.FirstSeen, f.LastSeen = at, at
+	}
+	return nil
+}
+
+// Scans lists scans, newest first, without their observations or findings.
+// f.Sites, f.Site and f.Page narrow the list; f.Limit defaults to 100.
+func (db *DB) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Scan, error) {
+	var where []string
+	var args []any
+	if len(f.Sites) > 0 {
+		where = append(where, "site IN (SELECT value FROM json_each(?))")
+		args = append(args, jsonText(f.Sites))
+	}
+	if f.Site != "" {
+		where = append(where, "site = ?")
+		args = append(args, f.Site)
+	}
+	if f.Page != "" {
+		where = append(where, "page = ?")
+		args = append(args, f.Page)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := "SELECT id, site, page, url, started_at, duration_ns, status, error, baseline_version FROM scans"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY started_at DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, db.fail("list scans", err)
+	}
+	defer rows.Close()
+	var scans []skimguard.Scan
+	for rows.Next() {
+		var s skimguard.Scan
+		var started sql.NullString
+		var dur int64
+		var status string
+		if err := rows.Scan(&s.ID, &s.Site, &s.Page, &s.URL, &started, &dur, &status, &s.Error, &s.BaselineVersion); err != nil {
+			return nil, db.fail("list scans", err)
+		}
+		if s.StartedAt, err = parseTime(started); err != nil {
+			return nil, db.fail("list scans", err)
+		}
+		s.Duration = time.Duration(dur)
+		s.Status = skimguard.ScanStatus(status)
+		scans = append(scans, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, db.fail("list scans", err)
+	}
+	return scans, nil
+}
+
+// encodedObservation is an Observation as the scans table holds it.
+type encodedObservation struct {
+	gz            []byte // nil when there was no observation
+	scriptSources any    // JSON array of source hashes, or nil
+	screenshot    []byte
+	sources       []source
+}
+
+type source struct{ sha256, text string }
+
+// encodeObservation compresses o's JSON with script texts moved out to the
+// sources table, keyed by their SHA-256.
+func encodeObservation(o *skimguard.Observation) (encodedObservation, error) {
+	var e encodedObservation
+	if o == nil {
+		return e, nil
+	}
+	stripped := *o
+	stripped.Scripts = make([]skimguard.Script, len(o.Scripts))
+	hashes := make([]string, len(o.Scripts))
+	have := map[string]bool{}
+	for i, s := range o.Scripts {
+		if s.Source != "" {
+			h := hashText(s.Source)
+			hashes[i] = h
+			if !have[h] {
+				have[h] = true
+				e.sources = append(e.sources, source{h, s.Source})
+			}
+			s.Source = ""
+		}
+		stripped.Scripts[i] = s
+	}
+	js, err := json.Marshal(&stripped)
+	if err != nil {
+		return e, fmt.Errorf("encode observation: %w", err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(js); err != nil {
+		return e, fmt.Errorf("compress observation: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return e, fmt.Errorf("compress observation: %w", err)
+	}
+	e.gz = buf.Bytes()
+	e.scriptSources = jsonText(hashes)
+	if len(o.Screenshot) > 0 {
+		e.screenshot = o.Screenshot
+	}
+	return e, nil
+}
+
+// observation loads the observation of a scan, script texts and screenshot
+// included; nil when the scan had none.
+func (db *DB) observation(ctx context.Context, scanID int64) (*skimguard.Observation, error) {
+	what := fmt.Sprintf("load observation of scan %d", scanID)
+	var o *skimguard.Observation
+	err := db.read(ctx, what, func(tx *sql.Tx) error {
+		var gz, shot []byte
+		var hashesJSON sql.NullString
+		err := tx.QueryRowContext(ctx, "SELECT observation_gz, script_sources, screenshot FROM scans WHERE id = ?", scanID).
+			Scan(&gz, &hashesJSON, &shot)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("scan %d: %w", scanID, skimguard.ErrNotFound)
+		}
+		if err != nil || gz == nil {
+			return err
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			return err
+		}
+		js, err := io.ReadAll(zr)
+		if err != nil {
+			return err
+		}
+		o = new(skimguard.Observation)
+		if err := json.Unmarshal(js, o); err != nil {
+			return err
+		}
+		var hashes []string
+		if hashesJSON.Valid {
+			if err := json.Unmarshal([]byte(hashesJSON.String), &hashes); err != nil {
+				return err
+			}
+		}
+		if len(hashes) != len(o.Scripts) {
+			return fmt.Errorf("%d script texts recorded for %d scripts", len(hashes), len(o.Scripts))
+		}
+		get, err := tx.PrepareContext(ctx, "SELECT source FROM sources WHERE sha256 = ?")
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		for i, h := range hashes {
+			if h == "" {
+				continue
+			}
+			if err := get.QueryRowContext(ctx, h).Scan(&o.Scripts[i].Source); err != nil {
+				return fmt.Errorf("script text %s: %w", h, err)
+			}
+		}
+		o.Screenshot = shot
+		return nil
+	})
+	return o, err
+}
+
+// putSources stores the script texts the sources table lacks.
+func putSources(ctx context.Context, tx *sql.Tx, srcs []source) error {
+	if len(srcs) == 0 {
+		return nil
+	}
+	has, err := tx.PrepareContext(ctx, "SELECT 1 FROM sources WHERE sha256 = ?")
+	if err != nil {
+		return err
+	}
+	defer has.Close()
+	put, err := tx.PrepareContext(ctx, "INSERT INTO sources (sha256, source) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	defer put.Close()
+	for _, s := range srcs {
+		// Asking first spares binding a text the table already has.
+		var one int
+		err := has.QueryRowContext(ctx, s.sha256).Scan(&one)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("look up script text: %w", err)
+		}
+		if _, err := put.ExecContext(ctx, s.sha256, s.text); err != nil {
+			return fmt.Errorf("store script text: %w", err)
+		}
+	}
+	return nil
+}
+
+// upsertPage records a page, keeping the latest non-empty URL.
+func upsertPage(ctx context.Context, tx *sql.Tx, site, page, url string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO pages (site, page, url) VALUES (?, ?, ?)
+		ON CONFLICT (site, page) DO UPDATE SET url = excluded.url WHERE excluded.url <> ''`, site, page, url)
+	if err != nil {
+		return fmt.Errorf("record page: %w", err)
+	}
+	return nil
+}
+
+func hashText(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// jsonText is the JSON of v, for values that cannot fail to encode.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sqlite: encode %T: %v", v, err))
+	}
+	return string(b)
+}
