@@ -226,7 +226,12 @@ func (lx *lexer) template(start int) {
 func (lx *lexer) punct() {
 	s, start := lx.src, lx.pos
 	n := 1
-	for l := 4; l >= 2; l-- {
+	// Most punctuators are one byte and never start a longer one.
+	switch s[start] {
+	case '(', ')', '{', '}', '[', ']', ';', ',', ':', '~':
+		n = 0
+	}
+	for l := 4; n != 0 && l >= 2; l-- {
 		if start+l > len(s) {
 			continue
 		}
@@ -239,6 +244,9 @@ func (lx *lexer) punct() {
 		if n > 1 {
 			break
 		}
+	}
+	if n == 0 {
+		n = 1
 	}
 	prevKind, prevText := lx.prevKind, lx.prevText
 	lx.pos += n
@@ -363,7 +371,7 @@ func normToken(k tokKind, text string) string {
 		return phNumber
 	case tokString:
 		body := text[1:]
-		if len(body) > 0 && body[len(body)-1] == text[0] {
+		if len(text) >= 2 && text[len(text)-1] == text[0] && !escapedAt(text, len(text)-1) {
 			body = body[:len(body)-1]
 		}
 		if v := normLiteral(body); v != "" {
@@ -403,10 +411,19 @@ func splitTemplate(text string) (open, body, closing string) {
 	switch {
 	case strings.HasSuffix(body, "${"):
 		body, closing = body[:len(body)-2], "${"
-	case strings.HasSuffix(body, "`") && !strings.HasSuffix(body, "\\`"):
+	case strings.HasSuffix(body, "`") && !escapedAt(text, len(text)-1):
 		body, closing = body[:len(body)-1], "`"
 	}
 	return open, body, closing
+}
+
+// escapedAt reports whether s[i] follows an odd run of backslashes.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // normIdent replaces runs of five or more digits inside identifiers, so
@@ -511,6 +528,7 @@ func wordish(s string) bool {
 // origins, words that carry digits or are 24+ characters long replaced by
 // "…", and whitespace collapsed.
 func normLiteral(s string) string {
+	s = strings.TrimSpace(s)       // padding is not structure
 	if strings.Contains(s, `\/`) { // JSON-escaped slashes in URLs
 		s = strings.ReplaceAll(s, `\/`, "/")
 	}

@@ -102,7 +102,7 @@ func (c Card) Mask(s string) string {
 		start, end = start+i, end+i
 		out = append(out, b[last:start]...)
 		if isRev {
-			out = append(out, CardDataMark...)
+			out = append(out, cardDataMark...)
 		} else {
 			out = append(out, masked...)
 		}
@@ -130,7 +130,7 @@ func (c Card) Mask(s string) string {
 		if j-i >= minBase64Run {
 			if _, found := c.Find(b[i:j]); found {
 				out = append(out, b[last:i]...)
-				out = append(out, CardDataMark...)
+				out = append(out, cardDataMark...)
 				last = j
 			}
 		}
@@ -138,13 +138,13 @@ func (c Card) Mask(s string) string {
 	}
 	out = append(out, b[last:]...)
 	if _, found := c.Find(out); found {
-		return CardDataMark
+		return cardDataMark
 	}
 	return string(out)
 }
 
-// CardDataMark is what Mask writes in place of encoded card data.
-const CardDataMark = "[card data]"
+// cardDataMark is what Mask writes in place of encoded card data.
+const cardDataMark = "[card data]"
 
 // Luhn reports whether digits, a string of decimal digits only, passes the
 // Luhn (mod 10) check that card numbers carry.
@@ -255,7 +255,7 @@ func newFinder(c Card, size int) *finder {
 }
 
 func (f *finder) find(data []byte) (Match, bool) {
-	if f.check(data, nil) {
+	if f.check(data, 0, len(data), nil) {
 		return f.match, true
 	}
 	f.queue = append(f.queue, node{text: data})
@@ -277,7 +277,18 @@ func (f *finder) find(data []byte) (Match, bool) {
 // emit checks a decoded text and queues it for further decoding when it
 // looks like text. It returns false once the number was found.
 func (f *finder) emit(n node) bool {
-	if f.check(n.text, n.chain) {
+	if n.fresh != nil {
+		// An unescaped text: the number can only be new where escapes
+		// were undone, and the text is as printable as its parent.
+		if f.checkFresh(n) {
+			return false
+		}
+		if len(n.chain) < maxDepth {
+			f.queue = append(f.queue, n)
+		}
+		return true
+	}
+	if f.check(n.text, 0, len(n.text), n.chain) {
 		return false
 	}
 	if len(n.chain) < maxDepth && printable(n.text) {
@@ -286,17 +297,42 @@ func (f *finder) emit(n node) bool {
 	return true
 }
 
+// checkFresh looks for the number in the runs of digits and separators of
+// n.text that hold a fresh position: any other match was in the parent.
+func (f *finder) checkFresh(n node) bool {
+	t := n.text
+	end := 0
+	found := false
+	n.fresh.each(func(p int) bool {
+		if p < end || p >= len(t) {
+			return true
+		}
+		a, b := p, p+1
+		for a > 0 && isNumberByte(t[a-1]) {
+			a--
+		}
+		for b < len(t) && isNumberByte(t[b]) {
+			b++
+		}
+		end = b
+		found = f.check(t, a, b, n.chain)
+		return !found
+	})
+	return found
+}
+
 func extend(chain []string, step string) []string {
 	return append(slices.Clip(chain), step)
 }
 
-// check looks for the number in text, plain or reversed, and when found
-// records the match with the fields text carries.
-func (f *finder) check(text []byte, chain []string) bool {
-	start, end, isRev, ok := f.indexNumber(text, false)
+// check looks for the number in text[lo:hi], plain or reversed, and when
+// found records the match with the fields text carries.
+func (f *finder) check(text []byte, lo, hi int, chain []string) bool {
+	start, end, isRev, ok := f.indexNumber(text[lo:hi], false)
 	if !ok {
 		return false
 	}
+	start, end = start+lo, end+lo
 	steps := slices.Clone(chain)
 	if isRev {
 		text = reversed(text)
@@ -334,13 +370,42 @@ func (f *finder) expand(n node) {
 			return
 		}
 	}
-	// Escapes (%XX, \X) end runs and are skipped whole.
+	if n.fresh == nil {
+		f.scanRuns(n, 0, len(t))
+		return
+	}
+	// Only the blobs around fresh positions are new.
+	end := 0
+	n.fresh.each(func(p int) bool {
+		if p < end || p >= len(t) {
+			return true
+		}
+		a, b := p, p+1
+		for a > 0 && isBlobByte(t[a-1]) {
+			a--
+		}
+		for b < len(t) && isBlobByte(t[b]) {
+			b++
+		}
+		end = b
+		f.scanRuns(n, a, b)
+		return !f.found
+	})
+}
+
+// scanRuns decodes the base64 and hex runs of n.text[lo:hi].
+func (f *finder) scanRuns(n node, lo, hi int) {
+	t := n.text
+	// Escapes (%XX, \X) end runs and are skipped whole. Hex runs are
+	// found inside base64 runs, whose alphabet holds theirs.
 	afterEscape := false
-	for i := 0; i < len(t) && !f.found; {
-		if k := escapeLen(t[i:]); k > 0 {
-			i += k
-			afterEscape = true
-			continue
+	for i := lo; i < hi && !f.found; {
+		if c := t[i]; c == '%' || c == '\\' {
+			if k := escapeLen(t[i:]); k > 0 {
+				i += k
+				afterEscape = true
+				continue
+			}
 		}
 		if !isBase64Byte(t[i]) {
 			i++
@@ -348,15 +413,21 @@ func (f *finder) expand(n node) {
 			continue
 		}
 		j := i
-		for j < len(t) && isBase64Byte(t[j]) {
+		for j < hi && isBase64Byte(t[j]) {
 			j++
 		}
 		start, run := i, t[i:j]
-		touches := afterEscape || (j < len(t) && escapeLen(t[j:]) > 0)
+		touches := afterEscape || (j < hi && escapeLen(t[j:]) > 0)
 		i, afterEscape = j, false
+		if len(run) < minBase64Run || !isFresh(n.fresh, start, j) {
+			continue
+		}
+		if len(run) >= minHexRun {
+			f.hexRuns(run, start, n)
+		}
 		// Runs of hex digits only (ids, timestamps, digests) are left to
 		// the hex decoder: base64 of text is never one.
-		if len(run) < minBase64Run || !isFresh(n.fresh, start, j) || allHex(run) {
+		if f.found || allHex(run) {
 			continue
 		}
 		if touches {
@@ -365,21 +436,25 @@ func (f *finder) expand(n node) {
 		}
 		f.decodeBase64(run, n.chain)
 	}
-	for i := 0; i < len(t) && !f.found; {
-		if !isHexByte(t[i]) {
+}
+
+// hexRuns decodes the hex runs inside run, a base64 run at offset base in
+// n's text.
+func (f *finder) hexRuns(run []byte, base int, n node) {
+	for i := 0; i < len(run) && !f.found; {
+		if !isHexByte(run[i]) {
 			i++
 			continue
 		}
 		j := i
-		for j < len(t) && isHexByte(t[j]) {
+		for j < len(run) && isHexByte(run[j]) {
 			j++
 		}
-		start, run := i, t[i:j]
+		start, hex := i, run[i:j]
 		i = j
-		if len(run) < minHexRun || !isFresh(n.fresh, start, j) {
-			continue
+		if len(hex) >= minHexRun && isFresh(n.fresh, base+start, base+j) {
+			f.decodeHex(hex, n.chain)
 		}
-		f.decodeHex(run, n.chain)
 	}
 }
 
@@ -397,6 +472,19 @@ type bitmap []uint64
 func newBitmap(n int) bitmap { return make(bitmap, n/64+1) }
 
 func (b bitmap) set(i int) { b[i/64] |= 1 << (i % 64) }
+
+// each calls fn with the set positions in increasing order until fn
+// returns false.
+func (b bitmap) each(fn func(int) bool) {
+	for wi, w := range b {
+		for w != 0 {
+			if !fn(wi*64 + bits.TrailingZeros64(w)) {
+				return
+			}
+			w &= w - 1
+		}
+	}
+}
 
 // any reports whether a position in [from, to) is set.
 func (b bitmap) any(from, to int) bool {
@@ -570,6 +658,13 @@ const (
 	classPercent
 )
 
+// isNumberByte reports whether c can be part of a number match: a digit or
+// a separator.
+func isNumberByte(c byte) bool {
+	k := byteClass[c]
+	return k == classDigit || k == classSeparator
+}
+
 var byteClass = func() (t [256]byte) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = classDigit
@@ -589,10 +684,27 @@ var byteClass = func() (t [256]byte) {
 func (f *finder) indexNumber(text []byte, urlSeps bool) (start, end int, isRev, ok bool) {
 	a, b := f.fwd, f.bwd
 	a.q, b.q = 0, 0
+	// Outside a partial match, jump to the next digit that can start one.
+	nextA, nextB := -1, -1
 	for i := 0; i < len(text); i++ {
+		if a.q == 0 && b.q == 0 {
+			if nextA < i {
+				nextA = indexFrom(text, i, a.pat[0])
+			}
+			if nextB < i {
+				nextB = indexFrom(text, i, b.pat[0])
+			}
+			if i = min(nextA, nextB); i >= len(text) {
+				break
+			}
+		}
 		switch byteClass[text[i]] {
 		case classDigit:
 			ch := text[i]
+			// Most digits start no match: skip the calls.
+			if a.q == 0 && b.q == 0 && ch != a.pat[0] && ch != b.pat[0] {
+				continue
+			}
 			if s, ok := a.feed(ch, i); ok {
 				return s, i + 1, false, true
 			}
@@ -613,6 +725,15 @@ func (f *finder) indexNumber(text []byte, urlSeps bool) (start, end int, isRev, 
 		}
 	}
 	return 0, 0, false, false
+}
+
+// indexFrom returns the index of the first c in text at or after from, or
+// len(text).
+func indexFrom(text []byte, from int, c byte) int {
+	if k := bytes.IndexByte(text[from:], c); k >= 0 {
+		return from + k
+	}
+	return len(text)
 }
 
 // digitMatcher is a Knuth-Morris-Pratt matcher over a stream of digits that

@@ -248,10 +248,29 @@ func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observ
 	}
 	defer func() { <-c.sem }()
 
-	bctx, err := c.browserContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", p.URL, err)
+	for attempt := 0; ; attempt++ {
+		bctx, err := c.browserContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", p.URL, err)
+		}
+		s := newScan(c, p)
+		obs, err := s.run(ctx, bctx)
+		// A browser that died before the page was asked for (killed
+		// between scans) is replaced once, and the scan starts over.
+		if err != nil && attempt == 0 && !s.started() && ctx.Err() == nil && c.browserGone(bctx) {
+			continue
+		}
+		return obs, err
 	}
-	s := newScan(c, p)
-	return s.run(ctx, bctx)
+}
+
+// browserGone reports whether the browser of bctx is gone. The loss of the
+// connection ends bctx a moment after the process dies.
+func (c *Crawler) browserGone(bctx context.Context) bool {
+	select {
+	case <-bctx.Done():
+		return true
+	case <-time.After(time.Second):
+		return false
+	}
 }

@@ -28,8 +28,8 @@ const ownerJS = `function() {
     r.right + scrollX <= 0 || r.bottom + scrollY <= 0;
   const a = (n) => this.getAttribute(n) || '';
   return JSON.stringify({name: a('name'), sandbox: this.hasAttribute('sandbox') ? (a('sandbox') || '(empty)') : '', allow: a('allow'), hidden});
-}
-//# sourceURL=` + internalSourceURL + `owner.js`
+//# sourceURL=` + internalSourceURL + `owner.js
+}`
 
 // worldName names skimguard's isolated worlds.
 const worldName = "skimguard"

@@ -409,4 +409,3 @@ func (s *scan) onPaused(ev *fetch.EventRequestPaused) {
 		_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
 	}()
 }
-

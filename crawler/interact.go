@@ -30,14 +30,16 @@ const selectJS = `function(part, mm, yy) {
     }
   }
   return false;
-}
-//# sourceURL=` + internalSourceURL + `select.js`
+//# sourceURL=` + internalSourceURL + `select.js
+}`
 
-const hasValueJS = `function() { return typeof this.value === 'string' && this.value.length > 0; }
-//# sourceURL=` + internalSourceURL + `value.js`
+const hasValueJS = `function() { return typeof this.value === 'string' && this.value.length > 0;
+//# sourceURL=` + internalSourceURL + `value.js
+}`
 
-const blurJS = `function() { this.blur(); }
-//# sourceURL=` + internalSourceURL + `blur.js`
+const blurJS = `function() { this.blur();
+//# sourceURL=` + internalSourceURL + `blur.js
+}`
 
 // interact types the test card into every card-like field of every frame,
 // key by key, moves focus away, then hovers the pay button and releases the
@@ -51,8 +53,8 @@ func (s *scan) interact() error {
 		return err
 	}
 	type target struct {
-		f *frameScan
-		i int
+		f  *frameScan
+		i  int
 		in scannedInput
 	}
 	var fields []target

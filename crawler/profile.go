@@ -17,7 +17,7 @@ const (
 	chromeFull     = "156.0.8078.79"
 	desktopUA      = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
 	mobileUA       = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Mobile Safari/537.36"
-	acceptLanguage = "en-US,en;q=0.9"
+	acceptLanguage = "en-US,en" // Chromium sends it as "en-US,en;q=0.9"
 )
 
 // allocatorOptions are the browser flags: chromedp's defaults, minus the
@@ -86,4 +86,3 @@ func applyProfile(ctx context.Context, profile string) error {
 	_, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5})
 	return err
 }
-

@@ -27,6 +27,7 @@ const (
 	maxWSFrames      = 5000
 	maxSourceStored  = 2 << 20 // bytes of script text kept in Script.Source
 	maxFrames        = 200
+	sourceWorkers    = 4 // commands in flight for script sources and bodies
 	maxPostData      = 1 << 20
 	cmdTimeout       = 5 * time.Second // one CDP call after navigation
 	collectTimeout   = 15 * time.Second
@@ -58,8 +59,12 @@ type scan struct {
 	// bodies), off the event loop: a command from a listener deadlocks.
 	workMu   sync.Mutex
 	work     []func(context.Context)
+	pending  int // queued or running
 	workWake chan struct{}
-	workIdle chan struct{} // signalled when the queue runs empty
+
+	// slow is set after a load timeout: the page may be busy, so commands
+	// get a shorter time.
+	slow atomicBool
 
 	// unresponsive is set when a command to the page timed out: the page
 	// is busy (while(true)) and further commands are skipped.
@@ -80,7 +85,6 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		log:      c.log.With("site", p.Site, "page", p.Name),
 		wait:     wait,
 		workWake: make(chan struct{}, 1),
-		workIdle: make(chan struct{}, 1),
 	}
 	s.st.init()
 	return s
@@ -98,6 +102,7 @@ func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
 func (s *scan) enqueue(f func(context.Context)) {
 	s.workMu.Lock()
 	s.work = append(s.work, f)
+	s.pending++
 	s.workMu.Unlock()
 	select {
 	case s.workWake <- struct{}{}:
@@ -112,10 +117,6 @@ func (s *scan) worker(ctx context.Context) {
 		if len(s.work) == 0 {
 			s.workMu.Unlock()
 			select {
-			case s.workIdle <- struct{}{}:
-			default:
-			}
-			select {
 			case <-ctx.Done():
 				return
 			case <-s.workWake:
@@ -127,38 +128,23 @@ func (s *scan) worker(ctx context.Context) {
 		s.work = s.work[1:]
 		s.workMu.Unlock()
 		f(ctx)
+		s.workMu.Lock()
+		s.pending--
+		s.workMu.Unlock()
 	}
 }
 
 // drain waits until the queued commands ran, or d passed.
 func (s *scan) drain(d time.Duration) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
 		s.workMu.Lock()
-		n := len(s.work)
+		n := s.pending
 		s.workMu.Unlock()
-		if n == 0 {
-			// The last one may still run: one more idle signal means done.
-			select {
-			case <-s.workIdle:
-				s.workMu.Lock()
-				n = len(s.work)
-				s.workMu.Unlock()
-				if n == 0 {
-					return
-				}
-			case <-deadline.C:
-				return
-			}
-			continue
-		}
-		select {
-		case <-s.workIdle:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline.C:
+		if n == 0 || s.tab.Err() != nil {
 			return
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -169,7 +155,7 @@ func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params 
 		var zero R
 		return zero, errUnresponsive
 	}
-	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	cctx, cancel := context.WithTimeout(ctx, s.cmdTimeout())
 	defer cancel()
 	r, err := chromedp.Call(cctx, cmd, params)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -178,7 +164,21 @@ func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params 
 	return r, err
 }
 
+func (s *scan) cmdTimeout() time.Duration {
+	if s.slow.get() {
+		return 2 * time.Second
+	}
+	return cmdTimeout
+}
+
 var errUnresponsive = errors.New("page stopped responding to the browser")
+
+// started reports whether navigation to the page began.
+func (s *scan) started() bool {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	return s.st.navigating
+}
 
 // run performs the scan in a fresh browser context and tab.
 func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observation, error) {
@@ -208,11 +208,18 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	}
 	workCtx, stopWork := context.WithCancel(tab)
 	defer stopWork()
-	go s.worker(workCtx)
+	for range sourceWorkers {
+		go s.worker(workCtx)
+	}
 
+	s.log.Debug("tab ready", "after", time.Since(started))
 	perr, err := s.navigate()
+	s.log.Debug("navigated", "after", time.Since(started))
 	if err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+	}
+	if perr != nil && perr.Reason == reasonLoadTimeout {
+		s.slow.set()
 	}
 	if perr != nil && perr.Status == 0 && perr.Reason != reasonLoadTimeout {
 		// Unreachable: nothing to observe.
@@ -231,18 +238,29 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
 
+	s.log.Debug("window over", "after", time.Since(started))
+	// The screenshot is the compositor's work: take it while the DOM is
+	// read.
+	shotDone := make(chan []byte, 1)
+	go func() {
+		var png []byte
+		if !s.unresponsive.get() {
+			if shot, err := call(s, tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: new(true)}); err == nil {
+				png = shot.Data
+			}
+		}
+		shotDone <- png
+	}()
 	dom := s.collectDOM()
+	s.log.Debug("DOM collected", "after", time.Since(started))
 	if s.unresponsive.get() && perr == nil {
 		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 	}
 	s.drain(drainTimeout)
-	if !s.unresponsive.get() {
-		if shot, err := call(s, tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng}); err == nil {
-			obs.Screenshot = shot.Data
-		}
-	}
+	obs.Screenshot = <-shotDone
 	s.build(obs, dom)
 	obs.Duration = time.Since(started)
+	s.log.Debug("observation built", "after", obs.Duration)
 	if err := s.tabErr(); err != nil && perr == nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
@@ -284,35 +302,40 @@ func (s *scan) setup() error {
 	if err := chromedp.Listen(s.tab, s.onEvent); err != nil {
 		return err
 	}
-	if err := applyProfile(s.tab, s.page.Profile); err != nil {
-		return fmt.Errorf("setting the browser profile: %w", err)
+	// These commands are independent: send them at once.
+	var tree page.GetFrameTreeResult
+	steps := []func() error{
+		func() (err error) { tree, err = call(s, s.tab, page.GetFrameTree, cdp.Empty{}); return err },
+		func() error {
+			_, err := call(s, s.tab, network.Enable, network.EnableParams{
+				MaxPostDataSize:       new(int64(64 << 10)),
+				MaxTotalBufferSize:    new(int64(64 << 20)),
+				MaxResourceBufferSize: new(int64(8 << 20)),
+			})
+			return err
+		},
+		// Debugger.enable reports the scripts the blank tab already
+		// has; those are chromedp's and are ignored until navigation.
+		func() error { _, err := call(s, s.tab, debugger.Enable, debugger.EnableParams{}); return err },
+		func() error {
+			_, err := call(s, s.tab, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8})
+			return err
+		},
+		func() error { return applyProfile(s.tab, s.page.Profile) },
 	}
-	tree, err := call(s, s.tab, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
+	errs := make([]error, len(steps))
+	var wg sync.WaitGroup
+	for i, f := range steps {
+		wg.Go(func() { errs[i] = f() })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	s.mainFrame = tree.FrameTree.Frame.ID
 	s.st.mu.Lock()
 	s.st.mainFrame = s.mainFrame
 	s.st.mu.Unlock()
-	if _, err := call(s, s.tab, network.Enable, network.EnableParams{
-		MaxPostDataSize:       new(int64(64 << 10)),
-		MaxTotalBufferSize:    new(int64(64 << 20)),
-		MaxResourceBufferSize: new(int64(8 << 20)),
-	}); err != nil {
-		return err
-	}
-	// Debugger.enable reports the scripts the blank tab already has;
-	// those are chromedp's and are ignored until navigation starts.
-	if _, err := call(s, s.tab, debugger.Enable, debugger.EnableParams{}); err != nil {
-		return err
-	}
-	if _, err := call(s, s.tab, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8}); err != nil {
-		return err
-	}
-	if _, err := call(s, s.tab, page.SetLifecycleEventsEnabled, page.SetLifecycleEventsEnabledParams{Enabled: true}); err != nil {
-		return err
-	}
 	return nil
 }
 

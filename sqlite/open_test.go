@@ -28,6 +28,9 @@ func TestOpen(t *testing.T) {
 		if err := db.sql.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 			t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 		}
+		if n := count(t, db, "SELECT foreign_keys FROM pragma_foreign_keys"); n != 1 {
+			t.Errorf("foreign_keys = %d, want 1", n)
+		}
 		if n := count(t, db, "SELECT application_id FROM pragma_application_id"); n != applicationID {
 			t.Errorf("application_id = %#x, want %#x", n, applicationID)
 		}
@@ -93,7 +96,8 @@ func TestOpen(t *testing.T) {
 	t.Run("a missing directory is a clear error", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "no", "such", "dir", "db")
 		_, err := Open(t.Context(), path)
-		if err == nil || !strings.Contains(err.Error(), path) {
+		t.Logf("Open: %v", err)
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "directory exists") {
 			t.Errorf("Open = %v, want an error naming %s", err, path)
 		}
 	})

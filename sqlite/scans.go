@@ -20,7 +20,9 @@ import (
 // SaveScan stores a scan with its observation and findings in one
 // transaction. A finding whose Fingerprint matches a finding still open on
 // the same page takes that finding's ID and FirstSeen, and the open finding's
-// LastSeen and scan move on; others are stored as new open findings. On
+// LastSeen and scan move on (a scan saved out of order can only widen the
+// open finding's FirstSeen..LastSeen); others are stored as new open
+// findings. Findings with an empty Fingerprint are never merged. On
 // success it sets scan.ID and each finding's ID, Status, ScanID, FirstSeen
 // and LastSeen, and StartedAt to now when it was zero.
 func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
@@ -89,8 +91,11 @@ func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []sk
 		return err
 	}
 	defer find.Close()
-	seen, err := tx.PrepareContext(ctx, `UPDATE findings SET last_seen = max(last_seen, ?1),
-		scan_id = CASE WHEN ?1 >= last_seen THEN ?2 ELSE scan_id END WHERE id = ?3`)
+	// Scans may be saved out of order (crawls overlap): first_seen and
+	// last_seen only ever widen, and scan_id follows last_seen.
+	seen, err := tx.PrepareContext(ctx, `UPDATE findings SET first_seen = min(first_seen, ?1),
+		last_seen = max(last_seen, ?1), scan_id = CASE WHEN ?1 >= last_seen THEN ?2 ELSE scan_id END
+		WHERE id = ?3`)
 	if err != nil {
 		return err
 	}
@@ -118,10 +123,12 @@ func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []sk
 				if _, err := seen.ExecContext(ctx, atText, scanID, f.ID); err != nil {
 					return fmt.Errorf("update finding %d: %w", f.ID, err)
 				}
-				if f.FirstSeen, err = parseTime(first); err != nil {
-					return err
+				f.FirstSeen, f.LastSeen = at, at
+				if first.String < atText {
+					if f.FirstSeen, err = parseTime(first); err != nil {
+						return err
+					}
 				}
-				f.LastSeen = at
 				if last.String > atText {
 					if f.LastSeen, err = parseTime(last); err != nil {
 						return err

@@ -95,6 +95,12 @@ func open(ctx context.Context, path string, o options) (*DB, error) {
 	}
 	sdb.SetMaxOpenConns(o.maxConns)
 	sdb.SetMaxIdleConns(o.maxConns)
+	// Connect now, so that a file that cannot be written to is reported by
+	// Open rather than by the first write.
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, openFailed(abs, "open for writing", err)
+	}
 	db := &DB{sql: sdb, path: abs, writer: make(chan struct{}, 1)}
 	if err := db.migrate(ctx, migs, applied); err != nil {
 		sdb.Close()

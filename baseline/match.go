@@ -1,0 +1,302 @@
+package baseline
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// outcome is how one observed entry or baseline item fared in matching.
+type outcome uint8
+
+const (
+	same    outcome = iota // an accepted value of the matching item
+	changed                // matches an item's identity, not its values
+	added                  // no item to match
+	removed                // a required item nothing matched
+)
+
+// result pairs an observed entry with a baseline item (by index).
+type result struct {
+	out  outcome
+	base int    // index into the baseline's items; -1 for added
+	obs  *entry // nil for removed
+}
+
+// index makes a baseline's items quick to find.
+type index struct {
+	items []skimguard.Item
+	byKey map[itemKey]int
+	// scriptGroups and frameGroups list the items that pair within a
+	// group; groupValues finds scripts without URL by accepted value.
+	scriptGroups map[string][]int
+	frameGroups  map[string][]int
+	groupValues  map[groupValue][]int
+}
+
+type groupValue struct{ group, value string }
+
+func newIndex(items []skimguard.Item) *index {
+	ix := &index{
+		items:        items,
+		byKey:        make(map[itemKey]int, len(items)),
+		scriptGroups: map[string][]int{},
+		frameGroups:  map[string][]int{},
+		groupValues:  map[groupValue][]int{},
+	}
+	for i := range items {
+		it := &items[i]
+		ix.byKey[itemKey{it.Type, it.Key}] = i
+		switch it.Type {
+		case skimguard.ItemScript:
+			if g, ok := scriptGroup(it); ok {
+				ix.scriptGroups[g] = append(ix.scriptGroups[g], i)
+				for _, v := range it.Values {
+					k := groupValue{g, v}
+					ix.groupValues[k] = append(ix.groupValues[k], i)
+				}
+			}
+		case skimguard.ItemFrame:
+			g := it.Attrs[attrParent]
+			ix.frameGroups[g] = append(ix.frameGroups[g], i)
+		}
+	}
+	return ix
+}
+
+// scriptGroup returns the pairing group of a script item without URL.
+func scriptGroup(it *skimguard.Item) (string, bool) {
+	if _, ok := it.Attrs[attrOrdinal]; !ok {
+		return "", false
+	}
+	return it.Attrs[attrKind] + " in " + it.Attrs[attrFrame], true
+}
+
+func (ix *index) lookup(t skimguard.ItemType, key string) (int, bool) {
+	i, ok := ix.byKey[itemKey{t, key}]
+	return i, ok
+}
+
+// accepts reports whether item i accepts the observed entry's values. For
+// scripts the exact hash is tried first: the fingerprint costs a
+// tokenization and is only needed when the bytes differ.
+func (ix *index) accepts(i int, e *entry) bool {
+	vals := ix.items[i].Values
+	if e.script != nil {
+		for _, v := range vals {
+			// Compared in place: building "sha256:<hex>" for each of
+			// thousands of matching scripts would dominate Compare.
+			if len(v) == len(hashPrefix)+len(e.sum) && v[len(hashPrefix):] == e.sum && v[:len(hashPrefix)] == hashPrefix {
+				return true
+			}
+		}
+		for _, v := range vals {
+			if strings.HasPrefix(v, "fp:") {
+				return hasValue(vals, e.fingerprint())
+			}
+		}
+		return false
+	}
+	for _, v := range e.item.Values {
+		if !hasValue(vals, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasValue(sorted []string, v string) bool {
+	i := sort.SearchStrings(sorted, v)
+	if i < len(sorted) && sorted[i] == v {
+		return true
+	}
+	// Values should be sorted; tolerate hand-edited baselines.
+	if !sort.StringsAreSorted(sorted) {
+		return contains(sorted, v)
+	}
+	return false
+}
+
+// matchAll matches a snapshot against the index: every observed entry
+// gets one result, and so does every required baseline item left unmatched
+// (of the types whose absence is a finding).
+func matchAll(ix *index, s *snapshot) []result {
+	var res []result
+	matched := make([]bool, len(ix.items))
+
+	// Scripts with a URL match by key.
+	groups := map[string][]*entry{}
+	var groupOrder []string
+	for _, e := range s.scripts {
+		if e.group != "" {
+			if _, ok := groups[e.group]; !ok {
+				groupOrder = append(groupOrder, e.group)
+			}
+			groups[e.group] = append(groups[e.group], e)
+			continue
+		}
+		res = append(res, matchKeyed(ix, e, matched))
+	}
+	// Scripts without a URL: by accepted value anywhere in their kind and
+	// document first (an approved script that moved is the same), then
+	// leftovers pair by place, else they are added.
+	for _, g := range groupOrder {
+		var left []*entry
+		for _, e := range groups[g] {
+			hits := ix.groupValues[groupValue{g, e.hashValue()}]
+			if len(hits) == 0 && len(ix.scriptGroups[g]) > 0 {
+				hits = ix.groupValues[groupValue{g, e.fingerprint()}]
+			}
+			if len(hits) == 0 {
+				left = append(left, e)
+				continue
+			}
+			res = append(res, result{out: same, base: bestHit(ix, hits, e, matched), obs: e})
+			for _, h := range hits {
+				matched[h] = true
+			}
+		}
+		res = append(res, pair(ix, left, ix.scriptGroups[g], matched)...)
+	}
+
+	// Frames: by key, then leftovers pair within their parent document (a
+	// provider iframe whose origin was swapped), else added.
+	fgroups := map[string][]*entry{}
+	var fgroupOrder []string
+	for _, e := range s.frames {
+		i, ok := ix.lookup(skimguard.ItemFrame, e.item.Key)
+		if ok && !matched[i] {
+			matched[i] = true
+			if ix.accepts(i, e) {
+				res = append(res, result{out: same, base: i, obs: e})
+			} else {
+				res = append(res, result{out: changed, base: i, obs: e})
+			}
+			continue
+		}
+		if _, ok := fgroups[e.group]; !ok {
+			fgroupOrder = append(fgroupOrder, e.group)
+		}
+		fgroups[e.group] = append(fgroups[e.group], e)
+	}
+	for _, g := range fgroupOrder {
+		res = append(res, pair(ix, fgroups[g], ix.frameGroups[g], matched)...)
+	}
+
+	for _, list := range [][]*entry{s.forms, s.headers, s.conns, s.sinks} {
+		for _, e := range list {
+			res = append(res, matchKeyed(ix, e, matched))
+		}
+	}
+	if s.redirect != nil {
+		// Added when the baseline has no redirect item: Learn takes it,
+		// Compare has nothing to compare it with and says nothing.
+		res = append(res, matchKeyed(ix, s.redirect, matched))
+	}
+
+	// Required items nothing matched. Connections and card sinks come and
+	// go with what the shopper does; their absence is no change to report.
+	for i := range ix.items {
+		it := &ix.items[i]
+		if matched[i] || it.Optional {
+			continue
+		}
+		switch it.Type {
+		case skimguard.ItemScript, skimguard.ItemFrame, skimguard.ItemForm, skimguard.ItemHeader:
+			res = append(res, result{out: removed, base: i})
+		}
+	}
+	return res
+}
+
+// matchKeyed matches an entry by its key.
+func matchKeyed(ix *index, e *entry, matched []bool) result {
+	i, ok := ix.lookup(e.item.Type, e.item.Key)
+	if !ok {
+		return result{out: added, base: -1, obs: e}
+	}
+	matched[i] = true
+	if ix.accepts(i, e) {
+		return result{out: same, base: i, obs: e}
+	}
+	return result{out: changed, base: i, obs: e}
+}
+
+// pair matches leftover observed entries with the group's unmatched,
+// required baseline items: same slot (a handler's element and attribute, a
+// frame's name) first, then same ordinal, then in order. Each pair is a
+// change; the rest are additions. Optional items do not pair: an absent A/B
+// variant must not make a newly injected script look like its new version.
+func pair(ix *index, left []*entry, group []int, matched []bool) []result {
+	var res []result
+	var free []int
+	for _, i := range group {
+		if !matched[i] && !ix.items[i].Optional {
+			free = append(free, i)
+		}
+	}
+	take := func(e *entry, pick func(it *skimguard.Item) bool) bool {
+		for k, i := range free {
+			if pick(&ix.items[i]) {
+				matched[i] = true
+				free = append(free[:k:k], free[k+1:]...)
+				if e.frame == nil && ix.accepts(i, e) {
+					res = append(res, result{out: same, base: i, obs: e})
+				} else {
+					res = append(res, result{out: changed, base: i, obs: e})
+				}
+				return true
+			}
+		}
+		return false
+	}
+	var rest []*entry
+	for _, e := range left {
+		if e.slot != "" && take(e, func(it *skimguard.Item) bool {
+			if e.frame != nil {
+				return digitsOut(it.Attrs[attrName]) == e.slot
+			}
+			return it.Attrs[attrLocation] == e.slot
+		}) {
+			continue
+		}
+		rest = append(rest, e)
+	}
+	var rest2 []*entry
+	for _, e := range rest {
+		if e.frame == nil && take(e, func(it *skimguard.Item) bool {
+			return it.Attrs[attrOrdinal] == strconv.Itoa(e.ordinal)
+		}) {
+			continue
+		}
+		rest2 = append(rest2, e)
+	}
+	for _, e := range rest2 {
+		if !take(e, func(*skimguard.Item) bool { return true }) {
+			res = append(res, result{out: added, base: -1, obs: e})
+		}
+	}
+	return res
+}
+
+// bestHit picks, among items that accept a script's content, one whose
+// integrity and crossorigin also fit, preferring one no other script took:
+// identical scripts then map one to one.
+func bestHit(ix *index, hits []int, e *entry, matched []bool) int {
+	best, bestScore := hits[0], -1
+	for _, h := range hits {
+		score := 0
+		if attrChanges(&ix.items[h], e.script) == "" {
+			score += 2
+		}
+		if !matched[h] {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = h, score
+		}
+	}
+	return best
+}

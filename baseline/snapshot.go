@@ -1,0 +1,443 @@
+package baseline
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"sort"
+	"strconv"
+	"strings"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// Attribute names in Item.Attrs.
+const (
+	attrKind        = "kind"
+	attrFrame       = "frame"    // document (scripts without URL, forms) or frame origin (external scripts)
+	attrOrdinal     = "ordinal"  // set on scripts without URL only: it marks them as matched by content and position
+	attrLocation    = "location" // handler element/attribute, inline line/col
+	attrLoadedBy    = "loaded_by"
+	attrIntegrity   = "integrity"   // accepted values joined by attrSep; "(none)" when absence is accepted
+	attrCrossOrigin = "crossorigin" // same form as integrity
+	attrParent      = "parent"      // frames: the document holding the frame
+	attrDoc         = "doc"         // frames: the frame's own document, as forms and scripts name it
+	attrName        = "name"
+	attrReplaces    = "replaces"       // frame.changed items: the key of the frame they replace
+	attrVolatile    = "volatile_query" // query parameters learnt to vary on this page, comma separated
+	attrSep         = " | "
+	attrNone        = "(none)"
+)
+
+// itemKey identifies an item within a baseline.
+type itemKey struct {
+	t   skimguard.ItemType
+	key string
+}
+
+// redirectKey is the key of a page's single redirect item.
+const redirectKey = "main document"
+
+// entry is one thing an observation shows, as a baseline item with the
+// observation's values plus what matching and findings need.
+type entry struct {
+	item skimguard.Item
+	// group and slot drive pairing of leftovers: scripts without URL pair
+	// within kind+document, frames within their parent document.
+	group   string
+	slot    string
+	ordinal int
+
+	script *skimguard.Script
+	frame  *skimguard.Frame
+	form   *skimguard.Form
+	conn   *skimguard.Connection
+	leaks  []*skimguard.Leak
+	fields []string // forms: card fields
+	// kind and frameAttr are a script's Attrs "kind" and "frame".
+	kind, frameAttr string
+	sum             string   // scripts: hex SHA-256 of the text
+	hash            string   // scripts: "sha256:<hex>", built on demand
+	fp              string   // scripts: structural fingerprint, built on demand
+	n               *urlNorm // for attributes built on demand
+}
+
+const hashPrefix = "sha256:"
+
+// hashValue returns the script's exact-hash value, "sha256:<hex>".
+func (e *entry) hashValue() string {
+	if e.hash == "" {
+		e.hash = hashPrefix + e.sum
+	}
+	return e.hash
+}
+
+// fingerprint computes the script's structural fingerprint once.
+func (e *entry) fingerprint() string {
+	if e.fp == "" && e.script != nil {
+		e.fp = Fingerprint(e.script.Source)
+	}
+	return e.fp
+}
+
+// full returns the item as approval would add it, with every value filled
+// in (the script fingerprint and SRI are computed here, lazily, because
+// Compare only needs them for scripts that changed).
+func (e *entry) full() skimguard.Item {
+	it := e.item
+	it.Attrs = copyAttrs(e.item.Attrs)
+	if f := e.frame; f != nil {
+		it.Attrs[attrDoc] = e.n.doc(f.URL)
+	}
+	if sc := e.script; sc != nil {
+		it.Subject = sc.Subject()
+		// Built here rather than in takeSnapshot: Compare never needs the
+		// attributes of the thousands of scripts that match.
+		it.Attrs = map[string]string{attrKind: e.kind, attrFrame: e.frameAttr}
+		if sc.URL == "" {
+			it.Attrs[attrOrdinal] = strconv.Itoa(sc.Ordinal)
+			if sc.Location != "" {
+				it.Attrs[attrLocation] = sc.Location
+			}
+		}
+		for name, v := range map[string]string{attrLoadedBy: sc.LoadedBy, attrIntegrity: sc.Integrity, attrCrossOrigin: sc.CrossOrigin} {
+			if v != "" {
+				it.Attrs[name] = v
+			}
+		}
+		it.Values = []string{e.fingerprint(), e.hashValue()}
+		if it.SRI == "" && e.script.Source != "" {
+			sum := sha512.Sum384([]byte(e.script.Source))
+			it.SRI = "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
+		}
+	}
+	it.Values = sortedSet(it.Values)
+	return it
+}
+
+// snapshot is an observation turned into entries.
+type snapshot struct {
+	scripts  []*entry
+	frames   []*entry
+	forms    []*entry
+	conns    []*entry
+	headers  []*entry
+	redirect *entry
+	sinks    []*entry
+}
+
+func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
+	s := &snapshot{}
+	keys := make(map[itemKey]int, len(o.Scripts)+len(o.Frames)+len(o.Forms))
+	unique := func(t skimguard.ItemType, key string) string {
+		k := itemKey{t, key}
+		keys[k]++
+		if c := keys[k]; c > 1 {
+			return key + " (" + strconv.Itoa(c) + ")"
+		}
+		return key
+	}
+
+	ents := make([]entry, len(o.Scripts)) // one allocation, not thousands
+	s.scripts = make([]*entry, 0, len(o.Scripts))
+	for i := range o.Scripts {
+		sc := &o.Scripts[i]
+		e := &ents[i]
+		e.script = sc
+		kind := string(sc.Kind)
+		if kind == "" {
+			kind = "script"
+		}
+		doc := n.doc(sc.Frame)
+		e.kind = kind
+		var key string
+		if sc.URL != "" {
+			// The frame's origin, not its URL: iframe URLs carry session
+			// ids, and a script's identity does not depend on them.
+			frame := "top"
+			if doc != "top" {
+				if frame = urlOrigin(sc.Frame); frame == "" {
+					frame = doc
+				}
+			}
+			e.frameAttr = frame
+			key = kind + " " + n.norm(sc.URL) + " in " + frame
+			e.item.Origin = fastOrigin(sc.URL)
+		} else {
+			e.frameAttr = doc
+			e.group = kind + " in " + doc
+			e.ordinal = sc.Ordinal
+			if (sc.Kind == skimguard.ScriptHandler || sc.Kind == skimguard.ScriptJSURL) && sc.Location != "" {
+				// An element's attribute is a stable place; line numbers
+				// and ordinals are not.
+				e.slot = sc.Location
+				key = kind + " " + sc.Location + " in " + doc
+			} else {
+				key = kind + " #" + strconv.Itoa(sc.Ordinal) + " in " + doc
+			}
+		}
+		sum := sc.SHA256
+		if sum == "" {
+			h := sha256.Sum256([]byte(sc.Source))
+			sum = hex.EncodeToString(h[:])
+		}
+		e.sum = lowerASCII(sum)
+		e.item.Type = skimguard.ItemScript
+		e.item.Key = unique(skimguard.ItemScript, key)
+		e.item.Source = sc.Source
+		e.item.SHA256 = e.sum
+		e.item.SRI = sc.SRI
+		s.scripts = append(s.scripts, e)
+	}
+
+	for i := range o.Frames {
+		f := &o.Frames[i]
+		parent := n.doc(f.Parent)
+		origin := strings.ToLower(f.Origin)
+		if origin == "" {
+			origin = urlOrigin(f.URL)
+		}
+		where := splitURL(f.URL).originPath()
+		if f.URL == "" {
+			where = origin
+		}
+		e := &entry{frame: f, group: parent, slot: digitsOut(f.Name), ordinal: i, n: n}
+		e.item = skimguard.Item{
+			Type:    skimguard.ItemFrame,
+			Key:     unique(skimguard.ItemFrame, parent+" > "+where),
+			Subject: f.URL,
+			Origin:  origin,
+			Values:  []string{frameValue(origin, f)},
+			Attrs:   map[string]string{attrParent: parent},
+		}
+		if f.Name != "" {
+			e.item.Attrs[attrName] = f.Name
+		}
+		s.frames = append(s.frames, e)
+	}
+
+	formOrd := map[string]int{}
+	for i := range o.Forms {
+		f := &o.Forms[i]
+		doc := n.doc(f.Frame)
+		var id string
+		switch {
+		case f.ID != "":
+			id = "form#" + f.ID
+		case f.Name != "":
+			id = "form[name=" + f.Name + "]"
+		case f.Formless:
+			id = "formless inputs"
+		default:
+			formOrd[doc]++
+			id = "form #" + strconv.Itoa(formOrd[doc])
+		}
+		fields := cardFields(f)
+		subject := f.Action
+		if subject == "" {
+			subject = id + " in " + doc
+		}
+		e := &entry{form: f, fields: fields}
+		e.item = skimguard.Item{
+			Type:    skimguard.ItemForm,
+			Key:     unique(skimguard.ItemForm, id+" in "+doc),
+			Subject: subject,
+			Origin:  urlOrigin(f.Action),
+			Values:  []string{formValue(n, f, fields)},
+			Attrs:   map[string]string{attrFrame: doc},
+		}
+		s.forms = append(s.forms, e)
+	}
+
+	conns := map[string]*entry{}
+	for i := range o.Connections {
+		c := &o.Connections[i]
+		origin := strings.ToLower(strings.TrimSpace(c.Origin))
+		if origin == "" {
+			origin = orUnknown(urlOrigin(c.Example))
+		}
+		if e, ok := conns[origin]; ok {
+			// Keep the copy that went out after typing: it is the one
+			// that matters for severity.
+			if c.AfterTyping && !e.conn.AfterTyping {
+				e.conn = c
+			}
+			continue
+		}
+		e := &entry{conn: c}
+		e.item = skimguard.Item{Type: skimguard.ItemConnection, Key: origin, Subject: origin, Origin: origin, Values: []string{origin}}
+		conns[origin] = e
+		s.conns = append(s.conns, e)
+	}
+
+	names := make([]string, 0, len(o.Headers))
+	for name := range o.Headers {
+		names = append(names, name)
+	}
+	sort.Strings(names) // map order must not leak into keys or findings
+	seenHeader := map[string]*entry{}
+	for _, name := range names {
+		lname := strings.ToLower(strings.TrimSpace(name))
+		if !skimguard.IsSecurityHeader(lname) {
+			continue // Set-Cookie, Date, X-Request-Id...: not security-impacting
+		}
+		v := normHeader(lname, o.Headers[name])
+		if e, ok := seenHeader[lname]; ok { // same name in two cases
+			e.item.Values[0] = normHeader(lname, e.item.Values[0]+", "+v)
+			continue
+		}
+		e := &entry{}
+		e.item = skimguard.Item{Type: skimguard.ItemHeader, Key: lname, Subject: lname, Values: []string{v}}
+		seenHeader[lname] = e
+		s.headers = append(s.headers, e)
+	}
+
+	if o.FinalURL != "" {
+		s.redirect = &entry{}
+		s.redirect.item = skimguard.Item{
+			Type:    skimguard.ItemRedirect,
+			Key:     redirectKey,
+			Subject: o.FinalURL,
+			Origin:  urlOrigin(o.FinalURL),
+			Values:  []string{redirectValue(n, o)},
+		}
+	}
+
+	sinks := map[string]*entry{}
+	for i := range o.Leaks {
+		l := &o.Leaks[i]
+		origin := strings.ToLower(strings.TrimSpace(l.Origin))
+		if origin == "" {
+			origin = orUnknown(urlOrigin(l.URL))
+		}
+		if e, ok := sinks[origin]; ok {
+			e.leaks = append(e.leaks, l)
+			continue
+		}
+		e := &entry{leaks: []*skimguard.Leak{l}}
+		e.item = skimguard.Item{Type: skimguard.ItemCardSink, Key: origin, Subject: origin, Origin: origin, Values: []string{origin}}
+		sinks[origin] = e
+		s.sinks = append(s.sinks, e)
+	}
+	return s
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// frameValue is a frame's comparable state.
+func frameValue(origin string, f *skimguard.Frame) string {
+	sb := strings.Fields(strings.ToLower(f.Sandbox))
+	sort.Strings(sb)
+	return "origin=" + origin + "|sandbox=" + strings.Join(sb, " ") + "|hidden=" + strconv.FormatBool(f.Hidden)
+}
+
+// formValue is a form's comparable state: where it posts, how, and which
+// card fields it asks for.
+func formValue(n *urlNorm, f *skimguard.Form, fields []string) string {
+	action := ""
+	if f.Action != "" {
+		action = n.norm(f.Action)
+	}
+	return "action=" + action + "|method=" + strings.ToUpper(f.Method) + "|fields=" + strings.Join(fields, ",")
+}
+
+func cardFields(f *skimguard.Form) []string {
+	var out []string
+	for _, in := range f.Inputs {
+		if in.Field != "" && !contains(out, string(in.Field)) {
+			out = append(out, string(in.Field))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// redirectValue is where the main document ended and how it got there.
+func redirectValue(n *urlNorm, o *skimguard.Observation) string {
+	chain := make([]string, 0, len(o.Redirects))
+	for _, r := range o.Redirects {
+		chain = append(chain, splitURL(r).originPath())
+	}
+	return "final=" + n.norm(o.FinalURL) + "|chain=" + strings.Join(chain, " > ")
+}
+
+// valuePart returns the value of field name in a "a=1|b=2" value.
+func valuePart(v, name string) string {
+	for _, p := range strings.Split(v, "|") {
+		if k, val, ok := strings.Cut(p, "="); ok && k == name {
+			return val
+		}
+	}
+	return ""
+}
+
+func digitsOut(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func copyAttrs(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// sortedSet returns the values sorted without duplicates, in a new slice.
+func sortedSet(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	out = append(out, vs...)
+	sort.Strings(out)
+	w := 0
+	for i, v := range out {
+		if i > 0 && v == out[w-1] {
+			continue
+		}
+		out[w] = v
+		w++
+	}
+	return out[:w]
+}
+
+// attrSet splits an attribute holding accepted values.
+func attrSet(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, attrSep)
+}
+
+// mergeAttrSet adds value (attrNone for absence) to an accepted-values
+// attribute.
+func mergeAttrSet(set, value string) string {
+	vs := attrSet(set)
+	if contains(vs, value) {
+		return set
+	}
+	return strings.Join(sortedSet(append(vs, value)), attrSep)
+}
+
+// lowerASCII lower-cases s without allocating when it is already lower
+// case, as crawler hashes are.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}

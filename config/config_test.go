@@ -1,0 +1,391 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+func TestLoadGood(t *testing.T) {
+	files, err := filepath.Glob("testdata/good/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no good fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			cfg, err := Load(f)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Path != f {
+				t.Errorf("Path = %q, want %q", cfg.Path, f)
+			}
+			if len(cfg.Sites) == 0 {
+				t.Error("no sites")
+			}
+		})
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	cfg, err := Load("testdata/good/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("relative database resolves against the file's directory", func(t *testing.T) {
+		if want := filepath.Join("testdata", "good", "data", "skimguard.db"); cfg.Database != want {
+			t.Errorf("Database = %q, want %q", cfg.Database, want)
+		}
+	})
+	t.Run("values and defaults", func(t *testing.T) {
+		want := []Site{
+			{Name: "outfitters", Schedule: "@every 1h", Pages: []Page{
+				{Name: "checkout", URL: "https://shop.example/checkout", Wait: 12 * time.Second, Interact: true, Profile: "desktop"},
+				{Name: "checkout-mobile", URL: "https://shop.example/checkout?step=payment", Wait: 90 * time.Second, Interact: false, Profile: "mobile"},
+			}},
+			{Name: "tickets.example", Schedule: "*/15 * * * *", Pages: []Page{
+				{Name: "pay_2", URL: "http://127.0.0.1:8080/pay", Interact: true, Profile: "desktop"},
+			}},
+			{Name: "weekly", Schedule: "@weekly", Pages: []Page{
+				{Name: "pay", URL: "https://weekly.example/pay", Interact: true, Profile: "desktop"},
+			}},
+		}
+		if !slices.EqualFunc(cfg.Sites, want, func(a, b Site) bool {
+			return a.Name == b.Name && a.Schedule == b.Schedule && slices.Equal(a.Pages, b.Pages)
+		}) {
+			t.Errorf("Sites =\n%+v\nwant\n%+v", cfg.Sites, want)
+		}
+	})
+	t.Run("alerts", func(t *testing.T) {
+		want := []Alert{
+			{Type: "webhook", URL: "https://hooks.example/skimguard", SecretEnv: "SKIMGUARD_WEBHOOK_SECRET", MinSeverity: skimguard.SeverityHigh, Sites: []string{"outfitters", "weekly"}},
+			{Type: "console"},
+			{Type: "slack", URLEnv: "SLACK_WEBHOOK_URL"},
+		}
+		if !slices.EqualFunc(cfg.Alerts, want, func(a, b Alert) bool {
+			return a.Type == b.Type && a.URL == b.URL && a.URLEnv == b.URLEnv && a.SecretEnv == b.SecretEnv &&
+				a.MinSeverity == b.MinSeverity && slices.Equal(a.Sites, b.Sites)
+		}) {
+			t.Errorf("Alerts =\n%+v\nwant\n%+v", cfg.Alerts, want)
+		}
+	})
+}
+
+func TestParseDefaults(t *testing.T) {
+	cfg, err := Parse("sites.yaml", []byte("sites:\n  - name: s\n    pages:\n      - name: p\n        url: https://s.example/p\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Sites[0]
+	if s.Schedule != "@hourly" {
+		t.Errorf("Schedule = %q, want @hourly", s.Schedule)
+	}
+	if p := s.Pages[0]; !p.Interact || p.Profile != skimguard.ProfileDesktop || p.Wait != 0 {
+		t.Errorf("page defaults = %+v", p)
+	}
+	if cfg.Database != "" {
+		t.Errorf("Database = %q, want empty", cfg.Database)
+	}
+}
+
+// badFixtures maps each file in testdata/bad to substrings its error must
+// hold, file, line and column included.
+var badFixtures = map[string][]string{
+	"unknown_key.yaml": {
+		`unknown_key.yaml:3:5: unknown key "shedule" in a site; did you mean "schedule"?`,
+		`unknown_key.yaml:7:9: unknown key "wiat" in a page; did you mean "wait"?`,
+		`unknown_key.yaml:8:9: unknown key "colour" in a page; known keys are name, url, wait, interact, profile`,
+		`unknown_key.yaml:9:1: unknown key "datbase" in the top level; did you mean "database"?`,
+	},
+	"names.yaml": {
+		`names.yaml:2:5: site has no name: add name:`,
+		`names.yaml:4:9: page has no name`,
+		`names.yaml:5:11: site name is empty`,
+		`names.yaml:7:15: page name "my checkout" has characters other than letters, digits, '.', '_' and '-': write it as "my-checkout"`,
+		`names.yaml:9:11: site name "shop/eu" has characters`,
+		`names.yaml:11:14: page name is empty`,
+	},
+	"duplicates.yaml": {
+		`duplicates.yaml:6:15: page name "checkout" is used twice in this site (first at line 4)`,
+		`duplicates.yaml:8:11: site name "shop" is used twice (first at line 2)`,
+		`duplicates.yaml:12:9: key "url" appears twice in a page (first at line 11)`,
+	},
+	"urls.yaml": {
+		`urls.yaml:4:9: page "nourl" has no url: add url:`,
+		`urls.yaml:6:14: url "/checkout" is not an absolute http or https address`,
+		`urls.yaml:8:14: url "ftp://shop.example/checkout" is not an absolute http or https address`,
+		`urls.yaml:10:13: url is empty`,
+		`urls.yaml:12:14: url must be a single value such as https://shop.example/checkout, not a list`,
+	},
+	"schedule.yaml": {
+		`schedule.yaml:3:15: bad schedule "every hour": expected exactly 5 fields`,
+		`schedule.yaml:8:15: bad schedule "61 * * * *": end of range (61) above maximum (59)`,
+		`schedule.yaml:13:15: bad schedule "0 0 30 2 *": it never fires`,
+		`such as "@hourly" or "@every 15m"`,
+	},
+	"page_values.yaml": {
+		`page_values.yaml:6:15: wait "12" is not a duration: write a number with a unit, such as 12s`,
+		`page_values.yaml:9:15: wait 10m0s is out of range: use between 1s and 5m0s`,
+		`page_values.yaml:12:15: wait 500ms is out of range`,
+		`page_values.yaml:13:18: unknown profile "tablet": use desktop or mobile`,
+		`page_values.yaml:14:19: interact must be true or false, not "yes"`,
+	},
+	"types.yaml": {
+		`types.yaml:1:11: database must be a single value such as skimguard.db, not a list`,
+		`types.yaml:3:3: sites must be a list, each item starting with "- " (- name: shop), not a map`,
+	},
+	"pages_type.yaml": {
+		`pages_type.yaml:3:12: pages must be a list`,
+		`pages_type.yaml:6:9: a page must be a map of keys (name, url, wait, interact, profile), not the value "checkout"`,
+		`pages_type.yaml:7:5: a site must be a map of keys`,
+	},
+	"empty_sites.yaml": {`empty_sites.yaml:2:8: sites is empty: list at least one site`},
+	"no_sites.yaml":    {`no_sites.yaml:1:1: no sites: add a sites: list`},
+	"empty_pages.yaml": {
+		`empty_pages.yaml:3:11: pages is empty`,
+		`empty_pages.yaml:4:5: site "other" has no pages`,
+	},
+	"syntax.yaml":   {`syntax.yaml:3: invalid YAML: did not find expected '-' indicator`},
+	"tabs.yaml":     {`tabs.yaml:2: invalid YAML: found character that cannot start any token`},
+	"empty.yaml":    {`empty.yaml:1:1: the file is empty: it needs a sites: list`},
+	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, sites, alerts), not a list`},
+	"two_docs.yaml": {`two_docs.yaml:6:1: a second YAML document starts here`},
+	"secrets.yaml": {
+		`secrets.yaml:9:13: "secret" holds a literal secret: put secrets in environment variables: use secret_env: NAME`,
+		`secrets.yaml:11:10: url "https://user:xxxxx@hooks.example/y" holds a password: put secrets in environment variables: use url_env: NAME`,
+		`secrets.yaml:12:14: "api_key" holds a literal secret: put secrets in environment variables`,
+		`secrets.yaml:15:5: unknown key "headers" in an alert`,
+		`secrets.yaml:17:19: "auth_token" holds a literal secret`,
+	},
+	"alerts.yaml": {
+		`alerts.yaml:7:11: unknown alert type "pager": use webhook, console, slack or email`,
+		`alerts.yaml:8:5: webhook alert has no destination: add url: https://... or url_env: NAME`,
+		`alerts.yaml:9:19: min_severity: unknown severity "urgent": use critical, high, medium or low`,
+		`alerts.yaml:10:5: alert has no type: add type: webhook`,
+		`alerts.yaml:13:5: webhook alert has both url and url_env: keep one`,
+		`alerts.yaml:14:17: secret_env "my-secret" is not an environment variable name`,
+		`alerts.yaml:15:13: alert routes to unknown site "shopp"; did you mean "shop"?`,
+		`alerts.yaml:15:20: alert routes to unknown site "elsewhere"; known sites are shop`,
+		`alerts.yaml:17:5: a console alert takes no url: remove it`,
+		`alerts.yaml:19:10: url "hooks.example/x" is not an absolute http or https address`,
+		`alerts.yaml:20:1: unknown key "alerts_extra" in the top level`,
+	},
+}
+
+func TestLoadBad(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad fixtures: %v", err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			want, ok := badFixtures[name]
+			if !ok {
+				t.Fatalf("fixture %s has no expected errors in badFixtures", name)
+			}
+			cfg, err := Load(f)
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", cfg)
+			}
+			msg := err.Error()
+			for _, w := range want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q; got:\n%s", w, msg)
+				}
+			}
+			// Every line that starts a problem names the file and a line.
+			for _, line := range strings.Split(msg, "\n") {
+				if strings.HasPrefix(line, " ") {
+					continue
+				}
+				if !strings.HasPrefix(line, f+":") {
+					t.Errorf("line %q does not start with %q", line, f+":")
+				}
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.File != f || e.Line == 0 {
+				t.Errorf("errors.As(*Error) = %+v", e)
+			}
+		})
+	}
+	for name := range badFixtures {
+		if _, err := os.Stat(filepath.Join("testdata", "bad", name)); err != nil {
+			t.Errorf("badFixtures names a missing fixture: %v", err)
+		}
+	}
+}
+
+func TestParseReportsErrorsInFileOrder(t *testing.T) {
+	_, err := Load("testdata/bad/names.yaml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if !strings.Contains(lines[0], ":2:5:") || !strings.Contains(lines[1], ":4:9:") {
+		t.Errorf("errors not in file order:\n%s", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	// Each level doubles the pages: 2^20 once expanded.
+	var b strings.Builder
+	b.WriteString("x0: &a0 [{name: p, url: https://a.example/}]\n")
+	for i := 1; i <= 20; i++ {
+		b.WriteString("x" + strconv.Itoa(i) + ": &a" + strconv.Itoa(i) + " [*a" + strconv.Itoa(i-1) + ", *a" + strconv.Itoa(i-1) + "]\n")
+	}
+	b.WriteString("sites:\n  - name: s\n    pages: *a20\n")
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("alias bomb parsed")
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("alias bomb took %s", time.Since(start))
+	}
+}
+
+func TestPages(t *testing.T) {
+	cfg, err := Load("testdata/good/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("all sites when none named", func(t *testing.T) {
+		pages, err := cfg.Pages(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pages) != 4 {
+			t.Fatalf("got %d pages, want 4: %+v", len(pages), pages)
+		}
+		want := skimguard.Page{Site: "outfitters", Name: "checkout-mobile", URL: "https://shop.example/checkout?step=payment", Wait: 90 * time.Second, Interact: false, Profile: "mobile"}
+		if pages[1] != want {
+			t.Errorf("pages[1] = %+v, want %+v", pages[1], want)
+		}
+	})
+	t.Run("named sites only in file order", func(t *testing.T) {
+		pages, err := cfg.Pages([]string{"weekly", "tickets.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range pages {
+			got = append(got, p.Site+"/"+p.Name)
+		}
+		if want := []string{"tickets.example/pay_2", "weekly/pay"}; !slices.Equal(got, want) {
+			t.Errorf("pages = %v, want %v", got, want)
+		}
+	})
+	t.Run("unknown site lists the known ones", func(t *testing.T) {
+		_, err := cfg.Pages([]string{"outfitters", "outfiters"})
+		if err == nil {
+			t.Fatal("no error")
+		}
+		want := `unknown site "outfiters" in testdata/good/full.yaml: known sites are outfitters, tickets.example, weekly`
+		if err.Error() != want {
+			t.Errorf("error = %q, want %q", err, want)
+		}
+	})
+}
+
+func TestParseSchedule(t *testing.T) {
+	from := time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		spec string
+		gap  time.Duration
+	}{
+		{"@hourly", time.Hour},
+		{"@every 15m", 15 * time.Minute},
+		{"@daily", 24 * time.Hour},
+		{"@weekly", 7 * 24 * time.Hour},
+		{"0 9 * * 1-5", 72 * time.Hour},
+		{"0 0 1 * *", 31 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			s, err := ParseSchedule(tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := LongestGap(s, from.In(time.Local), 90*24*time.Hour); got != tt.gap {
+				t.Errorf("LongestGap = %s, want %s", got, tt.gap)
+			}
+		})
+	}
+	t.Run("yearly schedule gap is the horizon", func(t *testing.T) {
+		s, err := ParseSchedule("@yearly")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := LongestGap(s, time.Date(2026, 2, 1, 0, 0, 0, 0, time.Local), 60*24*time.Hour); got != 60*24*time.Hour {
+			t.Errorf("LongestGap = %s", got)
+		}
+	})
+	for _, bad := range []string{"", "every hour", "* * * *", "@fortnightly", "0 0 31 2 *", "@every -5m", "@every 500ms", "@every"} {
+		t.Run("rejects "+bad, func(t *testing.T) {
+			if _, err := ParseSchedule(bad); err == nil {
+				t.Errorf("ParseSchedule(%q) = nil error", bad)
+			}
+		})
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	tests := []struct {
+		e    Error
+		want string
+	}{
+		{Error{File: "sites.yaml", Line: 12, Column: 5, Msg: "bad"}, "sites.yaml:12:5: bad"},
+		{Error{File: "sites.yaml", Line: 3, Msg: "bad"}, "sites.yaml:3: bad"},
+		{Error{File: "sites.yaml", Msg: "bad"}, "sites.yaml: bad"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := tt.e.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data)
+		if err == nil {
+			if len(cfg.Sites) == 0 {
+				t.Fatal("accepted a configuration without sites")
+			}
+			if _, err := cfg.Pages(nil); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line != "" && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "fuzz.yaml:") {
+				t.Fatalf("error line without file: %q", line)
+			}
+		}
+	})
+}
