@@ -123,7 +123,7 @@ func hasValue(sorted []string, v string) bool {
 // gets one result, and so does every required baseline item left unmatched
 // (of the types whose absence is a finding).
 func matchAll(ix *index, s *snapshot) []result {
-	var res []result
+	res := make([]result, 0, len(s.scripts)+len(s.frames)+len(s.forms)+len(s.headers)+len(s.conns)+len(s.sinks)+1)
 	matched := make([]bool, len(ix.items))
 
 	// Scripts with a URL match by key.

@@ -39,10 +39,21 @@ type itemKey struct {
 // redirectKey is the key of a page's single redirect item.
 const redirectKey = "main document"
 
+// itemHead is the part of an item an observation fills in; entries keep
+// only this (an Item is large, and a page has thousands of entries).
+type itemHead struct {
+	Type    skimguard.ItemType
+	Key     string
+	Subject string
+	Origin  string
+	Values  []string
+	Attrs   map[string]string
+}
+
 // entry is one thing an observation shows, as a baseline item with the
 // observation's values plus what matching and findings need.
 type entry struct {
-	item skimguard.Item
+	item itemHead
 	// group and slot drive pairing of leftovers: scripts without URL pair
 	// within kind+document, frames within their parent document.
 	group   string
@@ -57,10 +68,11 @@ type entry struct {
 	fields []string // forms: card fields
 	// kind and frameAttr are a script's Attrs "kind" and "frame".
 	kind, frameAttr string
-	sum             string   // scripts: hex SHA-256 of the text
-	hash            string   // scripts: "sha256:<hex>", built on demand
-	fp              string   // scripts: structural fingerprint, built on demand
-	n               *urlNorm // for attributes built on demand
+	sum             string    // scripts: hex SHA-256 of the text
+	hash            string    // scripts: "sha256:<hex>", built on demand
+	fp              string    // scripts: structural fingerprint, built on demand
+	n               *urlNorm  // for attributes built on demand
+	val             [1]string // backs item.Values for one-value items
 }
 
 const hashPrefix = "sha256:"
@@ -85,13 +97,20 @@ func (e *entry) fingerprint() string {
 // in (the script fingerprint and SRI are computed here, lazily, because
 // Compare only needs them for scripts that changed).
 func (e *entry) full() skimguard.Item {
-	it := e.item
-	it.Attrs = copyAttrs(e.item.Attrs)
+	h := &e.item
+	it := skimguard.Item{Type: h.Type, Key: h.Key, Subject: h.Subject, Origin: h.Origin, Values: h.Values, Attrs: copyAttrs(h.Attrs)}
 	if f := e.frame; f != nil {
-		it.Attrs[attrDoc] = e.n.doc(f.URL)
+		it.Attrs = map[string]string{attrParent: e.group, attrDoc: e.n.doc(f.URL)}
+		if f.Name != "" {
+			it.Attrs[attrName] = f.Name
+		}
 	}
 	if sc := e.script; sc != nil {
 		it.Subject = sc.Subject()
+		it.Source, it.SHA256, it.SRI = sc.Source, e.sum, sc.SRI
+		if sc.URL != "" {
+			it.Origin = fastOrigin(sc.URL)
+		}
 		// Built here rather than in takeSnapshot: Compare never needs the
 		// attributes of the thousands of scripts that match.
 		it.Attrs = map[string]string{attrKind: e.kind, attrFrame: e.frameAttr}
@@ -163,7 +182,6 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 			}
 			e.frameAttr = frame
 			key = kind + " " + n.norm(sc.URL) + " in " + frame
-			e.item.Origin = fastOrigin(sc.URL)
 		} else {
 			e.frameAttr = doc
 			e.group = kind + " in " + doc
@@ -185,12 +203,10 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		e.sum = lowerASCII(sum)
 		e.item.Type = skimguard.ItemScript
 		e.item.Key = unique(skimguard.ItemScript, key)
-		e.item.Source = sc.Source
-		e.item.SHA256 = e.sum
-		e.item.SRI = sc.SRI
 		s.scripts = append(s.scripts, e)
 	}
 
+	frames := make([]entry, len(o.Frames))
 	for i := range o.Frames {
 		f := &o.Frames[i]
 		parent := n.doc(f.Parent)
@@ -202,17 +218,15 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		if f.URL == "" {
 			where = origin
 		}
-		e := &entry{frame: f, group: parent, slot: digitsOut(f.Name), ordinal: i, n: n}
-		e.item = skimguard.Item{
+		e := &frames[i]
+		*e = entry{frame: f, group: parent, slot: digitsOut(f.Name), ordinal: i, n: n}
+		e.val[0] = frameValue(origin, f)
+		e.item = itemHead{
 			Type:    skimguard.ItemFrame,
 			Key:     unique(skimguard.ItemFrame, parent+" > "+where),
 			Subject: f.URL,
 			Origin:  origin,
-			Values:  []string{frameValue(origin, f)},
-			Attrs:   map[string]string{attrParent: parent},
-		}
-		if f.Name != "" {
-			e.item.Attrs[attrName] = f.Name
+			Values:  e.val[:],
 		}
 		s.frames = append(s.frames, e)
 	}
@@ -239,7 +253,7 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 			subject = id + " in " + doc
 		}
 		e := &entry{form: f, fields: fields}
-		e.item = skimguard.Item{
+		e.item = itemHead{
 			Type:    skimguard.ItemForm,
 			Key:     unique(skimguard.ItemForm, id+" in "+doc),
 			Subject: subject,
@@ -250,7 +264,8 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		s.forms = append(s.forms, e)
 	}
 
-	conns := map[string]*entry{}
+	conns := make(map[string]*entry, len(o.Connections))
+	connEnts := make([]entry, len(o.Connections))
 	for i := range o.Connections {
 		c := &o.Connections[i]
 		origin := strings.ToLower(strings.TrimSpace(c.Origin))
@@ -265,8 +280,10 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 			}
 			continue
 		}
-		e := &entry{conn: c}
-		e.item = skimguard.Item{Type: skimguard.ItemConnection, Key: origin, Subject: origin, Origin: origin, Values: []string{origin}}
+		e := &connEnts[len(s.conns)]
+		e.conn = c
+		e.val[0] = origin
+		e.item = itemHead{Type: skimguard.ItemConnection, Key: origin, Subject: origin, Origin: origin, Values: e.val[:]}
 		conns[origin] = e
 		s.conns = append(s.conns, e)
 	}
@@ -288,14 +305,14 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 			continue
 		}
 		e := &entry{}
-		e.item = skimguard.Item{Type: skimguard.ItemHeader, Key: lname, Subject: lname, Values: []string{v}}
+		e.item = itemHead{Type: skimguard.ItemHeader, Key: lname, Subject: lname, Values: []string{v}}
 		seenHeader[lname] = e
 		s.headers = append(s.headers, e)
 	}
 
 	if o.FinalURL != "" {
 		s.redirect = &entry{}
-		s.redirect.item = skimguard.Item{
+		s.redirect.item = itemHead{
 			Type:    skimguard.ItemRedirect,
 			Key:     redirectKey,
 			Subject: o.FinalURL,
@@ -316,7 +333,7 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 			continue
 		}
 		e := &entry{leaks: []*skimguard.Leak{l}}
-		e.item = skimguard.Item{Type: skimguard.ItemCardSink, Key: origin, Subject: origin, Origin: origin, Values: []string{origin}}
+		e.item = itemHead{Type: skimguard.ItemCardSink, Key: origin, Subject: origin, Origin: origin, Values: []string{origin}}
 		sinks[origin] = e
 		s.sinks = append(s.sinks, e)
 	}

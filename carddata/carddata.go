@@ -501,8 +501,8 @@ func (b bitmap) any(from, to int) bool {
 }
 
 // decodeBase64 decodes a base64 run in the alignment and direction whose
-// sample reads as text; when none does, it decodes it as it stands so that
-// digits inside binary data are still seen.
+// sample reads as text; runs that read as text in none are left alone, so
+// digits inside base64 of binary data are not seen.
 func (f *finder) decodeBase64(run []byte, chain []string) {
 	var buf [sampleLen]byte
 	for _, rev := range []bool{false, true} {
@@ -529,9 +529,7 @@ func (f *finder) decodeBase64(run []byte, chain []string) {
 			return
 		}
 	}
-	if f.spend(len(run)) {
-		f.emit(node{text: base64Decode(nil, run), chain: extend(chain, "base64")})
-	}
+	// Not text in any alignment: binary data, or not base64 at all.
 }
 
 // decodeHex is decodeBase64 for hex runs, without the reversal.
@@ -549,9 +547,6 @@ func (f *finder) decodeHex(run []byte, chain []string) {
 			f.emit(node{text: hexDecode(nil, run[off:]), chain: extend(chain, "hex")})
 		}
 		return
-	}
-	if f.spend(len(run)) {
-		f.emit(node{text: hexDecode(nil, run), chain: extend(chain, "hex")})
 	}
 }
 
@@ -845,11 +840,18 @@ func printable(text []byte) bool {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRune(text[i:])
-		if r == utf8.RuneError {
-			if bad += size; bad > allowed {
-				return false
+		size := 1
+		if c >= 0xc2 && c <= 0xf4 {
+			// Only these can start a valid multi-byte sequence.
+			var r rune
+			r, size = utf8.DecodeRune(text[i:])
+			if r != utf8.RuneError {
+				i += size
+				continue
 			}
+		}
+		if bad += size; bad > allowed {
+			return false
 		}
 		i += size
 	}
