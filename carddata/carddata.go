@@ -500,16 +500,22 @@ func (b bitmap) any(from, to int) bool {
 	return false
 }
 
-// decodeBase64 decodes a base64 run in the alignment and direction whose
-// sample reads as text; runs that read as text in none are left alone, so
-// digits inside base64 of binary data are not seen.
+// decodeBase64 decodes a base64 run, in each direction, in the first
+// alignment whose sample reads as text; runs that read as text in none are
+// left alone, so digits inside base64 of binary data are not seen. Both
+// directions are tried: a forward decode of reversed base64 can pass the
+// text test by chance and must not hide the reversed reading.
 func (f *finder) decodeBase64(run []byte, chain []string) {
 	var buf [sampleLen]byte
 	for _, rev := range []bool{false, true} {
+		if f.found {
+			return
+		}
 		src := run
 		if rev {
 			src = reversed(run)
 		}
+	alignments:
 		for off := 0; off < 4 && off < len(src); off++ {
 			smp := sample(src, off, 4)
 			if !f.spend(len(smp)) {
@@ -526,7 +532,7 @@ func (f *finder) decodeBase64(run []byte, chain []string) {
 				name = "base64-reversed"
 			}
 			f.emit(node{text: base64Decode(nil, src[off:]), chain: extend(chain, name)})
-			return
+			break alignments
 		}
 	}
 	// Not text in any alignment: binary data, or not base64 at all.

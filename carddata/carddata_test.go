@@ -121,6 +121,9 @@ func TestFindEncodings(t *testing.T) {
 		{"base64 after a path segment", "https://cdn.example/gate/" + btoa(fullJS), "base64", all},
 		{"base64 of reversed json", "d=" + btoa(reverse(fullJS)), "base64+reversed", all},
 		{"reversed base64 of json", "d=" + reverse(btoa(fullJS)), "base64-reversed", all},
+		// A forward decode of this reversed text passes the printable test by
+		// chance; the reversed reading must still be tried.
+		{"reversed base64 whose forward decode looks like text", reverse(btoa(`{"csrf":"a55fb9c08aae0bedb346d5db57956cd6","cc-name":"Tessa Skimguard","cc-number":"4929386160871730","cc-exp":"09/31","cc-csc":"417"}`)), "base64-reversed", all},
 		{"url-encoded base64 of json", "d=" + encodeURIComponent(btoa(fullJS)), "url+base64", all},
 		{"url-encoding of base64 of url-encoded json", "d=" + encodeURIComponent(btoa(encodeURIComponent(fullJS))), "url+base64", all},
 		{"base64 in a query value sent as an image pixel", "https://collector.example/i.gif?id=7&v=" + encodeURIComponent(btoa(jqSerialize("cc", "4929 3861 6087 1730", "exp", "09/31"))) + "&t=1732271234", "url+base64", fieldsOf(skimguard.FieldExpiry)},
