@@ -50,6 +50,19 @@ func BenchmarkCompare5000(b *testing.B) {
 	reportCPU(b, start)
 }
 
+// BenchmarkCompare5000SameBytes is the same page loaded twice with
+// identical bytes: no script needs its structural fingerprint.
+func BenchmarkCompare5000SameBytes(b *testing.B) {
+	base := learn(b, bigPage(1))
+	o := bigPage(1)
+	b.ReportAllocs()
+	start := cpuTime()
+	for b.Loop() {
+		Compare(base, o)
+	}
+	reportCPU(b, start)
+}
+
 // cpuTime is the process's user+system CPU time. The build machine is
 // shared, so wall-clock ns/op swings with other jobs; CPU time per op
 // (reported as cpu-ns/op) shows what Compare itself costs.

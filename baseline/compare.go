@@ -396,7 +396,7 @@ func (c *comparer) scriptAttrs(r result) {
 		it, "integrity="+s.Integrity+"|crossorigin="+s.CrossOrigin)
 }
 
-// cardFrame reports whether the baseline had card inputs in document doc.
+// cardDoc reports whether the baseline had card inputs in document doc.
 func (c *comparer) cardDoc(doc string) bool {
 	for i := range c.ix.items {
 		it := &c.ix.items[i]
@@ -636,12 +636,10 @@ func (c *comparer) sink(r result) {
 	var fields []string
 	for _, lk := range e.leaks {
 		for _, f := range lk.Fields {
-			if !contains(fields, string(f)) {
-				fields = append(fields, string(f))
-			}
+			fields = append(fields, string(f))
 		}
 	}
-	sort.Strings(fields)
+	fields = sortedSet(fields)
 	var approved []string
 	for i := range c.ix.items {
 		if c.ix.items[i].Type == skimguard.ItemCardSink {

@@ -69,6 +69,12 @@ func TestCompareQuietOnUnchangedPage(t *testing.T) {
 			o.Scripts = append(o.Scripts, inl)
 			numberOrdinals(o)
 		}, 3},
+		{"A/B test between two payment iframes", func(o *skimguard.Observation, n int) {
+			if n%2 == 0 {
+				o.Frames[0].URL = "https://pay.other-provider.test/embed/card.html"
+				o.Frames[0].Origin = "https://pay.other-provider.test"
+			}
+		}, 2},
 		{"lazily loaded widget absent on some loads", func(o *skimguard.Observation, n int) {
 			if n%3 == 1 {
 				o.Scripts = append(o.Scripts, script(skimguard.ScriptExternal, "https://chat.widget.test/loader.js", o.FinalURL, `window.chat={open:function(){}}`))

@@ -1,6 +1,8 @@
 package baseline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -19,6 +21,9 @@ func FuzzFingerprint(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		fp := Fingerprint(src)
+		if sum := sha256.Sum256([]byte(Normalize(src))); fp != "fp:"+hex.EncodeToString(sum[:]) {
+			t.Fatalf("Fingerprint is not the hash of Normalize for %q", src)
+		}
 		if fp != Fingerprint(src) || !strings.HasPrefix(fp, "fp:") {
 			t.Fatalf("fingerprint not deterministic or malformed: %s", fp)
 		}

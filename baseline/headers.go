@@ -26,7 +26,7 @@ func isCSP(name string) bool {
 // parts. Repeated headers joined with ", " are separate policies that all
 // apply; merging their sources is close enough for change detection.
 func parseCSP(v string) map[string][]string {
-	n := &urlNorm{cache: map[string]string{}}
+	n := &urlNorm{}
 	out := map[string][]string{}
 	for _, d := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ',' }) {
 		f := strings.Fields(d)
@@ -34,11 +34,8 @@ func parseCSP(v string) map[string][]string {
 			continue
 		}
 		name := strings.ToLower(f[0])
-		srcs := out[name]
-		if srcs == nil {
-			srcs = []string{}
-		}
-		for _, s := range f[1:] {
+		srcs := append(out[name], f[1:]...)
+		for i, s := range srcs {
 			ls := strings.ToLower(s)
 			switch {
 			case strings.HasPrefix(ls, "'nonce-"):
@@ -50,12 +47,9 @@ func parseCSP(v string) map[string][]string {
 			case strings.HasPrefix(ls, "'") && !strings.HasPrefix(ls, "'sha"):
 				s = ls // keywords are case-insensitive; base64 hashes are not
 			}
-			if !contains(srcs, s) {
-				srcs = append(srcs, s)
-			}
+			srcs[i] = s
 		}
-		sort.Strings(srcs)
-		out[name] = srcs
+		out[name] = sortedSet(srcs)
 	}
 	return out
 }
@@ -94,8 +88,12 @@ func cspWeakening(before, after string) string {
 			why = append(why, "directive "+n+" removed")
 			continue
 		}
+		had := make(map[string]bool, len(b[n]))
+		for _, s := range b[n] {
+			had[s] = true
+		}
 		for _, s := range as {
-			if !contains(b[n], s) {
+			if !had[s] {
 				why = append(why, n+" now allows "+s)
 			}
 		}

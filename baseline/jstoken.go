@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -83,8 +84,9 @@ type lexer struct {
 // excluded.
 func scanJS(src string, emit func(k tokKind, text string)) {
 	lx := &lexer{src: src, emit: emit, noRegexLine: -1}
-	if strings.HasPrefix(src, "#!") { // hashbang line
+	if strings.HasPrefix(src, "#!") { // hashbang line: a comment like any other
 		lx.pos = lineEnd(src, 0)
+		lx.out(tokComment, 0)
 	}
 	for lx.pos < len(lx.src) {
 		lx.next()
@@ -150,26 +152,34 @@ func (lx *lexer) next() {
 	}
 }
 
-func isIdentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '$' || c == '\\' || c == '#' || c >= '0' && c <= '9' || c >= utf8.RuneSelf
-}
+func isIdentByte(c byte) bool { return identBytes[c] }
+
+// identBytes is a read-only lookup table: identifier bytes (letters,
+// digits, _ $ \ # and every byte of multi-byte runes).
+var identBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == '$' || b == '\\' || b == '#' || b >= '0' && b <= '9' || b >= utf8.RuneSelf
+	}
+	return t
+}()
 
 func (lx *lexer) ident() {
 	s, start := lx.src, lx.pos
 	for lx.pos < len(s) {
 		c := s[lx.pos]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[lx.pos:])
-			if unicode.IsSpace(r) || r == '\uFEFF' {
+		if c < utf8.RuneSelf {
+			if !identBytes[c] {
 				break
 			}
-			lx.pos += size
+			lx.pos++
 			continue
 		}
-		if !isIdentByte(c) {
+		r, size := utf8.DecodeRuneInString(s[lx.pos:])
+		if unicode.IsSpace(r) || r == '\uFEFF' {
 			break
 		}
-		lx.pos++
+		lx.pos += size
 	}
 	lx.out(tokIdent, start)
 }
@@ -227,9 +237,11 @@ func (lx *lexer) punct() {
 	s, start := lx.src, lx.pos
 	n := 1
 	// Most punctuators are one byte and never start a longer one.
-	switch s[start] {
-	case '(', ')', '{', '}', '[', ']', ';', ',', ':', '~':
+	switch {
+	case strings.IndexByte("(){}[];,:~", s[start]) >= 0:
 		n = 0
+	case start+1 >= len(s) || strings.IndexByte("=<>&|?.+-*", s[start+1]) < 0:
+		n = 0 // no longer punctuator can start here
 	}
 	for l := 4; n != 0 && l >= 2; l-- {
 		if start+l > len(s) {
@@ -395,7 +407,7 @@ func normToken(k tokKind, text string) string {
 		}
 		return "/…" + text[end:]
 	case tokComment:
-		body := strings.TrimPrefix(strings.TrimPrefix(text, "//"), "/*")
+		body := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(text, "//"), "/*"), "#!")
 		body = strings.TrimSuffix(body, "*/")
 		if v := normLiteral(body); v != "" {
 			return "/*" + v + "*/"
@@ -640,7 +652,7 @@ func isURLStop(c byte) bool {
 }
 
 // literalOrigins returns the origins of the URLs in s, in order of
-// appearance, without repeats.
+// appearance, repeats included (dedupe is for display, see dedupe).
 func literalOrigins(s string) []string {
 	if !strings.Contains(s, "//") {
 		return nil
@@ -649,13 +661,25 @@ func literalOrigins(s string) []string {
 	for i := 0; i < len(s); {
 		o, end := urlAt(s, i)
 		if end > i {
-			if !contains(out, o) {
-				out = append(out, o)
-			}
+			out = append(out, o)
 			i = end
 			continue
 		}
 		i++
+	}
+	return out
+}
+
+// dedupe drops repeats, keeping first occurrences in order; a set keeps it
+// linear on hostile input.
+func dedupe(list []string) []string {
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for _, x := range list {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
 	}
 	return out
 }
@@ -697,7 +721,21 @@ func normTokens(src string) []string {
 // loader URL changes the origin kept from its literal.
 func Normalize(src string) string {
 	var b strings.Builder
-	b.Grow(len(src) / 2)
+	b.Grow(len(src))
+	normalizeInto(&b, src)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// textWriter is what normalizeInto writes to: a strings.Builder for
+// Normalize, a buffered hash for Fingerprint.
+type textWriter interface {
+	WriteString(s string) (int, error)
+	WriteByte(c byte) error
+}
+
+// normalizeInto writes Normalize's text, except that a final newline may
+// follow (Normalize trims it; Fingerprint never writes it, see there).
+func normalizeInto(b textWriter, src string) {
 	depth, lineStart := 0, true
 	scanJS(src, func(k tokKind, text string) {
 		t := normToken(k, text)
@@ -708,7 +746,9 @@ func Normalize(src string) string {
 			depth--
 		}
 		if lineStart {
-			for i := 0; i < depth; i++ {
+			// Indentation is capped: deep nesting times many lines would
+			// make the output, and the hashing, quadratic.
+			for i := 0; i < min(depth, 12); i++ {
 				b.WriteString("  ")
 			}
 		} else {
@@ -728,7 +768,6 @@ func Normalize(src string) string {
 			}
 		}
 	})
-	return strings.TrimRight(b.String(), "\n")
 }
 
 // Fingerprint returns the structural fingerprint of JavaScript source:
@@ -736,8 +775,44 @@ func Normalize(src string) string {
 // to the exact "sha256:" hash, so a script whose text differs from every
 // approved version only in literal values still counts as approved.
 func Fingerprint(src string) string {
-	sum := sha256.Sum256([]byte(Normalize(src)))
-	return "fp:" + hex.EncodeToString(sum[:])
+	// Streamed into the hash rather than built as a string: Compare may
+	// fingerprint hundreds of scripts. Trailing newlines are held back
+	// because Normalize trims them.
+	h := sha256.New()
+	w := &trimWriter{w: bufio.NewWriterSize(h, min(len(src)+64, 4096))}
+	normalizeInto(w, src)
+	w.w.Flush()
+	return "fp:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// trimWriter passes text on but holds back newlines until something else
+// follows them, so that a trailing run is never written.
+type trimWriter struct {
+	w       *bufio.Writer
+	pending int
+}
+
+func (t *trimWriter) flushPending() {
+	for ; t.pending > 0; t.pending-- {
+		t.w.WriteByte('\n')
+	}
+}
+
+func (t *trimWriter) WriteString(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t.flushPending()
+	return t.w.WriteString(s)
+}
+
+func (t *trimWriter) WriteByte(c byte) error {
+	if c == '\n' {
+		t.pending++
+		return nil
+	}
+	t.flushPending()
+	return t.w.WriteByte(c)
 }
 
 // tokenDelta counts the normalised tokens added to and removed from before
@@ -780,12 +855,8 @@ func scriptOrigins(src string) []string {
 	scanJS(src, func(k tokKind, text string) {
 		switch k {
 		case tokString, tokTemplate, tokRegex:
-			for _, o := range literalOrigins(strings.ReplaceAll(text, `\/`, "/")) {
-				if !contains(out, o) {
-					out = append(out, o)
-				}
-			}
+			out = append(out, literalOrigins(strings.ReplaceAll(text, `\/`, "/"))...)
 		}
 	})
-	return out
+	return dedupe(out)
 }

@@ -1,6 +1,8 @@
 package baseline
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -104,6 +106,11 @@ func TestTokenizerIsLinearOnHostileInput(t *testing.T) {
 		src := strings.Repeat(unit, 200000)
 		_ = Fingerprint(src)
 	}
+	// Deep nesting followed by many lines: indentation must not make the
+	// normalised text quadratic.
+	if n := len(Normalize(strings.Repeat("{", 100000) + strings.Repeat(";", 100000))); n > 10<<20 {
+		t.Errorf("normalised text of 200 KB is %d bytes", n)
+	}
 }
 
 func TestScriptOriginsAndTokenDelta(t *testing.T) {
@@ -113,5 +120,14 @@ func TestScriptOriginsAndTokenDelta(t *testing.T) {
 	}
 	if len(names) != 1 || names[0] != "https://evil.pw" {
 		t.Errorf("new origins %v, want [https://evil.pw]", names)
+	}
+}
+
+func TestFingerprintIsTheHashOfNormalize(t *testing.T) {
+	for _, src := range []string{"", "a;\n\n", "{{;}}", modernizr, inlineConfig(3), "x\n;\n"} {
+		sum := sha256.Sum256([]byte(Normalize(src)))
+		if got, want := Fingerprint(src), "fp:"+hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("Fingerprint(%q) = %s, want hash of Normalize %s", src, got, want)
+		}
 	}
 }

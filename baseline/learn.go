@@ -48,16 +48,18 @@ func Learn(samples []*skimguard.Observation, by, reason string, at time.Time) (*
 			switch r.out {
 			case same, changed:
 				base := &items[r.base]
+				if r.out == changed && r.obs.item.Type == skimguard.ItemFrame && r.obs.item.Key != base.Key {
+					// A frame at another address is another frame (an A/B
+					// choice of provider), not a version of this one, and
+					// this one was not seen.
+					fresh = append(fresh, r.obs.full())
+					continue
+				}
 				if !hit[r.base] {
 					hit[r.base] = true
 					seen[r.base]++
 				}
 				learnInto(base, r.obs, r.out == changed)
-				if r.out == changed && r.obs.item.Type == skimguard.ItemFrame && r.obs.item.Key != base.Key {
-					// A frame at another address is another frame (an A/B
-					// choice of provider), not a version of this one.
-					fresh = append(fresh, r.obs.full())
-				}
 			case added:
 				fresh = append(fresh, r.obs.full())
 			}
@@ -108,10 +110,6 @@ func learnInto(base *skimguard.Item, e *entry, isChange bool) {
 			base.Values = sortedSet(append(base.Values, e.fingerprint(), e.hashValue()))
 		}
 		mergeScriptAttrs(base, e.script.Integrity, e.script.CrossOrigin)
-	case skimguard.ItemFrame:
-		if isChange && e.item.Key == base.Key {
-			base.Values = sortedSet(append(base.Values, e.item.Values...))
-		}
 	default:
 		if isChange {
 			base.Values = sortedSet(append(base.Values, e.item.Values...))

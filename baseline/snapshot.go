@@ -367,12 +367,14 @@ func formValue(n *urlNorm, f *skimguard.Form, fields []string) string {
 func cardFields(f *skimguard.Form) []string {
 	var out []string
 	for _, in := range f.Inputs {
-		if in.Field != "" && !contains(out, string(in.Field)) {
+		if in.Field != "" {
 			out = append(out, string(in.Field))
 		}
 	}
-	sort.Strings(out)
-	return out
+	if out == nil {
+		return nil
+	}
+	return sortedSet(out)
 }
 
 // redirectValue is where the main document ended and how it got there.

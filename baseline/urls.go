@@ -203,19 +203,18 @@ func urlOrigin(raw string) string {
 }
 
 // urlNorm makes the URL parts of item keys. learnt holds query parameter
-// names found to vary between the baseline's samples; a cache saves
-// re-normalising the frame URLs that thousands of scripts share.
+// names found to vary between the baseline's samples; docs caches the
+// document names that thousands of scripts share.
 type urlNorm struct {
 	learnt map[string]bool
 	tops   []string // originPaths of the main document: where it ended, what was asked
-	cache  map[string]string
 	docs   map[string]string
 }
 
 // newURLNorm makes a normaliser for one observation; its main document is
 // the one at any of tops (its final and its requested URL).
 func newURLNorm(learnt map[string]bool, tops ...string) *urlNorm {
-	n := &urlNorm{learnt: learnt, cache: map[string]string{}, docs: map[string]string{}}
+	n := &urlNorm{learnt: learnt, docs: map[string]string{}}
 	for _, t := range tops {
 		if t != "" {
 			n.tops = append(n.tops, splitURL(t).originPath())
@@ -227,9 +226,6 @@ func newURLNorm(learnt map[string]bool, tops ...string) *urlNorm {
 // norm returns raw without its fragment, with volatile path pieces as "*"
 // and only its stable query parameters, sorted.
 func (n *urlNorm) norm(raw string) string {
-	if v, ok := n.cache[raw]; ok {
-		return v
-	}
 	p := splitURL(raw)
 	out := p.originPath()
 	if p.query != "" && !p.opaque {
@@ -246,7 +242,6 @@ func (n *urlNorm) norm(raw string) string {
 			out += "?" + strings.Join(keep, "&")
 		}
 	}
-	n.cache[raw] = out
 	return out
 }
 
