@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/carddata"
 )
 
 // build fills the observation from the events and the final DOM scan.
@@ -226,6 +227,43 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 	}
 	for _, f := range st.wsFrames {
 		leak(st.wsURL[f.requestID], "", "WebSocket", st.wsInit[f.requestID], "frame", f.payload)
+	}
+}
+
+// maskCard masks the test card wherever a page could have put it once it
+// was typed: in URLs (a hidden iframe's src, a script's src, a redirect), in
+// the text of code made at run time, and in the names of initiators. The
+// observation is stored and shown to people; card data must not be.
+// Hashes stay those of the real texts.
+func maskCard(obs *skimguard.Observation, card carddata.Card) {
+	m := card.Mask
+	obs.FinalURL = m(obs.FinalURL)
+	for i := range obs.Redirects {
+		obs.Redirects[i] = m(obs.Redirects[i])
+	}
+	for i := range obs.Scripts {
+		sc := &obs.Scripts[i]
+		sc.URL, sc.Frame, sc.LoadedBy, sc.Location = m(sc.URL), m(sc.Frame), m(sc.LoadedBy), m(sc.Location)
+		if sc.Kind != skimguard.ScriptExternal {
+			sc.Source = m(sc.Source)
+		}
+	}
+	for i := range obs.Frames {
+		f := &obs.Frames[i]
+		f.URL, f.Parent, f.Name = m(f.URL), m(f.Parent), m(f.Name)
+	}
+	for i := range obs.Forms {
+		obs.Forms[i].Frame, obs.Forms[i].Action = m(obs.Forms[i].Frame), m(obs.Forms[i].Action)
+	}
+	for i := range obs.Connections {
+		c := &obs.Connections[i]
+		c.Example = m(c.Example)
+		for j := range c.Initiators {
+			c.Initiators[j] = m(c.Initiators[j])
+		}
+	}
+	for i := range obs.Leaks {
+		obs.Leaks[i].Initiator = m(obs.Leaks[i].Initiator)
 	}
 }
 

@@ -72,7 +72,7 @@ type PageError struct {
 func (e *PageError) Error() string {
 	switch {
 	case e.Status >= 400:
-		return fmt.Sprintf("page %s answered HTTP %d (%s): check that the URL is right and that the page works for a shopper", e.URL, e.Status, e.Reason)
+		return fmt.Sprintf("page %s answered HTTP %d: check that the URL is right and that the page works for a shopper", e.URL, e.Status)
 	case e.Reason == reasonLoadTimeout:
 		return fmt.Sprintf("page %s did not finish loading in time: check that the site is up and fast enough, or raise the load timeout", e.URL)
 	case e.Reason == reasonUnresponsive:

@@ -17,7 +17,6 @@ import (
 func TestPageErrors(t *testing.T) {
 	c := needBrowser(t)
 	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
 	mux := http.NewServeMux()
 	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
@@ -30,9 +29,13 @@ func TestPageErrors(t *testing.T) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
+		case <-time.After(time.Minute):
 		}
 	})
 	srv := serveOn(t, "127.0.0.1", mux)
+	// Registered after serveOn, so it runs before srv.Close, which waits
+	// for the handler.
+	t.Cleanup(func() { close(release) })
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
