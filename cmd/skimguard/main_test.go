@@ -92,9 +92,9 @@ func TestCheckExitCodesAndReviewFlow(t *testing.T) {
 				FinalURL                       string `json:"final_url"`
 			} `json:"pages"`
 			Findings []struct {
-				ID                                     int64
+				ID                                          int64
 				Kind, Severity, Site, Page, Subject, Detail string
-				Evidence                               map[string]any
+				Evidence                                    map[string]any
 			} `json:"findings"`
 		}
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
