@@ -205,8 +205,10 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		obs.Connections = append(obs.Connections, conn)
 	}
 
-	// Leaks: requests and WebSocket frames after typing that carry the card.
-	if !s.typed {
+	// Leaks: requests and WebSocket frames after typing began that carry
+	// the card. Typing that began but did not finish (a slow page, a field
+	// that timed out) still sends keys a skimmer can read.
+	if !st.typing {
 		return
 	}
 	leak := func(rawURL, method, typ, initiator, where string, data []byte) {

