@@ -56,8 +56,7 @@ func commands() []command {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "skimguard watches payment pages for card skimmers.\n\nUsage:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  skimguard %-58s %s\n", c.usage, "")
-		fmt.Fprintf(w, "      %s\n", c.summary)
+		fmt.Fprintf(w, "  skimguard %s\n      %s\n", c.usage, c.summary)
 	}
 	fmt.Fprintf(w, "\nCommon flags: --config FILE (default ./sites.yaml), --db FILE, --site NAME (repeatable),\n--chromium PATH (or $SKIMGUARD_CHROMIUM), --verbose. Run `skimguard COMMAND --help` for more.\n")
 }

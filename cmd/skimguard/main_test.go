@@ -176,11 +176,19 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "sites.yaml")
 	os.WriteFile(bad, []byte("sites:\n  - name: shop\n    shedule: \"@hourly\"\n    pages: []\n"), 0o600)
+	goodDir := filepath.Join(dir, "good")
+	os.Mkdir(goodDir, 0o700)
+	good := writeConfig(t, goodDir, "http://127.0.0.1:9/checkout")
+	corrupt := filepath.Join(dir, "corrupt.db")
+	garbage := []byte("this is not a database, and skimguard must not touch it\n")
+	os.WriteFile(corrupt, garbage, 0o600)
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
+		{"missing Chromium says how to install it", []string{"check", "--config", good, "--db", filepath.Join(dir, "a.db"), "--chromium", "/nonexistent/chromium"}, "apt-get install"},
+		{"a corrupt database is named and left alone", []string{"findings", "--config", good, "--db", corrupt}, "corrupt.db"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"missing config file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
 		{"config error names the line", []string{"check", "--config", bad}, "sites.yaml:3"},
@@ -194,5 +202,8 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 				t.Fatalf("exit %d, want 2 with %q; output:\n%s%s", code, tc.want, out, errOut)
 			}
 		})
+	}
+	if b, _ := os.ReadFile(corrupt); !bytes.Equal(b, garbage) {
+		t.Fatalf("the corrupt database was modified")
 	}
 }

@@ -1,0 +1,208 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/report"
+	"github.com/skimguard/skimguard/sqlite"
+)
+
+// scripted is a Scanner that returns prepared observations, so that the
+// monitor's bookkeeping is tested on its own; the browser is tested in
+// crawler and e2e.
+type scripted struct {
+	mu  sync.Mutex
+	obs map[string]*skimguard.Observation
+	err map[string]error
+}
+
+func (s *scripted) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.err[p.Name]; err != nil {
+		return nil, err
+	}
+	o := *s.obs[p.Name]
+	o.Site, o.Page, o.URL, o.FinalURL = p.Site, p.Name, p.URL, p.URL
+	o.StartedAt = time.Now()
+	return &o, nil
+}
+
+func (s *scripted) set(page string, o *skimguard.Observation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.obs[page] = o
+}
+
+func cleanObservation() *skimguard.Observation {
+	return &skimguard.Observation{
+		Status:  200,
+		Headers: map[string]string{"x-frame-options": "DENY"},
+		Scripts: []skimguard.Script{{Kind: skimguard.ScriptExternal, URL: "https://shop.test/app.js", Frame: "https://shop.test/checkout",
+			Ordinal: 1, SHA256: "aa", Source: "init();", LoadedBy: "parser"}},
+		Connections: []skimguard.Connection{{Origin: "https://shop.test", Types: []string{"Script"}, Count: 1}},
+	}
+}
+
+func planted() *skimguard.Observation {
+	o := cleanObservation()
+	o.Scripts = append(o.Scripts, skimguard.Script{Kind: skimguard.ScriptExternal, URL: "https://jquery-cdn.pw/x.js",
+		Frame: "https://shop.test/checkout", Ordinal: 2, SHA256: "bb", Source: "steal();", LoadedBy: "parser"})
+	o.Connections = append(o.Connections, skimguard.Connection{Origin: "https://jquery-cdn.pw", Types: []string{"Script"}, Count: 1})
+	return o
+}
+
+type receiver struct {
+	mu     sync.Mutex
+	bodies []alerts.Payload
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	if !alerts.Verify([]byte("s3cret"), body, req.Header.Get("X-Skimguard-Signature")) {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var p alerts.Payload
+	json.Unmarshal(body, &p)
+	r.mu.Lock()
+	r.bodies = append(r.bodies, p)
+	r.mu.Unlock()
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.bodies)
+}
+
+func setup(t *testing.T) (*Monitor, *scripted, *receiver, []skimguard.Page) {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	sc := &scripted{obs: map[string]*skimguard.Observation{"checkout": cleanObservation(), "cart": cleanObservation()}, err: map[string]error{}}
+	m := &Monitor{Scanner: sc, Store: store, Sink: &alerts.Webhook{URL: srv.URL, Secret: []byte("s3cret")}}
+	pages := []skimguard.Page{
+		{Site: "shop", Name: "checkout", URL: "https://shop.test/checkout"},
+		{Site: "shop", Name: "cart", URL: "https://shop.test/cart"},
+	}
+	return m, sc, rcv, pages
+}
+
+func TestCheckStoresFindingsAndAlertsOnceWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	m, sc, rcv, pages := setup(t)
+	if _, err := m.Learn(ctx, pages, LearnOptions{Samples: 2, By: "alice", Reason: "onboarding"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Check(ctx, pages)
+	if err != nil || len(res.Findings) != 0 || rcv.count() != 0 {
+		t.Fatalf("unchanged pages: err %v, findings %d, alerts %d", err, len(res.Findings), rcv.count())
+	}
+
+	sc.set("checkout", planted())
+	res, err = m.Check(ctx, pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pages[0].Status != report.PageFindings || res.Pages[1].Status != report.PageOK {
+		t.Fatalf("page statuses: %+v", res.Pages)
+	}
+	if rcv.count() != 1 || len(rcv.bodies[0].Findings) != len(res.Findings) || rcv.bodies[0].Page != "checkout" {
+		t.Fatalf("want one signed alert with the %d findings, got %+v", len(res.Findings), rcv.bodies)
+	}
+
+	again, err := m.Check(ctx, pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Findings) != len(res.Findings) || again.Findings[0].ID != res.Findings[0].ID {
+		t.Fatalf("a change still open must keep its finding ids: %v then %v", res.Findings, again.Findings)
+	}
+	if rcv.count() != 1 {
+		t.Fatalf("a finding that stays open must not alert again; alerts: %d", rcv.count())
+	}
+	open, _ := m.Store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
+	if len(open) != len(res.Findings) {
+		t.Fatalf("stored open findings: %d, want %d", len(open), len(res.Findings))
+	}
+}
+
+func TestApprovingMakesTheChangePartOfTheBaseline(t *testing.T) {
+	ctx := context.Background()
+	m, sc, _, pages := setup(t)
+	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	sc.set("checkout", planted())
+	res, _ := m.Check(ctx, pages)
+	var ids []int64
+	for _, f := range res.Findings {
+		ids = append(ids, f.ID)
+	}
+	if err := m.Resolve(ctx, ids, skimguard.Resolution{Status: skimguard.StatusApproved, By: "bob"}); err == nil {
+		t.Fatal("approving without a reason must fail")
+	}
+	if err := m.Resolve(ctx, ids, skimguard.Resolution{Status: skimguard.StatusApproved, By: "bob", Reason: "new CDN, ticket 7"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Store.Baseline(ctx, "shop", "checkout")
+	if err != nil || b.Version != 2 {
+		t.Fatalf("baseline after approval: %+v, %v", b, err)
+	}
+	res, _ = m.Check(ctx, pages)
+	if len(res.Findings) != 0 {
+		t.Fatalf("approved change still reported: %+v", res.Findings)
+	}
+}
+
+func TestAPageThatCannotBeScannedIsReportedAndAlerted(t *testing.T) {
+	ctx := context.Background()
+	m, sc, rcv, pages := setup(t)
+	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	sc.mu.Lock()
+	sc.err["cart"] = errors.New("net::ERR_CONNECTION_REFUSED")
+	sc.mu.Unlock()
+	res, err := m.Check(ctx, pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pages[1].Status != report.PageFailed || len(res.Findings) != 1 || res.Findings[0].Kind != skimguard.KindScanFailed {
+		t.Fatalf("want the cart failed with one scan.failed finding: %+v %+v", res.Pages, res.Findings)
+	}
+	if rcv.count() != 1 {
+		t.Fatalf("a failed scan must alert (a skimmer can block scanners); alerts: %d", rcv.count())
+	}
+	scans, _ := m.Store.Scans(ctx, skimguard.ScanFilter{Page: "cart", Limit: 1})
+	if len(scans) != 1 || scans[0].Status != skimguard.ScanFailed || scans[0].Error == "" {
+		t.Fatalf("the failed scan must be stored with its error: %+v", scans)
+	}
+}
+
+func TestLearnTakesNoBaselineWhenASampleFails(t *testing.T) {
+	ctx := context.Background()
+	m, sc, _, pages := setup(t)
+	sc.err["cart"] = errors.New("HTTP 503")
+	bs, err := m.Learn(ctx, pages, LearnOptions{Samples: 2, By: "alice", Reason: "onboarding"})
+	if err == nil || len(bs) != 1 || bs[0].Page != "checkout" {
+		t.Fatalf("want the checkout learnt and the cart refused: %v, %v", bs, err)
+	}
+	if _, err := m.Store.Baseline(ctx, "shop", "cart"); !errors.Is(err, skimguard.ErrNoBaseline) {
+		t.Fatalf("cart must have no baseline: %v", err)
+	}
+}
