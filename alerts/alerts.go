@@ -166,26 +166,16 @@ type Webhook struct {
 
 // Payload is the JSON body a Webhook sends.
 type Payload struct {
-	Version   int              `json:"version"`
-	Site      string           `json:"site"`
-	Page      string           `json:"page"`
-	URL       string           `json:"url"`
-	ScanID    int64            `json:"scan_id"`
-	StartedAt time.Time        `json:"started_at"`
-	Findings  []PayloadFinding `json:"findings"`
-	Link      string           `json:"link"`
-}
-
-// PayloadFinding is one finding in a Payload.
-type PayloadFinding struct {
-	ID       int64              `json:"id"`
-	Kind     skimguard.Kind     `json:"kind"`
-	Severity skimguard.Severity `json:"severity"`
-	Site     string             `json:"site"`
-	Page     string             `json:"page"`
-	Subject  string             `json:"subject"`
-	Detail   string             `json:"detail"`
-	Evidence skimguard.Evidence `json:"evidence"`
+	Version   int       `json:"version"`
+	Site      string    `json:"site"`
+	Page      string    `json:"page"`
+	URL       string    `json:"url"`
+	ScanID    int64     `json:"scan_id"`
+	StartedAt time.Time `json:"started_at"`
+	// Findings serialise as in the JSON report: id, kind, severity, site,
+	// page, subject, detail, evidence.
+	Findings []skimguard.Finding `json:"findings"`
+	Link     string              `json:"link"`
 }
 
 // PayloadVersion is the version of the Payload format.
@@ -200,7 +190,7 @@ func NewPayload(a Alert) Payload {
 		URL:       mask(a.URL),
 		ScanID:    a.Scan.ID,
 		StartedAt: a.Scan.StartedAt.UTC(),
-		Findings:  make([]PayloadFinding, 0, len(a.Findings)),
+		Findings:  make([]skimguard.Finding, 0, len(a.Findings)),
 		Link:      a.Link,
 	}
 	for _, f := range a.Findings {
@@ -212,15 +202,10 @@ func NewPayload(a Alert) Payload {
 		ev.URL = mask(ev.URL)
 		ev.Initiator = mask(ev.Initiator)
 		ev.LoadedBy = mask(ev.LoadedBy)
-		p.Findings = append(p.Findings, PayloadFinding{
-			ID:       f.ID,
-			Kind:     f.Kind,
-			Severity: f.Severity,
-			Site:     f.Site,
-			Page:     f.Page,
-			Subject:  mask(f.Subject),
-			Detail:   mask(f.Detail),
-			Evidence: ev,
+		// Only the reported fields travel: the item and review state stay home.
+		p.Findings = append(p.Findings, skimguard.Finding{
+			ID: f.ID, Kind: f.Kind, Severity: f.Severity, Site: f.Site, Page: f.Page,
+			Subject: mask(f.Subject), Detail: mask(f.Detail), Evidence: ev,
 		})
 	}
 	return p

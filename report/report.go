@@ -36,30 +36,20 @@ type Result struct {
 	Findings []skimguard.Finding
 }
 
-// jsonFinding is the contract's finding: only the documented fields.
-type jsonFinding struct {
-	ID       int64              `json:"id"`
-	Kind     skimguard.Kind     `json:"kind"`
-	Severity skimguard.Severity `json:"severity"`
-	Site     string             `json:"site"`
-	Page     string             `json:"page"`
-	Subject  string             `json:"subject"`
-	Detail   string             `json:"detail"`
-	Evidence skimguard.Evidence `json:"evidence"`
-}
-
 // JSON writes r as {"version":1,"pages":[...],"findings":[...]}.
 func JSON(w io.Writer, r Result) error {
 	out := struct {
-		Version  int           `json:"version"`
-		Pages    []Page        `json:"pages"`
-		Findings []jsonFinding `json:"findings"`
-	}{Version: 1, Pages: r.Pages, Findings: []jsonFinding{}}
+		Version int    `json:"version"`
+		Pages   []Page `json:"pages"`
+		// skimguard.Finding's JSON is the contract's finding: id, kind,
+		// severity, site, page, subject, detail, evidence.
+		Findings []skimguard.Finding `json:"findings"`
+	}{Version: 1, Pages: r.Pages, Findings: Sorted(r.Findings)}
 	if out.Pages == nil {
 		out.Pages = []Page{}
 	}
-	for _, f := range Sorted(r.Findings) {
-		out.Findings = append(out.Findings, jsonFinding{f.ID, f.Kind, f.Severity, f.Site, f.Page, f.Subject, f.Detail, f.Evidence})
+	if out.Findings == nil {
+		out.Findings = []skimguard.Finding{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
