@@ -146,14 +146,16 @@ func findBrowser(execPath string) (string, error) {
 		}
 		return "", fmt.Errorf("chromium %q: not found or not executable: %w", execPath, ErrNoBrowser)
 	}
+	// Debian's /usr/bin/chromium is a wrapper script that adds flags of its
+	// own; the real binary gets exactly the crawler's flags.
+	const debian = "/usr/lib/chromium/chromium"
+	if fi, err := os.Stat(debian); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+		return debian, nil
+	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p, nil
 		}
-	}
-	const debian = "/usr/lib/chromium/chromium"
-	if fi, err := os.Stat(debian); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-		return debian, nil
 	}
 	return "", fmt.Errorf("looked for chromium, chromium-browser and google-chrome in PATH and %s: %w", debian, ErrNoBrowser)
 }
