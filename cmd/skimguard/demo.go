@@ -114,7 +114,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if !caught {
 		return errors.New("demo: the planted skimmer's exfiltration was not caught; please report this as a bug")
 	}
-	fmt.Fprintf(out, "\nThe findings are stored in %s. Review them with\n  skimguard findings --db %s\nand approve or reject each with a justification:\n  skimguard reject ID --reason \"skimmer, removed in incident 42\" --db %s\n",
-		path, path, path)
+	prog := os.Args[0]
+	fmt.Fprintf(out, "\nThe findings are stored in %s. Review them with\n  %s findings --db %s\nand approve or reject each with a justification:\n  %s reject ID --reason \"skimmer, removed in incident 42\" --db %s\n",
+		path, prog, path, prog, path)
 	return nil
 }
