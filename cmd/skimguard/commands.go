@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -196,14 +198,22 @@ func runBaseline(ctx context.Context, e env, args []string) error {
 }
 
 func runCheck(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "check", "check [--format text|json] [flags]",
-		"Scan the pages, compare each with its approved baseline, store the scan and its findings, and report.\nExit status: 0 the pages match their baselines, 1 findings, 2 could not check (config error, no\nbaseline, page unreachable or HTTP error, timeout, browser failure); 2 wins over 1.")
-	format := fs.String("format", "text", "report format: text or json")
+	fs, c := newFlags(e, "check", "check [--format FORMAT] [--out FILE] [--fail-on SEVERITY] [flags]",
+		"Scan the pages, compare each with its approved baseline, store the scan and its findings, and report.\n"+
+			"Exit status: 0 the pages match their baselines, 1 findings at or above --fail-on, 2 could not check\n"+
+			"(config error, no baseline, page unreachable or HTTP error, timeout, browser failure); 2 wins over 1.")
+	format := fs.String("format", "text", "report format: "+strings.Join(report.Formats, ", "))
+	out := fs.String("out", "", "write the report in --format to this file; the terminal gets the text report")
+	failOn := fs.String("fail-on", string(skimguard.SeverityLow), "lowest severity that makes check exit 1: critical, high, medium or low")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *format != "text" && *format != "json" {
-		return usageErr("unknown --format %q: use text or json", *format)
+	if !slices.Contains(report.Formats, *format) {
+		return usageErr("unknown --format %q: use one of %s", *format, strings.Join(report.Formats, ", "))
+	}
+	threshold, err := skimguard.ParseSeverity(*failOn)
+	if err != nil {
+		return usageErr("--fail-on: %v", err)
 	}
 	a, err := c.open(ctx, e, true)
 	if err != nil {
@@ -214,21 +224,46 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
-		err = report.JSON(e.stdout, res)
-	} else {
-		err = report.Text(e.stdout, res)
+	if *out != "" {
+		if err := writeFile(*out, func(w io.Writer) error { return report.Write(w, *format, res) }); err != nil {
+			return err
+		}
+		*format = "text"
 	}
-	if err != nil {
+	if err := report.Write(e.stdout, *format, res); err != nil {
 		return err
 	}
-	for _, p := range res.Pages {
-		if p.Status == report.PageFailed {
-			return fmt.Errorf("%d page(s) could not be checked", countFailed(res))
-		}
+	if n := countFailed(res); n > 0 {
+		return fmt.Errorf("%d page(s) could not be checked", n)
 	}
-	if len(res.Findings) > 0 {
+	if anyAtLeast(res.Findings, threshold) {
 		return errFindings
+	}
+	return nil
+}
+
+// anyAtLeast reports whether a finding is as severe as threshold or more.
+func anyAtLeast(fs []skimguard.Finding, threshold skimguard.Severity) bool {
+	return slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return f.Severity.Rank() >= threshold.Rank() })
+}
+
+// writeFile writes a file whole or not at all: a CI job never reads half a
+// report.
+func writeFile(path string, fill func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	return nil
 }

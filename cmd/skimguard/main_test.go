@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/demo"
 )
 
@@ -123,6 +125,23 @@ func TestCheckExitCodesAndReviewFlow(t *testing.T) {
 			t.Errorf("the report holds the unmasked test card number")
 		}
 	})
+	t.Run("--out writes the CI format while the terminal gets text", func(t *testing.T) {
+		junit := filepath.Join(dir, "report.xml")
+		code, out, errOut := cli(t, append([]string{"check", "--format", "junit", "--out", junit, "--fail-on", "critical"}, base...)...)
+		if code != exitFindings || !strings.Contains(out, "[CRITICAL]") {
+			t.Fatalf("exit %d, want 1 with a text report on the terminal\n%s\n%s", code, out, errOut)
+		}
+		data, err := os.ReadFile(junit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var suites struct {
+			Failures int `xml:"failures,attr"`
+		}
+		if err := xml.Unmarshal(data, &suites); err != nil || suites.Failures != 1 {
+			t.Fatalf("JUnit file: %v, %+v\n%s", err, suites, data)
+		}
+	})
 	t.Run("a second check reports the same open findings, not new ones", func(t *testing.T) {
 		code, out, _ := cli(t, append([]string{"findings"}, base...)...)
 		if code != exitOK {
@@ -193,6 +212,7 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 		{"missing config file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
 		{"config error names the line", []string{"check", "--config", bad}, "sites.yaml:3"},
 		{"bad format", []string{"check", "--format", "xml", "--config", bad}, "--format"},
+		{"bad --fail-on", []string{"check", "--fail-on", "urgent", "--config", bad}, "--fail-on"},
 		{"approve without ids", []string{"approve", "--reason", "x", "--config", bad}, "finding ids"},
 		{"approve with a bad id", []string{"approve", "abc", "--config", bad}, "not a finding id"},
 	} {
@@ -205,5 +225,25 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(corrupt); !bytes.Equal(b, garbage) {
 		t.Fatalf("the corrupt database was modified")
+	}
+}
+
+func TestFailOnSetsTheLowestSeverityThatFails(t *testing.T) {
+	fs := []skimguard.Finding{{Severity: skimguard.SeverityMedium}, {Severity: skimguard.SeverityLow}}
+	for _, tc := range []struct {
+		threshold skimguard.Severity
+		want      bool
+	}{
+		{skimguard.SeverityLow, true},
+		{skimguard.SeverityMedium, true},
+		{skimguard.SeverityHigh, false},
+		{skimguard.SeverityCritical, false},
+	} {
+		if got := anyAtLeast(fs, tc.threshold); got != tc.want {
+			t.Errorf("--fail-on %s with medium and low findings: fails=%v, want %v", tc.threshold, got, tc.want)
+		}
+	}
+	if anyAtLeast(nil, skimguard.SeverityLow) {
+		t.Error("no findings must never fail")
 	}
 }
