@@ -1,7 +1,7 @@
 package baseline
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -35,21 +35,38 @@ const (
 	phNumber = "0"
 )
 
-// keywordsBeforeRegex are the words after which a slash starts a regular
-// expression rather than a division.
-var keywordsBeforeRegex = map[string]bool{
-	"return": true, "typeof": true, "instanceof": true, "in": true, "of": true,
-	"new": true, "delete": true, "void": true, "throw": true, "case": true,
-	"do": true, "else": true, "yield": true, "await": true,
+// keywordBeforeRegex reports whether s is a word after which a slash
+// starts a regular expression rather than a division. (Switches, not maps:
+// the tokenizer asks at every parenthesis and brace.)
+func keywordBeforeRegex(s string) bool {
+	switch s {
+	case "return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case",
+		"do", "else", "yield", "await":
+		return true
+	}
+	return false
 }
 
-// parenKeywords are the words whose parenthesised head is followed by a
-// statement, so a slash after their closing parenthesis starts a regex.
-var parenKeywords = map[string]bool{"if": true, "while": true, "for": true, "with": true}
+// parenKeyword reports whether s is a word whose parenthesised head is
+// followed by a statement, so a slash after its closing parenthesis starts
+// a regex.
+func parenKeyword(s string) bool {
+	switch s {
+	case "if", "while", "for", "with":
+		return true
+	}
+	return false
+}
 
-// blockKeywords are the words followed by a block rather than an object
-// literal.
-var blockKeywords = map[string]bool{"else": true, "do": true, "try": true, "finally": true}
+// blockKeyword reports whether s is a word followed by a block rather than
+// an object literal.
+func blockKeyword(s string) bool {
+	switch s {
+	case "else", "do", "try", "finally":
+		return true
+	}
+	return false
+}
 
 // puncts lists multi-character punctuators, longest first within the
 // matching loop (4, then 3, then 2 characters).
@@ -62,9 +79,13 @@ var puncts = [...][]string{
 // lexer walks JavaScript source. Its state only serves the regex-or-division
 // decision and template literal nesting.
 type lexer struct {
-	src  string
-	pos  int
-	emit func(k tokKind, text string)
+	src string
+	pos int
+	// kind and text are the token out last produced; next produces at
+	// most one.
+	kind    tokKind
+	text    string
+	started bool
 
 	prevKind tokKind
 	prevText string
@@ -83,19 +104,39 @@ type lexer struct {
 // scanJS calls emit for every token of src, comments included, whitespace
 // excluded.
 func scanJS(src string, emit func(k tokKind, text string)) {
-	lx := &lexer{src: src, emit: emit, noRegexLine: -1}
-	if strings.HasPrefix(src, "#!") { // hashbang line: a comment like any other
-		lx.pos = lineEnd(src, 0)
-		lx.out(tokComment, 0)
+	lx := newLexer(src)
+	for k, text, ok := lx.token(); ok; k, text, ok = lx.token() {
+		emit(k, text)
+	}
+}
+
+func newLexer(src string) lexer { return lexer{src: src, noRegexLine: -1} }
+
+// token returns the next token of the source, comments included,
+// whitespace excluded; ok is false at the end. Pulling tokens, rather than
+// pushing them to a callback, lets the normaliser keep its buffer on the
+// stack.
+func (lx *lexer) token() (k tokKind, text string, ok bool) {
+	lx.kind = 0
+	if !lx.started {
+		lx.started = true
+		if strings.HasPrefix(lx.src, "#!") { // hashbang line: a comment like any other
+			lx.pos = lineEnd(lx.src, 0)
+			lx.out(tokComment, 0)
+			return lx.kind, lx.text, true
+		}
 	}
 	for lx.pos < len(lx.src) {
-		lx.next()
+		if lx.next(); lx.kind != 0 {
+			return lx.kind, lx.text, true
+		}
 	}
+	return 0, "", false
 }
 
 func (lx *lexer) out(k tokKind, start int) {
 	text := lx.src[start:lx.pos]
-	lx.emit(k, text)
+	lx.kind, lx.text = k, text
 	if k != tokComment {
 		lx.prevKind, lx.prevText = k, text
 	}
@@ -265,7 +306,7 @@ func (lx *lexer) punct() {
 	text := s[start:lx.pos]
 	switch text {
 	case "(":
-		lx.parens = append(lx.parens, prevKind == tokIdent && parenKeywords[prevText])
+		lx.parens = append(lx.parens, prevKind == tokIdent && parenKeyword(prevText))
 	case ")":
 		stmt := false
 		if k := len(lx.parens); k > 0 {
@@ -281,7 +322,7 @@ func (lx *lexer) punct() {
 	case "{":
 		block := prevKind == 0 ||
 			prevKind == tokPunct && (prevText == ")" || prevText == ")stmt" || prevText == ";" || prevText == "{" || prevText == "}" || prevText == "=>" || prevText == "}block") ||
-			prevKind == tokIdent && blockKeywords[prevText]
+			prevKind == tokIdent && blockKeyword(prevText)
 		lx.braces = append(lx.braces, block)
 	case "}":
 		block := true
@@ -305,7 +346,7 @@ func (lx *lexer) regexAllowed() bool {
 	case 0:
 		return true
 	case tokIdent:
-		return keywordsBeforeRegex[lx.prevText]
+		return keywordBeforeRegex(lx.prevText)
 	case tokPunct:
 		switch lx.prevText {
 		case ")", "]", "}":
@@ -374,47 +415,56 @@ func lineEnd(s string, from int) int {
 	return len(s)
 }
 
-// normToken returns the normalised form of one token, "" to drop it.
-func normToken(k tokKind, text string) string {
+// appendToken appends the normalised form of one token to dst; it appends
+// nothing when the token is dropped. Tokens are appended to one buffer
+// rather than returned as strings: Compare normalises hundreds of scripts.
+func appendToken(dst []byte, k tokKind, text string) []byte {
 	switch k {
 	case tokIdent:
-		return normIdent(text)
+		return appendIdent(dst, text)
 	case tokNumber:
-		return phNumber
+		return append(dst, phNumber...)
 	case tokString:
 		body := text[1:]
 		if len(text) >= 2 && text[len(text)-1] == text[0] && !escapedAt(text, len(text)-1) {
 			body = body[:len(body)-1]
 		}
-		if v := normLiteral(body); v != "" {
-			return `"` + v + `"`
+		start := len(dst)
+		dst = append(dst, '"')
+		if dst = appendLiteral(dst, body); len(dst) == start+1 {
+			return append(dst[:start], phString...)
 		}
-		return phString
+		return append(dst, '"')
 	case tokTemplate:
 		open, body, closing := splitTemplate(text)
-		v := normLiteral(body)
-		if v == "" {
-			v = "…"
+		dst = append(dst, open...)
+		start := len(dst)
+		if dst = appendLiteral(dst, body); len(dst) == start {
+			dst = append(dst, "…"...)
 		}
-		return open + v + closing
+		return append(dst, closing...)
 	case tokRegex:
 		end := strings.LastIndexByte(text, '/')
 		if end <= 0 {
-			return "/…/"
+			return append(dst, "/…/"...)
 		}
-		if v := normLiteral(text[1:end]); v != "" {
-			return "/" + v + text[end:]
+		start := len(dst)
+		dst = append(dst, '/')
+		if dst = appendLiteral(dst, text[1:end]); len(dst) == start+1 {
+			dst = append(dst, "…"...)
 		}
-		return "/…" + text[end:]
+		return append(dst, text[end:]...)
 	case tokComment:
 		body := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(text, "//"), "/*"), "#!")
 		body = strings.TrimSuffix(body, "*/")
-		if v := normLiteral(body); v != "" {
-			return "/*" + v + "*/"
+		start := len(dst)
+		dst = append(dst, "/*"...)
+		if dst = appendLiteral(dst, body); len(dst) == start+2 {
+			return dst[:start]
 		}
-		return ""
+		return append(dst, "*/"...)
 	}
-	return text
+	return append(dst, text...)
 }
 
 func splitTemplate(text string) (open, body, closing string) {
@@ -438,25 +488,10 @@ func escapedAt(s string, i int) bool {
 	return n%2 == 1
 }
 
-// normIdent replaces runs of five or more digits inside identifiers, so
-// that per-load JSONP callback names (jQuery3410123_1732271234) stay equal.
-func normIdent(s string) string {
-	run, long := 0, false
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			run++
-			if run >= 5 {
-				long = true
-				break
-			}
-		} else {
-			run = 0
-		}
-	}
-	if !long {
-		return s
-	}
-	var b strings.Builder
+// appendIdent appends identifier s with runs of five or more digits
+// replaced by "#", so that per-load JSONP callback names
+// (jQuery3410123_1732271234) stay equal.
+func appendIdent(dst []byte, s string) []byte {
 	i := 0
 	for i < len(s) {
 		j := i
@@ -465,17 +500,17 @@ func normIdent(s string) string {
 		}
 		switch {
 		case j-i >= 5:
-			b.WriteByte('#')
+			dst = append(dst, '#')
 			i = j
 		case j > i:
-			b.WriteString(s[i:j])
+			dst = append(dst, s[i:j]...)
 			i = j
 		default:
-			b.WriteByte(s[i])
+			dst = append(dst, s[i])
 			i++
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // dataLike reports whether a literal's text could only be a value: letters,
@@ -534,33 +569,33 @@ func wordish(s string) bool {
 	return true
 }
 
-// normLiteral returns what of a literal's text stays in the normalised
-// form: "" when it is plain data without URLs; the URL origins it names when
-// it is data; else (it might be code) its text with URLs cut to their
-// origins, words that carry digits or are 24+ characters long replaced by
-// "…", and whitespace collapsed.
-func normLiteral(s string) string {
+// appendLiteral appends what of a literal's text stays in the normalised
+// form: nothing when it is plain data without URLs; the URL origins it
+// names, space separated, when it is data; else (it might be code) its text
+// with URLs cut to their origins, words that carry digits or are 24+
+// characters long replaced by "…", and whitespace collapsed.
+func appendLiteral(dst []byte, s string) []byte {
 	s = strings.TrimSpace(s)       // padding is not structure
 	if strings.Contains(s, `\/`) { // JSON-escaped slashes in URLs
 		s = strings.ReplaceAll(s, `\/`, "/")
 	}
 	if dataLike(s) {
 		if wordish(s) {
-			return s
+			return append(dst, s...)
 		}
-		return strings.Join(literalOrigins(s), " ")
+		return appendOrigins(dst, s)
 	}
-	var b strings.Builder
+	start := len(dst)
 	space := false
 	i := 0
 	for i < len(s) {
 		c := s[i]
-		if u, end := urlAt(s, i); end > i {
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
+		if scheme, host, end := urlSpan(s, i); end > i {
+			if space && len(dst) > start {
+				dst = append(dst, ' ')
 			}
 			space = false
-			b.WriteString(u)
+			dst = appendOrigin(dst, scheme, host)
 			i = end
 			continue
 		}
@@ -574,39 +609,49 @@ func normLiteral(s string) string {
 				digit = digit || s[j] >= '0' && s[j] <= '9'
 				j++
 			}
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
+			if space && len(dst) > start {
+				dst = append(dst, ' ')
 			}
 			space = false
 			if digit || j-i >= 24 {
-				b.WriteString("…")
+				dst = append(dst, "…"...)
 			} else {
-				b.WriteString(s[i:j])
+				dst = append(dst, s[i:j]...)
 			}
 			i = j
 		default:
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
+			if space && len(dst) > start {
+				dst = append(dst, ' ')
 			}
 			space = false
-			b.WriteByte(c)
+			dst = append(dst, c)
 			i++
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // urlAt returns the origin of a URL starting at i (scheme://host or
 // //host) and where the URL ends, or end == i when none starts there.
 func urlAt(s string, i int) (origin string, end int) {
+	scheme, host, end := urlSpan(s, i)
+	if end == i {
+		return "", i
+	}
+	return string(appendOrigin(nil, scheme, host)), end
+}
+
+// urlSpan finds a URL starting at i: its scheme ("" for //host), its host
+// as written and where the URL ends, or end == i when none starts there.
+func urlSpan(s string, i int) (scheme, host string, end int) {
 	if i > 0 && isSchemeByte(s[i-1]) {
-		return "", i // inside a word, not at the start of a scheme
+		return "", "", i // inside a word, not at the start of a scheme
 	}
 	j := i
 	for j < len(s) && isSchemeByte(s[j]) {
 		j++
 	}
-	scheme := s[i:j]
+	scheme = s[i:j]
 	var h int
 	switch {
 	case scheme != "" && isLetter(scheme[0]) && strings.HasPrefix(s[j:], "://"):
@@ -614,7 +659,7 @@ func urlAt(s string, i int) (origin string, end int) {
 	case scheme == "" && strings.HasPrefix(s[i:], "//"):
 		h = i + 2
 	default:
-		return "", i
+		return "", "", i
 	}
 	hostStart := h
 	for h < len(s) && (isHostByte(s[h]) || s[h] == '@') {
@@ -624,17 +669,37 @@ func urlAt(s string, i int) (origin string, end int) {
 		h++
 	}
 	if hostStart == h {
-		return "", i
+		return "", "", i
 	}
 	end = h
 	for end < len(s) && !isURLStop(s[end]) {
 		end++
 	}
-	host := strings.ToLower(strings.TrimRight(s[hostStart:h], ".:"))
+	return scheme, s[hostStart:h], end
+}
+
+// appendOrigin appends the origin urlSpan found, lower case: "//host" or
+// "scheme://host". Scheme and host bytes are ASCII (isSchemeByte,
+// isHostByte), so lowering them byte by byte is strings.ToLower.
+func appendOrigin(dst []byte, scheme, host string) []byte {
 	if scheme == "" {
-		return "//" + host, end
+		dst = append(dst, "//"...)
+	} else {
+		dst = appendLowerASCII(dst, scheme)
+		dst = append(dst, "://"...)
 	}
-	return strings.ToLower(scheme) + "://" + host, end
+	return appendLowerASCII(dst, strings.TrimRight(host, ".:"))
+}
+
+func appendLowerASCII(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
@@ -670,6 +735,28 @@ func literalOrigins(s string) []string {
 	return out
 }
 
+// appendOrigins appends the origins of the URLs in s, in order of
+// appearance and space separated: literalOrigins joined, without the
+// slice.
+func appendOrigins(dst []byte, s string) []byte {
+	if !strings.Contains(s, "//") {
+		return dst
+	}
+	start := len(dst)
+	for i := 0; i < len(s); {
+		if scheme, host, end := urlSpan(s, i); end > i {
+			if len(dst) > start {
+				dst = append(dst, ' ')
+			}
+			dst = appendOrigin(dst, scheme, host)
+			i = end
+			continue
+		}
+		i++
+	}
+	return dst
+}
+
 // dedupe drops repeats, keeping first occurrences in order; a set keeps it
 // linear on hostile input.
 func dedupe(list []string) []string {
@@ -693,14 +780,27 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// normTokens returns the normalised tokens of src.
+// normTokens returns the normalised tokens of src. They are built in one
+// buffer and cut from one string.
 func normTokens(src string) []string {
-	var toks []string
+	var buf []byte
+	var ends []int
 	scanJS(src, func(k tokKind, text string) {
-		if t := normToken(k, text); t != "" {
-			toks = append(toks, t)
+		start := len(buf)
+		if buf = appendToken(buf, k, text); len(buf) > start {
+			ends = append(ends, len(buf))
 		}
 	})
+	if len(ends) == 0 {
+		return nil
+	}
+	all := string(buf)
+	toks := make([]string, len(ends))
+	start := 0
+	for i, end := range ends {
+		toks[i] = all[start:end]
+		start = end
+	}
 	return toks
 }
 
@@ -720,54 +820,49 @@ func normTokens(src string) []string {
 // changes literal values, whereas appended code adds tokens and a swapped
 // loader URL changes the origin kept from its literal.
 func Normalize(src string) string {
-	var b strings.Builder
-	b.Grow(len(src))
-	normalizeInto(&b, src)
-	return strings.TrimRight(b.String(), "\n")
+	return string(bytes.TrimRight(appendNormalized(make([]byte, 0, len(src)), src), "\n"))
 }
 
-// textWriter is what normalizeInto writes to: a strings.Builder for
-// Normalize, a buffered hash for Fingerprint.
-type textWriter interface {
-	WriteString(s string) (int, error)
-	WriteByte(c byte) error
-}
-
-// normalizeInto writes Normalize's text, except that a final newline may
-// follow (Normalize trims it; Fingerprint never writes it, see there).
-func normalizeInto(b textWriter, src string) {
+// appendNormalized appends Normalize's text to dst, except that final
+// newlines may follow (Normalize and Fingerprint trim them).
+func appendNormalized(dst []byte, src string) []byte {
 	depth, lineStart := 0, true
-	scanJS(src, func(k tokKind, text string) {
-		t := normToken(k, text)
-		if t == "" {
-			return
-		}
-		if k == tokPunct && t == "}" && depth > 0 {
+	lx := newLexer(src)
+	for k, text, ok := lx.token(); ok; k, text, ok = lx.token() {
+		if k == tokPunct && text == "}" && depth > 0 { // punctuators are never dropped
 			depth--
 		}
+		// The separator goes first and is taken back when the token is
+		// dropped, so that each token is normalised straight into dst.
+		mark := len(dst)
 		if lineStart {
 			// Indentation is capped: deep nesting times many lines would
 			// make the output, and the hashing, quadratic.
 			for i := 0; i < min(depth, 12); i++ {
-				b.WriteString("  ")
+				dst = append(dst, "  "...)
 			}
 		} else {
-			b.WriteByte(' ')
+			dst = append(dst, ' ')
 		}
-		b.WriteString(t)
+		tok := len(dst)
+		if dst = appendToken(dst, k, text); len(dst) == tok {
+			dst = dst[:mark]
+			continue
+		}
 		lineStart = false
 		if k == tokPunct {
-			switch t {
+			switch text {
 			case "{":
 				depth++
-				b.WriteByte('\n')
+				dst = append(dst, '\n')
 				lineStart = true
 			case "}", ";":
-				b.WriteByte('\n')
+				dst = append(dst, '\n')
 				lineStart = true
 			}
 		}
-	})
+	}
+	return dst
 }
 
 // Fingerprint returns the structural fingerprint of JavaScript source:
@@ -775,44 +870,15 @@ func normalizeInto(b textWriter, src string) {
 // to the exact "sha256:" hash, so a script whose text differs from every
 // approved version only in literal values still counts as approved.
 func Fingerprint(src string) string {
-	// Streamed into the hash rather than built as a string: Compare may
-	// fingerprint hundreds of scripts. Trailing newlines are held back
-	// because Normalize trims them.
-	h := sha256.New()
-	w := &trimWriter{w: bufio.NewWriterSize(h, min(len(src)+64, 4096))}
-	normalizeInto(w, src)
-	w.w.Flush()
-	return "fp:" + hex.EncodeToString(h.Sum(nil))
-}
-
-// trimWriter passes text on but holds back newlines until something else
-// follows them, so that a trailing run is never written.
-type trimWriter struct {
-	w       *bufio.Writer
-	pending int
-}
-
-func (t *trimWriter) flushPending() {
-	for ; t.pending > 0; t.pending-- {
-		t.w.WriteByte('\n')
-	}
-}
-
-func (t *trimWriter) WriteString(s string) (int, error) {
-	if s == "" {
-		return 0, nil
-	}
-	t.flushPending()
-	return t.w.WriteString(s)
-}
-
-func (t *trimWriter) WriteByte(c byte) error {
-	if c == '\n' {
-		t.pending++
-		return nil
-	}
-	t.flushPending()
-	return t.w.WriteByte(c)
+	// Normalised into one buffer and hashed once: Compare may fingerprint
+	// hundreds of scripts. Small scripts fit the stack buffer.
+	var small [1024]byte
+	buf := bytes.TrimRight(appendNormalized(small[:0], src), "\n")
+	sum := sha256.Sum256(buf)
+	var out [len("fp:") + 2*sha256.Size]byte
+	copy(out[:], "fp:")
+	hex.Encode(out[len("fp:"):], sum[:])
+	return string(out[:])
 }
 
 // tokenDelta counts the normalised tokens added to and removed from before

@@ -28,7 +28,7 @@ type result struct {
 // index makes a baseline's items quick to find.
 type index struct {
 	items []skimguard.Item
-	byKey map[itemKey]int
+	byKey keyTable // item numbers by type and key
 	// scriptGroups and frameGroups list the items that pair within a
 	// group; groupValues finds scripts without URL by accepted value.
 	scriptGroups map[string][]int
@@ -41,21 +41,42 @@ type groupValue struct{ group, value string }
 func newIndex(items []skimguard.Item) *index {
 	ix := &index{
 		items:        items,
-		byKey:        make(map[itemKey]int, len(items)),
+		byKey:        newKeyTable(len(items)),
 		scriptGroups: map[string][]int{},
 		frameGroups:  map[string][]int{},
 		groupValues:  map[groupValue][]int{},
 	}
+	// Most values belong to one item: their hit lists are cut from one
+	// array instead of being allocated one by one.
+	var one []int
+	var lastKind, lastFrame, lastGroup string
 	for i := range items {
 		it := &items[i]
-		ix.byKey[itemKey{it.Type, it.Key}] = i
+		// A later item with the same type and key replaces an earlier one.
+		ix.byKey.put(ix.byKey.slot(it.Key, func(j int) bool { return items[j].Key == it.Key && items[j].Type == it.Type }), i)
 		switch it.Type {
 		case skimguard.ItemScript:
-			if g, ok := scriptGroup(it); ok {
+			if _, ok := it.Attrs[attrOrdinal]; ok {
+				// A script without URL pairs within its kind and
+				// document; the group's name is reused while items
+				// (sorted by key) stay in one group.
+				kind, frame := it.Attrs[attrKind], it.Attrs[attrFrame]
+				if lastGroup == "" || kind != lastKind || frame != lastFrame {
+					lastKind, lastFrame, lastGroup = kind, frame, kind+" in "+frame
+				}
+				g := lastGroup
 				ix.scriptGroups[g] = append(ix.scriptGroups[g], i)
 				for _, v := range it.Values {
 					k := groupValue{g, v}
-					ix.groupValues[k] = append(ix.groupValues[k], i)
+					if hits, ok := ix.groupValues[k]; ok {
+						ix.groupValues[k] = append(hits, i)
+						continue
+					}
+					if len(one) == cap(one) {
+						one = make([]int, 0, 256)
+					}
+					one = append(one, i)
+					ix.groupValues[k] = one[len(one)-1 : len(one) : len(one)]
 				}
 			}
 		case skimguard.ItemFrame:
@@ -66,17 +87,9 @@ func newIndex(items []skimguard.Item) *index {
 	return ix
 }
 
-// scriptGroup returns the pairing group of a script item without URL.
-func scriptGroup(it *skimguard.Item) (string, bool) {
-	if _, ok := it.Attrs[attrOrdinal]; !ok {
-		return "", false
-	}
-	return it.Attrs[attrKind] + " in " + it.Attrs[attrFrame], true
-}
-
 func (ix *index) lookup(t skimguard.ItemType, key string) (int, bool) {
-	i, ok := ix.byKey[itemKey{t, key}]
-	return i, ok
+	i := number(ix.byKey.slot(key, func(j int) bool { return ix.items[j].Key == key && ix.items[j].Type == t }))
+	return i, i >= 0
 }
 
 // accepts reports whether item i accepts the observed entry's values. For

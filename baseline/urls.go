@@ -1,7 +1,7 @@
 package baseline
 
 import (
-	"sort"
+	"slices"
 	"strings"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -142,7 +142,19 @@ func (p parsedURL) originPath() string {
 	if p.opaque {
 		return opaqueKey(p.path)
 	}
-	// Most paths have nothing volatile: check before splitting.
+	var buf [128]byte
+	return string(p.appendOriginPath(buf[:0]))
+}
+
+// appendOriginPath appends originPath to dst.
+func (p parsedURL) appendOriginPath(dst []byte) []byte {
+	if p.opaque {
+		return append(dst, opaqueKey(p.path)...)
+	}
+	dst = append(dst, p.scheme...)
+	dst = append(dst, "://"...)
+	dst = append(dst, p.host...)
+	// Most paths have nothing volatile: check before rewriting.
 	volatile := false
 	for rest := p.path; rest != "" && !volatile; {
 		seg := rest
@@ -154,13 +166,15 @@ func (p parsedURL) originPath() string {
 		volatile = len(seg) >= 8 && volatileSegment(seg) != seg
 	}
 	if !volatile {
-		return p.scheme + "://" + p.host + p.path
+		return append(dst, p.path...)
 	}
-	segs := strings.Split(p.path, "/")
-	for i, s := range segs {
-		segs[i] = volatileSegment(s)
+	for i, seg := range strings.Split(p.path, "/") {
+		if i > 0 {
+			dst = append(dst, '/')
+		}
+		dst = append(dst, volatileSegment(seg)...)
 	}
-	return p.scheme + "://" + p.host + strings.Join(segs, "/")
+	return dst
 }
 
 // fastOrigin is urlOrigin without net/url for the common scheme://host
@@ -226,23 +240,41 @@ func newURLNorm(learnt map[string]bool, tops ...string) *urlNorm {
 // norm returns raw without its fragment, with volatile path pieces as "*"
 // and only its stable query parameters, sorted.
 func (n *urlNorm) norm(raw string) string {
+	var buf [256]byte
+	return string(n.appendNorm(buf[:0], raw))
+}
+
+// appendNorm appends norm(raw) to dst.
+func (n *urlNorm) appendNorm(dst []byte, raw string) []byte {
 	p := splitURL(raw)
-	out := p.originPath()
-	if p.query != "" && !p.opaque {
-		var keep []string
-		for _, kv := range strings.Split(p.query, "&") {
-			name, val, _ := strings.Cut(kv, "=")
-			if kv == "" || volatileParams[strings.ToLower(name)] || n.learnt[name] || volatileValue(val) {
-				continue
-			}
-			keep = append(keep, kv)
-		}
-		if len(keep) > 0 {
-			sort.Strings(keep)
-			out += "?" + strings.Join(keep, "&")
-		}
+	dst = p.appendOriginPath(dst)
+	if p.query == "" || p.opaque {
+		return dst
 	}
-	return out
+	var kept [8]string // on the stack for all but long queries
+	keep := kept[:0]
+	for rest, more := p.query, true; more; {
+		var kv string
+		kv, rest, more = strings.Cut(rest, "&")
+		name, val, _ := strings.Cut(kv, "=")
+		if kv == "" || volatileParams[strings.ToLower(name)] || n.learnt[name] || volatileValue(val) {
+			continue
+		}
+		keep = append(keep, kv)
+	}
+	if len(keep) == 0 {
+		return dst
+	}
+	slices.Sort(keep)
+	for i, kv := range keep {
+		if i == 0 {
+			dst = append(dst, '?')
+		} else {
+			dst = append(dst, '&')
+		}
+		dst = append(dst, kv...)
+	}
+	return dst
 }
 
 // doc names the document a script, form or frame sits in: "top" for the

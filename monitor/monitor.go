@@ -33,6 +33,9 @@ type Monitor struct {
 	Concurrency int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observed, when set, receives every observation a check made, from
+	// several goroutines at once (check --write-lock learns from them).
+	Observed func(skimguard.Page, *skimguard.Observation)
 }
 
 func (m *Monitor) now() time.Time {
@@ -199,6 +202,9 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page,
 	}
 	var opened []skimguard.Finding
 	if scanErr == nil {
+		if m.Observed != nil {
+			m.Observed(p, scan.Observation)
+		}
 		scan.Findings = baseline.Compare(b, scan.Observation)
 		scan.Status = skimguard.ScanOK
 		if len(scan.Findings) > 0 {

@@ -12,13 +12,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/baseline"
 	"github.com/skimguard/skimguard/config"
 	"github.com/skimguard/skimguard/crawler"
+	"github.com/skimguard/skimguard/lockfile"
 	"github.com/skimguard/skimguard/monitor"
 	"github.com/skimguard/skimguard/report"
 	"github.com/skimguard/skimguard/sqlite"
@@ -26,11 +29,14 @@ import (
 
 // common holds the flags every command takes.
 type common struct {
-	config   string
-	db       string
-	sites    stringList
-	chromium string
-	verbose  bool
+	config string
+	db     string
+	// baselineFile, when set (check --baseline-file), replaces the
+	// database with a lock file.
+	baselineFile string
+	sites        stringList
+	chromium     string
+	verbose      bool
 }
 
 type stringList []string
@@ -87,7 +93,13 @@ func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error
 	if a.pages, err = cfg.Pages(c.sites); err != nil {
 		return nil, err
 	}
-	if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
+	if c.baselineFile != "" {
+		lock, err := readLock(c.baselineFile)
+		if err != nil {
+			return nil, err
+		}
+		a.store = lockfile.NewStore(lock)
+	} else if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
 		return nil, err
 	}
 	logger := newLogger(e.stderr, c.verbose)
@@ -165,6 +177,14 @@ func runScan(ctx context.Context, e env, args []string) error {
 }
 
 func runBaseline(ctx context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "export":
+			return runBaselineExport(ctx, e, args[1:])
+		case "import":
+			return runBaselineImport(ctx, e, args[1:])
+		}
+	}
 	fs, c := newFlags(e, "baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]",
 		"Load each page several times (learning what varies between loads) and approve what it showed as\nthe page's new baseline, recording who approved it and why. Older versions are kept.")
 	samples := fs.Int("samples", 3, "page loads to learn each baseline from")
@@ -205,6 +225,9 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	format := fs.String("format", "text", "report format: "+strings.Join(report.Formats, ", "))
 	out := fs.String("out", "", "write the report in --format to this file; the terminal gets the text report")
 	failOn := fs.String("fail-on", string(skimguard.SeverityLow), "lowest severity that makes check exit 1: critical, high, medium or low")
+	fs.StringVar(&c.baselineFile, "baseline-file", "", "check against this lock file (skimguard baseline export) instead of the database; nothing is stored")
+	writeLock := fs.String("write-lock", "", "also write what this check observed as a lock file, for a reviewer to approve in a pull request")
+	by := fs.String("by", currentUser(e), "with --write-lock: who the observed baseline is recorded as proposed by")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -220,9 +243,18 @@ func runCheck(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	var observed lockObservations
+	if *writeLock != "" {
+		a.mon.Observed = observed.add
+	}
 	res, err := a.mon.Check(ctx, a.pages)
 	if err != nil {
 		return err
+	}
+	if *writeLock != "" {
+		if err := observed.write(ctx, a.store, *writeLock, *by); err != nil {
+			return err
+		}
 	}
 	if *out != "" {
 		if err := writeFile(*out, func(w io.Writer) error { return report.Write(w, *format, res) }); err != nil {
@@ -424,4 +456,132 @@ func short(h string) string {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// lockObservations collects what a check saw, for --write-lock.
+type lockObservations struct {
+	mu    sync.Mutex
+	pages []skimguard.Page
+	obs   []*skimguard.Observation
+}
+
+func (l *lockObservations) add(p skimguard.Page, o *skimguard.Observation) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pages = append(l.pages, p)
+	l.obs = append(l.obs, o)
+}
+
+// write proposes each observed page's next baseline: its current baseline
+// with this check's changes applied, as approving them would make it (so the
+// variation learnt before is kept), or, for a page without a baseline, what
+// the check saw. Each changed item says it awaits review.
+func (l *lockObservations) write(ctx context.Context, store skimguard.Store, path, by string) error {
+	res := skimguard.Resolution{Status: skimguard.StatusApproved, By: by,
+		Reason: "observed by skimguard check; approve by merging the pull request", At: time.Now().UTC()}
+	var bs []skimguard.Baseline
+	for i, o := range l.obs {
+		p := l.pages[i]
+		current, err := store.Baseline(ctx, p.Site, p.Name)
+		var next *skimguard.Baseline
+		switch {
+		case err == nil:
+			next, err = baseline.Apply(current, baseline.Compare(current, o), res)
+		case errors.Is(err, skimguard.ErrNoBaseline):
+			next, err = baseline.Learn([]*skimguard.Observation{o}, res.By, res.Reason, res.At)
+		}
+		if err != nil {
+			return fmt.Errorf("--write-lock: %s/%s: %w", p.Site, p.Name, err)
+		}
+		next.Site, next.Page, next.URL = p.Site, p.Name, p.URL
+		bs = append(bs, *next)
+	}
+	return writeFile(path, lockfile.FromBaselines(bs).Write)
+}
+
+func readLock(path string) (*lockfile.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	defer f.Close()
+	return lockfile.Read(path, f)
+}
+
+func runBaselineExport(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "baseline export", "baseline export [--site S] [--out FILE] [flags]",
+		"Write the approved baselines as a stable, sorted lock file (one item per line), to commit beside the code\nand check in CI with `skimguard check --baseline-file`.")
+	out := fs.String("out", "", "write to this file instead of standard output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := c.open(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	bs, err := a.store.Baselines(ctx, c.sites)
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		return errors.New("no approved baselines to export: take one with `skimguard baseline --reason TEXT`")
+	}
+	lock := lockfile.FromBaselines(bs)
+	if *out != "" {
+		return writeFile(*out, lock.Write)
+	}
+	return lock.Write(e.stdout)
+}
+
+func runBaselineImport(ctx context.Context, e env, args []string) error {
+	fs, c := newFlags(e, "baseline import", "baseline import FILE --reason TEXT [--by NAME] [flags]",
+		"Load a lock file's baselines into the database as each page's new baseline version; older versions are kept.")
+	by := fs.String("by", currentUser(e), "who approves the import")
+	reason := fs.String("reason", "", "why (required; e.g. the pull request that changed the lock file)")
+	var file string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if file != "" {
+			return usageErr("baseline import takes one file")
+		}
+		file, rest = fs.Arg(0), fs.Args()[1:]
+	}
+	if file == "" {
+		return usageErr("baseline import needs a lock file (see `skimguard baseline export`)")
+	}
+	if *reason == "" {
+		return usageErr("baseline import needs --reason: say why these baselines are approved")
+	}
+	lock, err := readLock(file)
+	if err != nil {
+		return err
+	}
+	a, err := c.open(ctx, e, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n := 0
+	for _, b := range lock.Baselines() {
+		if len(c.sites) > 0 && !slices.Contains(c.sites, b.Site) {
+			continue
+		}
+		b.ApprovedBy, b.Reason, b.CreatedAt = *by, *reason, time.Now().UTC()
+		if err := a.store.SaveBaseline(ctx, &b); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s/%s: baseline version %d imported from %s (%d items)\n", b.Site, b.Page, b.Version, file, len(b.Items))
+		n++
+	}
+	if n == 0 {
+		return errors.New("the lock file has no page of the selected sites")
+	}
+	return nil
 }

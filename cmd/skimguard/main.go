@@ -45,7 +45,9 @@ func commands() []command {
 		{"demo", "demo [--port N] [--serve] [--planted]", "run the built-in demo shop: baseline it, plant a skimmer, check, show the findings", runDemo},
 		{"scan", "scan [flags]", "scan the pages and store what each showed, without comparing", runScan},
 		{"baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]", "load each page several times and approve what it showed as its baseline", runBaseline},
-		{"check", "check [--format text|json|sarif|junit|github|markdown] [--out FILE] [--fail-on SEVERITY] [flags]", "scan, compare with the approved baselines, store and report findings (exit 0 ok, 1 findings, 2 could not check)", runCheck},
+		{"baseline export", "baseline export [--site S] [--out FILE]", "write the approved baselines as a reviewable lock file (skimguard.lock.json)", nil},
+		{"baseline import", "baseline import FILE --reason TEXT [--by NAME]", "load a lock file as each page's new baseline version", nil},
+		{"check", "check [--format text|json|sarif|junit|github|markdown] [--out FILE] [--fail-on SEVERITY] [--baseline-file LOCK] [--write-lock FILE] [flags]", "scan, compare with the approved baselines, store and report findings (exit 0 ok, 1 findings, 2 could not check)", runCheck},
 		{"findings", "findings [--all] [flags]", "list open findings", runFindings},
 		{"approve", "approve ID... --reason TEXT [--by NAME]", "accept findings into the baseline as a new baseline version", runApprove},
 		{"reject", "reject ID... --reason TEXT [--by NAME]", "close findings as rejected; the baseline stays", runReject},
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitOK
 	}
 	for _, c := range commands() {
-		if c.name != args[0] {
+		if c.name != args[0] || c.run == nil {
 			continue
 		}
 		err := c.run(ctx, e, args[1:])

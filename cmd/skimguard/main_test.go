@@ -80,7 +80,38 @@ func TestCheckExitCodesAndReviewFlow(t *testing.T) {
 		}
 	})
 
+	lock := filepath.Join(dir, "skimguard.lock.json")
+	t.Run("a lock file round-trips and checks the clean shop without a database", func(t *testing.T) {
+		code, out, errOut := cli(t, append([]string{"baseline", "export", "--out", lock}, base...)...)
+		if code != exitOK {
+			t.Fatalf("export: exit %d\n%s%s", code, out, errOut)
+		}
+		code, out, errOut = cli(t, append([]string{"baseline", "import", lock, "--reason", "PR #12", "--by", "carol"}, base...)...)
+		if code != exitOK || !strings.Contains(out, "baseline version 2 imported") {
+			t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+		}
+		noDB := filepath.Join(dir, "must-not-exist.db")
+		code, out, errOut = cli(t, "check", "--config", cfg, "--db", noDB, "--baseline-file", lock)
+		if code != exitOK {
+			t.Fatalf("check --baseline-file of the clean shop: exit %d\n%s%s", code, out, errOut)
+		}
+		if _, err := os.Stat(noDB); !os.IsNotExist(err) {
+			t.Fatalf("check --baseline-file touched a database: %v", err)
+		}
+	})
+
 	shop.Plant()
+	t.Run("check --baseline-file catches the planted skimmer and --write-lock proposes the new state", func(t *testing.T) {
+		proposed := filepath.Join(dir, "proposed.lock.json")
+		code, out, errOut := cli(t, "check", "--config", cfg, "--baseline-file", lock, "--write-lock", proposed)
+		if code != exitFindings || !strings.Contains(out, "data.exfiltration") {
+			t.Fatalf("exit %d, want 1 with the exfiltration\n%s%s", code, out, errOut)
+		}
+		code, out, errOut = cli(t, "check", "--config", cfg, "--baseline-file", proposed)
+		if code != exitOK {
+			t.Fatalf("checking against the proposed lock must pass (it holds the skimmer): exit %d\n%s%s", code, out, errOut)
+		}
+	})
 	var ids []string
 	t.Run("check of the compromised shop exits 1 with a JSON report", func(t *testing.T) {
 		code, out, errOut := cli(t, append([]string{"check", "--format", "json"}, base...)...)

@@ -1,0 +1,127 @@
+package lockfile
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// Store is a skimguard.Store that serves a lock file's baselines and keeps
+// scans and findings in memory: `check --baseline-file` runs with no
+// database, and nothing it sees outlives the process.
+type Store struct {
+	mu        sync.Mutex
+	baselines map[[2]string]skimguard.Baseline
+	scans     []skimguard.Scan
+	findings  []skimguard.Finding
+	nextID    int64
+}
+
+var _ skimguard.Store = (*Store)(nil)
+
+// NewStore serves f's baselines.
+func NewStore(f *File) *Store {
+	s := &Store{baselines: map[[2]string]skimguard.Baseline{}}
+	for _, b := range f.Baselines() {
+		s.baselines[[2]string{b.Site, b.Page}] = b
+	}
+	return s
+}
+
+// SaveScan keeps the scan and numbers its findings.
+func (s *Store) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	scan.ID = s.nextID
+	for i := range scan.Findings {
+		f := &scan.Findings[i]
+		s.nextID++
+		f.ID, f.ScanID, f.Status = s.nextID, scan.ID, skimguard.StatusOpen
+		f.FirstSeen, f.LastSeen = scan.StartedAt, scan.StartedAt
+		s.findings = append(s.findings, *f)
+	}
+	kept := *scan
+	kept.Observation, kept.Findings = nil, nil
+	s.scans = append(s.scans, kept)
+	return nil
+}
+
+// Scans lists the scans of this process, newest first.
+func (s *Store) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Scan, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []skimguard.Scan
+	for _, sc := range slices.Backward(s.scans) {
+		if (f.Site == "" || sc.Site == f.Site) && (f.Page == "" || sc.Page == f.Page) && (len(f.Sites) == 0 || slices.Contains(f.Sites, sc.Site)) {
+			out = append(out, sc)
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// Baseline returns the page's baseline from the lock file.
+func (s *Store) Baseline(ctx context.Context, site, page string) (*skimguard.Baseline, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.baselines[[2]string{site, page}]
+	if !ok {
+		return nil, fmt.Errorf("%s/%s is not in the lock file: add it with `skimguard baseline export > FILE` after approving its baseline: %w", site, page, skimguard.ErrNoBaseline)
+	}
+	return &b, nil
+}
+
+// Baselines returns the lock file's baselines of the sites (all when empty).
+func (s *Store) Baselines(ctx context.Context, sites []string) ([]skimguard.Baseline, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []skimguard.Baseline
+	for _, b := range s.baselines {
+		if len(sites) == 0 || slices.Contains(sites, b.Site) {
+			out = append(out, b)
+		}
+	}
+	slices.SortFunc(out, func(a, b skimguard.Baseline) int {
+		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page))
+	})
+	return out, nil
+}
+
+// errReadOnly: a lock file changes by review in a pull request, not by a
+// check.
+var errReadOnly = errors.New("the lock file is read-only here: approve changes in the database and export it, or edit it in a pull request")
+
+// SaveBaseline refuses: see errReadOnly.
+func (s *Store) SaveBaseline(ctx context.Context, b *skimguard.Baseline) error { return errReadOnly }
+
+// Findings lists the findings of this process.
+func (s *Store) Findings(ctx context.Context, f skimguard.FindingFilter) ([]skimguard.Finding, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []skimguard.Finding
+	for _, fd := range s.findings {
+		if (f.Status == "" || fd.Status == f.Status) && (len(f.Sites) == 0 || slices.Contains(f.Sites, fd.Site)) && (len(f.IDs) == 0 || slices.Contains(f.IDs, fd.ID)) {
+			out = append(out, fd)
+		}
+	}
+	return out, nil
+}
+
+// ResolveFindings refuses: see errReadOnly.
+func (s *Store) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Resolution, apply skimguard.ApplyFunc) error {
+	return errReadOnly
+}
+
+// Audit is empty: a lock file's history is its repository's.
+func (s *Store) Audit(ctx context.Context) ([]skimguard.AuditEntry, error) { return nil, nil }
+
+// Close does nothing.
+func (s *Store) Close() error { return nil }
