@@ -1,0 +1,24 @@
+# skimguard with Debian's Chromium, running as a non-root user so that
+# Chromium keeps its sandbox on (chromedp turns it off only for root).
+# Chromium's sandbox needs user namespaces: run with the default seccomp
+# profile on a kernel that allows unprivileged user namespaces, or add
+# --security-opt seccomp=<a profile that allows clone/unshare>.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /out/skimguard ./cmd/skimguard
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 skimguard
+COPY --from=build /out/skimguard /usr/local/bin/skimguard
+USER skimguard
+WORKDIR /home/skimguard
+ENV SKIMGUARD_CHROMIUM=/usr/lib/chromium/chromium
+# tini reaps Chromium's renderer processes.
+ENTRYPOINT ["/usr/bin/tini", "--", "skimguard"]
+CMD ["check"]
