@@ -33,6 +33,9 @@ type Monitor struct {
 	Concurrency int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Progress, when set, is told each step of each page as it happens,
+	// from several goroutines at once.
+	Progress func(p skimguard.Page, step string)
 	// Observed, when set, receives every observation a check made, from
 	// several goroutines at once (check --write-lock learns from them).
 	Observed func(skimguard.Page, *skimguard.Observation)
@@ -76,8 +79,15 @@ func (m *Monitor) each(ctx context.Context, n int, fn func(ctx context.Context, 
 	wg.Wait()
 }
 
+func (m *Monitor) progress(p skimguard.Page, format string, a ...any) {
+	if m.Progress != nil {
+		m.Progress(p, fmt.Sprintf(format, a...))
+	}
+}
+
 // observe scans one page and records the scan's timing.
 func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Scan, error) {
+	m.progress(p, "loading and watching (window %s)", p.Wait)
 	scan := &skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL, StartedAt: m.now()}
 	if err := ctx.Err(); err != nil {
 		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
@@ -88,10 +98,12 @@ func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Sca
 	if err != nil {
 		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
 		m.logger().Warn("scan failed", "site", p.Site, "page", p.Name, "err", err)
+		m.progress(p, "failed: %v", err)
 		return scan, err
 	}
 	scan.Observation = obs
 	scan.Status = skimguard.ScanObserved
+	m.progress(p, "observed %d scripts, %d destinations in %s", len(obs.Scripts), len(obs.Connections), scan.Duration.Round(time.Millisecond))
 	return scan, nil
 }
 

@@ -103,7 +103,7 @@ func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error
 		return nil, err
 	}
 	logger := newLogger(e.stderr, c.verbose)
-	a.mon = &monitor.Monitor{Store: a.store, Logger: logger}
+	a.mon = &monitor.Monitor{Store: a.store, Logger: logger, Progress: progressPrinter(e.stderr)}
 	var sinks alerts.Multi
 	for _, ac := range cfg.Alerts {
 		s, err := alerts.New(ac, e.getenv)
@@ -584,4 +584,23 @@ func runBaselineImport(ctx context.Context, e env, args []string) error {
 		return errors.New("the lock file has no page of the selected sites")
 	}
 	return nil
+}
+
+// progressPrinter shows each page's steps with the elapsed time when w is a
+// terminal; piped or redirected output (CI logs, reports) gets none.
+func progressPrinter(w io.Writer) func(skimguard.Page, string) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	start := time.Now()
+	var mu sync.Mutex
+	return func(p skimguard.Page, step string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(f, "  %6.1fs  %s/%s: %s\n", time.Since(start).Seconds(), p.Site, p.Name, step)
+	}
 }

@@ -278,3 +278,17 @@ func TestFailOnSetsTheLowestSeverityThatFails(t *testing.T) {
 		t.Error("no findings must never fail")
 	}
 }
+
+func TestProgressIsSilentWhenNotATerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if progressPrinter(f) != nil {
+		t.Error("a regular file got progress output")
+	}
+	if progressPrinter(&bytes.Buffer{}) != nil {
+		t.Error("a buffer got progress output")
+	}
+}
