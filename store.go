@@ -28,6 +28,9 @@ type ScanFilter struct {
 	Sites []string
 	Site  string
 	Page  string
+	// From and To bound StartedAt (From inclusive, To exclusive) when set.
+	From, To time.Time
+	// Limit caps the result; 0 means 100, and a negative Limit means all.
 	Limit int
 }
 

@@ -58,7 +58,8 @@ func (s *Store) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.
 	defer s.mu.Unlock()
 	var out []skimguard.Scan
 	for _, sc := range slices.Backward(s.scans) {
-		if (f.Site == "" || sc.Site == f.Site) && (f.Page == "" || sc.Page == f.Page) && (len(f.Sites) == 0 || slices.Contains(f.Sites, sc.Site)) {
+		if (f.Site == "" || sc.Site == f.Site) && (f.Page == "" || sc.Page == f.Page) && (len(f.Sites) == 0 || slices.Contains(f.Sites, sc.Site)) &&
+			(f.From.IsZero() || !sc.StartedAt.Before(f.From)) && (f.To.IsZero() || sc.StartedAt.Before(f.To)) {
 			out = append(out, sc)
 		}
 	}

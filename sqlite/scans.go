@@ -178,9 +178,21 @@ func (db *DB) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Sc
 		where = append(where, "page = ?")
 		args = append(args, f.Page)
 	}
+	// Times are fixed-width UTC text, so they compare as strings.
+	if !f.From.IsZero() {
+		where = append(where, "started_at >= ?")
+		args = append(args, timeText(f.From))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "started_at < ?")
+		args = append(args, timeText(f.To))
+	}
 	limit := f.Limit
-	if limit <= 0 {
+	switch {
+	case limit == 0:
 		limit = 100
+	case limit < 0:
+		limit = -1 // SQLite: no limit
 	}
 	q := "SELECT id, site, page, url, started_at, duration_ns, status, error, baseline_version FROM scans"
 	if len(where) > 0 {

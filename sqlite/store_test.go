@@ -278,6 +278,14 @@ func TestSaveScan(t *testing.T) {
 		if len(other) != 1 || other[0].Site != "other" {
 			t.Errorf("Scans(sites other) = %+v", other)
 		}
+		unlimited, err := db.Scans(t.Context(), skimguard.ScanFilter{Limit: -1})
+		if err != nil || len(unlimited) != 106 {
+			t.Errorf("Scans(limit -1) = %d scans, %v; want all 106", len(unlimited), err)
+		}
+		period, err := db.Scans(t.Context(), skimguard.ScanFilter{From: t0.Add(10 * time.Minute), To: t0.Add(20 * time.Minute), Limit: -1})
+		if err != nil || len(period) != 10 || !period[0].StartedAt.Equal(t0.Add(19*time.Minute)) || !period[9].StartedAt.Equal(t0.Add(10*time.Minute)) {
+			t.Errorf("Scans(from 10m to 20m) = %d scans, %v; want minutes 10..19", len(period), err)
+		}
 	})
 
 	t.Run("concurrent saves from 8 goroutines all succeed", func(t *testing.T) {

@@ -215,6 +215,12 @@ func TestCheckExitCodesAndReviewFlow(t *testing.T) {
 		if code != exitOK {
 			t.Fatalf("check after approving every change: exit %d, want 0\n%s", code, out)
 		}
+		report := filepath.Join(dir, "evidence.html")
+		code, _, errOut = cli(t, append([]string{"report", "--out", report}, base...)...)
+		data, _ := os.ReadFile(report)
+		if code != exitOK || !strings.Contains(string(data), "6.4.3: script inventory") || !strings.Contains(string(data), "skimmer") {
+			t.Fatalf("report: exit %d: %s\n%.300s", code, errOut, data)
+		}
 		code, out, _ = cli(t, append([]string{"inventory"}, base...)...)
 		if code != exitOK || !strings.Contains(out, "/static/app.js") || !strings.Contains(out, "bob") || !strings.Contains(out, "onboarding") {
 			t.Fatalf("inventory: exit %d\n%s", code, out)
@@ -244,6 +250,7 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 		{"config error names the line", []string{"check", "--config", bad}, "sites.yaml:3"},
 		{"bad format", []string{"check", "--format", "xml", "--config", bad}, "--format"},
 		{"bad --fail-on", []string{"check", "--fail-on", "urgent", "--config", bad}, "--fail-on"},
+		{"report with a bad date", []string{"report", "--from", "01/10/2026", "--config", bad}, "YYYY-MM-DD"},
 		{"approve without ids", []string{"approve", "--reason", "x", "--config", bad}, "finding ids"},
 		{"approve with a bad id", []string{"approve", "abc", "--config", bad}, "not a finding id"},
 	} {

@@ -1,0 +1,204 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/sqlite"
+)
+
+var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+// fixture stores a month of history: a baseline approved on day 0, daily
+// scans of the checkout for 10 days then none until day 20 (a gap), a
+// failed scan on day 15, and a change found on day 5 and rejected.
+func fixture(t *testing.T) (skimguard.Store, []skimguard.Page) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b := &skimguard.Baseline{Site: "shop", Page: "checkout", URL: "https://shop.test/checkout", Samples: 3, CreatedAt: t0,
+		ApprovedBy: "alice", Reason: "onboarding",
+		Items: []skimguard.Item{
+			{Type: skimguard.ItemScript, Key: "app", Subject: "https://shop.test/app.js", Origin: "https://shop.test", Values: []string{"sha256:aa"},
+				SHA256: "aa", Attrs: map[string]string{"kind": "external"}, FirstSeen: t0, ApprovedBy: "alice", Reason: "storefront code, ticket 1", ApprovedAt: t0},
+			{Type: skimguard.ItemScript, Key: "ab", Subject: "https://shop.test/ab-b.js", Origin: "https://shop.test", Values: []string{"sha256:bb"},
+				SHA256: "bb", Optional: true, FirstSeen: t0, ApprovedBy: "alice", Reason: "A/B test", ApprovedAt: t0},
+			{Type: skimguard.ItemConnection, Key: "https://shop.test", Values: []string{"https://shop.test"}, FirstSeen: t0, ApprovedAt: t0},
+		}}
+	if err := db.SaveBaseline(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	save := func(day int, status skimguard.ScanStatus, fs ...skimguard.Finding) {
+		s := &skimguard.Scan{Site: "shop", Page: "checkout", URL: b.URL, StartedAt: t0.Add(time.Duration(day)*24*time.Hour + time.Hour),
+			Duration: 4 * time.Second, Status: status, BaselineVersion: 1, Findings: fs}
+		if status == skimguard.ScanFailed {
+			s.Error = "net::ERR_CONNECTION_REFUSED"
+		}
+		if err := db.SaveScan(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d := 0; d < 10; d++ {
+		if d == 5 {
+			save(d, skimguard.ScanFindings, skimguard.Finding{Kind: skimguard.KindScriptAdded, Severity: skimguard.SeverityHigh, Site: "shop", Page: "checkout",
+				Subject: "https://jquery-cdn.pw/x.js", Detail: "not in the baseline", Fingerprint: "f1"})
+			continue
+		}
+		save(d, skimguard.ScanOK)
+	}
+	save(15, skimguard.ScanFailed)
+	save(20, skimguard.ScanOK)
+	fs, _ := db.Findings(ctx, skimguard.FindingFilter{})
+	if err := db.ResolveFindings(ctx, []int64{fs[0].ID}, skimguard.Resolution{Status: skimguard.StatusRejected, By: "bob", Reason: "skimmer, removed", At: t0.Add(6 * 24 * time.Hour)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return db, []skimguard.Page{{Site: "shop", Name: "checkout", URL: b.URL}}
+}
+
+func TestBuildFindsGapsInWeeklyChecking(t *testing.T) {
+	store, pages := fixture(t)
+	r, err := Build(context.Background(), store, pages, t0, t0.AddDate(0, 1, 0), t0.AddDate(0, 2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Coverage) != 1 {
+		t.Fatalf("coverage: %+v", r.Coverage)
+	}
+	c := r.Coverage[0]
+	if c.Weekly || c.Scans != 12 || c.Failed != 1 {
+		t.Fatalf("coverage = %+v; want 12 scans, 1 failed, not weekly", c)
+	}
+	// Day 9 to day 20 (the failed scan on day 15 is not a check), and day
+	// 20 to the period's end (day 31).
+	if len(c.Gaps) != 2 || c.Gaps[0].Days() != 11 || c.Gaps[1].Days() < 10.9 {
+		t.Fatalf("gaps = %+v", c.Gaps)
+	}
+}
+
+func TestBuildInventoryChangesAndDecisions(t *testing.T) {
+	store, pages := fixture(t)
+	r, err := Build(context.Background(), store, pages, t0, t0.AddDate(0, 1, 0), t0.AddDate(0, 2, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Inventory) != 2 {
+		t.Fatalf("inventory holds the scripts only: %+v", r.Inventory)
+	}
+	ab, app := r.Inventory[0], r.Inventory[1]
+	if app.Justification != "storefront code, ticket 1" || app.ApprovedBy != "alice" || app.SHA256 != "aa" || app.LastVerified == nil ||
+		!app.LastVerified.Equal(t0.Add(20*24*time.Hour+time.Hour)) {
+		t.Errorf("app.js row = %+v", app)
+	}
+	if !ab.Optional || ab.LastVerified != nil {
+		t.Errorf("an optional script cannot be verified by a matching scan: %+v", ab)
+	}
+	if len(r.Changes) != 1 || r.Changes[0].Status != "rejected" || r.Changes[0].ResolvedBy != "bob" {
+		t.Errorf("changes = %+v", r.Changes)
+	}
+	var actions []string
+	for _, d := range r.Decisions {
+		actions = append(actions, d.Action)
+	}
+	if strings.Join(actions, ",") != "baseline.approve,finding.reject" {
+		t.Errorf("decisions = %v", actions)
+	}
+	if len(r.Scans) != 12 || r.Scans[0].StartedAt.After(r.Scans[1].StartedAt) {
+		t.Errorf("scans must be listed oldest first: %d", len(r.Scans))
+	}
+
+	// A later period sees none of it but still flags the missing checks.
+	later, _ := Build(context.Background(), store, pages, t0.AddDate(0, 2, 0), t0.AddDate(0, 3, 0), t0.AddDate(0, 4, 0))
+	if len(later.Scans) != 0 || len(later.Changes) != 0 || later.Coverage[0].Weekly {
+		t.Errorf("a month without scans: %+v", later.Coverage)
+	}
+}
+
+func TestBuildRefusesAnEmptyPeriod(t *testing.T) {
+	store, pages := fixture(t)
+	if _, err := Build(context.Background(), store, pages, t0, t0, t0); err == nil || !strings.Contains(err.Error(), "--from") {
+		t.Fatalf("empty period: %v", err)
+	}
+}
+
+func TestHTMLIsOneSelfContainedFile(t *testing.T) {
+	store, pages := fixture(t)
+	r, _ := Build(context.Background(), store, pages, t0, t0.AddDate(0, 1, 0), t0.AddDate(0, 2, 0))
+	var buf bytes.Buffer
+	if err := Write(&buf, "html", r); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(*html.Node)
+	tables := 0
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.Data {
+			case "script", "link", "img", "iframe":
+				t.Errorf("<%s> in the report: it must need nothing else to open", n.Data)
+			case "table":
+				tables++
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	out := buf.String()
+	for _, want := range []string{"storefront code, ticket 1", "jquery-cdn.pw", "skimmer, removed", "(11.0 days)", "@media print"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if tables != 5 {
+		t.Errorf("%d tables, want 5 sections", tables)
+	}
+}
+
+func TestCSVAndJSONCarryTheSameEvidence(t *testing.T) {
+	store, pages := fixture(t)
+	r, _ := Build(context.Background(), store, pages, t0, t0.AddDate(0, 1, 0), t0.AddDate(0, 2, 0))
+	var c, j bytes.Buffer
+	if err := Write(&c, "csv", r); err != nil {
+		t.Fatal(err)
+	}
+	cr := csv.NewReader(&c)
+	cr.FieldsPerRecord = -1
+	recs, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, rec := range recs {
+		count[rec[0]]++
+	}
+	if count["inventory"] != 2 || count["coverage"] != 1 || count["scan"] != 12 || count["change"] != 1 || count["decision"] != 2 {
+		t.Errorf("CSV sections: %v", count)
+	}
+	if err := Write(&j, "json", r); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(j.Bytes(), &back); err != nil || len(back.Scans) != 12 || back.Coverage[0].Weekly {
+		t.Errorf("JSON: %v %+v", err, back.Coverage)
+	}
+	if err := Write(&bytes.Buffer{}, "pdf", r); err == nil {
+		t.Error("unknown format accepted")
+	}
+}

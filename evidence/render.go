@@ -1,0 +1,143 @@
+package evidence
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Formats lists the formats Write knows.
+var Formats = []string{"html", "csv", "json"}
+
+// Write renders r in the named format.
+func Write(w io.Writer, format string, r *Report) error {
+	switch format {
+	case "html":
+		return r.HTML(w)
+	case "csv":
+		return r.CSV(w)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return fmt.Errorf("unknown report format %q: use html, csv or json", format)
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func dayPtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return day(*t)
+}
+
+// CSV writes the report as sections, each with its own header row, separated
+// by an empty record: inventory, coverage, scans, changes, decisions.
+func (r *Report) CSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	write := func(rec ...string) { cw.Write(rec) }
+	write("# skimguard evidence", "from", day(r.From), "to", day(r.To), "generated", day(r.Generated))
+	write()
+	write("section", "site", "page", "script", "kind", "origin", "sha256", "optional", "first_seen", "last_verified", "justification", "approved_by", "approved_at", "baseline_version")
+	for _, s := range r.Inventory {
+		write("inventory", s.Site, s.Page, s.Script, s.Kind, s.Origin, s.SHA256, strconv.FormatBool(s.Optional), day(s.FirstSeen),
+			dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion))
+	}
+	write()
+	write("section", "site", "page", "scans", "failed", "checked_weekly", "gaps")
+	for _, c := range r.Coverage {
+		gaps := ""
+		for i, g := range c.Gaps {
+			if i > 0 {
+				gaps += "; "
+			}
+			gaps += fmt.Sprintf("%s to %s (%.1f days)", day(g.From), day(g.To), g.Days())
+		}
+		write("coverage", c.Site, c.Page, strconv.Itoa(c.Scans), strconv.Itoa(c.Failed), strconv.FormatBool(c.Weekly), gaps)
+	}
+	write()
+	write("section", "scan_id", "site", "page", "url", "started_at", "duration_ms", "result", "error", "baseline_version")
+	for _, s := range r.Scans {
+		write("scan", strconv.FormatInt(s.ID, 10), s.Site, s.Page, s.URL, day(s.StartedAt), strconv.FormatInt(s.Duration.Milliseconds(), 10),
+			string(s.Status), s.Error, strconv.Itoa(s.BaselineVersion))
+	}
+	write()
+	write("section", "finding_id", "site", "page", "kind", "severity", "subject", "detail", "first_seen", "last_seen", "status", "resolved_by", "resolution", "resolved_at")
+	for _, c := range r.Changes {
+		write("change", strconv.FormatInt(c.ID, 10), c.Site, c.Page, c.Kind, c.Severity, c.Subject, c.Detail, day(c.FirstSeen), day(c.LastSeen),
+			c.Status, c.ResolvedBy, c.Resolution, dayPtr(c.ResolvedAt))
+	}
+	write()
+	write("section", "at", "actor", "action", "site", "page", "reason", "detail")
+	for _, a := range r.Decisions {
+		write("decision", day(a.At), a.Actor, a.Action, a.Site, a.Page, a.Reason, a.Detail)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// HTML writes the report as one self-contained page: no scripts, no
+// external resources, and a print style so it saves well as PDF.
+func (r *Report) HTML(w io.Writer) error {
+	return htmlTmpl.Execute(w, r)
+}
+
+var htmlTmpl = template.Must(template.New("evidence").Funcs(template.FuncMap{
+	"day": day, "dayPtr": dayPtr,
+	"ms":   func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) },
+	"days": func(g Gap) string { return fmt.Sprintf("%.1f", g.Days()) },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>skimguard evidence {{day .From}} – {{day .To}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #999}
+table{border-collapse:collapse;width:100%;margin:.5em 0}
+th,td{border:1px solid #bbb;padding:.25em .4em;text-align:left;vertical-align:top;font-size:12px}
+th{background:#eee}td.mono{font-family:ui-monospace,monospace;word-break:break-all}
+.bad{color:#a00;font-weight:bold}.ok{color:#060}
+p.note{color:#444}
+@media print{body{margin:0}h2{break-after:avoid}tr{break-inside:avoid}}
+</style></head><body>
+<h1>Payment page script integrity: evidence for PCI DSS 6.4.3 and 11.6.1</h1>
+<p>Period: {{day .From}} to {{day .To}}. Generated {{day .Generated}} by skimguard.</p>
+
+<h2>11.6.1: pages checked at least weekly</h2>
+<table><tr><th>page</th><th>scans</th><th>failed</th><th>checked weekly</th><th>gaps longer than 7 days</th></tr>
+{{range .Coverage}}<tr><td>{{.Site}}/{{.Page}}</td><td>{{.Scans}}</td><td>{{.Failed}}</td>
+<td>{{if .Weekly}}<span class="ok">yes</span>{{else}}<span class="bad">no</span>{{end}}</td>
+<td>{{range .Gaps}}{{day .From}} to {{day .To}} ({{days .}} days)<br>{{end}}</td></tr>
+{{end}}</table>
+
+<h2>6.4.3: script inventory, with justification and approval</h2>
+<table><tr><th>page</th><th>script</th><th>kind</th><th>origin</th><th>SHA-256</th><th>first seen</th><th>last verified</th><th>justification</th><th>approved by</th><th>approved</th></tr>
+{{range .Inventory}}<tr><td>{{.Site}}/{{.Page}}</td><td class="mono">{{.Script}}{{if .Optional}} (not on every load){{end}}</td><td>{{.Kind}}</td>
+<td class="mono">{{.Origin}}</td><td class="mono">{{.SHA256}}</td><td>{{day .FirstSeen}}</td><td>{{dayPtr .LastVerified}}</td>
+<td>{{.Justification}}</td><td>{{.ApprovedBy}}</td><td>{{day .ApprovedAt}}</td></tr>
+{{else}}<tr><td colspan="10">No approved baselines.</td></tr>{{end}}</table>
+
+<h2>11.6.1: changes detected</h2>
+<table><tr><th>#</th><th>first seen</th><th>page</th><th>severity</th><th>kind</th><th>subject</th><th>why</th><th>decision</th></tr>
+{{range .Changes}}<tr><td>{{.ID}}</td><td>{{day .FirstSeen}}</td><td>{{.Site}}/{{.Page}}</td><td>{{.Severity}}</td><td>{{.Kind}}</td>
+<td class="mono">{{.Subject}}</td><td>{{.Detail}}</td><td>{{.Status}}{{if .ResolvedBy}} by {{.ResolvedBy}} {{dayPtr .ResolvedAt}}: {{.Resolution}}{{end}}</td></tr>
+{{else}}<tr><td colspan="8">No changes detected in the period.</td></tr>{{end}}</table>
+
+<h2>Decisions (append-only audit log)</h2>
+<table><tr><th>at</th><th>who</th><th>action</th><th>page</th><th>reason</th><th>detail</th></tr>
+{{range .Decisions}}<tr><td>{{day .At}}</td><td>{{.Actor}}</td><td>{{.Action}}</td><td>{{.Site}}/{{.Page}}</td><td>{{.Reason}}</td><td>{{.Detail}}</td></tr>
+{{else}}<tr><td colspan="6">No decisions in the period.</td></tr>{{end}}</table>
+
+<h2>Every scan</h2>
+<table><tr><th>#</th><th>started</th><th>page</th><th>result</th><th>ms</th><th>baseline</th><th>error</th></tr>
+{{range .Scans}}<tr><td>{{.ID}}</td><td>{{day .StartedAt}}</td><td>{{.Site}}/{{.Page}}</td>
+<td>{{if eq (print .Status) "failed"}}<span class="bad">failed</span>{{else}}{{.Status}}{{end}}</td><td>{{ms .Duration}}</td><td>{{.BaselineVersion}}</td><td>{{.Error}}</td></tr>
+{{else}}<tr><td colspan="7">No scans in the period.</td></tr>{{end}}</table>
+<p class="note">Alert delivery records are not part of this report yet.</p>
+</body></html>
+`))
