@@ -372,9 +372,11 @@ func attrDiff(set, observed string) string {
 }
 
 func (c *comparer) scriptAttrs(r result) {
-	e, base := r.obs, c.ix.items[r.base]
+	// By pointer: this runs for every matching script, and an Item is
+	// large.
+	e, base := r.obs, &c.ix.items[r.base]
 	s := e.script
-	why := attrChanges(&base, s)
+	why := attrChanges(base, s)
 	if why == "" {
 		return
 	}
@@ -382,7 +384,7 @@ func (c *comparer) scriptAttrs(r result) {
 	if attrDiff(base.Attrs[attrIntegrity], s.Integrity) == "added" && attrDiff(base.Attrs[attrCrossOrigin], s.CrossOrigin) == "" {
 		sev = skimguard.SeverityLow
 	}
-	it := base
+	it := *base
 	it.Attrs = copyAttrs(base.Attrs)
 	it.Attrs[attrIntegrity] = orNone(s.Integrity)
 	it.Attrs[attrCrossOrigin] = orNone(s.CrossOrigin)
@@ -489,9 +491,9 @@ func (c *comparer) form(r result) {
 		sev := skimguard.SeverityMedium
 		var b strings.Builder
 		fmt.Fprintf(&b, "form %s is not in the approved baseline", it.Key)
-		if len(e.fields) > 0 {
+		if fields := cardFields(e.form); len(fields) > 0 {
 			sev = skimguard.SeverityHigh
-			fmt.Fprintf(&b, "; it asks for card %s", strings.Join(e.fields, ", "))
+			fmt.Fprintf(&b, "; it asks for card %s", strings.Join(fields, ", "))
 			if doc == "top" && !c.cardDoc("top") {
 				sev = skimguard.SeverityCritical
 				b.WriteString(" in the top document, where the approved page takes no card data (the card belongs in the provider's iframe)")
@@ -518,9 +520,9 @@ func (c *comparer) form(r result) {
 			sev = skimguard.SeverityCritical
 			why = append(why, fmt.Sprintf("its action now posts to %s instead of %s", orNone(o), strings.Join(sortedSet(actions), " or ")))
 		}
-		if len(e.fields) > 0 && !fieldsBefore && it.Attrs[attrFrame] == "top" && !c.cardDoc("top") {
+		if fields := cardFields(e.form); len(fields) > 0 && !fieldsBefore && it.Attrs[attrFrame] == "top" && !c.cardDoc("top") {
 			sev = skimguard.SeverityCritical
-			why = append(why, "it now asks for card "+strings.Join(e.fields, ", ")+" in the top document, where the approved page takes no card data")
+			why = append(why, "it now asks for card "+strings.Join(fields, ", ")+" in the top document, where the approved page takes no card data")
 		}
 		if len(why) == 0 {
 			why = append(why, "its action, method or card fields changed")

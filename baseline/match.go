@@ -88,7 +88,7 @@ func newIndex(items []skimguard.Item) *index {
 }
 
 func (ix *index) lookup(t skimguard.ItemType, key string) (int, bool) {
-	i := number(ix.byKey.slot(key, func(j int) bool { return ix.items[j].Key == key && ix.items[j].Type == t }))
+	i := ix.byKey.slot(key, func(j int) bool { return ix.items[j].Key == key && ix.items[j].Type == t }).number()
 	return i, i >= 0
 }
 

@@ -30,12 +30,6 @@ const (
 	attrNone        = "(none)"
 )
 
-// itemKey identifies an item within a baseline.
-type itemKey struct {
-	t   skimguard.ItemType
-	key string
-}
-
 // redirectKey is the key of a page's single redirect item.
 const redirectKey = "main document"
 
@@ -65,24 +59,20 @@ type entry struct {
 	form   *skimguard.Form
 	conn   *skimguard.Connection
 	leaks  []*skimguard.Leak
-	fields []string // forms: card fields
-	// kind and frameAttr are a script's Attrs "kind" and "frame".
-	kind, frameAttr string
-	sum             string    // scripts: hex SHA-256 of the text
-	hash            string    // scripts: "sha256:<hex>", built on demand
-	fp              string    // scripts: structural fingerprint, built on demand
-	n               *urlNorm  // for attributes built on demand
-	val             [1]string // backs item.Values for one-value items
+	// Fields kept lean: a page has thousands of entries. A form's card
+	// fields and a script's "sha256:" value are derived again when a
+	// finding needs them.
+	sum string    // scripts: hex SHA-256 of the text
+	fp  string    // scripts: structural fingerprint, built on demand
+	n   *urlNorm  // for attributes built on demand
+	val [1]string // backs item.Values for one-value items
 }
 
 const hashPrefix = "sha256:"
 
 // hashValue returns the script's exact-hash value, "sha256:<hex>".
 func (e *entry) hashValue() string {
-	if e.hash == "" {
-		e.hash = hashPrefix + e.sum
-	}
-	return e.hash
+	return hashPrefix + e.sum
 }
 
 // fingerprint computes the script's structural fingerprint once.
@@ -113,7 +103,7 @@ func (e *entry) full() skimguard.Item {
 		}
 		// Built here rather than in takeSnapshot: Compare never needs the
 		// attributes of the thousands of scripts that match.
-		it.Attrs = map[string]string{attrKind: e.kind, attrFrame: e.frameAttr}
+		it.Attrs = map[string]string{attrKind: scriptKind(sc), attrFrame: e.n.scriptFrame(sc)}
 		if sc.URL == "" {
 			it.Attrs[attrOrdinal] = strconv.Itoa(sc.Ordinal)
 			if sc.Location != "" {
@@ -146,54 +136,89 @@ type snapshot struct {
 	sinks    []*entry
 }
 
+// scriptKind is a script's Attrs "kind".
+func scriptKind(sc *skimguard.Script) string {
+	if sc.Kind == "" {
+		return "script"
+	}
+	return string(sc.Kind)
+}
+
+// scriptFrame is a script's Attrs "frame": for a script with URL the
+// frame's origin, not its URL (iframe URLs carry session ids, and a
+// script's identity does not depend on them); else its document.
+func (n *urlNorm) scriptFrame(sc *skimguard.Script) string {
+	doc := n.doc(sc.Frame)
+	if sc.URL == "" || doc == "top" {
+		return doc
+	}
+	if frame := urlOrigin(sc.Frame); frame != "" {
+		return frame
+	}
+	return doc
+}
+
+// keyCounter makes the keys of one list of entries unique: the n-th
+// entry with a key gets " (n)" after it. The first entry with a key keeps
+// it unchanged, so the table holds entry numbers, not strings; repeats,
+// which are rare, are counted in a map.
+type keyCounter struct {
+	table   keyTable
+	repeats map[int]int // by the number of the key's first entry
+}
+
+// unique returns the key for an entry about to be appended to list.
+func (c *keyCounter) unique(list []*entry, key string) string {
+	p := c.table.slot(key, func(i int) bool { return list[i].item.Key == key })
+	if first := p.number(); first >= 0 {
+		if c.repeats == nil {
+			c.repeats = map[int]int{}
+		}
+		c.repeats[first]++
+		return key + " (" + strconv.Itoa(c.repeats[first]+1) + ")"
+	}
+	c.table.put(p, len(list))
+	return key
+}
+
 func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 	s := &snapshot{}
-	keys := make(map[itemKey]int, len(o.Scripts)+len(o.Frames)+len(o.Forms))
-	unique := func(t skimguard.ItemType, key string) string {
-		k := itemKey{t, key}
-		keys[k]++
-		if c := keys[k]; c > 1 {
-			return key + " (" + strconv.Itoa(c) + ")"
-		}
-		return key
-	}
 
 	ents := make([]entry, len(o.Scripts)) // one allocation, not thousands
 	s.scripts = make([]*entry, 0, len(o.Scripts))
+	scriptKeys := keyCounter{table: newKeyTable(len(o.Scripts))}
+	// Keys are put together in buf and become one string each.
+	var buf [256]byte
+	// Scripts without URL mostly share a few groups: their names are
+	// reused while the kind and document stay the same.
+	var lastKind, lastDoc, lastGroup string
 	for i := range o.Scripts {
 		sc := &o.Scripts[i]
 		e := &ents[i]
-		e.script = sc
-		kind := string(sc.Kind)
-		if kind == "" {
-			kind = "script"
-		}
-		doc := n.doc(sc.Frame)
-		e.kind = kind
-		var key string
+		e.script, e.n = sc, n
+		kind := scriptKind(sc)
+		key := append(append(buf[:0], kind...), ' ')
 		if sc.URL != "" {
-			// The frame's origin, not its URL: iframe URLs carry session
-			// ids, and a script's identity does not depend on them.
-			frame := "top"
-			if doc != "top" {
-				if frame = urlOrigin(sc.Frame); frame == "" {
-					frame = doc
-				}
-			}
-			e.frameAttr = frame
-			key = kind + " " + n.norm(sc.URL) + " in " + frame
+			key = n.appendNorm(key, sc.URL)
+			key = append(key, " in "...)
+			key = append(key, n.scriptFrame(sc)...)
 		} else {
-			e.frameAttr = doc
-			e.group = kind + " in " + doc
+			doc := n.doc(sc.Frame)
+			if lastGroup == "" || kind != lastKind || doc != lastDoc {
+				lastKind, lastDoc, lastGroup = kind, doc, kind+" in "+doc
+			}
+			e.group = lastGroup
 			e.ordinal = sc.Ordinal
 			if (sc.Kind == skimguard.ScriptHandler || sc.Kind == skimguard.ScriptJSURL) && sc.Location != "" {
 				// An element's attribute is a stable place; line numbers
 				// and ordinals are not.
 				e.slot = sc.Location
-				key = kind + " " + sc.Location + " in " + doc
+				key = append(key, sc.Location...)
 			} else {
-				key = kind + " #" + strconv.Itoa(sc.Ordinal) + " in " + doc
+				key = strconv.AppendInt(append(key, '#'), int64(sc.Ordinal), 10)
 			}
+			key = append(key, " in "...)
+			key = append(key, doc...)
 		}
 		sum := sc.SHA256
 		if sum == "" {
@@ -202,11 +227,13 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		}
 		e.sum = lowerASCII(sum)
 		e.item.Type = skimguard.ItemScript
-		e.item.Key = unique(skimguard.ItemScript, key)
+		e.item.Key = scriptKeys.unique(s.scripts, string(key))
 		s.scripts = append(s.scripts, e)
 	}
 
 	frames := make([]entry, len(o.Frames))
+	s.frames = make([]*entry, 0, len(o.Frames))
+	frameKeys := keyCounter{table: newKeyTable(len(o.Frames))}
 	for i := range o.Frames {
 		f := &o.Frames[i]
 		parent := n.doc(f.Parent)
@@ -214,16 +241,18 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		if origin == "" {
 			origin = urlOrigin(f.URL)
 		}
-		where := splitURL(f.URL).originPath()
+		key := append(append(buf[:0], parent...), " > "...)
 		if f.URL == "" {
-			where = origin
+			key = append(key, origin...)
+		} else {
+			key = splitURL(f.URL).appendOriginPath(key)
 		}
 		e := &frames[i]
 		*e = entry{frame: f, group: parent, slot: digitsOut(f.Name), ordinal: i, n: n}
 		e.val[0] = frameValue(origin, f)
 		e.item = itemHead{
 			Type:    skimguard.ItemFrame,
-			Key:     unique(skimguard.ItemFrame, parent+" > "+where),
+			Key:     frameKeys.unique(s.frames, string(key)),
 			Subject: f.URL,
 			Origin:  origin,
 			Values:  e.val[:],
@@ -231,6 +260,7 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		s.frames = append(s.frames, e)
 	}
 
+	formKeys := keyCounter{table: newKeyTable(len(o.Forms))}
 	formOrd := map[string]int{}
 	for i := range o.Forms {
 		f := &o.Forms[i]
@@ -252,10 +282,10 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		if subject == "" {
 			subject = id + " in " + doc
 		}
-		e := &entry{form: f, fields: fields}
+		e := &entry{form: f}
 		e.item = itemHead{
 			Type:    skimguard.ItemForm,
-			Key:     unique(skimguard.ItemForm, id+" in "+doc),
+			Key:     formKeys.unique(s.forms, id+" in "+doc),
 			Subject: subject,
 			Origin:  urlOrigin(f.Action),
 			Values:  []string{formValue(n, f, fields)},
@@ -264,15 +294,18 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		s.forms = append(s.forms, e)
 	}
 
-	conns := make(map[string]*entry, len(o.Connections))
+	conns := newKeyTable(len(o.Connections)) // entries by origin
 	connEnts := make([]entry, len(o.Connections))
+	s.conns = make([]*entry, 0, len(o.Connections))
 	for i := range o.Connections {
 		c := &o.Connections[i]
 		origin := strings.ToLower(strings.TrimSpace(c.Origin))
 		if origin == "" {
 			origin = orUnknown(urlOrigin(c.Example))
 		}
-		if e, ok := conns[origin]; ok {
+		p := conns.slot(origin, func(j int) bool { return s.conns[j].item.Key == origin })
+		if j := p.number(); j >= 0 {
+			e := s.conns[j]
 			// Keep the copy that went out after typing: it is the one
 			// that matters for severity.
 			if c.AfterTyping && !e.conn.AfterTyping {
@@ -284,7 +317,7 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		e.conn = c
 		e.val[0] = origin
 		e.item = itemHead{Type: skimguard.ItemConnection, Key: origin, Subject: origin, Origin: origin, Values: e.val[:]}
-		conns[origin] = e
+		conns.put(p, len(s.conns))
 		s.conns = append(s.conns, e)
 	}
 
@@ -405,10 +438,10 @@ func digitsOut(s string) string {
 	}, s)
 }
 
+// copyAttrs copies m. The copy is never nil, so callers may add to it: a
+// baseline item can come without attributes (an imported or hand-edited
+// lock file).
 func copyAttrs(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
 	c := make(map[string]string, len(m))
 	for k, v := range m {
 		c[k] = v
