@@ -40,25 +40,9 @@ type Page struct {
 	ApprovedBy      string    `json:"approved_by"`
 	Reason          string    `json:"reason"`
 	CreatedAt       time.Time `json:"created_at"`
-	// Items is written by Write one per line, after the page's other fields.
-	Items []Item `json:"items,omitempty"`
-}
-
-// Item is a baseline item without its script text.
-type Item struct {
-	Type       skimguard.ItemType `json:"type"`
-	Key        string             `json:"key"`
-	Subject    string             `json:"subject"`
-	Origin     string             `json:"origin,omitempty"`
-	Values     []string           `json:"values"`
-	Optional   bool               `json:"optional,omitempty"`
-	Attrs      map[string]string  `json:"attrs,omitempty"`
-	SHA256     string             `json:"sha256,omitempty"`
-	SRI        string             `json:"sri,omitempty"`
-	FirstSeen  time.Time          `json:"first_seen"`
-	ApprovedBy string             `json:"approved_by"`
-	Reason     string             `json:"reason"`
-	ApprovedAt time.Time          `json:"approved_at"`
+	// Items is written by Write one per line, after the page's other fields;
+	// their Source is left out (it is omitted from JSON when empty).
+	Items []skimguard.Item `json:"items,omitempty"`
 }
 
 // FromBaselines makes a lock file of baselines, sorted by site, page, item
@@ -67,15 +51,14 @@ func FromBaselines(bs []skimguard.Baseline) *File {
 	f := &File{Version: Version, Pages: []Page{}}
 	for _, b := range bs {
 		p := Page{Site: b.Site, Page: b.Page, URL: b.URL, BaselineVersion: b.Version, Samples: b.Samples,
-			ApprovedBy: b.ApprovedBy, Reason: b.Reason, CreatedAt: b.CreatedAt.UTC(), Items: []Item{}}
+			ApprovedBy: b.ApprovedBy, Reason: b.Reason, CreatedAt: b.CreatedAt.UTC(), Items: []skimguard.Item{}}
 		for _, it := range b.Items {
-			values := slices.Clone(it.Values)
-			slices.Sort(values)
-			p.Items = append(p.Items, Item{Type: it.Type, Key: it.Key, Subject: it.Subject, Origin: it.Origin,
-				Values: slices.Compact(values), Optional: it.Optional, Attrs: it.Attrs, SHA256: it.SHA256, SRI: it.SRI,
-				FirstSeen: it.FirstSeen.UTC(), ApprovedBy: it.ApprovedBy, Reason: it.Reason, ApprovedAt: it.ApprovedAt.UTC()})
+			it.Values = slices.Compact(slices.Sorted(slices.Values(it.Values)))
+			it.Source = ""
+			it.FirstSeen, it.ApprovedAt = it.FirstSeen.UTC(), it.ApprovedAt.UTC()
+			p.Items = append(p.Items, it)
 		}
-		slices.SortFunc(p.Items, func(a, b Item) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Key, b.Key)) })
+		slices.SortFunc(p.Items, func(a, b skimguard.Item) int { return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Key, b.Key)) })
 		f.Pages = append(f.Pages, p)
 	}
 	slices.SortFunc(f.Pages, func(a, b Page) int { return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page)) })
@@ -89,9 +72,8 @@ func (f *File) Baselines() []skimguard.Baseline {
 		b := skimguard.Baseline{Site: p.Site, Page: p.Page, URL: p.URL, Version: p.BaselineVersion, Samples: p.Samples,
 			ApprovedBy: p.ApprovedBy, Reason: p.Reason, CreatedAt: p.CreatedAt}
 		for _, it := range p.Items {
-			b.Items = append(b.Items, skimguard.Item{Type: it.Type, Key: it.Key, Subject: it.Subject, Origin: it.Origin,
-				Values: slices.Clone(it.Values), Optional: it.Optional, Attrs: it.Attrs, SHA256: it.SHA256, SRI: it.SRI,
-				FirstSeen: it.FirstSeen, ApprovedBy: it.ApprovedBy, Reason: it.Reason, ApprovedAt: it.ApprovedAt})
+			it.Values = slices.Clone(it.Values)
+			b.Items = append(b.Items, it)
 		}
 		bs = append(bs, b)
 	}

@@ -70,6 +70,16 @@ type app struct {
 	mon   *monitor.Monitor
 }
 
+// approved returns the current baselines of the sites, or an error saying
+// how to take one when there are none.
+func (a *app) approved(ctx context.Context, sites []string) ([]skimguard.Baseline, error) {
+	bs, err := a.store.Baselines(ctx, sites)
+	if err == nil && len(bs) == 0 {
+		err = errors.New("no approved baselines yet: take one with `skimguard baseline --reason TEXT`")
+	}
+	return bs, err
+}
+
 func (a *app) Close() {
 	if a.crawl != nil {
 		a.crawl.Close()
@@ -367,22 +377,17 @@ func resolve(ctx context.Context, e env, args []string, status skimguard.Finding
 	fs, c := newFlags(e, verb, verb+" ID... --reason TEXT [--by NAME]", summary)
 	by := fs.String("by", currentUser(e), "who decides")
 	reason := fs.String("reason", "", "the business or technical justification (required)")
-	// Flags may come before or after the ids.
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
 	var ids []int64
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	for _, arg := range positional {
+		id, err := strconv.ParseInt(arg, 10, 64)
 		if err != nil || id <= 0 {
-			return usageErr("%s: %q is not a finding id (see `skimguard findings`)", verb, fs.Arg(0))
+			return usageErr("%s: %q is not a finding id (see `skimguard findings`)", verb, arg)
 		}
 		ids = append(ids, id)
-		rest = fs.Args()[1:]
 	}
 	if len(ids) == 0 {
 		return usageErr("%s needs finding ids (see `skimguard findings`)", verb)
@@ -413,12 +418,9 @@ func runInventory(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	bs, err := a.store.Baselines(ctx, c.sites)
+	bs, err := a.approved(ctx, c.sites)
 	if err != nil {
 		return err
-	}
-	if len(bs) == 0 {
-		return errors.New("no approved baselines yet: take one with `skimguard baseline --reason TEXT`")
 	}
 	for _, b := range bs {
 		fmt.Fprintf(e.stdout, "%s/%s  %s  (baseline version %d, %s by %s: %s)\n", b.Site, b.Page, b.URL, b.Version,
@@ -451,6 +453,23 @@ func short(h string) string {
 		return h[:16]
 	}
 	return h
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// positional arguments (`approve 3 4 --reason x` and `approve --reason x 3
+// 4`), which the flag package alone stops at, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // exists reports whether path names a file.
@@ -521,12 +540,9 @@ func runBaselineExport(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	bs, err := a.store.Baselines(ctx, c.sites)
+	bs, err := a.approved(ctx, c.sites)
 	if err != nil {
 		return err
-	}
-	if len(bs) == 0 {
-		return errors.New("no approved baselines to export: take one with `skimguard baseline --reason TEXT`")
 	}
 	lock := lockfile.FromBaselines(bs)
 	if *out != "" {
@@ -540,23 +556,14 @@ func runBaselineImport(ctx context.Context, e env, args []string) error {
 		"Load a lock file's baselines into the database as each page's new baseline version; older versions are kept.")
 	by := fs.String("by", currentUser(e), "who approves the import")
 	reason := fs.String("reason", "", "why (required; e.g. the pull request that changed the lock file)")
-	var file string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if file != "" {
-			return usageErr("baseline import takes one file")
-		}
-		file, rest = fs.Arg(0), fs.Args()[1:]
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
-	if file == "" {
-		return usageErr("baseline import needs a lock file (see `skimguard baseline export`)")
+	if len(files) != 1 {
+		return usageErr("baseline import takes one lock file (see `skimguard baseline export`)")
 	}
+	file := files[0]
 	if *reason == "" {
 		return usageErr("baseline import needs --reason: say why these baselines are approved")
 	}
