@@ -58,6 +58,29 @@ type AuditEntry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
+// Delivery records one attempt to deliver an alert and its result: the
+// evidence PCI DSS 11.6.1 asks for that people were told.
+type Delivery struct {
+	ID   int64     `json:"id"`
+	At   time.Time `json:"at"`
+	Sink string    `json:"sink"`
+	Site string    `json:"site"`
+	Page string    `json:"page"`
+	// ScanID is the scan whose findings were sent; Findings their ids (0
+	// for a scan.failed notice, which is not stored as a finding).
+	ScanID   int64   `json:"scan_id"`
+	Findings []int64 `json:"findings"`
+	OK       bool    `json:"ok"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// DeliveryFilter selects deliveries, oldest first. Zero fields select
+// everything.
+type DeliveryFilter struct {
+	Sites    []string
+	From, To time.Time
+}
+
 // Store keeps scans, baselines, findings and the audit log. The embedded
 // implementation is SQLite; a shared one can be PostgreSQL.
 type Store interface {
@@ -86,5 +109,9 @@ type Store interface {
 	ResolveFindings(ctx context.Context, ids []int64, res Resolution, apply ApplyFunc) error
 	// Audit lists the audit log, oldest first.
 	Audit(ctx context.Context) ([]AuditEntry, error)
+	// SaveDelivery records an alert delivery attempt, setting d.ID.
+	SaveDelivery(ctx context.Context, d *Delivery) error
+	// Deliveries lists recorded deliveries, oldest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	Close() error
 }

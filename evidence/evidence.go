@@ -1,8 +1,9 @@
 // Package evidence builds what an auditor asks of a payment-page monitor for
 // a period, from the store: the PCI DSS 6.4.3 script inventory with each
 // script's justification and approval, and the 11.6.1 evidence (every scan
-// and its result, every change detected, who decided what, and whether each
-// page was checked at least weekly), as one HTML file, CSV or JSON.
+// and its result, every change detected, every alert and whether it was
+// delivered, who decided what, and whether each page was checked at least
+// weekly), as one HTML file, CSV or JSON.
 package evidence
 
 import (
@@ -28,6 +29,8 @@ type Report struct {
 	Scans     []skimguard.Scan       `json:"scans"`
 	Changes   []Change               `json:"changes"`
 	Decisions []skimguard.AuditEntry `json:"decisions"`
+	// Alerts are the alert deliveries of the period with their results.
+	Alerts []skimguard.Delivery `json:"alerts"`
 }
 
 // Script is one approved script of a payment page (PCI DSS 6.4.3).
@@ -96,7 +99,7 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 		return nil, fmt.Errorf("the period is empty: --from %s is not before --to %s", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
 	r := &Report{From: from.UTC(), To: to.UTC(), Generated: now.UTC(),
-		Inventory: []Script{}, Coverage: []Coverage{}, Scans: []skimguard.Scan{}, Changes: []Change{}, Decisions: []skimguard.AuditEntry{}}
+		Inventory: []Script{}, Coverage: []Coverage{}, Scans: []skimguard.Scan{}, Changes: []Change{}, Decisions: []skimguard.AuditEntry{}, Alerts: []skimguard.Delivery{}}
 	var sites []string
 	for _, p := range pages {
 		if !slices.Contains(sites, p.Site) {
@@ -164,6 +167,11 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 			r.Decisions = append(r.Decisions, a)
 		}
 	}
+	alerts, err := store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: sites, From: from, To: to})
+	if err != nil {
+		return nil, err
+	}
+	r.Alerts = append(r.Alerts, alerts...)
 	slices.SortFunc(r.Inventory, func(a, b Script) int {
 		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page), cmp.Compare(a.Script, b.Script))
 	})

@@ -65,6 +65,14 @@ func fixture(t *testing.T) (skimguard.Store, []skimguard.Page) {
 	if err := db.ResolveFindings(ctx, []int64{fs[0].ID}, skimguard.Resolution{Status: skimguard.StatusRejected, By: "bob", Reason: "skimmer, removed", At: t0.Add(6 * 24 * time.Hour)}, nil); err != nil {
 		t.Fatal(err)
 	}
+	for _, d := range []skimguard.Delivery{
+		{At: t0.Add(5*24*time.Hour + time.Hour), Sink: "webhook https://hooks.test", Site: "shop", Page: "checkout", ScanID: 6, Findings: []int64{fs[0].ID}, OK: true},
+		{At: t0.Add(15*24*time.Hour + time.Hour), Sink: "webhook https://hooks.test", Site: "shop", Page: "checkout", OK: false, Error: "503 Service Unavailable"},
+	} {
+		if err := db.SaveDelivery(ctx, &d); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return db, []skimguard.Page{{Site: "shop", Name: "checkout", URL: b.URL}}
 }
 
@@ -115,6 +123,9 @@ func TestBuildInventoryChangesAndDecisions(t *testing.T) {
 	if strings.Join(actions, ",") != "baseline.approve,finding.reject" {
 		t.Errorf("decisions = %v", actions)
 	}
+	if len(r.Alerts) != 2 || !r.Alerts[0].OK || r.Alerts[1].Error != "503 Service Unavailable" {
+		t.Errorf("alerts = %+v", r.Alerts)
+	}
 	if len(r.Scans) != 12 || r.Scans[0].StartedAt.After(r.Scans[1].StartedAt) {
 		t.Errorf("scans must be listed oldest first: %d", len(r.Scans))
 	}
@@ -161,13 +172,13 @@ func TestHTMLIsOneSelfContainedFile(t *testing.T) {
 	}
 	walk(doc)
 	out := buf.String()
-	for _, want := range []string{"storefront code, ticket 1", "jquery-cdn.pw", "skimmer, removed", "(11.0 days)", "@media print"} {
+	for _, want := range []string{"storefront code, ticket 1", "jquery-cdn.pw", "skimmer, removed", "(11.0 days)", "@media print", "503 Service Unavailable"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	if tables != 5 {
-		t.Errorf("%d tables, want 5 sections", tables)
+	if tables != 6 {
+		t.Errorf("%d tables, want 6 sections", tables)
 	}
 }
 
@@ -188,7 +199,7 @@ func TestCSVAndJSONCarryTheSameEvidence(t *testing.T) {
 	for _, rec := range recs {
 		count[rec[0]]++
 	}
-	if count["inventory"] != 2 || count["coverage"] != 1 || count["scan"] != 12 || count["change"] != 1 || count["decision"] != 2 {
+	if count["inventory"] != 2 || count["coverage"] != 1 || count["scan"] != 12 || count["change"] != 1 || count["decision"] != 2 || count["alert"] != 2 {
 		t.Errorf("CSV sections: %v", count)
 	}
 	if err := Write(&j, "json", r); err != nil {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,17 @@ func Write(w io.Writer, format string, r *Report) error {
 	return fmt.Errorf("unknown report format %q: use html, csv or json", format)
 }
 
+func ids(v []int64) string {
+	var b strings.Builder
+	for i, id := range v {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
+}
+
 func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 func dayPtr(t *time.Time) string {
@@ -38,7 +50,8 @@ func dayPtr(t *time.Time) string {
 }
 
 // CSV writes the report as sections, each with its own header row, separated
-// by an empty record: inventory, coverage, scans, changes, decisions.
+// by an empty record: inventory, coverage, scans, changes, alerts,
+// decisions.
 func (r *Report) CSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	write := func(rec ...string) { cw.Write(rec) }
@@ -74,6 +87,11 @@ func (r *Report) CSV(w io.Writer) error {
 			c.Status, c.ResolvedBy, c.Resolution, dayPtr(c.ResolvedAt))
 	}
 	write()
+	write("section", "at", "sink", "site", "page", "scan_id", "findings", "delivered", "error")
+	for _, d := range r.Alerts {
+		write("alert", day(d.At), d.Sink, d.Site, d.Page, strconv.FormatInt(d.ScanID, 10), ids(d.Findings), strconv.FormatBool(d.OK), d.Error)
+	}
+	write()
 	write("section", "at", "actor", "action", "site", "page", "reason", "detail")
 	for _, a := range r.Decisions {
 		write("decision", day(a.At), a.Actor, a.Action, a.Site, a.Page, a.Reason, a.Detail)
@@ -89,7 +107,7 @@ func (r *Report) HTML(w io.Writer) error {
 }
 
 var htmlTmpl = template.Must(template.New("evidence").Funcs(template.FuncMap{
-	"day": day, "dayPtr": dayPtr,
+	"day": day, "dayPtr": dayPtr, "ids": ids,
 	"ms":   func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) },
 	"days": func(g Gap) string { return fmt.Sprintf("%.1f", g.Days()) },
 }).Parse(`<!doctype html>
@@ -128,6 +146,12 @@ p.note{color:#444}
 <td class="mono">{{.Subject}}</td><td>{{.Detail}}</td><td>{{.Status}}{{if .ResolvedBy}} by {{.ResolvedBy}} {{dayPtr .ResolvedAt}}: {{.Resolution}}{{end}}</td></tr>
 {{else}}<tr><td colspan="8">No changes detected in the period.</td></tr>{{end}}</table>
 
+<h2>11.6.1: alerts sent to people and machines</h2>
+<table><tr><th>at</th><th>to</th><th>page</th><th>findings</th><th>delivered</th><th>error</th></tr>
+{{range .Alerts}}<tr><td>{{day .At}}</td><td class="mono">{{.Sink}}</td><td>{{.Site}}/{{.Page}}</td><td>{{ids .Findings}}</td>
+<td>{{if .OK}}<span class="ok">yes</span>{{else}}<span class="bad">no</span>{{end}}</td><td>{{.Error}}</td></tr>
+{{else}}<tr><td colspan="6">No alerts in the period.</td></tr>{{end}}</table>
+
 <h2>Decisions (append-only audit log)</h2>
 <table><tr><th>at</th><th>who</th><th>action</th><th>page</th><th>reason</th><th>detail</th></tr>
 {{range .Decisions}}<tr><td>{{day .At}}</td><td>{{.Actor}}</td><td>{{.Action}}</td><td>{{.Site}}/{{.Page}}</td><td>{{.Reason}}</td><td>{{.Detail}}</td></tr>
@@ -138,6 +162,5 @@ p.note{color:#444}
 {{range .Scans}}<tr><td>{{.ID}}</td><td>{{day .StartedAt}}</td><td>{{.Site}}/{{.Page}}</td>
 <td>{{if eq (print .Status) "failed"}}<span class="bad">failed</span>{{else}}{{.Status}}{{end}}</td><td>{{ms .Duration}}</td><td>{{.BaselineVersion}}</td><td>{{.Error}}</td></tr>
 {{else}}<tr><td colspan="7">No scans in the period.</td></tr>{{end}}</table>
-<p class="note">Alert delivery records are not part of this report yet.</p>
 </body></html>
 `))

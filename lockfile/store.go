@@ -15,11 +15,12 @@ import (
 // scans and findings in memory: `check --baseline-file` runs with no
 // database, and nothing it sees outlives the process.
 type Store struct {
-	mu        sync.Mutex
-	baselines map[[2]string]skimguard.Baseline
-	scans     []skimguard.Scan
-	findings  []skimguard.Finding
-	nextID    int64
+	mu         sync.Mutex
+	baselines  map[[2]string]skimguard.Baseline
+	scans      []skimguard.Scan
+	findings   []skimguard.Finding
+	deliveries []skimguard.Delivery
+	nextID     int64
 }
 
 var _ skimguard.Store = (*Store)(nil)
@@ -123,6 +124,29 @@ func (s *Store) ResolveFindings(ctx context.Context, ids []int64, res skimguard.
 
 // Audit is empty: a lock file's history is its repository's.
 func (s *Store) Audit(ctx context.Context) ([]skimguard.AuditEntry, error) { return nil, nil }
+
+// SaveDelivery keeps the delivery in memory.
+func (s *Store) SaveDelivery(ctx context.Context, d *skimguard.Delivery) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	d.ID = s.nextID
+	s.deliveries = append(s.deliveries, *d)
+	return nil
+}
+
+// Deliveries lists the deliveries of this process.
+func (s *Store) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]skimguard.Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []skimguard.Delivery
+	for _, d := range s.deliveries {
+		if (len(f.Sites) == 0 || slices.Contains(f.Sites, d.Site)) && (f.From.IsZero() || !d.At.Before(f.From)) && (f.To.IsZero() || d.At.Before(f.To)) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
 
 // Close does nothing.
 func (s *Store) Close() error { return nil }

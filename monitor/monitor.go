@@ -26,8 +26,9 @@ type Scanner interface {
 type Monitor struct {
 	Scanner Scanner
 	Store   skimguard.Store
-	// Sink receives findings that a check opened; nil sends nothing.
-	Sink   alerts.Sink
+	// Sinks receive the findings a check opened; each attempt is recorded
+	// in the Store with its result.
+	Sinks  []alerts.Sink
 	Logger *slog.Logger
 	// Concurrency bounds the page loads in flight; 0 means 4.
 	Concurrency int
@@ -259,14 +260,27 @@ func failure(p skimguard.Page, msg string) skimguard.Finding {
 }
 
 func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
-	if m.Sink == nil || len(fs) == 0 {
+	if len(fs) == 0 {
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	s := *scan
 	s.Observation, s.Findings = nil, nil
 	a := alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Scan: s, Findings: fs}
-	if err := m.Sink.Send(context.WithoutCancel(ctx), a); err != nil {
-		m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", m.Sink.Name(), "err", err)
+	var ids []int64
+	for _, f := range fs {
+		ids = append(ids, f.ID)
+	}
+	for _, sink := range m.Sinks {
+		err := sink.Send(ctx, a)
+		d := &skimguard.Delivery{At: m.now(), Sink: sink.Name(), Site: p.Site, Page: p.Name, ScanID: scan.ID, Findings: ids, OK: err == nil}
+		if err != nil {
+			d.Error = err.Error()
+			m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
+		}
+		if err := m.Store.SaveDelivery(ctx, d); err != nil {
+			m.logger().Error("alert delivery not recorded", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
+		}
 	}
 }
 

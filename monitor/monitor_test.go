@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func setup(t *testing.T) (*Monitor, *scripted, *receiver, []skimguard.Page) {
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
 	sc := &scripted{obs: map[string]*skimguard.Observation{"checkout": cleanObservation(), "cart": cleanObservation()}, err: map[string]error{}}
-	m := &Monitor{Scanner: sc, Store: store, Sink: &alerts.Webhook{URL: srv.URL, Secret: []byte("s3cret")}}
+	m := &Monitor{Scanner: sc, Store: store, Sinks: []alerts.Sink{&alerts.Webhook{URL: srv.URL, Secret: []byte("s3cret")}}}
 	pages := []skimguard.Page{
 		{Site: "shop", Name: "checkout", URL: "https://shop.test/checkout"},
 		{Site: "shop", Name: "cart", URL: "https://shop.test/cart"},
@@ -142,6 +143,29 @@ func TestCheckStoresFindingsAndAlertsOnceWhileOpen(t *testing.T) {
 	open, _ := m.Store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
 	if len(open) != len(res.Findings) {
 		t.Fatalf("stored open findings: %d, want %d", len(open), len(res.Findings))
+	}
+	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{})
+	if err != nil || len(ds) != 1 || !ds[0].OK || ds[0].Page != "checkout" || len(ds[0].Findings) != len(res.Findings) || ds[0].ScanID == 0 {
+		t.Fatalf("the delivery must be recorded with its findings and result: %+v, %v", ds, err)
+	}
+}
+
+func TestAFailedDeliveryIsRecordedWithItsError(t *testing.T) {
+	ctx := context.Background()
+	m, sc, _, pages := setup(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "receiver down", http.StatusBadRequest)
+	}))
+	defer down.Close()
+	m.Sinks = append(m.Sinks, &alerts.Webhook{URL: down.URL, Retries: 1})
+	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	sc.set("checkout", planted())
+	if _, err := m.Check(ctx, pages); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{})
+	if len(ds) != 2 || !ds[0].OK || ds[1].OK || !strings.Contains(ds[1].Error, "400") {
+		t.Fatalf("want one delivered and one failed with its error: %+v", ds)
 	}
 }
 

@@ -115,17 +115,13 @@ func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error
 	}
 	logger := newLogger(e.stderr, c.verbose)
 	a.mon = &monitor.Monitor{Store: a.store, Logger: logger, Progress: progressPrinter(e.stderr)}
-	var sinks alerts.Multi
 	for _, ac := range cfg.Alerts {
 		s, err := alerts.New(ac, e.getenv)
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
-		sinks = append(sinks, s)
-	}
-	if len(sinks) > 0 {
-		a.mon.Sink = sinks
+		a.mon.Sinks = append(a.mon.Sinks, s)
 	}
 	if withCrawler {
 		a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: logger})
