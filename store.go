@@ -109,6 +109,9 @@ type Store interface {
 	ResolveFindings(ctx context.Context, ids []int64, res Resolution, apply ApplyFunc) error
 	// Audit lists the audit log, oldest first.
 	Audit(ctx context.Context) ([]AuditEntry, error)
+	// Screenshot returns the PNG a scan took, or ErrNotFound when the scan
+	// does not exist or took none.
+	Screenshot(ctx context.Context, scanID int64) ([]byte, error)
 	// SaveDelivery records an alert delivery attempt, setting d.ID.
 	SaveDelivery(ctx context.Context, d *Delivery) error
 	// Deliveries lists recorded deliveries, oldest first.

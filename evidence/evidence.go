@@ -9,6 +9,7 @@ package evidence
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -64,6 +65,10 @@ type Coverage struct {
 	// Gaps are the intervals longer than a week without a completed check.
 	Gaps   []Gap `json:"gaps"`
 	Weekly bool  `json:"weekly"`
+	// Screenshot is the PNG of the page's newest completed scan in the
+	// period, taken at ScreenshotAt; the HTML report embeds it.
+	Screenshot   []byte     `json:"-"`
+	ScreenshotAt *time.Time `json:"screenshot_at,omitempty"`
 }
 
 // Gap is an interval without a completed check.
@@ -118,7 +123,11 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 		end = now
 	}
 	for _, p := range pages {
-		r.Coverage = append(r.Coverage, coverage(p, scans, from, end))
+		c := coverage(p, scans, from, end)
+		if err := screenshot(ctx, store, &c, scans); err != nil {
+			return nil, err
+		}
+		r.Coverage = append(r.Coverage, c)
 	}
 
 	baselines, err := store.Baselines(ctx, sites)
@@ -203,6 +212,27 @@ func coverage(p skimguard.Page, scans []skimguard.Scan, from, end time.Time) Cov
 	}
 	c.Weekly = len(c.Gaps) == 0
 	return c
+}
+
+// screenshot attaches the newest screenshot of the page's completed scans,
+// looking back past scans that took none.
+func screenshot(ctx context.Context, store skimguard.Store, c *Coverage, scans []skimguard.Scan) error {
+	for _, s := range slices.Backward(scans) {
+		if s.Site != c.Site || s.Page != c.Page || s.Status == skimguard.ScanFailed {
+			continue
+		}
+		png, err := store.Screenshot(ctx, s.ID)
+		if errors.Is(err, skimguard.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		at := s.StartedAt
+		c.Screenshot, c.ScreenshotAt = png, &at
+		return nil
+	}
+	return nil
 }
 
 // lastMatch is the start of the newest scan of the page that matched its

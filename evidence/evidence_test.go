@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"path/filepath"
@@ -17,6 +18,9 @@ import (
 )
 
 var t0 = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+// onePixelPNG is a valid 1x1 PNG.
+var onePixelPNG, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAHnOfVwAAAABJRU5ErkJggg==")
 
 // fixture stores a month of history: a baseline approved on day 0, daily
 // scans of the checkout for 10 days then none until day 20 (a gap), a
@@ -61,6 +65,12 @@ func fixture(t *testing.T) (skimguard.Store, []skimguard.Page) {
 	}
 	save(15, skimguard.ScanFailed)
 	save(20, skimguard.ScanOK)
+	// The last completed scan took a screenshot (a 1x1 PNG).
+	shot := &skimguard.Scan{Site: "shop", Page: "checkout", URL: b.URL, StartedAt: t0.Add(21 * 24 * time.Hour), Status: skimguard.ScanOK, BaselineVersion: 1,
+		Observation: &skimguard.Observation{Site: "shop", Page: "checkout", URL: b.URL, Screenshot: onePixelPNG}}
+	if err := db.SaveScan(ctx, shot); err != nil {
+		t.Fatal(err)
+	}
 	fs, _ := db.Findings(ctx, skimguard.FindingFilter{})
 	if err := db.ResolveFindings(ctx, []int64{fs[0].ID}, skimguard.Resolution{Status: skimguard.StatusRejected, By: "bob", Reason: "skimmer, removed", At: t0.Add(6 * 24 * time.Hour)}, nil); err != nil {
 		t.Fatal(err)
@@ -86,12 +96,15 @@ func TestBuildFindsGapsInWeeklyChecking(t *testing.T) {
 		t.Fatalf("coverage: %+v", r.Coverage)
 	}
 	c := r.Coverage[0]
-	if c.Weekly || c.Scans != 12 || c.Failed != 1 {
-		t.Fatalf("coverage = %+v; want 12 scans, 1 failed, not weekly", c)
+	if c.Weekly || c.Scans != 13 || c.Failed != 1 {
+		t.Fatalf("coverage = %+v; want 13 scans, 1 failed, not weekly", c)
+	}
+	if string(c.Screenshot) != string(onePixelPNG) || c.ScreenshotAt == nil || !c.ScreenshotAt.Equal(t0.Add(21*24*time.Hour)) {
+		t.Errorf("the newest completed scan's screenshot is not attached: %d bytes at %v", len(c.Screenshot), c.ScreenshotAt)
 	}
 	// Day 9 to day 20 (the failed scan on day 15 is not a check), and day
-	// 20 to the period's end (day 31).
-	if len(c.Gaps) != 2 || c.Gaps[0].Days() != 11 || c.Gaps[1].Days() < 10.9 {
+	// 21 to the period's end (day 31).
+	if len(c.Gaps) != 2 || c.Gaps[0].Days() != 11 || c.Gaps[1].Days() != 10 {
 		t.Fatalf("gaps = %+v", c.Gaps)
 	}
 }
@@ -107,7 +120,7 @@ func TestBuildInventoryChangesAndDecisions(t *testing.T) {
 	}
 	ab, app := r.Inventory[0], r.Inventory[1]
 	if app.Justification != "storefront code, ticket 1" || app.ApprovedBy != "alice" || app.SHA256 != "aa" || app.LastVerified == nil ||
-		!app.LastVerified.Equal(t0.Add(20*24*time.Hour+time.Hour)) {
+		!app.LastVerified.Equal(t0.Add(21*24*time.Hour)) {
 		t.Errorf("app.js row = %+v", app)
 	}
 	if !ab.Optional || ab.LastVerified != nil {
@@ -126,7 +139,7 @@ func TestBuildInventoryChangesAndDecisions(t *testing.T) {
 	if len(r.Alerts) != 2 || !r.Alerts[0].OK || r.Alerts[1].Error != "503 Service Unavailable" {
 		t.Errorf("alerts = %+v", r.Alerts)
 	}
-	if len(r.Scans) != 12 || r.Scans[0].StartedAt.After(r.Scans[1].StartedAt) {
+	if len(r.Scans) != 13 || r.Scans[0].StartedAt.After(r.Scans[1].StartedAt) {
 		t.Errorf("scans must be listed oldest first: %d", len(r.Scans))
 	}
 
@@ -156,12 +169,19 @@ func TestHTMLIsOneSelfContainedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var walk func(*html.Node)
-	tables := 0
+	tables, images := 0, 0
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
 			switch n.Data {
-			case "script", "link", "img", "iframe":
+			case "script", "link", "iframe", "object", "embed":
 				t.Errorf("<%s> in the report: it must need nothing else to open", n.Data)
+			case "img":
+				images++
+				for _, a := range n.Attr {
+					if a.Key == "src" && !strings.HasPrefix(a.Val, "data:image/png;base64,") {
+						t.Errorf("an image loads %q: screenshots must be embedded", a.Val)
+					}
+				}
 			case "table":
 				tables++
 			}
@@ -177,8 +197,8 @@ func TestHTMLIsOneSelfContainedFile(t *testing.T) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	if tables != 6 {
-		t.Errorf("%d tables, want 6 sections", tables)
+	if tables != 6 || images != 1 {
+		t.Errorf("%d tables and %d images, want 6 sections and the screenshot", tables, images)
 	}
 }
 
@@ -199,14 +219,14 @@ func TestCSVAndJSONCarryTheSameEvidence(t *testing.T) {
 	for _, rec := range recs {
 		count[rec[0]]++
 	}
-	if count["inventory"] != 2 || count["coverage"] != 1 || count["scan"] != 12 || count["change"] != 1 || count["decision"] != 2 || count["alert"] != 2 {
+	if count["inventory"] != 2 || count["coverage"] != 1 || count["scan"] != 13 || count["change"] != 1 || count["decision"] != 2 || count["alert"] != 2 {
 		t.Errorf("CSV sections: %v", count)
 	}
 	if err := Write(&j, "json", r); err != nil {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(j.Bytes(), &back); err != nil || len(back.Scans) != 12 || back.Coverage[0].Weekly {
+	if err := json.Unmarshal(j.Bytes(), &back); err != nil || len(back.Scans) != 13 || back.Coverage[0].Weekly {
 		t.Errorf("JSON: %v %+v", err, back.Coverage)
 	}
 	if err := Write(&bytes.Buffer{}, "pdf", r); err == nil {

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -101,13 +102,18 @@ func (r *Report) CSV(w io.Writer) error {
 }
 
 // HTML writes the report as one self-contained page: no scripts, no
-// external resources, and a print style so it saves well as PDF.
+// external resources (screenshots are embedded as data: URIs), and a print
+// style so it saves well as PDF.
 func (r *Report) HTML(w io.Writer) error {
 	return htmlTmpl.Execute(w, r)
 }
 
 var htmlTmpl = template.Must(template.New("evidence").Funcs(template.FuncMap{
 	"day": day, "dayPtr": dayPtr, "ids": ids,
+	// A data: URI keeps the report one file.
+	"png": func(b []byte) template.URL {
+		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+	},
 	"ms":   func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) },
 	"days": func(g Gap) string { return fmt.Sprintf("%.1f", g.Days()) },
 }).Parse(`<!doctype html>
@@ -132,6 +138,11 @@ p.note{color:#444}
 <td>{{if .Weekly}}<span class="ok">yes</span>{{else}}<span class="bad">no</span>{{end}}</td>
 <td>{{range .Gaps}}{{day .From}} to {{day .To}} ({{days .}} days)<br>{{end}}</td></tr>
 {{end}}</table>
+
+<h2>The payment pages as the scanner's browser saw them</h2>
+{{range .Coverage}}{{if .Screenshot}}<figure><img alt="{{.Site}}/{{.Page}}" src="{{png .Screenshot}}" style="max-width:100%;border:1px solid #bbb">
+<figcaption>{{.Site}}/{{.Page}}, newest completed scan of the period, {{dayPtr .ScreenshotAt}}</figcaption></figure>
+{{else}}<p>{{.Site}}/{{.Page}}: no screenshot in the period.</p>{{end}}{{end}}
 
 <h2>6.4.3: script inventory, with justification and approval</h2>
 <table><tr><th>page</th><th>script</th><th>kind</th><th>origin</th><th>SHA-256</th><th>first seen</th><th>last verified</th><th>justification</th><th>approved by</th><th>approved</th></tr>

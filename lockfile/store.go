@@ -125,6 +125,11 @@ func (s *Store) ResolveFindings(ctx context.Context, ids []int64, res skimguard.
 // Audit is empty: a lock file's history is its repository's.
 func (s *Store) Audit(ctx context.Context) ([]skimguard.AuditEntry, error) { return nil, nil }
 
+// Screenshot: a lock file store keeps no screenshots.
+func (s *Store) Screenshot(ctx context.Context, scanID int64) ([]byte, error) {
+	return nil, fmt.Errorf("scan %d: screenshots are not kept without a database: %w", scanID, skimguard.ErrNotFound)
+}
+
 // SaveDelivery keeps the delivery in memory.
 func (s *Store) SaveDelivery(ctx context.Context, d *skimguard.Delivery) error {
 	s.mu.Lock()

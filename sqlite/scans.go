@@ -281,6 +281,21 @@ func encodeObservation(o *skimguard.Observation) (encodedObservation, error) {
 	return e, nil
 }
 
+// Screenshot returns the PNG the scan took.
+func (db *DB) Screenshot(ctx context.Context, scanID int64) ([]byte, error) {
+	var shot []byte
+	err := db.sql.QueryRowContext(ctx, "SELECT screenshot FROM scans WHERE id = ?", scanID).Scan(&shot)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("screenshot of scan %d: %w", scanID, skimguard.ErrNotFound)
+	case err != nil:
+		return nil, db.fail(fmt.Sprintf("load screenshot of scan %d", scanID), err)
+	case len(shot) == 0:
+		return nil, fmt.Errorf("scan %d took no screenshot: %w", scanID, skimguard.ErrNotFound)
+	}
+	return shot, nil
+}
+
 // observation loads the observation of a scan, script texts and screenshot
 // included; nil when the scan had none.
 func (db *DB) observation(ctx context.Context, scanID int64) (*skimguard.Observation, error) {

@@ -140,6 +140,12 @@ func TestSaveScan(t *testing.T) {
 		if got.Scripts[3].Source == "" || got.Scripts[3].Source != o.Scripts[3].Source {
 			t.Errorf("script text lost")
 		}
+		if shot, err := db.Screenshot(t.Context(), s.ID); err != nil || len(o.Screenshot) == 0 || string(shot) != string(o.Screenshot) {
+			t.Errorf("Screenshot(%d) = %d bytes, %v; want the %d bytes saved", s.ID, len(shot), err, len(o.Screenshot))
+		}
+		if _, err := db.Screenshot(t.Context(), s.ID+100); !errors.Is(err, skimguard.ErrNotFound) {
+			t.Errorf("Screenshot of a missing scan: %v", err)
+		}
 		if n := count(t, db, "SELECT count(*) FROM sources"); n != 20 {
 			t.Errorf("%d script texts stored, want 20", n)
 		}
