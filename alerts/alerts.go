@@ -1,5 +1,6 @@
 // Package alerts delivers findings to people and machines: a readable block
-// on a console, or a signed JSON POST to a webhook.
+// on a console, a signed JSON POST to a webhook, a Slack message or an
+// email.
 //
 // # Webhook payload
 //
@@ -104,6 +105,15 @@ func (c Console) Send(ctx context.Context, a Alert) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if _, err := io.WriteString(c.W, consoleText(a)); err != nil {
+		return fmt.Errorf("write alert to console: %w", err)
+	}
+	return nil
+}
+
+// consoleText is the readable block of a, card data masked; the console
+// prints it and emails carry it as their plain text.
+func consoleText(a Alert) string {
 	var b strings.Builder
 	noun := "findings"
 	if len(a.Findings) == 1 {
@@ -113,9 +123,7 @@ func (c Console) Send(ctx context.Context, a Alert) error {
 	if a.Scan.ID != 0 || !a.Scan.StartedAt.IsZero() {
 		fmt.Fprintf(&b, "  scan %d at %s\n", a.Scan.ID, a.Scan.StartedAt.UTC().Format(time.RFC3339))
 	}
-	findings := slices.Clone(a.Findings)
-	slices.SortStableFunc(findings, func(x, y skimguard.Finding) int { return y.Severity.Rank() - x.Severity.Rank() })
-	for _, f := range findings {
+	for _, f := range bySeverity(a.Findings) {
 		fmt.Fprintf(&b, "  [%s] %s %s\n", strings.ToUpper(string(f.Severity)), f.Kind, oneLine(mask(f.Subject)))
 		if f.Detail != "" {
 			for _, line := range strings.Split(strings.TrimRight(mask(f.Detail), "\n"), "\n") {
@@ -132,14 +140,44 @@ func (c Console) Send(ctx context.Context, a Alert) error {
 	if a.Link != "" {
 		fmt.Fprintf(&b, "  review: %s\n", a.Link)
 	}
-	_, err := io.WriteString(c.W, b.String())
-	if err != nil {
-		return fmt.Errorf("write alert to console: %w", err)
-	}
-	return nil
+	return b.String()
 }
 
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+// bySeverity returns a copy of findings, most severe first, otherwise in
+// their order.
+func bySeverity(findings []skimguard.Finding) []skimguard.Finding {
+	findings = slices.Clone(findings)
+	slices.SortStableFunc(findings, func(x, y skimguard.Finding) int { return y.Severity.Rank() - x.Severity.Rank() })
+	return findings
+}
+
+// summary counts a's findings and those of the highest severity among
+// them, and names the page: "2 findings (1 critical) on shop/checkout".
+func summary(a Alert) string {
+	noun := "findings"
+	if len(a.Findings) == 1 {
+		noun = "finding"
+	}
+	s := fmt.Sprintf("%d %s", len(a.Findings), noun)
+	if len(a.Findings) > 0 {
+		top := bySeverity(a.Findings)[0].Severity
+		n := 0
+		for _, f := range a.Findings {
+			if f.Severity == top {
+				n++
+			}
+		}
+		if top != "" {
+			s += fmt.Sprintf(" (%d %s)", n, top)
+		}
+	}
+	return oneLine(s + " on " + a.Site + "/" + a.Page)
+}
+
+// oneLine puts s on one line, for headers and one-line fields.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(s)
+}
 
 // Webhook POSTs alerts as JSON to a URL, signed when Secret is set, with
 // retries.
@@ -276,22 +314,54 @@ func (w *Webhook) Send(ctx context.Context, a Alert) error {
 	if err != nil {
 		return fmt.Errorf("webhook %s: encode alert: %w", redact(w.URL), err)
 	}
-	attempts := w.Retries
+	h := http.Header{}
+	// One id for all attempts of the delivery, so that receivers can drop
+	// duplicates.
+	h.Set(DeliveryHeader, newDeliveryID())
+	if len(w.Secret) > 0 {
+		h.Set(SignatureHeader, Sign(w.Secret, body))
+	}
+	return post{
+		kind: "webhook", shown: redact(w.URL), url: w.URL, body: body, header: h,
+		client: w.Client, timeout: w.Timeout, retries: w.Retries, backoff: w.Backoff, logger: w.Logger,
+	}.send(ctx)
+}
+
+// post is one JSON delivery by HTTP POST with retries, the way Webhook and
+// Slack deliver.
+type post struct {
+	// kind ("webhook", "slack") and shown, the destination without its
+	// secrets, name the destination in errors and logs.
+	kind, shown string
+	url         string
+	body        []byte
+	// header is added to each request, after Content-Type and User-Agent.
+	header  http.Header
+	client  *http.Client
+	timeout time.Duration
+	retries int
+	backoff time.Duration
+	logger  *slog.Logger
+}
+
+// send POSTs p.body, trying again on network errors, 5xx and 429 responses
+// with exponential backoff, until p.retries attempts were made or ctx ends.
+func (p post) send(ctx context.Context) error {
+	attempts := p.retries
 	if attempts <= 0 {
 		attempts = DefaultRetries
 	}
-	backoff := w.Backoff
+	backoff := p.backoff
 	if backoff <= 0 {
 		backoff = DefaultBackoff
 	}
-	log := w.Logger
+	log := p.logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	delivery := newDeliveryID()
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		retryAfter, retry, err := w.attempt(ctx, body, delivery)
+		retryAfter, retry, err := p.attempt(ctx)
 		if err == nil {
 			return nil
 		}
@@ -311,7 +381,7 @@ func (w *Webhook) Send(ctx context.Context, a Alert) error {
 		if retryAfter > 0 {
 			wait = retryAfter
 		}
-		log.Warn("webhook delivery failed; will retry", "webhook", redact(w.URL), "attempt", attempt, "of", attempts, "retry_in", wait, "err", err)
+		log.Warn(p.kind+" delivery failed; will retry", p.kind, p.shown, "attempt", attempt, "of", attempts, "retry_in", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -324,24 +394,23 @@ func (w *Webhook) Send(ctx context.Context, a Alert) error {
 
 // attempt makes one POST. retry says whether a failure is worth another
 // attempt; retryAfter is the wait the server asked for, if any.
-func (w *Webhook) attempt(ctx context.Context, body []byte, delivery string) (retryAfter time.Duration, retry bool, err error) {
-	timeout := w.Timeout
+func (p post) attempt(ctx context.Context) (retryAfter time.Duration, retry bool, err error) {
+	timeout := p.timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(p.body))
 	if err != nil {
-		return 0, false, fmt.Errorf("webhook %s: %w", redact(w.URL), err)
+		return 0, false, fmt.Errorf("%s %s: %w", p.kind, p.shown, scrub(err, p.url, p.shown))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "skimguard")
-	req.Header.Set(DeliveryHeader, delivery)
-	if len(w.Secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(w.Secret, body))
+	for k, vs := range p.header {
+		req.Header[k] = vs
 	}
-	client := w.Client
+	client := p.client
 	if client == nil {
 		client = &http.Client{}
 	}
@@ -351,12 +420,12 @@ func (w *Webhook) attempt(ctx context.Context, body []byte, delivery string) (re
 		// cancellation is not.
 		var ue *url.Error
 		retry := errors.As(err, &ue) && !errors.Is(err, context.Canceled)
-		err = scrub(err, w.URL)
+		err = scrub(err, p.url, p.shown)
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() != nil {
 			err = fmt.Errorf("no response within %s: %w", timeout, err)
 		}
-		return 0, retry, fmt.Errorf("webhook %s: %w", redact(w.URL), err)
+		return 0, retry, fmt.Errorf("%s %s: %w", p.kind, p.shown, err)
 	}
 	defer resp.Body.Close()
 	excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -365,7 +434,7 @@ func (w *Webhook) attempt(ctx context.Context, body []byte, delivery string) (re
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return 0, false, nil
 	}
-	err = fmt.Errorf("webhook %s: %s: %q", redact(w.URL), resp.Status, bytes.TrimSpace(excerpt))
+	err = fmt.Errorf("%s %s: %s: %q", p.kind, p.shown, resp.Status, bytes.TrimSpace(excerpt))
 	retry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
 	if retry {
 		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s >= 0 && time.Duration(s)*time.Second <= maxBackoff {
@@ -375,14 +444,15 @@ func (w *Webhook) attempt(ctx context.Context, body []byte, delivery string) (re
 	return retryAfter, retry, err
 }
 
-// scrub replaces the full URL in a client error by its redacted form.
-func scrub(err error, rawURL string) error {
+// scrub replaces the full URL in a client error by shown, its form without
+// secrets.
+func scrub(err error, rawURL, shown string) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	if rawURL != "" && strings.Contains(err.Error(), rawURL) {
-		return errors.New(strings.ReplaceAll(err.Error(), rawURL, redact(rawURL)))
+		return errors.New(strings.ReplaceAll(err.Error(), rawURL, shown))
 	}
 	return err
 }
@@ -454,10 +524,12 @@ func (f Filter) Send(ctx context.Context, a Alert) error {
 	return f.Sink.Send(ctx, a)
 }
 
-// New builds the sink of one configured alert: a Webhook, or a Console on
-// standard output, wrapped in a Filter when the alert routes by severity or
-// site. env looks up environment variables (os.Getenv when nil): the URL
-// when url_env is set, the signing secret when secret_env is.
+// New builds the sink of one configured alert: a Webhook, a Slack, an
+// Email, or a Console on standard output, wrapped in a Filter when the
+// alert routes by severity or site. env looks up environment variables
+// (os.Getenv when nil): the URL when url_env is set, the signing secret
+// when secret_env is, the SMTP username and password when username_env and
+// password_env are.
 func New(cfg config.Alert, env func(string) string) (Sink, error) {
 	if env == nil {
 		env = os.Getenv
@@ -469,13 +541,11 @@ func New(cfg config.Alert, env func(string) string) (Sink, error) {
 	case config.AlertWebhook:
 		w := &Webhook{URL: cfg.URL}
 		if cfg.URLEnv != "" {
-			w.URL = env(cfg.URLEnv)
-			if w.URL == "" {
-				return nil, fmt.Errorf("webhook alert: environment variable %s (its url_env) is not set: set it to the webhook's URL", cfg.URLEnv)
+			u, err := urlFromEnv(cfg, env)
+			if err != nil {
+				return nil, err
 			}
-			if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return nil, fmt.Errorf("webhook alert: environment variable %s (its url_env) does not hold an absolute http or https URL", cfg.URLEnv)
-			}
+			w.URL = u
 		}
 		if w.URL == "" {
 			return nil, errors.New("webhook alert has no URL: set url or url_env in its configuration")
@@ -488,13 +558,55 @@ func New(cfg config.Alert, env func(string) string) (Sink, error) {
 			w.Secret = []byte(secret)
 		}
 		sink = w
-	case config.AlertSlack, config.AlertEmail:
-		return nil, fmt.Errorf("alert type %q is not supported yet: use webhook or console", cfg.Type)
+	case config.AlertSlack:
+		// The URL is the secret that lets anyone post to the channel, so it
+		// comes from the environment only.
+		if cfg.URLEnv == "" {
+			return nil, errors.New("slack alert has no url_env: set url_env: SLACK_WEBHOOK_URL in its configuration and SLACK_WEBHOOK_URL in the environment")
+		}
+		u, err := urlFromEnv(cfg, env)
+		if err != nil {
+			return nil, err
+		}
+		sink = &Slack{URL: u}
+	case config.AlertEmail:
+		e := &Email{Addr: cfg.SMTP, From: cfg.From, To: cfg.To}
+		if (cfg.UsernameEnv == "") != (cfg.PasswordEnv == "") {
+			return nil, errors.New("email alert: set both username_env and password_env, or neither")
+		}
+		for _, v := range []struct {
+			key, name string
+			dst       *string
+		}{{"username_env", cfg.UsernameEnv, &e.Username}, {"password_env", cfg.PasswordEnv, &e.Password}} {
+			if v.name == "" {
+				continue
+			}
+			if *v.dst = env(v.name); *v.dst == "" {
+				return nil, fmt.Errorf("email alert %s: environment variable %s (its %s) is not set: set it to the SMTP %s", e.Name(), v.name, v.key, strings.TrimSuffix(v.key, "_env"))
+			}
+		}
+		if _, _, err := net.SplitHostPort(e.Addr); err != nil || e.From == "" || len(e.To) == 0 {
+			return nil, errors.New("email alert needs smtp (host:port), from and at least one address in to")
+		}
+		sink = e
 	default:
-		return nil, fmt.Errorf("unknown alert type %q: use webhook or console", cfg.Type)
+		return nil, fmt.Errorf("unknown alert type %q: use webhook, slack, email or console", cfg.Type)
 	}
 	if cfg.MinSeverity != "" || len(cfg.Sites) > 0 {
 		sink = Filter{Sink: sink, MinSeverity: cfg.MinSeverity, Sites: cfg.Sites}
 	}
 	return sink, nil
+}
+
+// urlFromEnv reads the URL of a webhook or Slack alert from the
+// environment variable its url_env names.
+func urlFromEnv(cfg config.Alert, env func(string) string) (string, error) {
+	raw := env(cfg.URLEnv)
+	if raw == "" {
+		return "", fmt.Errorf("%s alert: environment variable %s (its url_env) is not set: set it to the %s's URL", cfg.Type, cfg.URLEnv, cfg.Type)
+	}
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s alert: environment variable %s (its url_env) does not hold an absolute http or https URL", cfg.Type, cfg.URLEnv)
+	}
+	return raw, nil
 }

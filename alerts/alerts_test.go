@@ -443,6 +443,38 @@ func TestNew(t *testing.T) {
 			t.Errorf("sink = %#v", s)
 		}
 	})
+	t.Run("slack url from the environment", func(t *testing.T) {
+		s, err := New(config.Alert{Type: "slack", URLEnv: "SLACK_WEBHOOK_URL"}, env(map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sl, ok := s.(*Slack); !ok || sl.URL != "https://hooks.slack.com/services/T0/B0/x" || sl.Name() != "slack https://hooks.slack.com" {
+			t.Errorf("sink = %#v", s)
+		}
+	})
+	emailCfg := config.Alert{Type: "email", SMTP: "smtp.shop.example:587", From: "skimguard@shop.example", To: []string{"security@shop.example"}, UsernameEnv: "SMTP_USERNAME", PasswordEnv: "SMTP_PASSWORD"}
+	t.Run("email credentials from the environment", func(t *testing.T) {
+		s, err := New(emailCfg, env(map[string]string{"SMTP_USERNAME": "alerts", "SMTP_PASSWORD": "hunter2"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, ok := s.(*Email)
+		if !ok || e.Addr != "smtp.shop.example:587" || e.From != "skimguard@shop.example" || len(e.To) != 1 || e.Username != "alerts" || e.Password != "hunter2" {
+			t.Fatalf("sink = %#v", s)
+		}
+		if strings.Contains(e.Name(), "hunter2") {
+			t.Errorf("Name %q shows the password", e.Name())
+		}
+	})
+	t.Run("email without credentials", func(t *testing.T) {
+		s, err := New(config.Alert{Type: "email", SMTP: "localhost:25", From: "a@shop.example", To: []string{"b@shop.example"}}, env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := s.(*Email); e.Username != "" || e.Password != "" || e.Name() != "email to b@shop.example via localhost:25" {
+			t.Errorf("sink = %#v", s)
+		}
+	})
 	errorCases := []struct {
 		name string
 		cfg  config.Alert
@@ -453,8 +485,13 @@ func TestNew(t *testing.T) {
 		{"missing url variable is named", config.Alert{Type: "webhook", URLEnv: "HOOK_URL"}, nil, "environment variable HOOK_URL (its url_env) is not set"},
 		{"url variable must hold a url", config.Alert{Type: "webhook", URLEnv: "HOOK_URL"}, map[string]string{"HOOK_URL": "hooks.example"}, "does not hold an absolute http or https URL"},
 		{"webhook without url", config.Alert{Type: "webhook"}, nil, "webhook alert has no URL"},
-		{"slack is not supported yet", config.Alert{Type: "slack", URLEnv: "X"}, nil, `alert type "slack" is not supported yet`},
-		{"email is not supported yet", config.Alert{Type: "email"}, nil, `alert type "email" is not supported yet`},
+		{"missing slack url variable is named", config.Alert{Type: "slack", URLEnv: "SLACK_WEBHOOK_URL"}, nil, "slack alert: environment variable SLACK_WEBHOOK_URL (its url_env) is not set"},
+		{"slack url variable must hold a url", config.Alert{Type: "slack", URLEnv: "SLACK_WEBHOOK_URL"}, map[string]string{"SLACK_WEBHOOK_URL": "T0/B0/x"}, "does not hold an absolute http or https URL"},
+		{"slack takes its url from the environment only", config.Alert{Type: "slack", URL: "https://hooks.slack.com/services/x"}, nil, "slack alert has no url_env"},
+		{"missing smtp password variable is named", emailCfg, map[string]string{"SMTP_USERNAME": "u"}, "environment variable SMTP_PASSWORD (its password_env) is not set"},
+		{"missing smtp username variable is named", emailCfg, map[string]string{"SMTP_PASSWORD": "p"}, "environment variable SMTP_USERNAME (its username_env) is not set"},
+		{"smtp username without password", config.Alert{Type: "email", SMTP: "smtp.shop.example:587", From: "a@shop.example", To: []string{"b@shop.example"}, UsernameEnv: "SMTP_USERNAME"}, map[string]string{"SMTP_USERNAME": "u"}, "set both username_env and password_env, or neither"},
+		{"email without recipients", config.Alert{Type: "email", SMTP: "smtp.shop.example:587", From: "a@shop.example"}, nil, "at least one address in to"},
 		{"unknown type", config.Alert{Type: "pager"}, nil, `unknown alert type "pager"`},
 	}
 	for _, tt := range errorCases {
@@ -497,19 +534,32 @@ alerts:
     secret_env: SKIMGUARD_WEBHOOK_SECRET
     min_severity: high
   - type: console
+  - type: slack
+    url_env: SLACK_WEBHOOK_URL
+  - type: email
+    smtp: smtp.shop.example:587
+    from: skimguard@shop.example
+    to: [security@shop.example]
+    username_env: SMTP_USERNAME
+    password_env: SMTP_PASSWORD
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sinks Multi
 	for _, a := range cfg.Alerts {
-		s, err := New(a, func(k string) string { return map[string]string{"SKIMGUARD_WEBHOOK_SECRET": "x"}[k] })
+		s, err := New(a, func(k string) string {
+			return map[string]string{
+				"SKIMGUARD_WEBHOOK_SECRET": "x", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+				"SMTP_USERNAME": "u", "SMTP_PASSWORD": "p",
+			}[k]
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sinks = append(sinks, s)
 	}
-	if got, want := sinks.Name(), "multi(webhook https://hooks.example/skimguard, console)"; got != want {
+	if got, want := sinks.Name(), "multi(webhook https://hooks.example/skimguard, console, slack https://hooks.slack.com, email to security@shop.example via smtp.shop.example:587)"; got != want {
 		t.Errorf("Name = %q, want %q", got, want)
 	}
 }

@@ -68,14 +68,56 @@ func TestLoadFull(t *testing.T) {
 			{Type: "webhook", URL: "https://hooks.example/skimguard", SecretEnv: "SKIMGUARD_WEBHOOK_SECRET", MinSeverity: skimguard.SeverityHigh, Sites: []string{"outfitters", "weekly"}},
 			{Type: "console"},
 			{Type: "slack", URLEnv: "SLACK_WEBHOOK_URL"},
+			{Type: "email", SMTP: "smtp.shop.example:587", From: "skimguard <skimguard@shop.example>",
+				To:          []string{"security@shop.example", "On call <oncall@shop.example>"},
+				UsernameEnv: "SMTP_USERNAME", PasswordEnv: "SMTP_PASSWORD", MinSeverity: skimguard.SeverityCritical, Sites: []string{"outfitters"}},
 		}
-		if !slices.EqualFunc(cfg.Alerts, want, func(a, b Alert) bool {
-			return a.Type == b.Type && a.URL == b.URL && a.URLEnv == b.URLEnv && a.SecretEnv == b.SecretEnv &&
-				a.MinSeverity == b.MinSeverity && slices.Equal(a.Sites, b.Sites)
-		}) {
+		if !slices.EqualFunc(cfg.Alerts, want, alertEqual) {
 			t.Errorf("Alerts =\n%+v\nwant\n%+v", cfg.Alerts, want)
 		}
 	})
+}
+
+func alertEqual(a, b Alert) bool {
+	return a.Type == b.Type && a.URL == b.URL && a.URLEnv == b.URLEnv && a.SecretEnv == b.SecretEnv &&
+		a.SMTP == b.SMTP && a.From == b.From && slices.Equal(a.To, b.To) &&
+		a.UsernameEnv == b.UsernameEnv && a.PasswordEnv == b.PasswordEnv &&
+		a.MinSeverity == b.MinSeverity && slices.Equal(a.Sites, b.Sites)
+}
+
+func TestLoadEmailMinimal(t *testing.T) {
+	cfg, err := Load("testdata/good/email_minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a single recipient may be written without a list", func(t *testing.T) {
+		want := []Alert{{Type: "email", SMTP: "localhost:25", From: "skimguard@shop.example", To: []string{"security@shop.example"}}}
+		if !slices.EqualFunc(cfg.Alerts, want, alertEqual) {
+			t.Errorf("Alerts =\n%+v\nwant\n%+v", cfg.Alerts, want)
+		}
+	})
+}
+
+func TestSlackURLIsNotRepeated(t *testing.T) {
+	// The URL is the secret that lets anyone post to the channel: errors
+	// must not carry it into logs and CI output.
+	_, err := Load("testdata/bad/slack.yaml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), "XXXXXXXX") || strings.Contains(err.Error(), "hooks.slack.com") {
+		t.Errorf("error repeats the Slack URL:\n%s", err)
+	}
+}
+
+func TestSMTPCredentialsAreNotRepeated(t *testing.T) {
+	_, err := Load("testdata/bad/email.yaml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error repeats a password:\n%s", err)
+	}
 }
 
 func TestParseDefaults(t *testing.T) {
@@ -176,6 +218,33 @@ var badFixtures = map[string][]string{
 		`alerts.yaml:17:5: a console alert takes no url: remove it`,
 		`alerts.yaml:19:10: url "hooks.example/x" is not an absolute http or https address`,
 		`alerts.yaml:20:1: unknown key "alerts_extra" in the top level`,
+	},
+	"slack.yaml": {
+		`slack.yaml:8:5: a slack alert takes no url: a Slack webhook URL is a secret: use url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment`,
+		`slack.yaml:9:5: slack alert has no destination: add url_env: SLACK_WEBHOOK_URL`,
+		`slack.yaml:12:5: a slack alert takes no secret_env (Slack does not check signatures): remove it`,
+		`slack.yaml:13:5: a slack alert takes no smtp: remove it`,
+		`slack.yaml:15:14: url_env "slack-url" is not an environment variable name`,
+		`slack.yaml:18:5: a webhook alert takes no to: remove it`,
+	},
+	"email.yaml": {
+		`email.yaml:7:5: email alert has no smtp server: add smtp: followed by host:port, such as smtp.example.com:587`,
+		`email.yaml:7:5: email alert has no sender: add from:`,
+		`email.yaml:7:5: email alert has no recipients: add to:`,
+		`email.yaml:9:11: smtp "smtp.shop.example" is not host:port: write it with the port, such as smtp.example.com:587`,
+		`email.yaml:10:11: from "not an address" is not an email address`,
+		`email.yaml:11:33: recipient "bob at shop" is not an email address`,
+		`email.yaml:12:5: email alert has username_env but no password_env: add password_env: NAME, or remove username_env`,
+		`email.yaml:14:11: smtp holds an '@': write only host:port`,
+		`email.yaml:16:9: to is empty: list at least one address`,
+		`email.yaml:17:5: email alert has password_env but no username_env`,
+		`email.yaml:18:5: an email alert takes no url: remove it`,
+		`email.yaml:20:11: smtp "smtp.shop.example:99999" is not host:port`,
+		`email.yaml:21:11: from must be a single value such as skimguard@shop.example, not a list`,
+		`email.yaml:23:15: "password" holds a literal secret: put secrets in environment variables: use password_env: NAME`,
+		`email.yaml:27:8: to is empty: list at least one address`,
+		`email.yaml:28:5: an email alert takes no secret_env: remove it`,
+		`email.yaml:30:5: a console alert takes no from: remove it`,
 	},
 }
 
