@@ -26,8 +26,8 @@ type Scanner interface {
 type Monitor struct {
 	Scanner Scanner
 	Store   skimguard.Store
-	// Sinks receive the findings a check opened; each attempt is recorded
-	// in the Store with its result.
+	// Sinks receive what a check has to tell, under the alert policy below
+	// (see Check); each attempt is recorded in the Store with its result.
 	Sinks  []alerts.Sink
 	Logger *slog.Logger
 	// Concurrency bounds the page loads in flight; 0 means 4.
@@ -40,6 +40,20 @@ type Monitor struct {
 	// Observed, when set, receives every observation a check made, from
 	// several goroutines at once (check --write-lock learns from them).
 	Observed func(skimguard.Page, *skimguard.Observation)
+
+	// FailureAlertAfter is how many scans of a page in a row must fail
+	// before one scan.failed alert goes out; 0 or less means
+	// DefaultFailureAlertAfter. No further failure alert follows while the
+	// page keeps failing, and its next successful scan sends one recovery
+	// alert. Failures are counted from the stored scans, so the count
+	// survives restarts.
+	FailureAlertAfter int
+	// RemindAfter is how long an open finding that is still seen may go
+	// without an alert before it is alerted again as a reminder. 0 means
+	// DefaultRemindAfter (the zero Monitor reminds daily); a negative value
+	// turns reminders off. The last alert is read from the stored
+	// deliveries, so reminders survive restarts.
+	RemindAfter time.Duration
 }
 
 func (m *Monitor) now() time.Time {
@@ -179,9 +193,17 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 }
 
 // Check scans each page, compares it with its approved baseline, stores the
-// scan and its findings and sends newly opened findings to the sink. A page
-// that cannot be checked is reported with status failed and a scan.failed
-// finding; Check itself fails only when the store does.
+// scan and its findings and alerts the sinks. A page that cannot be checked
+// is reported with status failed and a scan.failed finding every time;
+// Check itself fails only when the store does.
+//
+// What is alerted follows a policy meant for a daemon that checks every
+// page again and again:
+//   - newly opened findings, once;
+//   - open findings still seen RemindAfter after the last alert about them,
+//     again as reminders (see RemindAfter);
+//   - a page that failed FailureAlertAfter scans in a row, once, and once
+//     more when it is next checked successfully (see FailureAlertAfter).
 func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (report.Result, error) {
 	results := make([]report.Page, len(pages))
 	findings := make([][]skimguard.Finding, len(pages))
@@ -231,9 +253,10 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page,
 	if scanErr != nil {
 		rp.Status, rp.Error = report.PageFailed, scanErr.Error()
 		f := failure(p, rp.Error)
-		m.alert(ctx, p, scan, []skimguard.Finding{f})
+		m.alertFailure(ctx, p, scan, f)
 		return rp, []skimguard.Finding{f}, nil
 	}
+	m.alertRecovery(ctx, p, scan)
 	rp.Status = report.PageOK
 	if len(scan.Findings) > 0 {
 		rp.Status = report.PageFindings
@@ -243,13 +266,14 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page,
 			opened = append(opened, f)
 		}
 	}
-	m.alert(ctx, p, scan, opened)
+	m.alert(ctx, p, scan, append(opened, m.reminders(ctx, p, scan)...))
 	return rp, scan.Findings, nil
 }
 
 // failure is the finding that says a page could not be checked: a skimmer
-// can block scanners too, so it is never silent. It is reported and
-// alerted, not stored as an open finding: there is nothing to approve.
+// can block scanners too, so it is never silent. It is reported every time
+// and alerted under the failure policy (see Monitor.FailureAlertAfter), not
+// stored as an open finding: there is nothing to approve.
 func failure(p skimguard.Page, msg string) skimguard.Finding {
 	return skimguard.Finding{
 		Kind: skimguard.KindScanFailed, Severity: skimguard.SeverityHigh,

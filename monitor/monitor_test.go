@@ -195,7 +195,7 @@ func TestApprovingMakesTheChangePartOfTheBaseline(t *testing.T) {
 	}
 }
 
-func TestAPageThatCannotBeScannedIsReportedAndAlerted(t *testing.T) {
+func TestAPageThatCannotBeScannedIsReported(t *testing.T) {
 	ctx := context.Background()
 	m, sc, rcv, pages := setup(t)
 	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
@@ -209,8 +209,8 @@ func TestAPageThatCannotBeScannedIsReportedAndAlerted(t *testing.T) {
 	if res.Pages[1].Status != report.PageFailed || len(res.Findings) != 1 || res.Findings[0].Kind != skimguard.KindScanFailed {
 		t.Fatalf("want the cart failed with one scan.failed finding: %+v %+v", res.Pages, res.Findings)
 	}
-	if rcv.count() != 1 {
-		t.Fatalf("a failed scan must alert (a skimmer can block scanners); alerts: %d", rcv.count())
+	if rcv.count() != 0 {
+		t.Fatalf("one failed scan is reported, not alerted (see TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers); alerts: %d", rcv.count())
 	}
 	scans, _ := m.Store.Scans(ctx, skimguard.ScanFilter{Page: "cart", Limit: 1})
 	if len(scans) != 1 || scans[0].Status != skimguard.ScanFailed || scans[0].Error == "" {

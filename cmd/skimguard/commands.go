@@ -114,7 +114,9 @@ func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error
 		return nil, err
 	}
 	logger := newLogger(e.stderr, c.verbose)
-	a.mon = &monitor.Monitor{Store: a.store, Logger: logger, Progress: progressPrinter(e.stderr)}
+	// A one-shot command alerts the first failure it meets; serve waits for
+	// failures in a row.
+	a.mon = &monitor.Monitor{Store: a.store, Logger: logger, Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
 	for _, ac := range cfg.Alerts {
 		s, err := alerts.New(ac, e.getenv)
 		if err != nil {

@@ -1,0 +1,355 @@
+// Package schedule runs each page's checks on its cron schedule until
+// stopped: the heart of `skimguard serve`.
+//
+// A Scheduler starts each page's check when its schedule comes due, after a
+// random jitter so that pages do not all start at once, with at most
+// Workers checks at a time and a timeout on each. It never runs two checks
+// of the same page at once: a run that comes due while the page's previous
+// one still runs is skipped. A check that fails or panics is logged, and
+// the page's next run comes as scheduled. Reload swaps in a new set of jobs
+// while running, as on SIGHUP.
+package schedule
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/config"
+)
+
+// Job is one page and when to check it.
+type Job struct {
+	Page skimguard.Page
+	// Spec is the page's site's schedule as sites.yaml writes it: "@hourly",
+	// "@every 15m" or a 5-field cron spec, read with config.ParseSchedule.
+	Spec string
+}
+
+// Defaults of a Scheduler.
+const (
+	DefaultWorkers = 2
+	DefaultJitter  = 30 * time.Second
+	DefaultTimeout = 5 * time.Minute
+)
+
+// Scheduler runs checks on their schedules. Set its fields before Run; it
+// must not be copied once running.
+type Scheduler struct {
+	// Check runs one check of one page. The daemon passes a func that calls
+	// Monitor.Check on that page and logs what it returns. ctx ends at the
+	// Timeout or when Run's ctx does.
+	Check func(ctx context.Context, p skimguard.Page)
+	// Workers bounds the checks running at once; 0 or less means
+	// DefaultWorkers, which suits two cores (each check drives a browser).
+	Workers int
+	// Jitter is the longest random wait before each run, so that pages on
+	// the same schedule do not start together; 0 means DefaultJitter and a
+	// negative value means no wait.
+	Jitter time.Duration
+	// Timeout bounds each check, its wait for a worker not included: the
+	// check's ctx then ends with context.DeadlineExceeded. 0 or less means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Clock is the time source; nil means RealClock.
+	Clock Clock
+	// Logger receives a line per run, skip and failure; none when nil.
+	Logger *slog.Logger
+
+	mu     sync.Mutex
+	active bool
+	jobs   []*entry
+	// running holds the pages (by key) with a run under way, from its
+	// jitter wait to the end of its check; it outlives reloads, so that a
+	// page's old and new jobs never run at once.
+	running map[string]bool
+	wake    chan struct{}
+}
+
+// entry is a job with its parsed schedule and next run time.
+type entry struct {
+	job   Job
+	key   string
+	sched cron.Schedule
+	next  time.Time
+}
+
+func key(p skimguard.Page) string { return p.Site + "/" + p.Name }
+
+func (s *Scheduler) clock() Clock {
+	if s.Clock != nil {
+		return s.Clock
+	}
+	return RealClock{}
+}
+
+func (s *Scheduler) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Run checks the jobs' pages on their schedules until ctx is done, then
+// waits for the checks under way, which see ctx cancelled, and returns nil.
+// It fails at once when Check is not set, a spec is invalid or a page has
+// two jobs, and when the Scheduler is already running.
+func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
+	if s.Check == nil {
+		return errors.New("schedule: Scheduler.Check is not set")
+	}
+	clock := s.clock()
+	entries, err := build(jobs, clock.Now(), nil)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.active {
+		s.mu.Unlock()
+		return errors.New("schedule: the scheduler is already running")
+	}
+	s.active, s.jobs, s.running, s.wake = true, entries, map[string]bool{}, make(chan struct{}, 1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active = false
+		s.mu.Unlock()
+	}()
+
+	workers := s.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	log := s.logger()
+	log.Info("scheduler started", "pages", len(jobs), "workers", workers)
+	for {
+		now := clock.Now()
+		next := s.startDue(ctx, now, sem, &wg)
+		var fire <-chan time.Time
+		var t Timer
+		if !next.IsZero() {
+			t = clock.NewTimer(next.Sub(now))
+			fire = t.C()
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			log.Info("scheduler stopping; waiting for checks under way")
+			wg.Wait()
+			log.Info("scheduler stopped")
+			return nil
+		case <-fire:
+		case <-s.wake:
+			if t != nil {
+				t.Stop()
+			}
+		}
+	}
+}
+
+// startDue starts the runs due at now and returns when the next one is due
+// (zero when none ever is).
+func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct{}, wg *sync.WaitGroup) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var earliest time.Time
+	for _, e := range s.jobs {
+		if e.next.IsZero() {
+			continue
+		}
+		if !e.next.After(now) {
+			if s.running[e.key] {
+				s.logger().Warn("run skipped: the previous check of this page is still running",
+					"site", e.job.Page.Site, "page", e.job.Page.Name, "due", e.next)
+			} else {
+				s.running[e.key] = true
+				wg.Add(1)
+				go s.run(ctx, e.job, e.key, sem, wg)
+			}
+			// From now, not from the missed time: a scheduler that was
+			// held up runs once, not once per missed slot.
+			e.next = e.sched.Next(now)
+			if e.next.IsZero() {
+				continue
+			}
+		}
+		if earliest.IsZero() || e.next.Before(earliest) {
+			earliest = e.next
+		}
+	}
+	return earliest
+}
+
+// run waits its jitter and a worker, then checks the page.
+func (s *Scheduler) run(ctx context.Context, job Job, key string, sem chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, key)
+		s.mu.Unlock()
+	}()
+	log := s.logger().With("site", job.Page.Site, "page", job.Page.Name)
+	clock := s.clock()
+	if !s.sleep(ctx, clock, s.jitter()) {
+		return
+	}
+	select {
+	case sem <- struct{}{}:
+		defer func() { <-sem }()
+	case <-ctx.Done():
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	cctx, stop := withClockTimeout(ctx, clock, timeout)
+	defer stop()
+	start := clock.Now()
+	log.Info("check started")
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("check panicked; the scheduler goes on", "panic", r, "stack", string(debug.Stack()))
+			return
+		}
+		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+			log.Warn("check timed out", "timeout", timeout)
+		}
+		log.Info("check done", "took", clock.Now().Sub(start))
+	}()
+	s.Check(cctx, job.Page)
+}
+
+func (s *Scheduler) jitter() time.Duration {
+	j := s.Jitter
+	if j == 0 {
+		j = DefaultJitter
+	}
+	if j < 0 {
+		return 0
+	}
+	return rand.N(j + 1)
+}
+
+// sleep waits d on clock; it reports false when ctx ended first.
+func (s *Scheduler) sleep(ctx context.Context, clock Clock, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Reload replaces the running scheduler's jobs in one step, as on SIGHUP.
+// When a spec is invalid or a page has two jobs it returns the error and
+// the old jobs keep running. Checks under way are not interrupted, and a
+// page whose spec did not change keeps its next run time (its Page, URL
+// included, is updated for later runs); a new or changed spec runs next
+// when it comes due from now.
+func (s *Scheduler) Reload(jobs []Job) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active {
+		return errors.New("schedule: reload: the scheduler is not running")
+	}
+	entries, err := build(jobs, s.clock().Now(), s.jobs)
+	if err != nil {
+		return fmt.Errorf("reload: %w; the previous schedules stay in force", err)
+	}
+	s.jobs = entries
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	s.logger().Info("schedules reloaded", "pages", len(entries))
+	return nil
+}
+
+// build parses jobs into entries due from now, keeping the next run time
+// of a page in old whose spec did not change.
+func build(jobs []Job, now time.Time, old []*entry) ([]*entry, error) {
+	prev := map[string]*entry{}
+	for _, e := range old {
+		prev[e.key] = e
+	}
+	seen := map[string]bool{}
+	var errs []error
+	entries := make([]*entry, 0, len(jobs))
+	for _, j := range jobs {
+		k := key(j.Page)
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("page %s has two jobs: give it one", k))
+			continue
+		}
+		seen[k] = true
+		sched, err := config.ParseSchedule(j.Spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("page %s: bad schedule %q: %w", k, j.Spec, err))
+			continue
+		}
+		e := &entry{job: j, key: k, sched: sched, next: sched.Next(now)}
+		if p, ok := prev[k]; ok && p.job.Spec == j.Spec {
+			e.next = p.next
+		}
+		entries = append(entries, e)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("schedule: %w", errors.Join(errs...))
+	}
+	return entries, nil
+}
+
+// weekly is the longest gap PCI DSS 11.6.1 allows between scans, plus an
+// hour of slack for a daylight saving change in a "TZ=" spec.
+const weekly = 7*24*time.Hour + time.Hour
+
+// SlowerThanWeekly returns one warning per page whose schedule can leave
+// more than a week between two scans: PCI DSS 11.6.1 asks for change and
+// tamper detection at least weekly. A spec that cannot be parsed gets a
+// warning too. Pages are in the order of jobs.
+func SlowerThanWeekly(jobs []Job) []string {
+	var out []string
+	// UTC, so that a spec without TZ= sees no daylight saving change.
+	from := time.Now().UTC()
+	for _, j := range jobs {
+		sched, err := config.ParseSchedule(j.Spec)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: schedule %q cannot be read (%v), so the page may never be scanned; PCI DSS 11.6.1 asks for at least weekly scans", key(j.Page), j.Spec, err))
+			continue
+		}
+		// Eight weeks see a monthly gap whole; a yearly schedule gives
+		// the tail of the horizon, long enough to flag.
+		gap := config.LongestGap(sched, from, 8*7*24*time.Hour)
+		if gap > weekly {
+			out = append(out, fmt.Sprintf("%s: schedule %q leaves up to %s between scans; PCI DSS 11.6.1 asks for at least weekly scans of payment pages", key(j.Page), j.Spec, days(gap)))
+		}
+	}
+	return out
+}
+
+func days(d time.Duration) string {
+	n := int((d + 12*time.Hour) / (24 * time.Hour))
+	return fmt.Sprintf("%d days", cmp.Or(n, 1))
+}
