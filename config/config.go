@@ -584,15 +584,7 @@ func (p *parser) sites(n *yaml.Node) []Site {
 		}) {
 			return
 		}
-		if nameNode == nil {
-			p.errorf(item, "site has no name: add name: followed by a short name such as shop")
-		} else if s.Name != "" {
-			if line, dup := seen[s.Name]; dup {
-				p.errorf(nameNode, "site name %q is used twice (first at line %d): give each site its own name", s.Name, line)
-			} else {
-				seen[s.Name] = nameNode.Line
-			}
-		}
+		p.uniqueName(item, nameNode, s.Name, seen, "site", "", "shop")
 		if pagesNode == nil {
 			p.errorf(item, "site %q has no pages: add pages: with at least one page (name: and url:)", s.Name)
 		}
@@ -637,15 +629,7 @@ func (p *parser) pages(n *yaml.Node) []Page {
 		}) {
 			return
 		}
-		if nameNode == nil {
-			p.errorf(item, "page has no name: add name: followed by a short name such as checkout")
-		} else if pg.Name != "" {
-			if line, dup := seen[pg.Name]; dup {
-				p.errorf(nameNode, "page name %q is used twice in this site (first at line %d): give each page its own name", pg.Name, line)
-			} else {
-				seen[pg.Name] = nameNode.Line
-			}
-		}
+		p.uniqueName(item, nameNode, pg.Name, seen, "page", " in this site", "checkout")
 		if urlNode == nil {
 			p.errorf(item, "page %q has no url: add url: with the payment page's address, such as https://shop.example/checkout", pg.Name)
 		}
@@ -972,4 +956,21 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// uniqueName reports a site or page (what) without a name, or with a name
+// already used in its scope (where, e.g. " in this site"); seen maps the
+// names met so far to their lines.
+func (p *parser) uniqueName(item, nameNode *yaml.Node, name string, seen map[string]int, what, where, example string) {
+	switch {
+	case nameNode == nil:
+		p.errorf(item, "%s has no name: add name: followed by a short name such as %s", what, example)
+	case name == "":
+	default:
+		if line, dup := seen[name]; dup {
+			p.errorf(nameNode, "%s name %q is used twice%s (first at line %d): give each %s its own name", what, name, where, line, what)
+			return
+		}
+		seen[name] = nameNode.Line
+	}
 }
