@@ -27,6 +27,21 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// startShop serves the demo shop on free ports for a test that drives
+// real Chromium against it; such tests are skipped with -short.
+func startShop(t *testing.T) *demo.Shop {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Chromium; skipped with -short")
+	}
+	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shop.Close() })
+	return shop
+}
+
 func writeConfig(t *testing.T, dir, url string) string {
 	t.Helper()
 	path := filepath.Join(dir, "sites.yaml")
@@ -44,14 +59,7 @@ func writeConfig(t *testing.T, dir, url string) string {
 }
 
 func TestCheckExitCodesAndReviewFlow(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs Chromium; skipped with -short")
-	}
-	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shop.Close()
+	shop := startShop(t)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, shop.CheckoutURL())
 	db := filepath.Join(dir, "sg.db")

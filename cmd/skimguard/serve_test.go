@@ -11,21 +11,13 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
-	"github.com/skimguard/skimguard/demo"
 	"github.com/skimguard/skimguard/sqlite"
 )
 
 // serve runs on a schedule until stopped, storing every check, and stops
 // cleanly: the daemon's contract, against the demo shop in real Chromium.
 func TestServeChecksOnScheduleAndStopsCleanly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs Chromium; skipped with -short")
-	}
-	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shop.Close()
+	shop := startShop(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "sites.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`sites:
