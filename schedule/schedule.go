@@ -139,7 +139,9 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 		var fire <-chan time.Time
 		var t Timer
 		if !next.IsZero() {
-			t = clock.NewTimer(next.Sub(now))
+			// From the time now, not from before startDue: the timer
+			// then fires at next even when the clock moved meanwhile.
+			t = clock.NewTimer(next.Sub(clock.Now()))
 			fire = t.C()
 		}
 		select {

@@ -365,6 +365,7 @@ func TestTimeoutCancelsAHungCheck(t *testing.T) {
 	start(t, s, []Job{{page("checkout"), "*/10 * * * *"}})
 
 	step(t, clk, c, at("10:00:00"), 1)
+	clk.waitTimer(t, at("10:10:00")) // the next run is planned before time moves
 	clk.waitTimer(t, at("10:02:00"))
 	select {
 	case err := <-hung:
