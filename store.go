@@ -81,6 +81,15 @@ type DeliveryFilter struct {
 	From, To time.Time
 }
 
+// User is someone who may sign in to the web interface.
+type User struct {
+	Name string `json:"name"`
+	// PasswordHash is the bcrypt hash of the user's password; the password
+	// itself is never stored.
+	PasswordHash []byte    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
 // Store keeps scans, baselines, findings and the audit log. The embedded
 // implementation is SQLite; a shared one can be PostgreSQL.
 type Store interface {
@@ -93,6 +102,13 @@ type Store interface {
 	Scans(ctx context.Context, f ScanFilter) ([]Scan, error)
 	// Baseline returns the current baseline of a page, or ErrNoBaseline.
 	Baseline(ctx context.Context, site, page string) (*Baseline, error)
+	// Scan returns one scan with its observation (nil when it made none)
+	// and the findings it was the latest scan to see (a finding seen again
+	// moves to the newer scan), or ErrNotFound.
+	Scan(ctx context.Context, id int64) (*Scan, error)
+	// BaselineVersions returns every approved version of a page's baseline
+	// with its items, newest first, or ErrNoBaseline when it has none.
+	BaselineVersions(ctx context.Context, site, page string) ([]Baseline, error)
 	// Baselines returns the current baseline of every page of the sites
 	// (all sites when empty), ordered by site and page.
 	Baselines(ctx context.Context, sites []string) ([]Baseline, error)
@@ -116,5 +132,16 @@ type Store interface {
 	SaveDelivery(ctx context.Context, d *Delivery) error
 	// Deliveries lists recorded deliveries, oldest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// SaveUser adds a user or, when one of that name exists, replaces its
+	// password hash (keeping CreatedAt), and records which in the audit
+	// log with by as the actor.
+	SaveUser(ctx context.Context, u *User, by string) error
+	// User returns the user of that name, or ErrNotFound.
+	User(ctx context.Context, name string) (*User, error)
+	// Users lists the users by name.
+	Users(ctx context.Context) ([]User, error)
+	// DeleteUser removes a user, recording it in the audit log with by as
+	// the actor; ErrNotFound when there is none of that name.
+	DeleteUser(ctx context.Context, name, by string) error
 	Close() error
 }

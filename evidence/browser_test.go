@@ -9,29 +9,16 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/skimguard/skimguard/internal/browsertest"
 )
 
 // consoleErrors opens file in headless Chromium and returns the errors,
 // exceptions and failed loads the console reported within a second.
 func consoleErrors(t *testing.T, file string) []string {
 	t.Helper()
-	exec := "/usr/lib/chromium/chromium"
-	if _, err := os.Stat(exec); err != nil {
-		if testing.Short() {
-			t.Skip("no Chromium; skipped with -short")
-		}
-		t.Fatalf("no Chromium at %s (scripts/test installs it)", exec)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exec),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancel := context.WithCancel(browsertest.New(t))
 	defer cancel()
-	// The first Do starts the browser: no timeout on it (TECH-NOTES).
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatal(err)
-	}
 	messages := chromedp.Console(ctx)
 	navCtx, cancelNav := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelNav()

@@ -58,10 +58,9 @@ func (r *Report) CSV(w io.Writer) error {
 	write := func(rec ...string) { cw.Write(rec) }
 	write("# skimguard evidence", "from", day(r.From), "to", day(r.To), "generated", day(r.Generated))
 	write()
-	write("section", "site", "page", "script", "kind", "origin", "sha256", "optional", "first_seen", "last_verified", "justification", "approved_by", "approved_at", "baseline_version")
+	write(append([]string{"section"}, inventoryHeader...)...)
 	for _, s := range r.Inventory {
-		write("inventory", s.Site, s.Page, s.Script, s.Kind, s.Origin, s.SHA256, strconv.FormatBool(s.Optional), day(s.FirstSeen),
-			dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion))
+		write(append([]string{"inventory"}, s.record()...)...)
 	}
 	write()
 	write("section", "site", "page", "scans", "failed", "checked_weekly", "gaps")
@@ -96,6 +95,25 @@ func (r *Report) CSV(w io.Writer) error {
 	write("section", "at", "actor", "action", "site", "page", "reason", "detail")
 	for _, a := range r.Decisions {
 		write("decision", day(a.At), a.Actor, a.Action, a.Site, a.Page, a.Reason, a.Detail)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+var inventoryHeader = []string{"site", "page", "script", "kind", "origin", "sha256", "optional", "first_seen", "last_verified", "justification", "approved_by", "approved_at", "baseline_version"}
+
+func (s Script) record() []string {
+	return []string{s.Site, s.Page, s.Script, s.Kind, s.Origin, s.SHA256, strconv.FormatBool(s.Optional), day(s.FirstSeen),
+		dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion)}
+}
+
+// InventoryCSV writes the PCI DSS 6.4.3 script inventory alone, as one
+// table with a header row, for spreadsheets.
+func (r *Report) InventoryCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(inventoryHeader)
+	for _, s := range r.Inventory {
+		cw.Write(s.record())
 	}
 	cw.Flush()
 	return cw.Error()

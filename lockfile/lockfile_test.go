@@ -111,3 +111,60 @@ func TestStoreServesTheFileAndRefusesChanges(t *testing.T) {
 		t.Fatal("a lock file store must not take new baselines")
 	}
 }
+
+func TestStoreScanVersionsAndUsers(t *testing.T) {
+	t.Run("Scan returns a scan of this process with its findings", func(t *testing.T) {
+		s := NewStore(FromBaselines(baselines()))
+		at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+		s1 := &skimguard.Scan{Site: "shop", Page: "checkout", StartedAt: at, Status: skimguard.ScanFindings,
+			Observation: &skimguard.Observation{Site: "shop", Page: "checkout"},
+			Findings:    []skimguard.Finding{{Kind: skimguard.KindScriptAdded, Subject: "a"}, {Kind: skimguard.KindScriptAdded, Subject: "b"}}}
+		s2 := &skimguard.Scan{Site: "blog", Page: "donate", StartedAt: at, Status: skimguard.ScanFindings,
+			Findings: []skimguard.Finding{{Kind: skimguard.KindScriptAdded, Subject: "c"}}}
+		for _, sc := range []*skimguard.Scan{s1, s2} {
+			if err := s.SaveScan(t.Context(), sc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Scan(t.Context(), s1.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != s1.ID || got.Site != "shop" || !got.StartedAt.Equal(at) || got.Observation != nil {
+			t.Errorf("Scan = %+v, want the scan without its observation", got)
+		}
+		if !reflect.DeepEqual(got.Findings, s1.Findings) {
+			t.Errorf("findings = %+v, want %+v", got.Findings, s1.Findings)
+		}
+		if _, err := s.Scan(t.Context(), s2.ID+100); !errors.Is(err, skimguard.ErrNotFound) {
+			t.Errorf("Scan of an unknown id = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("BaselineVersions is the file's one version", func(t *testing.T) {
+		s := NewStore(FromBaselines(baselines()))
+		vs, err := s.BaselineVersions(t.Context(), "shop", "checkout")
+		if err != nil || len(vs) != 1 || vs[0].Version != 3 || len(vs[0].Items) != 3 {
+			t.Errorf("BaselineVersions = %+v, %v; want version 3 with its items", vs, err)
+		}
+		if _, err := s.BaselineVersions(t.Context(), "shop", "cart"); !errors.Is(err, skimguard.ErrNoBaseline) {
+			t.Errorf("BaselineVersions of a page not in the file = %v, want ErrNoBaseline", err)
+		}
+	})
+
+	t.Run("there are no users and none can be added or removed", func(t *testing.T) {
+		s := NewStore(FromBaselines(baselines()))
+		if err := s.SaveUser(t.Context(), &skimguard.User{Name: "alice", PasswordHash: []byte("h")}, "admin"); !errors.Is(err, errReadOnly) {
+			t.Errorf("SaveUser = %v, want the read-only refusal", err)
+		}
+		if err := s.DeleteUser(t.Context(), "alice", "admin"); !errors.Is(err, errReadOnly) {
+			t.Errorf("DeleteUser = %v, want the read-only refusal", err)
+		}
+		if _, err := s.User(t.Context(), "alice"); !errors.Is(err, skimguard.ErrNotFound) {
+			t.Errorf("User = %v, want ErrNotFound", err)
+		}
+		if us, err := s.Users(t.Context()); err != nil || len(us) != 0 {
+			t.Errorf("Users = %+v, %v; want none", us, err)
+		}
+	})
+}

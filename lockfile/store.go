@@ -70,6 +70,25 @@ func (s *Store) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.
 	return out, nil
 }
 
+// Scan returns a scan of this process with its findings (those whose ScanID
+// is id), or an error wrapping skimguard.ErrNotFound. Its Observation is nil:
+// observations are not kept without a database.
+func (s *Store) Scan(ctx context.Context, id int64) (*skimguard.Scan, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.scans, func(sc skimguard.Scan) bool { return sc.ID == id })
+	if i < 0 {
+		return nil, fmt.Errorf("scan %d: only this process's scans are kept without a database: %w", id, skimguard.ErrNotFound)
+	}
+	sc := s.scans[i]
+	for _, f := range s.findings {
+		if f.ScanID == id {
+			sc.Findings = append(sc.Findings, f)
+		}
+	}
+	return &sc, nil
+}
+
 // Baseline returns the page's baseline from the lock file.
 func (s *Store) Baseline(ctx context.Context, site, page string) (*skimguard.Baseline, error) {
 	s.mu.Lock()
@@ -79,6 +98,16 @@ func (s *Store) Baseline(ctx context.Context, site, page string) (*skimguard.Bas
 		return nil, fmt.Errorf("%s/%s is not in the lock file: add it with `skimguard baseline export > FILE` after approving its baseline: %w", site, page, skimguard.ErrNoBaseline)
 	}
 	return &b, nil
+}
+
+// BaselineVersions returns the page's one baseline in the lock file: its
+// earlier versions are in its repository's history.
+func (s *Store) BaselineVersions(ctx context.Context, site, page string) ([]skimguard.Baseline, error) {
+	b, err := s.Baseline(ctx, site, page)
+	if err != nil {
+		return nil, err
+	}
+	return []skimguard.Baseline{*b}, nil
 }
 
 // Baselines returns the lock file's baselines of the sites (all when empty).
@@ -152,6 +181,20 @@ func (s *Store) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]s
 	}
 	return out, nil
 }
+
+// SaveUser refuses: see errReadOnly.
+func (s *Store) SaveUser(ctx context.Context, u *skimguard.User, by string) error { return errReadOnly }
+
+// User finds no one: a lock file store has no users.
+func (s *Store) User(ctx context.Context, name string) (*skimguard.User, error) {
+	return nil, fmt.Errorf("user %q: users are not kept without a database: %w", name, skimguard.ErrNotFound)
+}
+
+// Users is empty: a lock file store has no users.
+func (s *Store) Users(ctx context.Context) ([]skimguard.User, error) { return nil, nil }
+
+// DeleteUser refuses: see errReadOnly.
+func (s *Store) DeleteUser(ctx context.Context, name, by string) error { return errReadOnly }
 
 // Close does nothing.
 func (s *Store) Close() error { return nil }

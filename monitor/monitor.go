@@ -40,6 +40,14 @@ type Monitor struct {
 	// Observed, when set, receives every observation a check made, from
 	// several goroutines at once (check --write-lock learns from them).
 	Observed func(skimguard.Page, *skimguard.Observation)
+	// Scanned, when set, is told of every scan once it is stored, and
+	// Delivered of every alert delivery attempt once it is recorded, from
+	// several goroutines at once (the daemon's metrics count them).
+	Scanned   func(skimguard.Scan)
+	Delivered func(skimguard.Delivery)
+	// Link, when set, gives the address in the web interface where an
+	// alert's findings can be reviewed.
+	Link func(alerts.Alert) string
 
 	// FailureAlertAfter is how many scans of a page in a row must fail
 	// before one scan.failed alert goes out; 0 or less means
@@ -100,6 +108,17 @@ func (m *Monitor) progress(p skimguard.Page, format string, a ...any) {
 	}
 }
 
+// save stores a scan, even when ctx was cancelled: the scan is evidence.
+func (m *Monitor) save(ctx context.Context, scan *skimguard.Scan) error {
+	if err := m.Store.SaveScan(context.WithoutCancel(ctx), scan); err != nil {
+		return err
+	}
+	if m.Scanned != nil {
+		m.Scanned(*scan)
+	}
+	return nil
+}
+
 // observe scans one page and records the scan's timing.
 func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Scan, error) {
 	m.progress(p, "loading and watching (window %s)", p.Wait)
@@ -129,7 +148,7 @@ func (m *Monitor) Observe(ctx context.Context, pages []skimguard.Page) ([]*skimg
 	m.each(ctx, len(pages), func(ctx context.Context, i int) {
 		scan, err := m.observe(ctx, pages[i])
 		scans[i] = scan
-		if serr := m.Store.SaveScan(context.WithoutCancel(ctx), scan); serr != nil {
+		if serr := m.save(ctx, scan); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		if err != nil {
@@ -165,7 +184,7 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 		samples := make([]*skimguard.Observation, 0, n)
 		var failed error
 		for _, scan := range scans[pi*n : (pi+1)*n] {
-			if err := m.Store.SaveScan(ctx, scan); err != nil {
+			if err := m.save(ctx, scan); err != nil {
 				return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 			}
 			if scan.Status == skimguard.ScanFailed {
@@ -246,8 +265,7 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page,
 			scan.Status = skimguard.ScanFindings
 		}
 	}
-	// The scan is stored even when the check was interrupted: it is evidence.
-	if err := m.Store.SaveScan(context.WithoutCancel(ctx), scan); err != nil {
+	if err := m.save(ctx, scan); err != nil {
 		return rp, nil, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 	}
 	if scanErr != nil {
@@ -291,6 +309,9 @@ func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.S
 	s := *scan
 	s.Observation, s.Findings = nil, nil
 	a := alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Scan: s, Findings: fs}
+	if m.Link != nil {
+		a.Link = m.Link(a)
+	}
 	var ids []int64
 	for _, f := range fs {
 		ids = append(ids, f.ID)
@@ -304,6 +325,9 @@ func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.S
 		}
 		if err := m.Store.SaveDelivery(ctx, d); err != nil {
 			m.logger().Error("alert delivery not recorded", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
+		}
+		if m.Delivered != nil {
+			m.Delivered(*d)
 		}
 	}
 }

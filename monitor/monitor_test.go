@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -166,6 +167,38 @@ func TestAFailedDeliveryIsRecordedWithItsError(t *testing.T) {
 	ds, _ := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{})
 	if len(ds) != 2 || !ds[0].OK || ds[1].OK || !strings.Contains(ds[1].Error, "400") {
 		t.Fatalf("want one delivered and one failed with its error: %+v", ds)
+	}
+}
+
+func TestHooksSeeEveryStoredScanAndDeliveryAndAlertsLinkTheScan(t *testing.T) {
+	ctx := context.Background()
+	m, sc, rcv, pages := setup(t)
+	var mu sync.Mutex
+	var scans []skimguard.Scan
+	var deliveries []skimguard.Delivery
+	m.Scanned = func(s skimguard.Scan) { mu.Lock(); scans = append(scans, s); mu.Unlock() }
+	m.Delivered = func(d skimguard.Delivery) { mu.Lock(); deliveries = append(deliveries, d); mu.Unlock() }
+	m.Link = func(a alerts.Alert) string {
+		return fmt.Sprintf("https://ui.test/scans/%d?findings=%d", a.Scan.ID, len(a.Findings))
+	}
+	m.Learn(ctx, pages, LearnOptions{Samples: 2, By: "alice", Reason: "onboarding"})
+	sc.set("checkout", planted())
+	if _, err := m.Check(ctx, pages); err != nil {
+		t.Fatal(err)
+	}
+	if len(scans) != 6 {
+		t.Fatalf("want 4 baseline samples and 2 checks told, got %d", len(scans))
+	}
+	for _, s := range scans {
+		if s.ID == 0 {
+			t.Fatalf("a scan was told before it was stored: %+v", s)
+		}
+	}
+	if len(deliveries) != 1 || !deliveries[0].OK || deliveries[0].ID == 0 {
+		t.Fatalf("deliveries told: %+v", deliveries)
+	}
+	if want := fmt.Sprintf("https://ui.test/scans/%d?findings=%d", rcv.bodies[0].ScanID, len(rcv.bodies[0].Findings)); rcv.bodies[0].Link != want {
+		t.Fatalf("alert link %q, want %q", rcv.bodies[0].Link, want)
 	}
 }
 

@@ -49,17 +49,31 @@ func (db *DB) Baselines(ctx context.Context, sites []string) ([]skimguard.Baseli
 	var bs []skimguard.Baseline
 	err := db.read(ctx, "load baselines", func(tx *sql.Tx) error {
 		var err error
-		if bs, err = queryBaselines(ctx, tx, q, args...); err != nil {
-			return err
-		}
-		ptrs := make([]*skimguard.Baseline, len(bs))
-		for i := range bs {
-			ptrs[i] = &bs[i]
-		}
-		return loadItems(ctx, tx, ptrs)
+		bs, err = queryBaselinesWithItems(ctx, tx, q, args...)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return bs, nil
+}
+
+// BaselineVersions returns every approved version of a page's baseline with
+// its items, newest first, or an error wrapping skimguard.ErrNoBaseline.
+func (db *DB) BaselineVersions(ctx context.Context, site, page string) ([]skimguard.Baseline, error) {
+	what := fmt.Sprintf("load baseline versions of %s/%s", site, page)
+	var bs []skimguard.Baseline
+	err := db.read(ctx, what, func(tx *sql.Tx) error {
+		var err error
+		bs, err = queryBaselinesWithItems(ctx, tx, baselineColumns+` FROM baselines b WHERE site = ? AND page = ?
+			ORDER BY version DESC`, site, page)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(bs) == 0 {
+		return nil, noBaseline(site, page)
 	}
 	return bs, nil
 }
@@ -165,13 +179,29 @@ const baselineColumns = "SELECT b.id, b.site, b.page, b.url, b.version, b.sample
 
 // currentBaseline loads the latest version of a page's baseline, or nil.
 func currentBaseline(ctx context.Context, tx *sql.Tx, site, page string) (*skimguard.Baseline, error) {
-	bs, err := queryBaselines(ctx, tx, baselineColumns+` FROM baselines b WHERE site = ? AND page = ?
+	bs, err := queryBaselinesWithItems(ctx, tx, baselineColumns+` FROM baselines b WHERE site = ? AND page = ?
 		ORDER BY version DESC LIMIT 1`, site, page)
 	if err != nil || len(bs) == 0 {
 		return nil, err
 	}
-	b := &bs[0]
-	return b, loadItems(ctx, tx, []*skimguard.Baseline{b})
+	return &bs[0], nil
+}
+
+// queryBaselinesWithItems runs a query of baselineColumns and loads the
+// items of the baselines it returns.
+func queryBaselinesWithItems(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]skimguard.Baseline, error) {
+	bs, err := queryBaselines(ctx, tx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	ptrs := make([]*skimguard.Baseline, len(bs))
+	for i := range bs {
+		ptrs[i] = &bs[i]
+	}
+	if err := loadItems(ctx, tx, ptrs); err != nil {
+		return nil, err
+	}
+	return bs, nil
 }
 
 func queryBaselines(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]skimguard.Baseline, error) {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -68,6 +69,36 @@ func TestOpen(t *testing.T) {
 		}
 	})
 
+	t.Run("a database made before the users table gets it and keeps its data", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "skimguard.db")
+		old := openAt(t, path, 2)
+		mustSaveBaseline(t, old, baselineOf("shop", "checkout", "a"))
+		if n := count(t, old, "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"); n != 0 {
+			t.Fatalf("the database at migration 2 already has a users table")
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open of a database at migration 2: %v", err)
+		}
+		defer db.Close()
+		if n := count(t, db, "SELECT count(*) FROM schema_migrations WHERE version = 3 AND name = '0003_users.sql'"); n != 1 {
+			t.Errorf("migration 0003_users.sql recorded %d times, want once", n)
+		}
+		if _, err := db.Baseline(t.Context(), "shop", "checkout"); err != nil {
+			t.Errorf("baseline lost by the migration: %v", err)
+		}
+		if err := db.SaveUser(t.Context(), &skimguard.User{Name: "alice", PasswordHash: []byte("$2a$10$x")}, "admin"); err != nil {
+			t.Fatalf("SaveUser after the migration: %v", err)
+		}
+		if us, err := db.Users(t.Context()); err != nil || len(us) != 1 {
+			t.Errorf("Users after the migration = %+v, %v; want alice", us, err)
+		}
+	})
+
 	t.Run("an empty file is a new database", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "db")
 		if err := os.WriteFile(path, nil, 0o600); err != nil {
@@ -101,6 +132,35 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Open = %v, want an error naming %s", err, path)
 		}
 	})
+}
+
+// openAt makes a database at path with the migrations up to and including
+// version last applied, as an older skimguard made it, and returns it open.
+func openAt(t *testing.T, path string, last int) *DB {
+	t.Helper()
+	migs, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var older []migration
+	for _, m := range migs {
+		if m.version <= last {
+			older = append(older, m)
+		}
+	}
+	if len(older) == len(migs) {
+		t.Fatalf("no migration after %d: this test checks nothing", last)
+	}
+	sdb, err := sql.Open("sqlite", dsn(path, defaultOptions.busyTimeout, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &DB{sql: sdb, path: path, writer: make(chan struct{}, 1)}
+	if err := db.migrate(t.Context(), older, nil); err != nil {
+		sdb.Close()
+		t.Fatalf("migrate to %d: %v", last, err)
+	}
+	return db
 }
 
 // wantUntouched checks that Open refuses the file at path with an error

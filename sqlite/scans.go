@@ -194,7 +194,7 @@ func (db *DB) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Sc
 	case limit < 0:
 		limit = -1 // SQLite: no limit
 	}
-	q := "SELECT id, site, page, url, started_at, duration_ns, status, error, baseline_version FROM scans"
+	q := scanColumns
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -205,6 +205,52 @@ func (db *DB) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Sc
 	if err != nil {
 		return nil, db.fail("list scans", err)
 	}
+	scans, err := scanScans(rows)
+	if err != nil {
+		return nil, db.fail("list scans", err)
+	}
+	return scans, nil
+}
+
+// Scan returns one scan with its observation (nil when it made none) and
+// its findings, read in one snapshot, or an error wrapping
+// skimguard.ErrNotFound. Its findings are those whose scan_id is this scan:
+// SaveScan moves an open finding's scan_id on to each later scan that sees
+// it again, so a finding is listed under the latest scan to have seen it,
+// not necessarily the one that raised it.
+func (db *DB) Scan(ctx context.Context, id int64) (*skimguard.Scan, error) {
+	var s *skimguard.Scan
+	err := db.read(ctx, fmt.Sprintf("load scan %d", id), func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, scanColumns+" WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		scans, err := scanScans(rows)
+		if err != nil || len(scans) == 0 {
+			return err
+		}
+		s = &scans[0]
+		if s.Observation, err = loadObservation(ctx, tx, id); err != nil {
+			return err
+		}
+		s.Findings, err = queryFindings(ctx, tx, findingColumns+" WHERE scan_id = ? ORDER BY first_seen, id", id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, fmt.Errorf("sqlite: scan %d: %w", id, skimguard.ErrNotFound)
+	}
+	return s, nil
+}
+
+// scanColumns selects what Scans lists of a scan: everything but the
+// observation, which is large.
+const scanColumns = "SELECT id, site, page, url, started_at, duration_ns, status, error, baseline_version FROM scans"
+
+// scanScans reads and closes rows of scanColumns.
+func scanScans(rows *sql.Rows) ([]skimguard.Scan, error) {
 	defer rows.Close()
 	var scans []skimguard.Scan
 	for rows.Next() {
@@ -212,20 +258,18 @@ func (db *DB) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Sc
 		var started sql.NullString
 		var dur int64
 		var status string
-		if err := rows.Scan(&s.ID, &s.Site, &s.Page, &s.URL, &started, &dur, &status, &s.Error, &s.BaselineVersion); err != nil {
-			return nil, db.fail("list scans", err)
+		err := rows.Scan(&s.ID, &s.Site, &s.Page, &s.URL, &started, &dur, &status, &s.Error, &s.BaselineVersion)
+		if err != nil {
+			return nil, err
 		}
 		if s.StartedAt, err = parseTime(started); err != nil {
-			return nil, db.fail("list scans", err)
+			return nil, err
 		}
 		s.Duration = time.Duration(dur)
 		s.Status = skimguard.ScanStatus(status)
 		scans = append(scans, s)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, db.fail("list scans", err)
-	}
-	return scans, nil
+	return scans, rows.Err()
 }
 
 // encodedObservation is an Observation as the scans table holds it.
@@ -296,60 +340,55 @@ func (db *DB) Screenshot(ctx context.Context, scanID int64) ([]byte, error) {
 	return shot, nil
 }
 
-// observation loads the observation of a scan, script texts and screenshot
-// included; nil when the scan had none.
-func (db *DB) observation(ctx context.Context, scanID int64) (*skimguard.Observation, error) {
-	what := fmt.Sprintf("load observation of scan %d", scanID)
-	var o *skimguard.Observation
-	err := db.read(ctx, what, func(tx *sql.Tx) error {
-		var gz, shot []byte
-		var hashesJSON sql.NullString
-		err := tx.QueryRowContext(ctx, "SELECT observation_gz, script_sources, screenshot FROM scans WHERE id = ?", scanID).
-			Scan(&gz, &hashesJSON, &shot)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("scan %d: %w", scanID, skimguard.ErrNotFound)
+// loadObservation loads the observation of a scan within tx, script texts
+// and screenshot included; nil when the scan had none.
+func loadObservation(ctx context.Context, tx *sql.Tx, scanID int64) (*skimguard.Observation, error) {
+	var gz, shot []byte
+	var hashesJSON sql.NullString
+	err := tx.QueryRowContext(ctx, "SELECT observation_gz, script_sources, screenshot FROM scans WHERE id = ?", scanID).
+		Scan(&gz, &hashesJSON, &shot)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("scan %d: %w", scanID, skimguard.ErrNotFound)
+	}
+	if err != nil || gz == nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("decompress observation: %w", err)
+	}
+	js, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decompress observation: %w", err)
+	}
+	o := new(skimguard.Observation)
+	if err := json.Unmarshal(js, o); err != nil {
+		return nil, fmt.Errorf("decode observation: %w", err)
+	}
+	var hashes []string
+	if hashesJSON.Valid {
+		if err := json.Unmarshal([]byte(hashesJSON.String), &hashes); err != nil {
+			return nil, fmt.Errorf("decode script text hashes: %w", err)
 		}
-		if err != nil || gz == nil {
-			return err
+	}
+	if len(hashes) != len(o.Scripts) {
+		return nil, fmt.Errorf("%d script texts recorded for %d scripts", len(hashes), len(o.Scripts))
+	}
+	get, err := tx.PrepareContext(ctx, "SELECT source FROM sources WHERE sha256 = ?")
+	if err != nil {
+		return nil, err
+	}
+	defer get.Close()
+	for i, h := range hashes {
+		if h == "" {
+			continue
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
-		if err != nil {
-			return err
+		if err := get.QueryRowContext(ctx, h).Scan(&o.Scripts[i].Source); err != nil {
+			return nil, fmt.Errorf("script text %s: %w", h, err)
 		}
-		js, err := io.ReadAll(zr)
-		if err != nil {
-			return err
-		}
-		o = new(skimguard.Observation)
-		if err := json.Unmarshal(js, o); err != nil {
-			return err
-		}
-		var hashes []string
-		if hashesJSON.Valid {
-			if err := json.Unmarshal([]byte(hashesJSON.String), &hashes); err != nil {
-				return err
-			}
-		}
-		if len(hashes) != len(o.Scripts) {
-			return fmt.Errorf("%d script texts recorded for %d scripts", len(hashes), len(o.Scripts))
-		}
-		get, err := tx.PrepareContext(ctx, "SELECT source FROM sources WHERE sha256 = ?")
-		if err != nil {
-			return err
-		}
-		defer get.Close()
-		for i, h := range hashes {
-			if h == "" {
-				continue
-			}
-			if err := get.QueryRowContext(ctx, h).Scan(&o.Scripts[i].Source); err != nil {
-				return fmt.Errorf("script text %s: %w", h, err)
-			}
-		}
-		o.Screenshot = shot
-		return nil
-	})
-	return o, err
+	}
+	o.Screenshot = shot
+	return o, nil
 }
 
 // putSources stores the script texts the sources table lacks.

@@ -98,6 +98,69 @@ func TestBaselines(t *testing.T) {
 		}
 	})
 
+	t.Run("BaselineVersions lists every version newest first, older ones intact", func(t *testing.T) {
+		db, _ := openTest(t)
+		v1 := baselineOf("shop", "checkout", "a", "b")
+		mustSaveBaseline(t, db, v1)
+		mustSaveBaseline(t, db, baselineOf("shop", "cart", "z"))
+		// Version 2 comes from approving a finding, version 3 is saved
+		// whole without item a.
+		s := scanOf("shop", "checkout", t0.Add(time.Hour), finding("", "", "x"))
+		mustSaveScan(t, db, s)
+		res := skimguard.Resolution{Status: skimguard.StatusApproved, By: "carol", Reason: "CHG-7", At: t0.Add(2 * time.Hour)}
+		apply := func(cur *skimguard.Baseline, fs []skimguard.Finding, res skimguard.Resolution) (*skimguard.Baseline, error) {
+			nb := *cur
+			nb.ApprovedBy, nb.Reason, nb.CreatedAt = "", "", time.Time{}
+			nb.Items = append(append([]skimguard.Item(nil), cur.Items...), fs[0].Item)
+			return &nb, nil
+		}
+		if err := db.ResolveFindings(t.Context(), []int64{s.Findings[0].ID}, res, apply); err != nil {
+			t.Fatal(err)
+		}
+		v3 := baselineOf("shop", "checkout", "b")
+		v3.CreatedAt = t0.Add(3 * time.Hour)
+		mustSaveBaseline(t, db, v3)
+
+		vs, err := db.BaselineVersions(t.Context(), "shop", "checkout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range vs {
+			var keys []string
+			for _, it := range b.Items {
+				keys = append(keys, it.Key)
+			}
+			got = append(got, fmt.Sprintf("%s/%s v%d by %s: %s", b.Site, b.Page, b.Version, b.ApprovedBy, strings.Join(keys, " ")))
+		}
+		want := []string{
+			"shop/checkout v3 by alice: b",
+			"shop/checkout v2 by carol: a b script https://evil.test/x.js",
+			"shop/checkout v1 by alice: a b",
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("BaselineVersions =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if !reflect.DeepEqual(&vs[2], v1) {
+			t.Errorf("version 1 =\n%+v\nwant it as saved\n%+v", vs[2], v1)
+		}
+		if !reflect.DeepEqual(&vs[0], v3) {
+			t.Errorf("version 3 =\n%+v\nwant it as saved\n%+v", vs[0], v3)
+		}
+		if vs[1].Items[2].Source != "steal()" {
+			t.Errorf("approved item lost its script text: %+v", vs[1].Items[2])
+		}
+	})
+
+	t.Run("BaselineVersions of a page without one says how to make one", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveBaseline(t, db, baselineOf("shop", "cart", "a"))
+		vs, err := db.BaselineVersions(t.Context(), "shop", "checkout")
+		if !errors.Is(err, skimguard.ErrNoBaseline) || !strings.Contains(err.Error(), "skimguard baseline --site shop") {
+			t.Errorf("BaselineVersions = %+v, %v; want ErrNoBaseline", vs, err)
+		}
+	})
+
 	t.Run("an item key twice is refused and nothing is saved", func(t *testing.T) {
 		db, _ := openTest(t)
 		b := baselineOf("shop", "checkout", "a", "a")
@@ -128,10 +191,11 @@ func TestSaveScan(t *testing.T) {
 		if s.ID == 0 {
 			t.Fatal("scan ID not set")
 		}
-		got, err := db.observation(t.Context(), s.ID)
+		loaded, err := db.Scan(t.Context(), s.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := loaded.Observation
 		want, _ := json.Marshal(o)
 		have, _ := json.Marshal(got)
 		if string(want) != string(have) || string(got.Screenshot) != string(o.Screenshot) {
@@ -156,9 +220,9 @@ func TestSaveScan(t *testing.T) {
 		s := scanOf("shop", "checkout", t0)
 		s.Status, s.Error = skimguard.ScanFailed, "net::ERR_CONNECTION_REFUSED"
 		mustSaveScan(t, db, s)
-		o, err := db.observation(t.Context(), s.ID)
-		if err != nil || o != nil {
-			t.Errorf("observation = %v, %v; want none", o, err)
+		got, err := db.Scan(t.Context(), s.ID)
+		if err != nil || got.Observation != nil {
+			t.Errorf("Scan = %+v, %v; want it without observation", got, err)
 		}
 	})
 
@@ -340,6 +404,87 @@ func TestSaveScan(t *testing.T) {
 		fs := mustFindings(t, db, skimguard.FindingFilter{IDs: []int64{shared}})
 		if len(fs) != 1 || !fs[0].FirstSeen.Equal(t0) || !fs[0].LastSeen.Equal(t0.Add((workers*each-1)*time.Second)) {
 			t.Errorf("shared finding = %+v, want first seen at the earliest scan and last at the latest", fs)
+		}
+	})
+}
+
+func TestScan(t *testing.T) {
+	t.Run("returns the scan with its observation and its findings", func(t *testing.T) {
+		db, _ := openTest(t)
+		s1 := scanOf("shop", "checkout", t0, finding("", "", "x"), finding("", "", "y"))
+		s1.Observation = observation("shop", "checkout", t0, 5, 0, "")
+		mustSaveScan(t, db, s1)
+		s2 := scanOf("shop", "checkout", t0.Add(time.Hour), finding("", "", "z"))
+		mustSaveScan(t, db, s2)
+
+		got, err := db.Scan(t.Context(), s1.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != s1.ID || got.Site != "shop" || got.Page != "checkout" || got.URL != s1.URL || !got.StartedAt.Equal(t0) ||
+			got.Duration != s1.Duration || got.Status != skimguard.ScanFindings || got.BaselineVersion != 1 {
+			t.Errorf("Scan = %+v, want the scan saved", got)
+		}
+		want, _ := json.Marshal(s1.Observation)
+		have, _ := json.Marshal(got.Observation)
+		if string(have) != string(want) || got.Observation.Scripts[0].Source == "" {
+			t.Errorf("observation did not round-trip:\n%s\nwant\n%s", have, want)
+		}
+		if wantFs := mustFindings(t, db, skimguard.FindingFilter{IDs: []int64{s1.Findings[0].ID, s1.Findings[1].ID}}); !reflect.DeepEqual(got.Findings, wantFs) {
+			t.Errorf("findings =\n%+v\nwant\n%+v", got.Findings, wantFs)
+		}
+
+		got2, err := db.Scan(t.Context(), s2.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got2.Observation != nil || len(got2.Findings) != 1 || got2.Findings[0].ID != s2.Findings[0].ID {
+			t.Errorf("Scan(%d) = observation %v, findings %+v; want none and z", s2.ID, got2.Observation, got2.Findings)
+		}
+	})
+
+	t.Run("a failed scan has no observation and no findings", func(t *testing.T) {
+		db, _ := openTest(t)
+		s := scanOf("shop", "checkout", t0)
+		s.Status, s.Error = skimguard.ScanFailed, "net::ERR_CONNECTION_REFUSED"
+		mustSaveScan(t, db, s)
+		got, err := db.Scan(t.Context(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != skimguard.ScanFailed || got.Error != s.Error || got.Observation != nil || len(got.Findings) != 0 {
+			t.Errorf("Scan = %+v, want the failure without observation or findings", got)
+		}
+	})
+
+	t.Run("a finding seen again is listed under the latest scan to see it", func(t *testing.T) {
+		// Findings follow scan_id, which SaveScan moves on when a later scan
+		// sees an open finding again.
+		db, _ := openTest(t)
+		s1 := scanOf("shop", "checkout", t0, finding("", "", "x"))
+		s2 := scanOf("shop", "checkout", t0.Add(time.Hour), finding("", "", "x"))
+		mustSaveScan(t, db, s1)
+		mustSaveScan(t, db, s2)
+		first, err := db.Scan(t.Context(), s1.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := db.Scan(t.Context(), s2.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first.Findings) != 0 || len(second.Findings) != 1 || second.Findings[0].ID != s1.Findings[0].ID {
+			t.Errorf("findings of the first scan %+v, of the second %+v; want the one finding under the second", first.Findings, second.Findings)
+		}
+	})
+
+	t.Run("an unknown id is not found", func(t *testing.T) {
+		db, _ := openTest(t)
+		s := scanOf("shop", "checkout", t0)
+		mustSaveScan(t, db, s)
+		_, err := db.Scan(t.Context(), s.ID+1)
+		if !errors.Is(err, skimguard.ErrNotFound) || !strings.Contains(err.Error(), fmt.Sprint(s.ID+1)) {
+			t.Errorf("Scan(%d) = %v, want ErrNotFound naming it", s.ID+1, err)
 		}
 	})
 }

@@ -25,12 +25,13 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
+	os.Exit(run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}))
 }
 
 // env is what a command may touch of the outside world, so tests can run
 // the CLI in-process.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
@@ -54,6 +55,7 @@ func commands() []command {
 		{"reject", "reject ID... --reason TEXT [--by NAME]", "close findings as rejected; the baseline stays", runReject},
 		{"report", "report [--from DATE] [--to DATE] [--format html|csv|json] [--out FILE]", "write an auditor's PCI DSS 6.4.3 and 11.6.1 evidence for a period", runReport},
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
+		{"user", "user add|list|remove [NAME] [--db FILE]", "manage the web interface's users (bcrypt-hashed passwords)", runUser},
 	}
 }
 

@@ -1,17 +1,27 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
 	"github.com/skimguard/skimguard/config"
+	"github.com/skimguard/skimguard/metrics"
 	"github.com/skimguard/skimguard/monitor"
 	"github.com/skimguard/skimguard/schedule"
+	"github.com/skimguard/skimguard/web"
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -19,6 +29,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding, and\n"+
 			"alert through the configured channels. SIGHUP reloads sites.yaml (an invalid file is logged and the running\n"+
 			"configuration kept); SIGTERM or Ctrl-C lets running checks finish, then exits.")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
+	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
 	if err := fs.Parse(args); err != nil {
@@ -26,6 +38,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if *workers < 1 {
 		return usageErr("--workers must be at least 1")
+	}
+	if *publicURL != "" {
+		if _, err := uiURL(*publicURL); err != nil {
+			return err
+		}
 	}
 	a, err := c.open(ctx, e, true)
 	if err != nil {
@@ -47,6 +64,23 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// A daemon alerts a failing page once it failed twice in a row; a single
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
+	m := metrics.New(a.store, logger)
+	a.mon.Scanned, a.mon.Delivered = m.Scanned, m.Delivered
+	var pages atomic.Pointer[[]skimguard.Page]
+	pages.Store(&a.pages)
+	var ui *http.Server
+	if *listen != "off" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("web interface: listen on %s: %w (use --listen HOST:PORT for another address, or --listen off)", *listen, err)
+		}
+		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
+		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
+		if ui, err = startUI(ctx, e, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if *jitter == 0 {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
@@ -73,18 +107,28 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(c, sched, logger)
+				if ps := reload(c, sched, logger); ps != nil {
+					pages.Store(&ps)
+				}
 			}
 		}
 	}()
 	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers)
 	err = sched.Run(ctx, jobs)
+	if ui != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := ui.Shutdown(sctx); err != nil {
+			logger.Warn("web interface did not stop cleanly", "err", err)
+		}
+	}
 	logger.Info("stopped")
 	return err
 }
 
-// reload reads sites.yaml again; a bad file leaves the running jobs alone.
-func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) {
+// reload reads sites.yaml again and returns its pages; a bad file leaves
+// the running jobs alone and returns nil.
+func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimguard.Page {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -94,10 +138,65 @@ func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) {
 		if err == nil {
 			logger.Info("reloaded", "config", c.config, "pages", len(jobs))
 			warnSlow(logger, jobs)
-			return
+			pages := make([]skimguard.Page, len(jobs))
+			for i, j := range jobs {
+				pages[i] = j.Page
+			}
+			return pages
 		}
 	}
 	logger.Error("reload refused; the running configuration stays", "config", c.config, "err", err)
+	return nil
+}
+
+// uiURL parses the address people reach the web interface at.
+func uiURL(public string) (*url.URL, error) {
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageErr("--url %q: give the address people open, like https://skimguard.example.com", public)
+	}
+	return u, nil
+}
+
+// startUI serves the web interface on ln until Shutdown.
+func startUI(ctx context.Context, e env, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
+	token := e.getenv("SKIMGUARD_API_TOKEN")
+	if token != "" && len(token) < 32 {
+		return nil, errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
+	}
+	h, err := web.New(web.Options{
+		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
+		SecureCookies: base.Scheme == "https", Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	users, err := a.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 && token == "" {
+		logger.Warn("nobody can sign in to the web interface yet: add a user with `skimguard user add NAME`")
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && base.Scheme != "https" {
+		logger.Warn("the web interface is served over plain HTTP beyond this machine: put TLS in front of it and pass --url https://...", "listen", ln.Addr().String())
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("web interface stopped", "err", err)
+		}
+	}()
+	logger.Info("web interface", "url", base.String(), "listen", ln.Addr().String())
+	return srv, nil
 }
 
 // warnSlow warns about pages checked less often than PCI DSS 11.6.1's weekly.

@@ -5,29 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/skimguard/skimguard/jstoken"
 )
 
-// This file holds a small JavaScript tokenizer and the structural
-// normalisation built on it. It is not a parser: it only needs to tell code
-// from literal values well enough that per-load values (nonces, tokens,
-// timestamps, ids, build stamps) disappear while any change to the code
-// shows. It must never panic or loop on arbitrary bytes, and every step
-// consumes at least one byte, so its cost is linear in the input (fuzzed by
+// This file holds the structural normalisation of JavaScript, built on the
+// jstoken tokenizer: per-load values (nonces, tokens, timestamps, ids,
+// build stamps) disappear while any change to the code shows. It must never
+// panic, and its cost stays linear in the input (fuzzed by
 // FuzzFingerprint).
-
-type tokKind uint8
-
-const (
-	tokIdent tokKind = iota + 1
-	tokPunct
-	tokNumber
-	tokString   // '...' or "..." with quotes
-	tokTemplate // one chunk of a template literal with its delimiters: `..${ or }..${ or }..`
-	tokRegex    // /body/flags
-	tokComment  // // or /* */ with delimiters
-)
 
 // Placeholders replacing literal values in normalised text.
 const (
@@ -35,396 +21,16 @@ const (
 	phNumber = "0"
 )
 
-// keywordBeforeRegex reports whether s is a word after which a slash
-// starts a regular expression rather than a division. (Switches, not maps:
-// the tokenizer asks at every parenthesis and brace.)
-func keywordBeforeRegex(s string) bool {
-	switch s {
-	case "return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case",
-		"do", "else", "yield", "await":
-		return true
-	}
-	return false
-}
-
-// parenKeyword reports whether s is a word whose parenthesised head is
-// followed by a statement, so a slash after its closing parenthesis starts
-// a regex.
-func parenKeyword(s string) bool {
-	switch s {
-	case "if", "while", "for", "with":
-		return true
-	}
-	return false
-}
-
-// blockKeyword reports whether s is a word followed by a block rather than
-// an object literal.
-func blockKeyword(s string) bool {
-	switch s {
-	case "else", "do", "try", "finally":
-		return true
-	}
-	return false
-}
-
-// puncts lists multi-character punctuators, longest first within the
-// matching loop (4, then 3, then 2 characters).
-var puncts = [...][]string{
-	4: {">>>="},
-	3: {"===", "!==", "**=", "<<=", ">>=", ">>>", "&&=", "||=", "??=", "..."},
-	2: {"=>", "==", "!=", "<=", ">=", "&&", "||", "??", "?.", "++", "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "**", "<<", ">>"},
-}
-
-// lexer walks JavaScript source. Its state only serves the regex-or-division
-// decision and template literal nesting.
-type lexer struct {
-	src string
-	pos int
-	// kind and text are the token out last produced; next produces at
-	// most one.
-	kind    tokKind
-	text    string
-	started bool
-
-	prevKind tokKind
-	prevText string
-	// parens records, per open parenthesis, whether it is the head of
-	// if/while/for/with; braces, per open brace, whether it opens a block.
-	parens []bool
-	braces []bool
-	// templates holds len(braces) at each ${ so that the matching } resumes
-	// the template literal.
-	templates []int
-	// noRegexLine is the end of a line on which a regex guess already failed:
-	// later slashes on it are divisions, which keeps the scan linear.
-	noRegexLine int
-}
-
-// scanJS calls emit for every token of src, comments included, whitespace
-// excluded.
-func scanJS(src string, emit func(k tokKind, text string)) {
-	lx := newLexer(src)
-	for k, text, ok := lx.token(); ok; k, text, ok = lx.token() {
-		emit(k, text)
-	}
-}
-
-func newLexer(src string) lexer { return lexer{src: src, noRegexLine: -1} }
-
-// token returns the next token of the source, comments included,
-// whitespace excluded; ok is false at the end. Pulling tokens, rather than
-// pushing them to a callback, lets the normaliser keep its buffer on the
-// stack.
-func (lx *lexer) token() (k tokKind, text string, ok bool) {
-	lx.kind = 0
-	if !lx.started {
-		lx.started = true
-		if strings.HasPrefix(lx.src, "#!") { // hashbang line: a comment like any other
-			lx.pos = lineEnd(lx.src, 0)
-			lx.out(tokComment, 0)
-			return lx.kind, lx.text, true
-		}
-	}
-	for lx.pos < len(lx.src) {
-		if lx.next(); lx.kind != 0 {
-			return lx.kind, lx.text, true
-		}
-	}
-	return 0, "", false
-}
-
-func (lx *lexer) out(k tokKind, start int) {
-	text := lx.src[start:lx.pos]
-	lx.kind, lx.text = k, text
-	if k != tokComment {
-		lx.prevKind, lx.prevText = k, text
-	}
-}
-
-func (lx *lexer) next() {
-	s, start := lx.src, lx.pos
-	c := s[start]
-	switch {
-	case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
-		lx.pos++
-	case c >= utf8.RuneSelf:
-		r, size := utf8.DecodeRuneInString(s[start:])
-		if unicode.IsSpace(r) || r == '\uFEFF' {
-			lx.pos += size
-			return
-		}
-		lx.ident()
-	case c >= '0' && c <= '9' || c == '.' && start+1 < len(s) && s[start+1] >= '0' && s[start+1] <= '9':
-		lx.number()
-	case isIdentByte(c):
-		lx.ident()
-	case c == '"' || c == '\'':
-		lx.pos = stringEnd(s, start)
-		lx.out(tokString, start)
-	case c == '`':
-		lx.pos++
-		lx.template(start)
-	case c == '/' && start+1 < len(s) && s[start+1] == '/':
-		lx.pos = lineEnd(s, start)
-		lx.out(tokComment, start)
-	case c == '/' && start+1 < len(s) && s[start+1] == '*':
-		end := strings.Index(s[start+2:], "*/")
-		if end < 0 {
-			lx.pos = len(s)
-		} else {
-			lx.pos = start + 2 + end + 2
-		}
-		lx.out(tokComment, start)
-	case c == '/' && lx.regexAllowed() && start >= lx.noRegexLine:
-		if end, ok := regexEnd(s, start); ok {
-			lx.pos = end
-			lx.out(tokRegex, start)
-			return
-		}
-		lx.noRegexLine = lineEnd(s, start)
-		lx.punct()
-	case c == '}' && len(lx.templates) > 0 && lx.templates[len(lx.templates)-1] == len(lx.braces):
-		lx.templates = lx.templates[:len(lx.templates)-1]
-		lx.pos++
-		lx.template(start)
-	default:
-		lx.punct()
-	}
-}
-
-func isIdentByte(c byte) bool { return identBytes[c] }
-
-// identBytes is a read-only lookup table: identifier bytes (letters,
-// digits, _ $ \ # and every byte of multi-byte runes).
-var identBytes = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		b := byte(c)
-		t[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == '$' || b == '\\' || b == '#' || b >= '0' && b <= '9' || b >= utf8.RuneSelf
-	}
-	return t
-}()
-
-func (lx *lexer) ident() {
-	s, start := lx.src, lx.pos
-	for lx.pos < len(s) {
-		c := s[lx.pos]
-		if c < utf8.RuneSelf {
-			if !identBytes[c] {
-				break
-			}
-			lx.pos++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[lx.pos:])
-		if unicode.IsSpace(r) || r == '\uFEFF' {
-			break
-		}
-		lx.pos += size
-	}
-	lx.out(tokIdent, start)
-}
-
-func (lx *lexer) number() {
-	s, start := lx.src, lx.pos
-	hex := strings.HasPrefix(s[start:], "0x") || strings.HasPrefix(s[start:], "0X")
-	for lx.pos < len(s) {
-		c := s[lx.pos]
-		switch {
-		case c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '.':
-			lx.pos++
-		case (c == '+' || c == '-') && !hex && (s[lx.pos-1] == 'e' || s[lx.pos-1] == 'E'):
-			lx.pos++
-		default:
-			lx.out(tokNumber, start)
-			return
-		}
-	}
-	lx.out(tokNumber, start)
-}
-
-// template scans a template chunk whose opening delimiter (` or }) ends at
-// lx.pos, up to and including the closing ` or ${.
-func (lx *lexer) template(start int) {
-	s := lx.src
-	for lx.pos < len(s) {
-		switch s[lx.pos] {
-		case '\\':
-			lx.pos += 2
-			if lx.pos > len(s) {
-				lx.pos = len(s)
-			}
-			continue
-		case '`':
-			lx.pos++
-			lx.out(tokTemplate, start)
-			return
-		case '$':
-			if lx.pos+1 < len(s) && s[lx.pos+1] == '{' {
-				lx.pos += 2
-				lx.templates = append(lx.templates, len(lx.braces))
-				lx.out(tokTemplate, start)
-				// An expression follows, as after an opening parenthesis.
-				lx.prevKind, lx.prevText = tokPunct, "("
-				return
-			}
-		}
-		lx.pos++
-	}
-	lx.out(tokTemplate, start)
-}
-
-func (lx *lexer) punct() {
-	s, start := lx.src, lx.pos
-	n := 1
-	// Most punctuators are one byte and never start a longer one.
-	switch {
-	case strings.IndexByte("(){}[];,:~", s[start]) >= 0:
-		n = 0
-	case start+1 >= len(s) || strings.IndexByte("=<>&|?.+-*", s[start+1]) < 0:
-		n = 0 // no longer punctuator can start here
-	}
-	for l := 4; n != 0 && l >= 2; l-- {
-		if start+l > len(s) {
-			continue
-		}
-		for _, p := range puncts[l] {
-			if s[start:start+l] == p {
-				n = l
-				break
-			}
-		}
-		if n > 1 {
-			break
-		}
-	}
-	if n == 0 {
-		n = 1
-	}
-	prevKind, prevText := lx.prevKind, lx.prevText
-	lx.pos += n
-	text := s[start:lx.pos]
-	switch text {
-	case "(":
-		lx.parens = append(lx.parens, prevKind == tokIdent && parenKeyword(prevText))
-	case ")":
-		stmt := false
-		if k := len(lx.parens); k > 0 {
-			stmt = lx.parens[k-1]
-			lx.parens = lx.parens[:k-1]
-		}
-		lx.out(tokPunct, start)
-		if stmt {
-			// Mark the head's end so regexAllowed says yes.
-			lx.prevText = ")stmt"
-		}
-		return
-	case "{":
-		block := prevKind == 0 ||
-			prevKind == tokPunct && (prevText == ")" || prevText == ")stmt" || prevText == ";" || prevText == "{" || prevText == "}" || prevText == "=>" || prevText == "}block") ||
-			prevKind == tokIdent && blockKeyword(prevText)
-		lx.braces = append(lx.braces, block)
-	case "}":
-		block := true
-		if k := len(lx.braces); k > 0 {
-			block = lx.braces[k-1]
-			lx.braces = lx.braces[:k-1]
-		}
-		lx.out(tokPunct, start)
-		if block {
-			lx.prevText = "}block"
-		}
-		return
-	}
-	lx.out(tokPunct, start)
-}
-
-// regexAllowed says whether a slash at the current position starts a
-// regular expression literal, judged by the previous token.
-func (lx *lexer) regexAllowed() bool {
-	switch lx.prevKind {
-	case 0:
-		return true
-	case tokIdent:
-		return keywordBeforeRegex(lx.prevText)
-	case tokPunct:
-		switch lx.prevText {
-		case ")", "]", "}":
-			return false
-		}
-		return true // includes ")stmt" and "}block"
-	}
-	return false
-}
-
-// stringEnd returns the end of the string literal opened at start: after the
-// closing quote, or at an unescaped line break or the end of input.
-func stringEnd(s string, start int) int {
-	q := s[start]
-	i := start + 1
-	for i < len(s) {
-		switch s[i] {
-		case q:
-			return i + 1
-		case '\\':
-			i += 2
-			continue
-		case '\n', '\r':
-			return i
-		}
-		i++
-	}
-	return len(s)
-}
-
-// regexEnd returns the end of the regex literal opened at start (flags
-// included), or false when the line ends first: then the slash is taken as
-// a division.
-func regexEnd(s string, start int) (int, bool) {
-	inClass := false
-	i := start + 1
-	for i < len(s) {
-		switch s[i] {
-		case '\\':
-			i += 2
-			continue
-		case '\n', '\r':
-			return 0, false
-		case '[':
-			inClass = true
-		case ']':
-			inClass = false
-		case '/':
-			if !inClass {
-				i++
-				for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
-					i++
-				}
-				return i, true
-			}
-		}
-		i++
-	}
-	return 0, false
-}
-
-func lineEnd(s string, from int) int {
-	if i := strings.IndexAny(s[from:], "\n\r"); i >= 0 {
-		return from + i
-	}
-	return len(s)
-}
-
 // appendToken appends the normalised form of one token to dst; it appends
 // nothing when the token is dropped. Tokens are appended to one buffer
 // rather than returned as strings: Compare normalises hundreds of scripts.
-func appendToken(dst []byte, k tokKind, text string) []byte {
+func appendToken(dst []byte, k jstoken.Kind, text string) []byte {
 	switch k {
-	case tokIdent:
+	case jstoken.Ident:
 		return appendIdent(dst, text)
-	case tokNumber:
+	case jstoken.Number:
 		return append(dst, phNumber...)
-	case tokString:
+	case jstoken.String:
 		body := text[1:]
 		if len(text) >= 2 && text[len(text)-1] == text[0] && !escapedAt(text, len(text)-1) {
 			body = body[:len(body)-1]
@@ -435,7 +41,7 @@ func appendToken(dst []byte, k tokKind, text string) []byte {
 			return append(dst[:start], phString...)
 		}
 		return append(dst, '"')
-	case tokTemplate:
+	case jstoken.Template:
 		open, body, closing := splitTemplate(text)
 		dst = append(dst, open...)
 		start := len(dst)
@@ -443,7 +49,7 @@ func appendToken(dst []byte, k tokKind, text string) []byte {
 			dst = append(dst, "…"...)
 		}
 		return append(dst, closing...)
-	case tokRegex:
+	case jstoken.Regex:
 		end := strings.LastIndexByte(text, '/')
 		if end <= 0 {
 			return append(dst, "/…/"...)
@@ -454,7 +60,7 @@ func appendToken(dst []byte, k tokKind, text string) []byte {
 			dst = append(dst, "…"...)
 		}
 		return append(dst, text[end:]...)
-	case tokComment:
+	case jstoken.Comment:
 		body := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(text, "//"), "/*"), "#!")
 		body = strings.TrimSuffix(body, "*/")
 		start := len(dst)
@@ -785,7 +391,7 @@ func contains(list []string, s string) bool {
 func normTokens(src string) []string {
 	var buf []byte
 	var ends []int
-	scanJS(src, func(k tokKind, text string) {
+	jstoken.Scan(src, func(k jstoken.Kind, text string) {
 		start := len(buf)
 		if buf = appendToken(buf, k, text); len(buf) > start {
 			ends = append(ends, len(buf))
@@ -827,9 +433,9 @@ func Normalize(src string) string {
 // newlines may follow (Normalize and Fingerprint trim them).
 func appendNormalized(dst []byte, src string) []byte {
 	depth, lineStart := 0, true
-	lx := newLexer(src)
-	for k, text, ok := lx.token(); ok; k, text, ok = lx.token() {
-		if k == tokPunct && text == "}" && depth > 0 { // punctuators are never dropped
+	lx := jstoken.NewLexer(src)
+	for k, text, ok := lx.Next(); ok; k, text, ok = lx.Next() {
+		if k == jstoken.Punct && text == "}" && depth > 0 { // punctuators are never dropped
 			depth--
 		}
 		// The separator goes first and is taken back when the token is
@@ -850,7 +456,7 @@ func appendNormalized(dst []byte, src string) []byte {
 			continue
 		}
 		lineStart = false
-		if k == tokPunct {
+		if k == jstoken.Punct {
 			switch text {
 			case "{":
 				depth++
@@ -918,9 +524,9 @@ func scriptOrigins(src string) []string {
 	if !strings.Contains(src, "//") {
 		return nil
 	}
-	scanJS(src, func(k tokKind, text string) {
+	jstoken.Scan(src, func(k jstoken.Kind, text string) {
 		switch k {
-		case tokString, tokTemplate, tokRegex:
+		case jstoken.String, jstoken.Template, jstoken.Regex:
 			out = append(out, literalOrigins(strings.ReplaceAll(text, `\/`, "/"))...)
 		}
 	})

@@ -1,0 +1,41 @@
+// Package browsertest starts a headless Chromium for tests that look at
+// pages the way a person's browser does (the web interface, the HTML
+// report). Scans use the crawler's own browser, not this one.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Chromium is the browser binary: Debian's, which scripts/test installs.
+const Chromium = "/usr/lib/chromium/chromium"
+
+// New starts a fresh headless Chromium with an empty profile and returns a
+// chromedp context of its first tab; both end with the test. Without
+// Chromium the test fails, or is skipped under -short.
+func New(t testing.TB) context.Context {
+	t.Helper()
+	if _, err := os.Stat(Chromium); err != nil {
+		if testing.Short() {
+			t.Skip("no Chromium; skipped with -short")
+		}
+		t.Fatalf("no Chromium at %s (scripts/test installs it)", Chromium)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(Chromium),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	// The first Do starts the browser: no timeout on it (TECH-NOTES).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}

@@ -1,0 +1,179 @@
+// Package metrics exposes skimguard's Prometheus metrics: what the daemon
+// scanned and how it went, when each page was last scanned, the findings
+// still open and the alerts delivered.
+//
+// Every Metrics has a registry of its own, never Prometheus's global default,
+// so that two daemons (or two tests) in one process do not share counters.
+package metrics
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// namespace prefixes every metric skimguard defines.
+const namespace = "skimguard"
+
+// scanStatuses are the statuses a scan can end with; each site's series are
+// created for all of them at its first scan, so that a counter exists at 0
+// before its first increase and increase() sees that first one.
+var scanStatuses = []skimguard.ScanStatus{
+	skimguard.ScanOK, skimguard.ScanFindings, skimguard.ScanFailed, skimguard.ScanObserved,
+}
+
+// Delivery results, the values of the result label.
+const (
+	resultOK     = "ok"
+	resultFailed = "failed"
+)
+
+// Metrics counts what the daemon does and serves it to Prometheus. Its
+// methods may be called from several goroutines at once.
+type Metrics struct {
+	registry *prometheus.Registry
+	handler  http.Handler
+
+	scans          *prometheus.CounterVec
+	scanFailures   *prometheus.CounterVec
+	scanDuration   *prometheus.HistogramVec
+	lastScan       *prometheus.GaugeVec
+	lastSuccessful *prometheus.GaugeVec
+	deliveries     *prometheus.CounterVec
+	openFindings   *openFindingsCollector
+
+	// mu guards the latest times below, which keep the timestamp gauges
+	// from moving backwards when two scans of one page are reported out of
+	// order (a manual check running alongside the schedule).
+	mu            sync.Mutex
+	latest        map[pageKey]time.Time
+	latestSuccess map[pageKey]time.Time
+}
+
+type pageKey struct{ site, page string }
+
+// New makes metrics on a registry of their own (never the global default
+// registerer), with the Go and process collectors, reading open findings
+// from store at each scrape. A nil logger discards logs.
+func New(store skimguard.Store, logger *slog.Logger) *Metrics {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "scans_total",
+			Help:      "Scans stored, by site and status (ok: matched the baseline; findings: differed from it; failed: the page could not be checked; observed: loaded without comparison).",
+		}, []string{"site", "status"}),
+		scanFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "scan_failures_total",
+			Help:      "Scans that could not check their page (status failed), by site. A rising rate means pages are going unmonitored.",
+		}, []string{"site"}),
+		scanDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "scan_duration_seconds",
+			Help:      "How long scans took, page load and checks included, failed scans too, by site. Scans growing longer mean a page slows down or fails to load.",
+			// A page load with a test card typed in takes seconds; one
+			// that hangs runs into its load timeout (30 s by default, set
+			// per site), so the buckets reach a few minutes.
+			Buckets: []float64{1, 2, 5, 10, 15, 30, 60, 120, 180, 300},
+		}, []string{"site"}),
+		lastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "last_scan_timestamp_seconds",
+			Help:      "Unix time the latest stored scan of the page started, whatever its result. Absent after a restart until the page is scanned again.",
+		}, []string{"site", "page"}),
+		lastSuccessful: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "last_successful_scan_timestamp_seconds",
+			Help:      "Unix time the latest scan that checked the page (status ok, findings or observed) started. Alert when time() minus this exceeds your PCI DSS 11.6.1 interval (weekly at most).",
+		}, []string{"site", "page"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "alert_deliveries_total",
+			Help:      "Alert delivery attempts, by sink and result (ok or failed). Failed deliveries mean people were not told of findings.",
+		}, []string{"sink", "result"}),
+		openFindings:  newOpenFindingsCollector(store, logger),
+		latest:        make(map[pageKey]time.Time),
+		latestSuccess: make(map[pageKey]time.Time),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.scans, m.scanFailures, m.scanDuration, m.lastScan, m.lastSuccessful,
+		m.deliveries, m.openFindings,
+	)
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		// A scrape whose open findings could not be read fails with HTTP
+		// 500 and the error in its body: Prometheus then records up == 0
+		// for it, where a partial answer would have passed for "no open
+		// findings". The collector logs the store's failure itself, with
+		// its context, so no ErrorLog is set to log it a second time.
+		ErrorHandling: promhttp.HTTPErrorOnError,
+		// Counts failed scrapes as promhttp_metric_handler_errors_total,
+		// seen on the next scrape that succeeds.
+		Registry: m.registry,
+	})
+	return m
+}
+
+// Scanned counts one stored scan (call after the store saved it).
+func (m *Metrics) Scanned(s skimguard.Scan) {
+	for _, status := range scanStatuses {
+		m.scans.WithLabelValues(s.Site, string(status))
+	}
+	m.scans.WithLabelValues(s.Site, string(s.Status)).Inc()
+	failures := m.scanFailures.WithLabelValues(s.Site)
+	if s.Status == skimguard.ScanFailed {
+		failures.Inc()
+	}
+	m.scanDuration.WithLabelValues(s.Site).Observe(s.Duration.Seconds())
+
+	if s.StartedAt.IsZero() {
+		// No time to report; a year-1 timestamp would read as "never".
+		return
+	}
+	key := pageKey{s.Site, s.Page}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.StartedAt.After(m.latest[key]) {
+		m.latest[key] = s.StartedAt
+		m.lastScan.WithLabelValues(s.Site, s.Page).Set(unixSeconds(s.StartedAt))
+	}
+	if s.Status != skimguard.ScanFailed && s.StartedAt.After(m.latestSuccess[key]) {
+		m.latestSuccess[key] = s.StartedAt
+		m.lastSuccessful.WithLabelValues(s.Site, s.Page).Set(unixSeconds(s.StartedAt))
+	}
+}
+
+// Delivered counts one alert delivery attempt.
+func (m *Metrics) Delivered(d skimguard.Delivery) {
+	ok := m.deliveries.WithLabelValues(d.Sink, resultOK)
+	failed := m.deliveries.WithLabelValues(d.Sink, resultFailed)
+	if d.OK {
+		ok.Inc()
+	} else {
+		failed.Inc()
+	}
+}
+
+// Handler serves the metrics in the Prometheus exposition format. When the
+// open findings cannot be read from the store, it answers HTTP 500 with the
+// error in the body instead of a partial set of metrics.
+func (m *Metrics) Handler() http.Handler {
+	return m.handler
+}
+
+// unixSeconds is t as Unix seconds with sub-second precision.
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / float64(time.Second)
+}

@@ -1,0 +1,183 @@
+package sqlite
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skimguard/skimguard"
+)
+
+// Bcrypt-shaped hashes; the store does not check them.
+var (
+	hashA = []byte("$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy")
+	hashB = []byte("$2a$10$u7Qx1ZyVb3yPp8d1mJqD8e5J8rQF2vQ9pXnVh7yL0aBcDeFgHiJkO")
+)
+
+func mustSaveUser(t *testing.T, db *DB, u *skimguard.User, by string) {
+	t.Helper()
+	if err := db.SaveUser(t.Context(), u, by); err != nil {
+		t.Fatalf("SaveUser(%s): %v", u.Name, err)
+	}
+}
+
+func TestUsers(t *testing.T) {
+	t.Run("a new user is stored, read back and audited", func(t *testing.T) {
+		db, _ := openTest(t)
+		before := time.Now()
+		u := &skimguard.User{Name: "alice", PasswordHash: hashA}
+		mustSaveUser(t, db, u, "admin")
+		if u.CreatedAt.Before(before) || u.CreatedAt.After(time.Now()) {
+			t.Errorf("CreatedAt = %v, want now", u.CreatedAt)
+		}
+		got, err := db.User(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "alice" || !bytes.Equal(got.PasswordHash, hashA) || !got.CreatedAt.Equal(u.CreatedAt) {
+			t.Errorf("User = %+v, want %+v", got, u)
+		}
+		log := mustAudit(t, db)
+		if len(log) != 1 || log[0].Actor != "admin" || log[0].Action != "user.added" || !strings.Contains(log[0].Detail, "alice") {
+			t.Errorf("audit log = %+v, want alice added by admin", log)
+		}
+	})
+
+	t.Run("saving an existing user replaces its hash and keeps CreatedAt", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, CreatedAt: t0}, "admin")
+		u := &skimguard.User{Name: "alice", PasswordHash: hashB, CreatedAt: t0.Add(time.Hour)}
+		mustSaveUser(t, db, u, "alice")
+		if !u.CreatedAt.Equal(t0) {
+			t.Errorf("CreatedAt after the change = %v, want the stored %v", u.CreatedAt, t0)
+		}
+		got, err := db.User(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.PasswordHash, hashB) || !got.CreatedAt.Equal(t0) {
+			t.Errorf("User = %s created %v, want the new hash and %v", got.PasswordHash, got.CreatedAt, t0)
+		}
+		if n := count(t, db, "SELECT count(*) FROM users"); n != 1 {
+			t.Errorf("%d users stored, want 1", n)
+		}
+		if n := count(t, db, "SELECT count(*) FROM users WHERE updated_at > created_at"); n != 1 {
+			t.Errorf("updated_at did not move on")
+		}
+		log := mustAudit(t, db)
+		if len(log) != 2 || log[1].Actor != "alice" || log[1].Action != "user.password_changed" || !strings.Contains(log[1].Detail, "alice") {
+			t.Errorf("audit log = %+v, want alice's password changed by alice", log)
+		}
+	})
+
+	t.Run("the audit log never holds a password hash", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashB}, "admin")
+		if err := db.DeleteUser(t.Context(), "alice", "admin"); err != nil {
+			t.Fatal(err)
+		}
+		log := mustAudit(t, db)
+		if len(log) != 3 {
+			t.Fatalf("audit log has %d entries, want 3", len(log))
+		}
+		js, err := json.Marshal(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range [][]byte{hashA, hashB} {
+			for _, form := range []string{string(h), hex.EncodeToString(h), base64.StdEncoding.EncodeToString(h), string(h[7:])} {
+				if strings.Contains(string(js), form) {
+					t.Errorf("audit log holds a password hash (%s): %s", form, js)
+				}
+			}
+		}
+	})
+
+	t.Run("Users lists every user by name", func(t *testing.T) {
+		db, _ := openTest(t)
+		if us, err := db.Users(t.Context()); err != nil || len(us) != 0 {
+			t.Fatalf("Users of a new database = %+v, %v; want none", us, err)
+		}
+		for _, name := range []string{"carol", "alice", "bob"} {
+			mustSaveUser(t, db, &skimguard.User{Name: name, PasswordHash: []byte("hash of " + name), CreatedAt: t0}, "admin")
+		}
+		us, err := db.Users(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range us {
+			got = append(got, u.Name+": "+string(u.PasswordHash))
+			if !u.CreatedAt.Equal(t0) {
+				t.Errorf("%s created %v, want %v", u.Name, u.CreatedAt, t0)
+			}
+		}
+		want := []string{"alice: hash of alice", "bob: hash of bob", "carol: hash of carol"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Users = %q, want %q", got, want)
+		}
+	})
+
+	t.Run("an unknown user is not found", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		_, err := db.User(t.Context(), "Alice")
+		if !errors.Is(err, skimguard.ErrNotFound) || !strings.Contains(err.Error(), "Alice") {
+			t.Errorf("User(Alice) = %v, want ErrNotFound naming Alice", err)
+		}
+	})
+
+	t.Run("removing a user deletes it and records who did", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "bob", PasswordHash: hashB}, "admin")
+		if err := db.DeleteUser(t.Context(), "alice", "root"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.User(t.Context(), "alice"); !errors.Is(err, skimguard.ErrNotFound) {
+			t.Errorf("User(alice) after removal = %v, want ErrNotFound", err)
+		}
+		if us, err := db.Users(t.Context()); err != nil || len(us) != 1 || us[0].Name != "bob" {
+			t.Errorf("Users after removal = %+v, %v; want bob only", us, err)
+		}
+		log := mustAudit(t, db)
+		last := log[len(log)-1]
+		if last.Actor != "root" || last.Action != "user.removed" || !strings.Contains(last.Detail, "alice") {
+			t.Errorf("last audit entry = %+v, want alice removed by root", last)
+		}
+	})
+
+	t.Run("removing an unknown user is not found and records nothing", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		err := db.DeleteUser(t.Context(), "bob", "admin")
+		if !errors.Is(err, skimguard.ErrNotFound) || !strings.Contains(err.Error(), "bob") {
+			t.Errorf("DeleteUser(bob) = %v, want ErrNotFound naming bob", err)
+		}
+		if n := len(mustAudit(t, db)); n != 1 {
+			t.Errorf("audit log has %d entries, want only alice's addition", n)
+		}
+	})
+
+	t.Run("a user without a name or a hash is refused and nothing is stored", func(t *testing.T) {
+		db, _ := openTest(t)
+		for _, u := range []*skimguard.User{nil, {PasswordHash: hashA}, {Name: "alice"}, {Name: "alice", PasswordHash: []byte{}}} {
+			if err := db.SaveUser(t.Context(), u, "admin"); err == nil {
+				t.Errorf("SaveUser(%+v) succeeded", u)
+			}
+		}
+		if n := count(t, db, "SELECT count(*) FROM users"); n != 0 {
+			t.Errorf("%d users stored, want 0", n)
+		}
+		if n := len(mustAudit(t, db)); n != 0 {
+			t.Errorf("refused saves were audited")
+		}
+	})
+}

@@ -1,0 +1,348 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// Session lifetimes: a session ends after SessionIdle without a request or
+// SessionMax after sign-in, whichever comes first.
+const (
+	SessionIdle = 8 * time.Hour
+	SessionMax  = 24 * time.Hour
+)
+
+// Sign-in throttling: after maxFailures failed sign-ins for one user name
+// or from one address within failureWindow, further attempts are refused
+// until the window has passed.
+const (
+	maxFailures   = 10
+	failureWindow = 15 * time.Minute
+)
+
+// TokenActor is the actor the audit log records for requests made with the
+// API token.
+const TokenActor = "api-token"
+
+// HashPassword returns the bcrypt hash to store for a password.
+func HashPassword(password string) ([]byte, error) {
+	if len(password) < 12 {
+		return nil, errors.New("the password is too short: use at least 12 characters")
+	}
+	if len(password) > 72 {
+		// bcrypt reads only the first 72 bytes; refuse rather than ignore
+		// the rest silently.
+		return nil, errors.New("the password is too long: bcrypt uses at most 72 bytes")
+	}
+	return bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+}
+
+// identity is who made a request.
+type identity struct {
+	user string
+	// csrf is the session's anti-CSRF token; empty for the API token, whose
+	// requests carry no ambient credentials another site could borrow.
+	csrf string
+}
+
+type ctxKey struct{}
+
+func withIdentity(ctx context.Context, id identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+func identityOf(r *http.Request) identity {
+	id, _ := r.Context().Value(ctxKey{}).(identity)
+	return id
+}
+
+// session is one signed-in browser.
+type session struct {
+	user string
+	// hash is a digest of the user's password hash at sign-in: the session
+	// ends when the user is removed or given a new password.
+	hash    string
+	csrf    string
+	created time.Time
+	seen    time.Time
+}
+
+// sessions keeps sessions in memory, keyed by the SHA-256 of their cookie
+// value so that the map never holds a usable token. They end when the
+// daemon restarts; people sign in again.
+type sessions struct {
+	mu   sync.Mutex
+	byID map[string]*session
+	// failures are recent failed sign-ins per user name and per address.
+	failures map[string][]time.Time
+}
+
+func newSessions() *sessions {
+	return &sessions{byID: map[string]*session{}, failures: map[string][]time.Time{}}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics rather than return short)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func tokenKey(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// create starts a session for user and returns its cookie value.
+func (s *sessions) create(user, hash string, now time.Time) (string, *session) {
+	token := randomToken()
+	ss := &session{user: user, hash: hash, csrf: randomToken(), created: now, seen: now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, old := range s.byID {
+		if expired(old, now) {
+			delete(s.byID, k)
+		}
+	}
+	s.byID[tokenKey(token)] = ss
+	return token, ss
+}
+
+func expired(ss *session, now time.Time) bool {
+	return now.Sub(ss.seen) > SessionIdle || now.Sub(ss.created) > SessionMax
+}
+
+// get returns the live session of a cookie value and marks it seen.
+func (s *sessions) get(token string, now time.Time) (session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := tokenKey(token)
+	ss, ok := s.byID[k]
+	if !ok {
+		return session{}, false
+	}
+	if expired(ss, now) {
+		delete(s.byID, k)
+		return session{}, false
+	}
+	ss.seen = now
+	return *ss, true
+}
+
+func (s *sessions) end(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.byID, tokenKey(token))
+}
+
+// throttled reports how long sign-ins for any of keys must wait, 0 when
+// they may go ahead.
+func (s *sessions) throttled(now time.Time, keys ...string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var wait time.Duration
+	for _, k := range keys {
+		recent := s.recent(k, now)
+		if len(recent) >= maxFailures {
+			wait = max(wait, recent[0].Add(failureWindow).Sub(now))
+		}
+	}
+	return wait
+}
+
+func (s *sessions) recent(key string, now time.Time) []time.Time {
+	ts := s.failures[key]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > failureWindow {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(s.failures, key)
+		return nil
+	}
+	s.failures[key] = ts
+	return ts
+}
+
+func (s *sessions) failed(now time.Time, keys ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		s.failures[k] = append(s.recent(k, now), now)
+	}
+}
+
+// dummyHash is compared against when a user does not exist, so that a
+// sign-in takes as long for an unknown name as for a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("skimguard: no such user"), bcrypt.DefaultCost)
+
+// checkPassword returns the digest of the user's password hash when
+// password is the user's, "" when it is not.
+func (s *Server) checkPassword(ctx context.Context, name, password string) (string, error) {
+	u, err := s.store.User(ctx, name)
+	if errors.Is(err, skimguard.ErrNotFound) {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(password)) != nil {
+		return "", nil
+	}
+	return hashDigest(u.PasswordHash), nil
+}
+
+func hashDigest(h []byte) string {
+	d := sha256.Sum256(h)
+	return hex.EncodeToString(d[:])
+}
+
+// current reports whether a session's user still exists with the password
+// it signed in with. The users live in the store, where `skimguard user`
+// changes them from another process, so this is read at every request.
+func (s *Server) current(ctx context.Context, ss session) bool {
+	u, err := s.store.User(ctx, ss.user)
+	if err != nil {
+		if !errors.Is(err, skimguard.ErrNotFound) {
+			s.opts.Logger.Error("session not checked: the store does not answer", "err", err)
+		}
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) == 1
+}
+
+// clientAddr is the request's remote address without its port, for
+// throttling; behind a proxy every client shares the proxy's address, so
+// the per-user limit still applies.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// sessionCookie is the cookie's name: with the __Host- prefix when
+// cookies are Secure, so that no subdomain or plain-HTTP page can set it.
+func (s *Server) sessionCookie() string {
+	if s.opts.SecureCookies {
+		return "__Host-skimguard_session"
+	}
+	return "skimguard_session"
+}
+
+func (s *Server) loginCookie() string {
+	if s.opts.SecureCookies {
+		return "__Host-skimguard_login"
+	}
+	return "skimguard_login"
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	age := int(maxAge / time.Second)
+	if maxAge < 0 {
+		age = -1 // delete it now
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/",
+		MaxAge:   age,
+		HttpOnly: true,
+		Secure:   s.opts.SecureCookies,
+		// Lax, not Strict: a link from an alert e-mail or Slack then opens
+		// the finding signed in. Every state change also needs the CSRF
+		// token.
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// authenticate finds who made the request: a session cookie or the API
+// token. It reports false when neither is valid.
+func (s *Server) authenticate(r *http.Request) (identity, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if ok && s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
+			return identity{user: TokenActor}, true
+		}
+		return identity{}, false
+	}
+	c, err := r.Cookie(s.sessionCookie())
+	if err != nil || c.Value == "" {
+		return identity{}, false
+	}
+	ss, ok := s.sessions.get(c.Value, s.now())
+	if !ok {
+		return identity{}, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if !s.current(ctx, ss) {
+		s.sessions.end(c.Value)
+		return identity{}, false
+	}
+	return identity{user: ss.user, csrf: ss.csrf}, true
+}
+
+// safeMethod reports whether a request's method cannot change state.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// csrfOK checks a state-changing request's anti-CSRF token: the form field
+// "csrf" or the X-CSRF-Token header must carry the session's token.
+func csrfOK(r *http.Request, id identity) bool {
+	if id.csrf == "" {
+		return id.user == TokenActor
+	}
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(id.csrf)) == 1
+}
+
+// requireAuth lets only signed-in requests through, and state-changing
+// ones only with the session's CSRF token.
+func (s *Server) requireAuth(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.authenticate(r)
+		api := isAPI(r) || r.URL.Path == "/metrics"
+		if !ok {
+			if api || !safeMethod(r.Method) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="skimguard"`)
+				s.fail(w, r, http.StatusUnauthorized, "sign in first, or send the API token as \"Authorization: Bearer <token>\"")
+				return
+			}
+			http.Redirect(w, r, "/login?next="+queryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if !safeMethod(r.Method) && !csrfOK(r, id) {
+			s.fail(w, r, http.StatusForbidden, "the request has no valid CSRF token: reload the page and try again (API clients using a session send it as X-CSRF-Token)")
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
+	})
+}
+
+// localPath returns next when it is a path on this server, else "/", so
+// that the sign-in form cannot send people to another site.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
