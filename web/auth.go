@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -327,7 +328,7 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 				s.fail(w, r, http.StatusUnauthorized, "sign in first, or send the API token as \"Authorization: Bearer <token>\"")
 				return
 			}
-			http.Redirect(w, r, "/login?next="+queryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		if !safeMethod(r.Method) && !csrfOK(r, id) {

@@ -120,7 +120,7 @@ type dashboardData struct {
 }
 
 func (s *Server) loadDashboard(ctx context.Context, r *http.Request) (any, error) {
-	pages, err := s.overview(ctx)
+	pages, err := s.overview(ctx, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -230,19 +230,17 @@ func (s *Server) inventoryCSV(w http.ResponseWriter, r *http.Request) {
 const inventoryDays = 30
 
 func (s *Server) inventory(ctx context.Context, r *http.Request) (*evidence.Report, string, error) {
-	pages, err := s.overview(ctx)
-	if err != nil {
-		return nil, "", err
-	}
 	site, page := r.PathValue("site"), r.PathValue("page")
 	if site == "" {
 		site = r.URL.Query().Get("site")
 	}
+	pages, err := s.overview(ctx, site, page)
+	if err != nil {
+		return nil, "", err
+	}
 	var sel []skimguard.Page
 	for _, p := range pages {
-		if (site == "" || p.Site == site) && (page == "" || p.Page == page) {
-			sel = append(sel, skimguard.Page{Site: p.Site, Name: p.Page, URL: p.URL})
-		}
+		sel = append(sel, skimguard.Page{Site: p.Site, Name: p.Page, URL: p.URL})
 	}
 	if len(sel) == 0 && (site != "" || page != "") {
 		return nil, "", fmt.Errorf("no page %s %s: %w", site, page, skimguard.ErrNotFound)

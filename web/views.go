@@ -40,38 +40,53 @@ func (p pageSummary) OpenTotal() int {
 }
 
 // overview summarises every configured page and every page with a
-// baseline.
-func (s *Server) overview(ctx context.Context) ([]pageSummary, error) {
+// baseline, or only those of site and page when they are not empty.
+func (s *Server) overview(ctx context.Context, site, page string) ([]pageSummary, error) {
 	byKey := map[[2]string]*pageSummary{}
 	var out []*pageSummary
-	add := func(site, page, url string) *pageSummary {
-		k := [2]string{site, page}
+	// add returns the page's summary, made on first sight; nil for a page
+	// not asked for.
+	add := func(st, pg, url string) *pageSummary {
+		if (site != "" && st != site) || (page != "" && pg != page) {
+			return nil
+		}
+		k := [2]string{st, pg}
 		if p := byKey[k]; p != nil {
 			return p
 		}
-		p := &pageSummary{Site: site, Page: page, URL: url, Open: map[skimguard.Severity]int{}}
+		p := &pageSummary{Site: st, Page: pg, URL: url, Open: map[skimguard.Severity]int{}}
 		byKey[k] = p
 		out = append(out, p)
 		return p
 	}
 	if s.opts.Pages != nil {
 		for _, pg := range s.opts.Pages() {
-			add(pg.Site, pg.Name, pg.URL).Configured = true
+			if p := add(pg.Site, pg.Name, pg.URL); p != nil {
+				p.Configured = true
+			}
 		}
 	}
-	bs, err := s.store.Baselines(ctx, nil)
+	var sites []string
+	if site != "" {
+		sites = []string{site}
+	}
+	bs, err := s.store.Baselines(ctx, sites)
 	if err != nil {
 		return nil, err
 	}
 	for _, b := range bs {
-		add(b.Site, b.Page, b.URL).BaselineVersion = b.Version
+		if p := add(b.Site, b.Page, b.URL); p != nil {
+			p.BaselineVersion = b.Version
+		}
 	}
-	open, err := s.store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
+	open, err := s.store.Findings(ctx, skimguard.FindingFilter{Sites: sites, Status: skimguard.StatusOpen})
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range open {
-		add(f.Site, f.Page, "").Open[f.Severity]++
+		if p := add(f.Site, f.Page, ""); p != nil {
+			p.Open[f.Severity]++
+		}
 	}
 	for _, p := range out {
 		scans, err := s.store.Scans(ctx, skimguard.ScanFilter{Site: p.Site, Page: p.Page, Limit: 1})
@@ -312,15 +327,14 @@ type pageDetail struct {
 }
 
 func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail, error) {
-	all, err := s.overview(ctx)
+	one, err := s.overview(ctx, site, page)
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(all, func(p pageSummary) bool { return p.Site == site && p.Page == page })
-	if i < 0 {
+	if len(one) != 1 {
 		return nil, fmt.Errorf("page %s/%s: %w", site, page, skimguard.ErrNotFound)
 	}
-	d := &pageDetail{Summary: all[i], Open: []findingJSON{}, History: []version{}}
+	d := &pageDetail{Summary: one[0], Open: []findingJSON{}, History: []version{}}
 	open, err := s.store.Findings(ctx, skimguard.FindingFilter{Sites: []string{site}, Status: skimguard.StatusOpen})
 	if err != nil {
 		return nil, err

@@ -233,8 +233,6 @@ func (s *Server) show(page string, load loader) http.HandlerFunc {
 	}
 }
 
-func queryEscape(s string) string { return url.QueryEscape(s) }
-
 // timeout bounds a request's store work.
 func timeout(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 30*time.Second)
