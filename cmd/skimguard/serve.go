@@ -25,10 +25,12 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--workers N] [flags]",
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [flags]",
 		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding, and\n"+
-			"alert through the configured channels. SIGHUP reloads sites.yaml (an invalid file is logged and the running\n"+
-			"configuration kept); SIGTERM or Ctrl-C lets running checks finish, then exits.")
+			"alert through the configured channels. Serves the web interface and JSON API on --listen: sign in as a\n"+
+			"user from `skimguard user add`, or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads\n"+
+			"sites.yaml (an invalid file is logged and the running configuration kept); SIGTERM or Ctrl-C lets running\n"+
+			"checks finish, then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
