@@ -46,6 +46,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
+	// Checked before the browser starts: a bad setting fails at once.
+	token := e.getenv("SKIMGUARD_API_TOKEN")
+	if token != "" && len(token) < 32 {
+		return errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
+	}
 	a, err := c.open(ctx, e, true)
 	if err != nil {
 		return err
@@ -78,7 +83,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, e, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
+		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
 			ln.Close()
 			return err
 		}
@@ -161,11 +166,7 @@ func uiURL(public string) (*url.URL, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, e env, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
-	token := e.getenv("SKIMGUARD_API_TOKEN")
-	if token != "" && len(token) < 32 {
-		return nil, errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
-	}
+func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
 		SecureCookies: base.Scheme == "https", Logger: logger,

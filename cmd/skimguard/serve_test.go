@@ -364,3 +364,36 @@ alerts:
 		t.Fatalf("the audit log's last entry: %+v", last)
 	}
 }
+
+func TestServeRefusesABadWebAddress(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sites.yaml")
+	os.WriteFile(cfg, []byte("sites:\n  - name: shop\n    schedule: \"@hourly\"\n    pages:\n      - name: c\n        url: http://127.0.0.1:9/\n"), 0o600)
+	db := filepath.Join(dir, "sg.db")
+	t.Run("a --url that is no web address", func(t *testing.T) {
+		code, out, errOut := cli(t, "serve", "--config", cfg, "--db", db, "--url", "skimguard.example")
+		if code != exitError || !strings.Contains(out+errOut, "https://skimguard.example.com") {
+			t.Fatalf("exit %d, want 2 with an example:\n%s%s", code, out, errOut)
+		}
+	})
+	t.Run("a --listen address in use", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts Chromium; skipped with -short")
+		}
+		busy := httptest.NewServer(http.NotFoundHandler())
+		defer busy.Close()
+		addr := strings.TrimPrefix(busy.URL, "http://")
+		code, out, errOut := cli(t, "serve", "--config", cfg, "--db", db, "--listen", addr)
+		if code != exitError || !strings.Contains(out+errOut, "listen on "+addr) || !strings.Contains(out+errOut, "--listen off") {
+			t.Fatalf("exit %d, want 2 saying what to do:\n%s%s", code, out, errOut)
+		}
+	})
+	t.Run("an API token too short to be safe", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"serve", "--config", cfg, "--db", db, "--listen", "127.0.0.1:0"},
+			env{stdout: &out, stderr: &errb, getenv: func(k string) string { return map[string]string{"SKIMGUARD_API_TOKEN": "secret"}[k] }})
+		if code != exitError || !strings.Contains(errb.String(), "openssl rand -hex 32") {
+			t.Fatalf("exit %d, want 2 saying how to make one:\n%s", code, errb.String())
+		}
+	})
+}
