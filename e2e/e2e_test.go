@@ -17,6 +17,7 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/baseline"
+	"github.com/skimguard/skimguard/carddata"
 	"github.com/skimguard/skimguard/crawler"
 )
 
@@ -106,8 +107,16 @@ func kinds(fs []skimguard.Finding) []skimguard.Kind {
 func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 	cr := browser(t)
 	w := newWorld(t)
-	all := techniques(t)
+	all := techniques()
+	corp, why := corpusTechniques(t)
+	if why != "" {
+		t.Run("corpus", func(t *testing.T) { t.Skipf("skipped: real skimmer samples not available: %s", why) })
+	}
+	all = append(all, corp...)
 	for _, tc := range all {
+		if tc.proof() == 0 {
+			t.Fatalf("technique %s does not say what proves it fired (set fires)", tc.name)
+		}
 		w.add(tc)
 	}
 	for _, tc := range all {
@@ -126,7 +135,9 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 
 			w.plant(tc.name, true)
 			for i := range max(tc.repeat, 1) {
+				before := len(w.received(tc.name))
 				o := scan(t, cr, p)
+				w.mustHaveFired(t, tc, before, i+1)
 				fs := baseline.Compare(b, o)
 				got := kinds(fs)
 				for _, k := range tc.want {
@@ -153,6 +164,41 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustHaveFired fails t unless the technique's attacker received, since
+// the first before entries, what proves the skimmer ran for the shopper. A
+// beacon can reach the server a moment after the browser sent it, so the
+// proof is polled for briefly.
+func (w *world) mustHaveFired(t *testing.T, tc *technique, before, check int) {
+	t.Helper()
+	card := carddata.Test()
+	var got [][]byte
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got = w.received(tc.name)[before:]
+		switch tc.proof() {
+		case fireNothing:
+			return
+		case fireRequest:
+			if len(got) > 0 {
+				return
+			}
+		case fireCard:
+			if slices.ContainsFunc(got, func(b []byte) bool { _, ok := card.Find(b); return ok }) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	what := "the card number"
+	if tc.proof() == fireRequest {
+		what = "any request"
+	}
+	t.Fatalf("check %d: the planted skimmer of %s did not fire for the shopper: its server received %d request(s), without %s; fix the technique page, not skimguard", check, tc.name, len(got), what)
 }
 
 // TestUnchangedPageGivesZeroFindingsOnEveryCheck checks a page full of

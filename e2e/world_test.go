@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +32,10 @@ type world struct {
 	techniques map[string]*technique
 	planted    map[string]bool
 	hits       map[string]*atomic.Int64 // page loads per technique, drives the A/B test
+	// got holds, per technique, what its attacker received: each request's
+	// URL and body, and each WebSocket frame. It proves that a skimmer
+	// fired for the shopper before the test asks whether skimguard saw it.
+	got map[string][][]byte
 }
 
 // page is what a technique's checkout looks like; technique funcs change it.
@@ -71,7 +78,7 @@ func listen(t testing.TB, ip string, h http.Handler) *httptest.Server {
 }
 
 func newWorld(t testing.TB) *world {
-	w := &world{techniques: map[string]*technique{}, planted: map[string]bool{}, hits: map[string]*atomic.Int64{}}
+	w := &world{techniques: map[string]*technique{}, planted: map[string]bool{}, hits: map[string]*atomic.Int64{}, got: map[string][][]byte{}}
 	w.shop = listen(t, "127.0.0.1", http.HandlerFunc(w.serveShop))
 	w.provider = listen(t, "127.0.0.2", http.HandlerFunc(w.serveProvider))
 	w.cdn = listen(t, "127.0.0.3", http.HandlerFunc(w.serveCDN))
@@ -91,6 +98,31 @@ func (w *world) plant(name string, on bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.planted[name] = on
+}
+
+// record keeps what the attacker of technique name received.
+func (w *world) record(name string, data []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got[name] = append(w.got[name], data)
+}
+
+// received returns what the attacker of technique name received, in order.
+func (w *world) received(name string) [][]byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.got[name])
+}
+
+// recordRequest records a request's URL and body for the technique its
+// path names, if any.
+func (w *world) recordRequest(r *http.Request) {
+	name, _, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/")
+	if !ok || !strings.HasPrefix(r.URL.Path, "/t/") {
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	w.record(name, append([]byte(r.URL.RequestURI()+"\n"), body...))
 }
 
 func (w *world) checkoutURL(tc *technique) string {
@@ -302,6 +334,11 @@ func (w *world) serveCDN(rw http.ResponseWriter, r *http.Request) {
 	}
 	p := w.pageFor(tc, planted, false)
 	switch rest {
+	case "/collect":
+		// The analytics endpoint, per technique, for the skimmer that
+		// abuses a service the page already uses.
+		w.recordRequest(r)
+		rw.WriteHeader(http.StatusNoContent)
 	case "/analytics.js":
 		// A per-load client id and build stamp, as analytics and tag
 		// containers carry.
@@ -331,10 +368,15 @@ func (w *world) serveCDN(rw http.ResponseWriter, r *http.Request) {
 func (w *world) serveEvil(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("Access-Control-Allow-Origin", "*")
 	rw.Header().Set("Access-Control-Allow-Headers", "*")
+	if r.Method == http.MethodOptions {
+		return // a CORS preflight carries no data
+	}
 	if r.Header.Get("Upgrade") == "websocket" {
-		acceptWebSocket(rw, r)
+		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/")
+		acceptWebSocket(rw, r, func(frame []byte) { w.record(name, frame) })
 		return
 	}
+	w.recordRequest(r)
 	tc, planted, rest, ok := w.lookup(r)
 	if ok {
 		p := w.pageFor(tc, planted, false)
@@ -353,9 +395,9 @@ func (w *world) serveEvil(rw http.ResponseWriter, r *http.Request) {
 	rw.Write([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
 }
 
-// acceptWebSocket completes the handshake (RFC 6455) and reads frames until
-// the browser goes away; the crawler sees the frames through CDP.
-func acceptWebSocket(rw http.ResponseWriter, r *http.Request) {
+// acceptWebSocket completes the handshake (RFC 6455) and hands each frame's
+// payload to got until the browser goes away.
+func acceptWebSocket(rw http.ResponseWriter, r *http.Request, got func([]byte)) {
 	h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	conn, buf, err := http.NewResponseController(rw).Hijack()
 	if err != nil {
@@ -366,12 +408,56 @@ func acceptWebSocket(rw http.ResponseWriter, r *http.Request) {
 		base64.StdEncoding.EncodeToString(h[:]))
 	buf.Flush()
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	bufio.NewReader(conn).WriteTo(discard{})
+	rd := bufio.NewReader(conn)
+	for {
+		payload, err := readFrame(rd)
+		if err != nil {
+			return
+		}
+		got(payload)
+	}
 }
 
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+// readFrame reads one client frame and returns its unmasked payload.
+// Clients always mask (RFC 6455 5.3); fragmentation is not needed here.
+func readFrame(rd *bufio.Reader) ([]byte, error) {
+	var head [2]byte
+	if _, err := io.ReadFull(rd, head[:]); err != nil {
+		return nil, err
+	}
+	n := uint64(head[1] & 0x7f)
+	switch n {
+	case 126:
+		var ext [2]byte
+		if _, err := io.ReadFull(rd, ext[:]); err != nil {
+			return nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(ext[:]))
+	case 127:
+		var ext [8]byte
+		if _, err := io.ReadFull(rd, ext[:]); err != nil {
+			return nil, err
+		}
+		n = binary.BigEndian.Uint64(ext[:])
+	}
+	if n > 1<<20 {
+		return nil, fmt.Errorf("frame of %d bytes", n)
+	}
+	var mask [4]byte
+	if head[1]&0x80 != 0 {
+		if _, err := io.ReadFull(rd, mask[:]); err != nil {
+			return nil, err
+		}
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(rd, payload); err != nil {
+		return nil, err
+	}
+	for i := range payload {
+		payload[i] ^= mask[i%4]
+	}
+	return payload, nil
+}
 
 // jqueryShim is the little of jQuery that the Magento skimmers in the corpus
 // call: selection, val, serialize, on, ready and ajax.
