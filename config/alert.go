@@ -47,10 +47,48 @@ type Alert struct {
 	Sites []string
 }
 
-// alertKeys are the keys an alert takes, and alertTypeKeys those each type
-// takes beyond type, min_severity and sites.
+// alertFields are the keys an alert takes, and alertTypeKeys those each
+// type takes beyond type, min_severity and sites.
 var (
-	alertKeys     = []string{"type", "url", "url_env", "secret_env", "smtp", "from", "to", "username_env", "password_env", "min_severity", "sites"}
+	alertFields = []field[Alert]{
+		{key: "type",
+			decode: func(d *decoder, a *Alert, v *yaml.Node) {
+				a.Type, _ = d.str(v, "type", "webhook")
+				switch a.Type {
+				case AlertWebhook, AlertConsole, AlertSlack, AlertEmail:
+				default:
+					d.errorf(v, "unknown alert type %q: use webhook, console, slack or email", a.Type)
+				}
+			},
+			missing: func(*Alert) string { return "alert has no type: add type: webhook (or console, slack, email)" }},
+		// Read once the type is known: a Slack URL is a secret and must not
+		// be repeated in errors.
+		{key: "url"},
+		{key: "url_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.URLEnv = d.envName(v, "url_env") }},
+		{key: "secret_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.SecretEnv = d.envName(v, "secret_env") }},
+		{key: "smtp", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.SMTP = d.smtp(v) }},
+		{key: "from", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.From = d.address(v, "from") }},
+		{key: "to", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.To = d.recipients(v) }},
+		{key: "username_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.UsernameEnv = d.envName(v, "username_env") }},
+		{key: "password_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.PasswordEnv = d.envName(v, "password_env") }},
+		{key: "min_severity", decode: func(d *decoder, a *Alert, v *yaml.Node) {
+			s, _ := d.str(v, "min_severity", "high")
+			sev, err := skimguard.ParseSeverity(s)
+			if err != nil {
+				d.errorf(v, "min_severity: %v", err)
+			}
+			a.MinSeverity = sev
+		}},
+		{key: "sites", decode: func(d *decoder, a *Alert, v *yaml.Node) {
+			d.list(v, "sites", "- shop", func(site *yaml.Node) {
+				s, ok := d.str(site, "a site name", "shop")
+				if ok {
+					a.Sites = append(a.Sites, s)
+					d.routes = append(d.routes, site)
+				}
+			})
+		}},
+	}
 	alertTypeKeys = map[string][]string{
 		AlertWebhook: {"url", "url_env", "secret_env"},
 		AlertConsole: {},
@@ -59,64 +97,20 @@ var (
 	}
 )
 
-func (p *parser) alerts(n *yaml.Node) []Alert {
+func decodeAlerts(d *decoder, n *yaml.Node) []Alert {
 	var alerts []Alert
-	p.list(n, "alerts", "- type: webhook", func(_ int, item *yaml.Node) {
-		item = p.resolve(item)
+	d.list(n, "alerts", "- type: webhook", func(item *yaml.Node) {
 		var a Alert
-		// The keys present, and their values.
-		nodes, values := map[string]*yaml.Node{}, map[string]*yaml.Node{}
-		if !p.mapping(item, "an alert", alertKeys, func(key string, k, v *yaml.Node) {
-			nodes[key], values[key] = k, v
-			switch key {
-			case "type":
-				a.Type, _ = p.str(v, "type", "webhook")
-				switch a.Type {
-				case AlertWebhook, AlertConsole, AlertSlack, AlertEmail:
-				default:
-					p.errorf(v, "unknown alert type %q: use webhook, console, slack or email", a.Type)
-				}
-			case "url":
-				// Read once the type is known: a Slack URL is a secret
-				// and must not be repeated in errors.
-			case "url_env":
-				a.URLEnv = p.envName(v, "url_env")
-			case "secret_env":
-				a.SecretEnv = p.envName(v, "secret_env")
-			case "smtp":
-				a.SMTP = p.smtp(v)
-			case "from":
-				a.From = p.address(v, "from")
-			case "to":
-				a.To = p.recipients(v)
-			case "username_env":
-				a.UsernameEnv = p.envName(v, "username_env")
-			case "password_env":
-				a.PasswordEnv = p.envName(v, "password_env")
-			case "min_severity":
-				s, _ := p.str(v, "min_severity", "high")
-				sev, err := skimguard.ParseSeverity(s)
-				if err != nil {
-					p.errorf(v, "min_severity: %v", err)
-				}
-				a.MinSeverity = sev
-			case "sites":
-				p.list(v, "sites", "- shop", func(_ int, site *yaml.Node) {
-					s, ok := p.str(site, "a site name", "shop")
-					if ok {
-						a.Sites = append(a.Sites, s)
-						p.alertSites = append(p.alertSites, site)
-					}
-				})
-			}
-		}) {
+		has, ok := decodeMap(d, item, "an alert", alertFields, &a)
+		if !ok {
 			return
 		}
-		if v := values["url"]; v != nil && a.Type != AlertSlack {
-			a.URL = p.url(v, "url")
+		item = d.resolve(item)
+		nodes := func(key string) *yaml.Node { return has[key].key }
+		if v := has["url"].value; v != nil && a.Type != AlertSlack {
+			a.URL = d.url(v, "url")
 		}
-		if nodes["type"] == nil {
-			p.errorf(item, "alert has no type: add type: webhook (or console, slack, email)")
+		if nodes("type") == nil {
 			alerts = append(alerts, a)
 			return
 		}
@@ -125,47 +119,48 @@ func (p *parser) alerts(n *yaml.Node) []Alert {
 			alerts = append(alerts, a)
 			return
 		}
-		for _, key := range alertKeys {
-			k := nodes[key]
+		for _, f := range alertFields {
+			key := f.key
+			k := nodes(key)
 			if k == nil || key == "type" || key == "min_severity" || key == "sites" || slices.Contains(takes, key) {
 				continue
 			}
 			switch {
 			case a.Type == AlertSlack && key == "url":
-				p.errorf(k, "a slack alert takes no url: a Slack webhook URL is a secret: use url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment")
+				d.errorf(k, "a slack alert takes no url: a Slack webhook URL is a secret: use url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment")
 			case a.Type == AlertSlack && key == "secret_env":
-				p.errorf(k, "a slack alert takes no secret_env (Slack does not check signatures): remove it")
+				d.errorf(k, "a slack alert takes no secret_env (Slack does not check signatures): remove it")
 			default:
-				p.errorf(k, "%s %s alert takes no %s: remove it", article(a.Type), a.Type, key)
+				d.errorf(k, "%s %s alert takes no %s: remove it", article(a.Type), a.Type, key)
 			}
 		}
 		switch a.Type {
 		case AlertWebhook:
-			if nodes["url"] == nil && nodes["url_env"] == nil {
-				p.errorf(item, "%s alert has no destination: add url: https://... or url_env: NAME", a.Type)
+			if nodes("url") == nil && nodes("url_env") == nil {
+				d.errorf(item, "%s alert has no destination: add url: https://... or url_env: NAME", a.Type)
 			}
-			if nodes["url"] != nil && nodes["url_env"] != nil {
-				p.errorf(nodes["url_env"], "%s alert has both url and url_env: keep one", a.Type)
+			if nodes("url") != nil && nodes("url_env") != nil {
+				d.errorf(nodes("url_env"), "%s alert has both url and url_env: keep one", a.Type)
 			}
 		case AlertSlack:
-			if nodes["url_env"] == nil && nodes["url"] == nil {
-				p.errorf(item, "slack alert has no destination: add url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment to the incoming webhook's URL")
+			if nodes("url_env") == nil && nodes("url") == nil {
+				d.errorf(item, "slack alert has no destination: add url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment to the incoming webhook's URL")
 			}
 		case AlertEmail:
-			if nodes["smtp"] == nil {
-				p.errorf(item, "email alert has no smtp server: add smtp: followed by host:port, such as smtp.example.com:587")
+			if nodes("smtp") == nil {
+				d.errorf(item, "email alert has no smtp server: add smtp: followed by host:port, such as smtp.example.com:587")
 			}
-			if nodes["from"] == nil {
-				p.errorf(item, "email alert has no sender: add from: followed by an address, such as skimguard@shop.example")
+			if nodes("from") == nil {
+				d.errorf(item, "email alert has no sender: add from: followed by an address, such as skimguard@shop.example")
 			}
-			if nodes["to"] == nil {
-				p.errorf(item, "email alert has no recipients: add to: with a list of addresses, such as [security@shop.example]")
+			if nodes("to") == nil {
+				d.errorf(item, "email alert has no recipients: add to: with a list of addresses, such as [security@shop.example]")
 			}
 			switch {
-			case nodes["username_env"] != nil && nodes["password_env"] == nil:
-				p.errorf(nodes["username_env"], "email alert has username_env but no password_env: add password_env: NAME, or remove username_env")
-			case nodes["password_env"] != nil && nodes["username_env"] == nil:
-				p.errorf(nodes["password_env"], "email alert has password_env but no username_env: add username_env: NAME, or remove password_env")
+			case nodes("username_env") != nil && nodes("password_env") == nil:
+				d.errorf(nodes("username_env"), "email alert has username_env but no password_env: add password_env: NAME, or remove username_env")
+			case nodes("password_env") != nil && nodes("username_env") == nil:
+				d.errorf(nodes("password_env"), "email alert has password_env but no username_env: add username_env: NAME, or remove password_env")
 			}
 		}
 		alerts = append(alerts, a)
@@ -181,69 +176,69 @@ func article(word string) string {
 }
 
 // smtp reads an SMTP server's host:port.
-func (p *parser) smtp(n *yaml.Node) string {
-	s, ok := p.str(n, "smtp", "smtp.example.com:587")
+func (d *decoder) smtp(n *yaml.Node) string {
+	s, ok := d.str(n, "smtp", "smtp.example.com:587")
 	if !ok {
 		if n.Kind == yaml.ScalarNode {
-			p.errorf(n, "smtp is empty: write the server as host:port, such as smtp.example.com:587")
+			d.errorf(n, "smtp is empty: write the server as host:port, such as smtp.example.com:587")
 		}
 		return ""
 	}
 	if strings.Contains(s, "@") {
 		// Likely user:password@host; do not repeat it.
-		p.errorf(n, "smtp holds an '@': write only host:port, such as smtp.example.com:587, and put credentials in environment variables named by username_env and password_env")
+		d.errorf(n, "smtp holds an '@': write only host:port, such as smtp.example.com:587, and put credentials in environment variables named by username_env and password_env")
 		return s
 	}
 	host, port, err := net.SplitHostPort(s)
 	if num, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || num < 1 || num > 65535 {
-		p.errorf(n, "smtp %q is not host:port: write it with the port, such as smtp.example.com:587", s)
+		d.errorf(n, "smtp %q is not host:port: write it with the port, such as smtp.example.com:587", s)
 	}
 	return s
 }
 
 // address reads one email address.
-func (p *parser) address(n *yaml.Node, key string) string {
-	s, ok := p.str(n, key, "skimguard@shop.example")
+func (d *decoder) address(n *yaml.Node, key string) string {
+	s, ok := d.str(n, key, "skimguard@shop.example")
 	if !ok {
 		if n.Kind == yaml.ScalarNode {
-			p.errorf(n, "%s is empty: write an email address, such as skimguard@shop.example", key)
+			d.errorf(n, "%s is empty: write an email address, such as skimguard@shop.example", key)
 		}
 		return ""
 	}
 	if _, err := mail.ParseAddress(s); err != nil {
-		p.errorf(n, "%s %q is not an email address (%v): write one such as skimguard@shop.example or \"Skimguard <skimguard@shop.example>\"", key, s, err)
+		d.errorf(n, "%s %q is not an email address (%v): write one such as skimguard@shop.example or \"Skimguard <skimguard@shop.example>\"", key, s, err)
 	}
 	return s
 }
 
 // recipients reads to: a list of addresses, or a single one.
-func (p *parser) recipients(n *yaml.Node) []string {
-	n = p.resolve(n)
+func (d *decoder) recipients(n *yaml.Node) []string {
+	n = d.resolve(n)
 	if n.Kind == yaml.ScalarNode && !isNull(n) {
-		if s := p.address(n, "recipient"); s != "" {
+		if s := d.address(n, "recipient"); s != "" {
 			return []string{s}
 		}
 		return nil
 	}
 	var to []string
-	ok := p.list(n, "to", "- security@shop.example", func(_ int, item *yaml.Node) {
-		if s := p.address(item, "recipient"); s != "" {
+	ok := d.list(n, "to", "- security@shop.example", func(item *yaml.Node) {
+		if s := d.address(item, "recipient"); s != "" {
 			to = append(to, s)
 		}
 	})
 	if isNull(n) || ok && len(n.Content) == 0 {
-		p.errorf(n, "to is empty: list at least one address, such as [security@shop.example]")
+		d.errorf(n, "to is empty: list at least one address, such as [security@shop.example]")
 	}
 	return to
 }
 
-// checkAlertSites reports alert routes to sites the file does not define.
-func (p *parser) checkAlertSites(sites []Site) {
+// checkRoutes reports alert routes to sites the file does not define.
+func (d *decoder) checkRoutes(sites []Site) {
 	var known []string
 	for _, s := range sites {
 		known = append(known, s.Name)
 	}
-	for _, n := range p.alertSites {
+	for _, n := range d.routes {
 		if !slices.Contains(known, n.Value) {
 			msg := fmt.Sprintf("alert routes to unknown site %q", n.Value)
 			if s := closest(n.Value, known); s != "" {
@@ -251,7 +246,7 @@ func (p *parser) checkAlertSites(sites []Site) {
 			} else if len(known) > 0 {
 				msg += "; known sites are " + strings.Join(known, ", ")
 			}
-			p.errorf(n, "%s", msg)
+			d.errorf(n, "%s", msg)
 		}
 	}
 }

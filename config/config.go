@@ -7,10 +7,7 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +29,32 @@ type Config struct {
 	Alerts []Alert
 	// Path is the file the configuration was read from.
 	Path string
+}
+
+// configFields are the keys of the top level.
+var configFields = []field[Config]{
+	{
+		key:    "database",
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Database, _ = d.str(v, "database", "skimguard.db") },
+	},
+	{
+		key:    "sites",
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Sites = decodeSites(d, v) },
+		missing: func(*Config) string {
+			return "no sites: add a sites: list with at least one site and its pages"
+		},
+	},
+	{
+		key:    "alerts",
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Alerts = decodeAlerts(d, v) },
+	},
+}
+
+// decode reads the top level from n.
+func (c *Config) decode(d *decoder, n *yaml.Node) {
+	decodeMap(d, n, "the top level", configFields, c)
+	// Alerts may come before sites in the file.
+	d.checkRoutes(c.Sites)
 }
 
 // Error is one problem in a configuration file.
@@ -67,18 +90,13 @@ func Load(path string) (*Config, error) {
 // error, when not nil, joins one *Error per problem (see errors.Join), one
 // per line of its message.
 func Parse(path string, data []byte) (*Config, error) {
-	p := &parser{file: path}
-	cfg := p.parse(data)
-	if len(p.errs) > 0 {
-		// In file order, whatever order the checks ran in.
-		slices.SortStableFunc(p.errs, func(a, b error) int {
-			ea, eb := a.(*Error), b.(*Error)
-			if ea.Line != eb.Line {
-				return ea.Line - eb.Line
-			}
-			return ea.Column - eb.Column
-		})
-		return nil, errors.Join(p.errs...)
+	d := &decoder{file: path}
+	cfg := &Config{}
+	if root := d.document(data); root != nil {
+		cfg.decode(d, root)
+	}
+	if err := d.err(); err != nil {
+		return nil, err
 	}
 	cfg.Path = path
 	if cfg.Database != "" && !filepath.IsAbs(cfg.Database) && cfg.Database != ":memory:" && !strings.HasPrefix(cfg.Database, "file:") {
@@ -129,54 +147,4 @@ func (c *Config) Pages(sites []string) ([]skimguard.Page, error) {
 		}
 	}
 	return pages, nil
-}
-
-func (p *parser) parse(data []byte) *Config {
-	cfg := &Config{}
-	if len(bytes.TrimSpace(data)) == 0 {
-		p.errs = append(p.errs, &Error{File: p.file, Line: 1, Column: 1, Msg: "the file is empty: it needs a sites: list, for example\n  sites:\n    - name: shop\n      pages:\n        - name: checkout\n          url: https://shop.example/checkout"})
-		return cfg
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		p.yamlError(err)
-		return cfg
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		p.errorf(&extra, "a second YAML document starts here: keep the whole configuration in one document (remove the \"---\")")
-	} else if !errors.Is(err, io.EOF) {
-		p.yamlError(err)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			p.errorf(root, "the file has no content: it needs a sites: list")
-			return cfg
-		}
-		root = root.Content[0]
-	}
-	root = p.resolve(root)
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		p.errorf(root, "the file has no content: it needs a sites: list")
-		return cfg
-	}
-	var sitesNode *yaml.Node
-	p.mapping(root, "the top level", []string{"database", "sites", "alerts"}, func(key string, k, v *yaml.Node) {
-		switch key {
-		case "database":
-			cfg.Database, _ = p.str(v, "database", "skimguard.db")
-		case "sites":
-			sitesNode = k
-			cfg.Sites = p.sites(v)
-		case "alerts":
-			cfg.Alerts = p.alerts(v)
-		}
-	})
-	if root.Kind == yaml.MappingNode && sitesNode == nil {
-		p.errorf(root, "no sites: add a sites: list with at least one site and its pages")
-	}
-	p.checkAlertSites(cfg.Sites)
-	return cfg
 }

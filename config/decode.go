@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"slices"
@@ -15,59 +17,117 @@ import (
 // maxNodes bounds the YAML nodes walked, aliases expanded.
 const maxNodes = 100000
 
-type parser struct {
+// decoder reads the YAML nodes of one file into the configuration types,
+// each of which decodes itself with a decode(d, n) method or a table of
+// fields, and collects every problem met on the way so that all are
+// reported at once.
+type decoder struct {
 	file  string
 	errs  []error // all *Error
-	nodes int
-	// alertSites remembers the site names alerts route to, checked once
-	// all sites are known.
-	alertSites []*yaml.Node
+	nodes int     // nodes walked so far, aliases expanded
+	// tooMany is set once "too many entries" is reported.
+	tooMany bool
+	// routes are the site names alerts route to, checked once all sites
+	// are known.
+	routes []*yaml.Node
 }
 
-func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
-	e := &Error{File: p.file, Msg: fmt.Sprintf(format, args...)}
+// errorf reports a problem at n, or in the whole file when n is nil.
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
 	}
-	p.errs = append(p.errs, e)
+	d.errs = append(d.errs, e)
+}
+
+// err joins the problems found, in file order whatever order the checks
+// ran in, or returns nil when there are none.
+func (d *decoder) err() error {
+	slices.SortStableFunc(d.errs, func(a, b error) int {
+		ea, eb := a.(*Error), b.(*Error)
+		if ea.Line != eb.Line {
+			return ea.Line - eb.Line
+		}
+		return ea.Column - eb.Column
+	})
+	return errors.Join(d.errs...)
+}
+
+// document parses data as a single YAML document and returns its top node,
+// aliases followed, or nil when there is nothing to decode.
+func (d *decoder) document(data []byte) *yaml.Node {
+	if len(bytes.TrimSpace(data)) == 0 {
+		d.errorf(&yaml.Node{Line: 1, Column: 1}, "the file is empty: it needs a sites: list, for example\n  sites:\n    - name: shop\n      pages:\n        - name: checkout\n          url: https://shop.example/checkout")
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		d.yamlError(err)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		d.errorf(&extra, "a second YAML document starts here: keep the whole configuration in one document (remove the \"---\")")
+	} else if !errors.Is(err, io.EOF) {
+		d.yamlError(err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			d.errorf(root, "the file has no content: it needs a sites: list")
+			return nil
+		}
+		root = root.Content[0]
+	}
+	root = d.resolve(root)
+	if isNull(root) {
+		d.errorf(root, "the file has no content: it needs a sites: list")
+		return nil
+	}
+	return root
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns an error of the YAML parser into an Error with its line.
-func (p *parser) yamlError(err error) {
+func (d *decoder) yamlError(err error) {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	if errors.As(err, &te) {
 		msgs = te.Errors
 	}
 	for _, msg := range msgs {
-		e := &Error{File: p.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+		e := &Error{File: d.file, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = "invalid YAML: " + m[2]
 		}
-		p.errs = append(p.errs, e)
+		d.errs = append(d.errs, e)
 	}
 }
 
 // resolve follows aliases and counts nodes, so that alias bombs stop.
-func (p *parser) resolve(n *yaml.Node) *yaml.Node {
+func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
 		n = n.Alias
 	}
-	p.nodes++
+	d.nodes++
 	return n
 }
 
-func (p *parser) tooBig() bool {
-	if p.nodes > maxNodes {
-		if !slices.ContainsFunc(p.errs, func(e error) bool { return strings.Contains(e.Error(), "too many entries") }) {
-			p.errs = append(p.errs, &Error{File: p.file, Msg: fmt.Sprintf("too many entries (more than %d once aliases are expanded): list each site and page once", maxNodes)})
-		}
-		return true
+// tooBig reports, once, when more than maxNodes nodes have been walked;
+// walks stop when it returns true.
+func (d *decoder) tooBig() bool {
+	if d.nodes <= maxNodes {
+		return false
 	}
-	return false
+	if !d.tooMany {
+		d.tooMany = true
+		d.errorf(nil, "too many entries (more than %d once aliases are expanded): list each site and page once", maxNodes)
+	}
+	return true
 }
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
@@ -87,56 +147,84 @@ func kindName(n *yaml.Node) string {
 	return "something else"
 }
 
-// mapping walks the keys of a map, reporting duplicate, unknown and secret
-// keys, and calls fn for each known key.
-func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key string, k, v *yaml.Node)) bool {
-	n = p.resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "%s must be a map of keys (%s), not %s", what, strings.Join(known, ", "), kindName(n))
-		return false
+// A field is one key of a map in the file: how its value is read into a T
+// and, when the key is required, what to say when it is left out. A type's
+// fields are listed in one table next to it, in the order the keys are
+// named in errors.
+type field[T any] struct {
+	key string
+	// decode reads the value v into t, reporting what is wrong with it;
+	// nil leaves the value to the type's decode method.
+	decode func(d *decoder, t *T, v *yaml.Node)
+	// missing, when set, makes the key required: it returns the problem
+	// to report at the map when the key is left out, given the rest of t.
+	missing func(t *T) string
+}
+
+// entry is a key of a map in the file and its value, aliases followed.
+type entry struct{ key, value *yaml.Node }
+
+// decodeMap reads the map n (what it is, e.g. "a page") into t by fields,
+// reporting duplicate, unknown and secret keys, bad values and missing
+// required keys. It returns the keys the map has, and false when n is not
+// a map or the file is too big to read it all.
+func decodeMap[T any](d *decoder, n *yaml.Node, what string, fields []field[T], t *T) (map[string]entry, bool) {
+	n = d.resolve(n)
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
 	}
-	seen := map[string]*yaml.Node{}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a map of keys (%s), not %s", what, strings.Join(known, ", "), kindName(n))
+		return nil, false
+	}
+	has := map[string]entry{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if p.tooBig() {
-			return false
+		if d.tooBig() {
+			return has, false
 		}
-		k, v := p.resolve(n.Content[i]), p.resolve(n.Content[i+1])
+		k, v := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
-			p.errorf(k, "keys in %s must be plain words, not %s", what, kindName(k))
+			d.errorf(k, "keys in %s must be plain words, not %s", what, kindName(k))
 			continue
 		}
 		key := k.Value
-		if prev, ok := seen[key]; ok {
-			p.errorf(k, "key %q appears twice in %s (first at line %d): keep one", key, what, prev.Line)
+		if prev, ok := has[key]; ok {
+			d.errorf(k, "key %q appears twice in %s (first at line %d): keep one", key, what, prev.key.Line)
 			continue
 		}
-		seen[key] = k
-		if isSecretKey(key) && !slices.Contains(known, key) {
-			p.secret(k, v, known)
-			continue
-		}
-		if !slices.Contains(known, key) {
+		has[key] = entry{k, v}
+		fi := slices.Index(known, key)
+		switch {
+		case fi < 0 && isSecretKey(key):
+			d.secret(k, v, known)
+		case fi < 0:
 			msg := fmt.Sprintf("unknown key %q in %s", key, what)
 			if s := closest(key, known); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			} else {
 				msg += "; known keys are " + strings.Join(known, ", ")
 			}
-			p.errorf(k, "%s", msg)
-			p.scanSecrets(v, 0)
-			continue
+			d.errorf(k, "%s", msg)
+			d.scanSecrets(v, 0)
+		case fields[fi].decode != nil:
+			fields[fi].decode(d, t, v)
 		}
-		fn(key, k, v)
 	}
-	return true
+	for _, f := range fields {
+		if _, ok := has[f.key]; !ok && f.missing != nil {
+			d.errorf(n, "%s", f.missing(t))
+		}
+	}
+	return has, true
 }
 
 // str reads a scalar as a string. Empty values give "", false without an
 // error; lists and maps are errors that say what to write.
-func (p *parser) str(n *yaml.Node, key, example string) (string, bool) {
-	n = p.resolve(n)
+func (d *decoder) str(n *yaml.Node, key, example string) (string, bool) {
+	n = d.resolve(n)
 	if n.Kind != yaml.ScalarNode {
-		p.errorf(n, "%s must be a single value such as %s, not %s", key, example, kindName(n))
+		d.errorf(n, "%s must be a single value such as %s, not %s", key, example, kindName(n))
 		return "", false
 	}
 	if n.Tag == "!!null" {
@@ -146,46 +234,46 @@ func (p *parser) str(n *yaml.Node, key, example string) (string, bool) {
 }
 
 // list walks a list of maps.
-func (p *parser) list(n *yaml.Node, what, example string, fn func(i int, item *yaml.Node)) bool {
-	n = p.resolve(n)
+func (d *decoder) list(n *yaml.Node, what, example string, fn func(item *yaml.Node)) bool {
+	n = d.resolve(n)
 	if isNull(n) {
 		return false
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "%s must be a list, each item starting with \"- \" (%s), not %s", what, example, kindName(n))
+		d.errorf(n, "%s must be a list, each item starting with \"- \" (%s), not %s", what, example, kindName(n))
 		return false
 	}
-	for i, item := range n.Content {
-		if p.tooBig() {
+	for _, item := range n.Content {
+		if d.tooBig() {
 			return false
 		}
-		fn(i, item)
+		fn(item)
 	}
 	return true
 }
 
 // url reads an absolute http or https URL.
-func (p *parser) url(n *yaml.Node, key string) string {
-	s, ok := p.str(n, key, "https://shop.example/checkout")
+func (d *decoder) url(n *yaml.Node, key string) string {
+	s, ok := d.str(n, key, "https://shop.example/checkout")
 	if !ok {
 		if n.Kind == yaml.ScalarNode {
-			p.errorf(n, "%s is empty: write an absolute address such as https://shop.example/checkout", key)
+			d.errorf(n, "%s is empty: write an absolute address such as https://shop.example/checkout", key)
 		}
 		return ""
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.errorf(n, "%s %q is not an absolute http or https address: write it in full, such as https://shop.example/checkout", key, s)
+		d.errorf(n, "%s %q is not an absolute http or https address: write it in full, such as https://shop.example/checkout", key, s)
 		return s
 	}
 	if _, hasPassword := u.User.Password(); hasPassword {
-		p.errorf(n, "%s %q holds a password: put secrets in environment variables: use url_env: NAME and set NAME in the environment", key, u.Redacted())
+		d.errorf(n, "%s %q holds a password: put secrets in environment variables: use url_env: NAME and set NAME in the environment", key, u.Redacted())
 	}
 	return s
 }
 
-func (p *parser) boolean(n *yaml.Node, key string, def bool) bool {
-	s, ok := p.str(n, key, "true")
+func (d *decoder) boolean(n *yaml.Node, key string, def bool) bool {
+	s, ok := d.str(n, key, "true")
 	if !ok {
 		return def
 	}
@@ -195,22 +283,22 @@ func (p *parser) boolean(n *yaml.Node, key string, def bool) bool {
 	case "false":
 		return false
 	}
-	p.errorf(n, "%s must be true or false, not %q", key, s)
+	d.errorf(n, "%s must be true or false, not %q", key, s)
 	return def
 }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (p *parser) envName(n *yaml.Node, key string) string {
-	s, ok := p.str(n, key, "SKIMGUARD_WEBHOOK_SECRET")
+func (d *decoder) envName(n *yaml.Node, key string) string {
+	s, ok := d.str(n, key, "SKIMGUARD_WEBHOOK_SECRET")
 	if !ok {
 		if n.Kind == yaml.ScalarNode {
-			p.errorf(n, "%s is empty: write the name of an environment variable, such as SKIMGUARD_WEBHOOK_SECRET", key)
+			d.errorf(n, "%s is empty: write the name of an environment variable, such as SKIMGUARD_WEBHOOK_SECRET", key)
 		}
 		return ""
 	}
 	if !envNameRE.MatchString(s) {
-		p.errorf(n, "%s %q is not an environment variable name: use letters, digits and '_', such as SKIMGUARD_WEBHOOK_SECRET", key, s)
+		d.errorf(n, "%s %q is not an environment variable name: use letters, digits and '_', such as SKIMGUARD_WEBHOOK_SECRET", key, s)
 	}
 	return s
 }
