@@ -47,127 +47,231 @@ type Alert struct {
 	Sites []string
 }
 
-// alertFields are the keys an alert takes, and alertTypeKeys those each
-// type takes beyond type, min_severity and sites.
-var (
-	alertFields = []field[Alert]{
-		{key: "type",
-			decode: func(d *decoder, a *Alert, v *yaml.Node) {
-				a.Type, _ = d.str(v, "type", "webhook")
-				switch a.Type {
-				case AlertWebhook, AlertConsole, AlertSlack, AlertEmail:
-				default:
-					d.errorf(v, "unknown alert type %q: use webhook, console, slack or email", a.Type)
-				}
-			},
-			missing: func(*Alert) string { return "alert has no type: add type: webhook (or console, slack, email)" }},
-		// Read once the type is known: a Slack URL is a secret and must not
-		// be repeated in errors.
-		{key: "url"},
-		{key: "url_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.URLEnv = d.envName(v, "url_env") }},
-		{key: "secret_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.SecretEnv = d.envName(v, "secret_env") }},
-		{key: "smtp", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.SMTP = d.smtp(v) }},
-		{key: "from", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.From = d.address(v, "from") }},
-		{key: "to", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.To = d.recipients(v) }},
-		{key: "username_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.UsernameEnv = d.envName(v, "username_env") }},
-		{key: "password_env", decode: func(d *decoder, a *Alert, v *yaml.Node) { a.PasswordEnv = d.envName(v, "password_env") }},
-		{key: "min_severity", decode: func(d *decoder, a *Alert, v *yaml.Node) {
+// alertFields are the keys of an alert, whatever its type; each type says
+// in alertTypes which of them it takes.
+var alertFields = []field[Alert]{
+	{
+		key: "type",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) {
+			a.Type, _ = d.str(v, "type", "webhook")
+			if alertTypeOf(a.Type) == nil {
+				names := alertTypeNames()
+				d.errorf(v, "unknown alert type %q: use %s or %s", a.Type, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+			}
+		},
+		missing: func(*Alert) string {
+			names := alertTypeNames()
+			return fmt.Sprintf("alert has no type: add type: %s (or %s)", names[0], strings.Join(names[1:], ", "))
+		},
+	},
+	// Read by Alert.decode once the type is known: some types' URLs are
+	// secrets, not to be repeated in errors.
+	{key: "url"},
+	{
+		key:    "url_env",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.URLEnv = d.envName(v, "url_env") },
+	},
+	{
+		key:    "secret_env",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.SecretEnv = d.envName(v, "secret_env") },
+	},
+	{
+		key:    "smtp",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.SMTP = d.smtp(v) },
+	},
+	{
+		key:    "from",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.From = d.address(v, "from") },
+	},
+	{
+		key:    "to",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.To = d.recipients(v) },
+	},
+	{
+		key:    "username_env",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.UsernameEnv = d.envName(v, "username_env") },
+	},
+	{
+		key:    "password_env",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) { a.PasswordEnv = d.envName(v, "password_env") },
+	},
+	{
+		key: "min_severity",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) {
 			s, _ := d.str(v, "min_severity", "high")
 			sev, err := skimguard.ParseSeverity(s)
 			if err != nil {
 				d.errorf(v, "min_severity: %v", err)
 			}
 			a.MinSeverity = sev
-		}},
-		{key: "sites", decode: func(d *decoder, a *Alert, v *yaml.Node) {
+		},
+	},
+	{
+		key: "sites",
+		decode: func(d *decoder, a *Alert, v *yaml.Node) {
 			d.list(v, "sites", "- shop", func(site *yaml.Node) {
-				s, ok := d.str(site, "a site name", "shop")
-				if ok {
+				if s, ok := d.str(site, "a site name", "shop"); ok {
 					a.Sites = append(a.Sites, s)
 					d.routes = append(d.routes, site)
 				}
 			})
-		}},
-	}
-	alertTypeKeys = map[string][]string{
-		AlertWebhook: {"url", "url_env", "secret_env"},
-		AlertConsole: {},
-		AlertSlack:   {"url_env"},
-		AlertEmail:   {"smtp", "from", "to", "username_env", "password_env"},
-	}
-)
+		},
+	},
+}
 
+// commonAlertKeys are the keys every type of alert takes.
+var commonAlertKeys = []string{"type", "min_severity", "sites"}
+
+// An alertType is one type of alert and its rules.
+type alertType struct {
+	name string
+	// takes are the keys it takes beyond commonAlertKeys; the others are
+	// refused.
+	takes []string
+	// requires are the keys it cannot do without, in the order their
+	// absence is reported.
+	requires []requirement
+	// refused says why a key is refused, for keys where "remove it" is
+	// not enough.
+	refused map[string]string
+	// secretURL means a url key holds a secret: it is refused without
+	// being read, so that errors do not repeat it.
+	secretURL bool
+	// check, when set, reports the type's other problems once all keys
+	// are read; n is the alert and has its keys.
+	check func(d *decoder, n *yaml.Node, has map[string]entry)
+}
+
+// A requirement is a key an alert type requires, and what to say when it
+// is left out.
+type requirement struct{ key, msg string }
+
+// alertTypes are the types of alert, in the order errors list them.
+var alertTypes = []alertType{
+	{
+		name:  AlertWebhook,
+		takes: []string{"url", "url_env", "secret_env"},
+		check: func(d *decoder, n *yaml.Node, has map[string]entry) {
+			_, url := has["url"]
+			env, urlEnv := has["url_env"]
+			if !url && !urlEnv {
+				d.errorf(n, "webhook alert has no destination: add url: https://... or url_env: NAME")
+			}
+			if url && urlEnv {
+				d.errorf(env.key, "webhook alert has both url and url_env: keep one")
+			}
+		},
+	},
+	{
+		name: AlertConsole,
+	},
+	{
+		name:  AlertSlack,
+		takes: []string{"url_env"},
+		refused: map[string]string{
+			"url":        "a slack alert takes no url: a Slack webhook URL is a secret: use url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment",
+			"secret_env": "a slack alert takes no secret_env (Slack does not check signatures): remove it",
+		},
+		secretURL: true,
+		check: func(d *decoder, n *yaml.Node, has map[string]entry) {
+			_, url := has["url"]
+			_, urlEnv := has["url_env"]
+			if !url && !urlEnv {
+				// A url, refused above with what to write instead, is
+				// not reported as missing too.
+				d.errorf(n, "slack alert has no destination: add url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment to the incoming webhook's URL")
+			}
+		},
+	},
+	{
+		name:  AlertEmail,
+		takes: []string{"smtp", "from", "to", "username_env", "password_env"},
+		requires: []requirement{
+			{"smtp", "email alert has no smtp server: add smtp: followed by host:port, such as smtp.example.com:587"},
+			{"from", "email alert has no sender: add from: followed by an address, such as skimguard@shop.example"},
+			{"to", "email alert has no recipients: add to: with a list of addresses, such as [security@shop.example]"},
+		},
+		check: func(d *decoder, n *yaml.Node, has map[string]entry) {
+			user, hasUser := has["username_env"]
+			pass, hasPass := has["password_env"]
+			switch {
+			case hasUser && !hasPass:
+				d.errorf(user.key, "email alert has username_env but no password_env: add password_env: NAME, or remove username_env")
+			case hasPass && !hasUser:
+				d.errorf(pass.key, "email alert has password_env but no username_env: add username_env: NAME, or remove password_env")
+			}
+		},
+	},
+}
+
+// alertTypeOf returns the type of alert named name, or nil.
+func alertTypeOf(name string) *alertType {
+	if i := slices.IndexFunc(alertTypes, func(t alertType) bool { return t.name == name }); i >= 0 {
+		return &alertTypes[i]
+	}
+	return nil
+}
+
+// alertTypeNames returns the names of the types of alert, for errors.
+func alertTypeNames() []string {
+	names := make([]string, len(alertTypes))
+	for i, t := range alertTypes {
+		names[i] = t.name
+	}
+	return names
+}
+
+// decode reads an alert from n: its keys, then the rules of its type.
+// False means n is no alert.
+func (a *Alert) decode(d *decoder, n *yaml.Node) bool {
+	has, ok := decodeMap(d, n, "an alert", alertFields, a)
+	if !ok {
+		return false
+	}
+	n = d.resolve(n)
+	t := alertTypeOf(a.Type)
+	if url, ok := has["url"]; ok && (t == nil || !t.secretURL) {
+		a.URL = d.url(url.value, "url")
+	}
+	if t == nil {
+		// No type or an unknown one, reported already.
+		return true
+	}
+	for _, f := range alertFields {
+		e, ok := has[f.key]
+		if !ok || slices.Contains(commonAlertKeys, f.key) || slices.Contains(t.takes, f.key) {
+			continue
+		}
+		if msg, ok := t.refused[f.key]; ok {
+			d.errorf(e.key, "%s", msg)
+			continue
+		}
+		d.errorf(e.key, "%s %s alert takes no %s: remove it", article(t.name), t.name, f.key)
+	}
+	for _, r := range t.requires {
+		if _, ok := has[r.key]; !ok {
+			d.errorf(n, "%s", r.msg)
+		}
+	}
+	if t.check != nil {
+		t.check(d, n, has)
+	}
+	return true
+}
+
+// decodeAlerts reads the list of alerts.
 func decodeAlerts(d *decoder, n *yaml.Node) []Alert {
 	var alerts []Alert
 	d.list(n, "alerts", "- type: webhook", func(item *yaml.Node) {
 		var a Alert
-		has, ok := decodeMap(d, item, "an alert", alertFields, &a)
-		if !ok {
-			return
-		}
-		item = d.resolve(item)
-		nodes := func(key string) *yaml.Node { return has[key].key }
-		if v := has["url"].value; v != nil && a.Type != AlertSlack {
-			a.URL = d.url(v, "url")
-		}
-		if nodes("type") == nil {
+		if a.decode(d, item) {
 			alerts = append(alerts, a)
-			return
 		}
-		takes, known := alertTypeKeys[a.Type]
-		if !known {
-			alerts = append(alerts, a)
-			return
-		}
-		for _, f := range alertFields {
-			key := f.key
-			k := nodes(key)
-			if k == nil || key == "type" || key == "min_severity" || key == "sites" || slices.Contains(takes, key) {
-				continue
-			}
-			switch {
-			case a.Type == AlertSlack && key == "url":
-				d.errorf(k, "a slack alert takes no url: a Slack webhook URL is a secret: use url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment")
-			case a.Type == AlertSlack && key == "secret_env":
-				d.errorf(k, "a slack alert takes no secret_env (Slack does not check signatures): remove it")
-			default:
-				d.errorf(k, "%s %s alert takes no %s: remove it", article(a.Type), a.Type, key)
-			}
-		}
-		switch a.Type {
-		case AlertWebhook:
-			if nodes("url") == nil && nodes("url_env") == nil {
-				d.errorf(item, "%s alert has no destination: add url: https://... or url_env: NAME", a.Type)
-			}
-			if nodes("url") != nil && nodes("url_env") != nil {
-				d.errorf(nodes("url_env"), "%s alert has both url and url_env: keep one", a.Type)
-			}
-		case AlertSlack:
-			if nodes("url_env") == nil && nodes("url") == nil {
-				d.errorf(item, "slack alert has no destination: add url_env: SLACK_WEBHOOK_URL and set SLACK_WEBHOOK_URL in the environment to the incoming webhook's URL")
-			}
-		case AlertEmail:
-			if nodes("smtp") == nil {
-				d.errorf(item, "email alert has no smtp server: add smtp: followed by host:port, such as smtp.example.com:587")
-			}
-			if nodes("from") == nil {
-				d.errorf(item, "email alert has no sender: add from: followed by an address, such as skimguard@shop.example")
-			}
-			if nodes("to") == nil {
-				d.errorf(item, "email alert has no recipients: add to: with a list of addresses, such as [security@shop.example]")
-			}
-			switch {
-			case nodes("username_env") != nil && nodes("password_env") == nil:
-				d.errorf(nodes("username_env"), "email alert has username_env but no password_env: add password_env: NAME, or remove username_env")
-			case nodes("password_env") != nil && nodes("username_env") == nil:
-				d.errorf(nodes("password_env"), "email alert has password_env but no username_env: add username_env: NAME, or remove password_env")
-			}
-		}
-		alerts = append(alerts, a)
 	})
 	return alerts
 }
 
+// article returns the indefinite article for word: "a" or "an".
 func article(word string) string {
 	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
 		return "an"
