@@ -130,8 +130,10 @@ func (d *decoder) tooBig() bool {
 	return true
 }
 
+// isNull reports whether n is an empty value ("key:" with nothing after).
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
+// kindName says what n is, for errors: "a map", "the value \"x\""...
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -233,7 +235,8 @@ func (d *decoder) str(n *yaml.Node, key, example string) (string, bool) {
 	return n.Value, true
 }
 
-// list walks a list of maps.
+// list calls fn for each item of the list n (what it is, with an example
+// item). It returns false when n is empty, not a list, or too big to walk.
 func (d *decoder) list(n *yaml.Node, what, example string, fn func(item *yaml.Node)) bool {
 	n = d.resolve(n)
 	if isNull(n) {
@@ -272,6 +275,7 @@ func (d *decoder) url(n *yaml.Node, key string) string {
 	return s
 }
 
+// boolean reads true or false, in any case; def when empty.
 func (d *decoder) boolean(n *yaml.Node, key string, def bool) bool {
 	s, ok := d.str(n, key, "true")
 	if !ok {
@@ -289,6 +293,8 @@ func (d *decoder) boolean(n *yaml.Node, key string, def bool) bool {
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// envName reads the name of an environment variable (key is e.g.
+// "secret_env"); secrets are kept there, never in the file.
 func (d *decoder) envName(n *yaml.Node, key string) string {
 	s, ok := d.str(n, key, "SKIMGUARD_WEBHOOK_SECRET")
 	if !ok {
