@@ -246,6 +246,31 @@ var badFixtures = map[string][]string{
 		`email.yaml:28:5: an email alert takes no secret_env: remove it`,
 		`email.yaml:30:5: a console alert takes no from: remove it`,
 	},
+	"structure.yaml": {
+		`structure.yaml:4:8: a page must be a map of keys (name, url, wait, interact, profile), not empty`,
+		`structure.yaml:7:11: keys in a page must be plain words, not a list`,
+		`structure.yaml:10:9: unknown key "token": put secrets in environment variables: use secret_env: NAME`,
+		`structure.yaml:12:22: "api_key" holds a literal secret`,
+		`structure.yaml:15:11: site name "***" has characters other than letters, digits, '.', '_' and '-': write it as "site-1"`,
+	},
+	"values.yaml": {
+		`values.yaml:3:14: schedule is empty: write a cron spec`,
+		`values.yaml:9:17: unknown profile "": use desktop or mobile`,
+		`values.yaml:13:18: profile must be a single value such as desktop, not a list`,
+	},
+	"alert_values.yaml": {
+		`alert_values.yaml:7:5: an alert must be a map of keys (type, url, url_env, secret_env, smtp, from, to, username_env, password_env, min_severity, sites), not the value "webhook"`,
+		`alert_values.yaml:10:13: url_env is empty: write the name of an environment variable`,
+		`alert_values.yaml:15:10: smtp is empty: write the server as host:port`,
+		`alert_values.yaml:16:10: from is empty: write an email address`,
+		`alert_values.yaml:25:11: unknown alert type "": use webhook, console, slack or email`,
+		`alert_values.yaml:33:5: key "type" appears twice in an alert (first at line 31): keep one`,
+	},
+	"top_values.yaml": {
+		`top_values.yaml:7:9: alerts must be a list, each item starting with "- " (- type: webhook), not a map`,
+		`top_values.yaml:8:1: key "sites" appears twice in the top level (first at line 2): keep one`,
+		`top_values.yaml:9:9: "secret" holds a literal secret`,
+	},
 }
 
 func TestLoadBad(t *testing.T) {
@@ -369,48 +394,6 @@ func TestPages(t *testing.T) {
 			t.Errorf("error = %q, want %q", err, want)
 		}
 	})
-}
-
-func TestParseSchedule(t *testing.T) {
-	from := time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC)
-	tests := []struct {
-		spec string
-		gap  time.Duration
-	}{
-		{"@hourly", time.Hour},
-		{"@every 15m", 15 * time.Minute},
-		{"@daily", 24 * time.Hour},
-		{"@weekly", 7 * 24 * time.Hour},
-		{"0 9 * * 1-5", 72 * time.Hour},
-		{"0 0 1 * *", 31 * 24 * time.Hour},
-	}
-	for _, tt := range tests {
-		t.Run(tt.spec, func(t *testing.T) {
-			s, err := ParseSchedule(tt.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := LongestGap(s, from.In(time.Local), 90*24*time.Hour); got != tt.gap {
-				t.Errorf("LongestGap = %s, want %s", got, tt.gap)
-			}
-		})
-	}
-	t.Run("yearly schedule gap is the horizon", func(t *testing.T) {
-		s, err := ParseSchedule("@yearly")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := LongestGap(s, time.Date(2026, 2, 1, 0, 0, 0, 0, time.Local), 60*24*time.Hour); got != 60*24*time.Hour {
-			t.Errorf("LongestGap = %s", got)
-		}
-	})
-	for _, bad := range []string{"", "every hour", "* * * *", "@fortnightly", "0 0 31 2 *", "@every -5m", "@every 500ms", "@every"} {
-		t.Run("rejects "+bad, func(t *testing.T) {
-			if _, err := ParseSchedule(bad); err == nil {
-				t.Errorf("ParseSchedule(%q) = nil error", bad)
-			}
-		})
-	}
 }
 
 func TestErrorFormat(t *testing.T) {

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	skimguard "github.com/skimguard/skimguard"
+)
+
+// Site is a shop with its payment pages, scanned on one schedule.
+type Site struct {
+	Name string
+	// Schedule is a cron spec (5 fields) or descriptor ("@hourly",
+	// "@every 15m"); "@hourly" when not set. ParseSchedule reads it.
+	Schedule string
+	Pages    []Page
+}
+
+// DefaultSchedule is a site's schedule when none is set.
+const DefaultSchedule = "@hourly"
+
+// siteFields are the keys of a site.
+var siteFields = []field[Site]{
+	{
+		key:    "name",
+		decode: func(d *decoder, s *Site, v *yaml.Node) { s.Name = d.name(v, "site") },
+		missing: func(*Site) string {
+			return "site has no name: add name: followed by a short name such as shop"
+		},
+	},
+	{
+		key: "schedule",
+		decode: func(d *decoder, s *Site, v *yaml.Node) {
+			spec, ok := d.str(v, "schedule", `"@hourly" or "0 * * * *"`)
+			if !ok {
+				d.errorf(v, "schedule is empty: write a cron spec such as \"0 * * * *\" or a descriptor such as \"@hourly\" or \"@every 15m\", or leave it out for @hourly")
+				return
+			}
+			if _, err := ParseSchedule(spec); err != nil {
+				d.errorf(v, "bad schedule %q: %v; write a cron spec such as \"0 * * * *\" or a descriptor such as \"@hourly\" or \"@every 15m\"", spec, err)
+			}
+			s.Schedule = spec
+		},
+	},
+	{
+		key:    "pages",
+		decode: func(d *decoder, s *Site, v *yaml.Node) { s.Pages = decodePages(d, v) },
+		missing: func(s *Site) string {
+			return fmt.Sprintf("site %q has no pages: add pages: with at least one page (name: and url:)", s.Name)
+		},
+	},
+}
+
+// decode reads a site from n, defaults first; false means n is no site.
+func (s *Site) decode(d *decoder, n *yaml.Node) (map[string]entry, bool) {
+	*s = Site{Schedule: DefaultSchedule}
+	return decodeMap(d, n, "a site", siteFields, s)
+}
+
+// decodeSites reads the list of sites, each with its own name.
+func decodeSites(d *decoder, n *yaml.Node) []Site {
+	var sites []Site
+	seen := map[string]int{}
+	items := 0
+	ok := d.list(n, "sites", "- name: shop", func(item *yaml.Node) {
+		items++
+		var s Site
+		has, ok := s.decode(d, item)
+		if !ok {
+			return
+		}
+		d.uniqueName(has["name"].value, s.Name, seen, "site", "")
+		sites = append(sites, s)
+	})
+	if ok && items == 0 || isNull(n) {
+		d.errorf(n, "sites is empty: list at least one site with its pages")
+	}
+	return sites
+}
+
+// Page is one payment page of a site.
+type Page struct {
+	Name string
+	URL  string
+	// Wait is how long to keep watching after load and typing; 0 leaves the
+	// crawler's default.
+	Wait time.Duration
+	// Interact makes the crawler type the test card; true when not set.
+	Interact bool
+	// Profile is the browser profile, skimguard.ProfileDesktop (default) or
+	// skimguard.ProfileMobile.
+	Profile string
+}
+
+// MinWait and MaxWait bound a page's wait.
+const (
+	MinWait = time.Second
+	MaxWait = 5 * time.Minute
+)
+
+// pageFields are the keys of a page.
+var pageFields = []field[Page]{
+	{
+		key:    "name",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Name = d.name(v, "page") },
+		missing: func(*Page) string {
+			return "page has no name: add name: followed by a short name such as checkout"
+		},
+	},
+	{
+		key:    "url",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.URL = d.url(v, "url") },
+		missing: func(pg *Page) string {
+			return fmt.Sprintf("page %q has no url: add url: with the payment page's address, such as https://shop.example/checkout", pg.Name)
+		},
+	},
+	{
+		key:    "wait",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Wait = d.wait(v) },
+	},
+	{
+		key:    "interact",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Interact = d.boolean(v, "interact", true) },
+	},
+	{
+		key: "profile",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) {
+			s, _ := d.str(v, "profile", "desktop")
+			switch s {
+			case skimguard.ProfileDesktop, skimguard.ProfileMobile:
+				pg.Profile = s
+			default:
+				d.errorf(v, "unknown profile %q: use desktop or mobile", s)
+			}
+		},
+	},
+}
+
+// decode reads a page from n, defaults first; false means n is no page.
+func (pg *Page) decode(d *decoder, n *yaml.Node) (map[string]entry, bool) {
+	*pg = Page{Interact: true, Profile: skimguard.ProfileDesktop}
+	return decodeMap(d, n, "a page", pageFields, pg)
+}
+
+// decodePages reads a site's list of pages, each with its own name.
+func decodePages(d *decoder, n *yaml.Node) []Page {
+	var pages []Page
+	seen := map[string]int{}
+	items := 0
+	ok := d.list(n, "pages", "- name: checkout", func(item *yaml.Node) {
+		items++
+		var pg Page
+		has, ok := pg.decode(d, item)
+		if !ok {
+			return
+		}
+		d.uniqueName(has["name"].value, pg.Name, seen, "page", " in this site")
+		pages = append(pages, pg)
+	})
+	if ok && items == 0 || isNull(n) {
+		d.errorf(n, "pages is empty: list at least one page with name: and url:")
+	}
+	return pages
+}
+
+// uniqueName reports a site or page name (what) already used in its list
+// (where, e.g. " in this site"); seen maps the names met so far to their
+// lines. Missing and empty names are reported where they are read.
+func (d *decoder) uniqueName(n *yaml.Node, name string, seen map[string]int, what, where string) {
+	if n == nil || name == "" {
+		return
+	}
+	if line, dup := seen[name]; dup {
+		d.errorf(n, "%s name %q is used twice%s (first at line %d): give each %s its own name", what, name, where, line, what)
+		return
+	}
+	seen[name] = n.Line
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// name reads a site or page (what) name.
+func (d *decoder) name(n *yaml.Node, what string) string {
+	example := "checkout"
+	if what == "site" {
+		example = "shop"
+	}
+	v, _ := d.str(n, what+" name", example)
+	if v == "" {
+		if n.Kind == yaml.ScalarNode {
+			d.errorf(n, "%s name is empty: write a short name such as %s", what, example)
+		}
+		return ""
+	}
+	if !nameRE.MatchString(v) {
+		d.errorf(n, "%s name %q has characters other than letters, digits, '.', '_' and '-': write it as %q", what, v, suggestName(v))
+	}
+	return v
+}
+
+// suggestName turns a name with bad characters into one without.
+func suggestName(v string) string {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(v) {
+		switch {
+		case r < 0x80 && (nameRE.MatchString(string(r))):
+			b.WriteRune(r)
+		case r == ' ' || r == '/':
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "site-1"
+	}
+	return b.String()
+}
+
+// wait reads a page's wait, a duration between MinWait and MaxWait.
+func (d *decoder) wait(n *yaml.Node) time.Duration {
+	s, ok := d.str(n, "wait", "12s")
+	if !ok {
+		return 0
+	}
+	w, err := time.ParseDuration(s)
+	if err != nil {
+		d.errorf(n, "wait %q is not a duration: write a number with a unit, such as 12s or 1m30s", s)
+		return 0
+	}
+	if w < MinWait || w > MaxWait {
+		d.errorf(n, "wait %s is out of range: use between %s and %s", w, MinWait, MaxWait)
+		return 0
+	}
+	return w
+}
