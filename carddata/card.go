@@ -1,6 +1,8 @@
-// Package carddata holds the test card the crawler types into payment forms
-// and finds that card's data in the bytes of a request, through the encodings
-// skimmers use.
+// Package carddata holds the test card the crawler types into payment forms,
+// finds that card's data in the bytes of a request, through the encodings
+// skimmers use, and masks card numbers in text that people see: Card.Mask
+// for the card typed, in every encoding Find sees, and MaskPANs for any
+// card number written out.
 package carddata
 
 import (
