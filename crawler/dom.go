@@ -115,7 +115,7 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 	byID := map[cdp.FrameID]*frameScan{}
 	for _, f := range frames {
 		byID[f.id] = f
-		if ctx.Err() != nil || s.unresponsive.get() {
+		if ctx.Err() != nil || s.unresponsive.Load() {
 			break
 		}
 		w, err := call(s, ctx, page.CreateIsolatedWorld, page.CreateIsolatedWorldParams{
@@ -146,7 +146,7 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 	// Owner elements: name, sandbox, allow and whether they are hidden.
 	for _, f := range frames[1:] {
 		p := byID[f.parentID]
-		if p == nil || p.world == 0 || ctx.Err() != nil || s.unresponsive.get() {
+		if p == nil || p.world == 0 || ctx.Err() != nil || s.unresponsive.Load() {
 			continue
 		}
 		own, err := call(s, ctx, dom.GetFrameOwner, dom.GetFrameOwnerParams{FrameID: f.id})
@@ -174,7 +174,7 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 
 // collectDOM inventories the frames at the end of the window.
 func (s *scan) collectDOM() []*frameScan {
-	if s.unresponsive.get() || s.tab.Err() != nil {
+	if s.unresponsive.Load() || s.tab.Err() != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(s.tab, collectTimeout)

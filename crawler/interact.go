@@ -90,14 +90,14 @@ func (s *scan) interact() error {
 		}
 		obj, err := s.elementObject(ctx, t.f.world, "inputs", t.i)
 		if err != nil {
-			if s.unresponsive.get() {
+			if s.unresponsive.Load() {
 				return errUnresponsive
 			}
 			continue
 		}
 		ok, err := s.fill(ctx, obj, t.in)
 		if err != nil {
-			if s.unresponsive.get() {
+			if s.unresponsive.Load() {
 				return errUnresponsive
 			}
 			s.log.Debug("typing into a field failed", "field", t.in.Field, "err", err)
@@ -133,7 +133,7 @@ func (s *scan) interact() error {
 			s.log.Debug("hovering the pay button failed", "err", err)
 		}
 	}
-	if s.unresponsive.get() {
+	if s.unresponsive.Load() {
 		return errUnresponsive
 	}
 	return nil
@@ -160,7 +160,7 @@ func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedI
 	if _, err := call(s, ctx, dom.Focus, dom.FocusParams{ObjectID: obj}); err != nil {
 		return false, err
 	}
-	if s.unresponsive.get() {
+	if s.unresponsive.Load() {
 		return false, errUnresponsive
 	}
 	// One trusted key event at a time: skimmers listen on keydown, input,
@@ -171,7 +171,7 @@ func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedI
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				s.unresponsive.set()
+				s.unresponsive.Store(true)
 			}
 			return false, err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -64,11 +65,11 @@ type scan struct {
 
 	// slow is set after a load timeout: the page may be busy, so commands
 	// get a shorter time.
-	slow atomicBool
+	slow atomic.Bool
 
 	// unresponsive is set when a command to the page timed out: the page
 	// is busy (while(true)) and further commands are skipped.
-	unresponsive atomicBool
+	unresponsive atomic.Bool
 
 	typed bool // guarded by st.mu
 }
@@ -89,14 +90,6 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 	s.st.init()
 	return s
 }
-
-type atomicBool struct {
-	mu sync.Mutex
-	v  bool
-}
-
-func (b *atomicBool) set()      { b.mu.Lock(); b.v = true; b.mu.Unlock() }
-func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
 
 // enqueue adds a command to run off the event loop.
 func (s *scan) enqueue(f func(context.Context)) {
@@ -151,7 +144,7 @@ func (s *scan) drain(d time.Duration) {
 // call runs one CDP command on the tab with its own timeout. After one
 // timeout the page counts as unresponsive and later calls fail at once.
 func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params P) (R, error) {
-	if s.unresponsive.get() {
+	if s.unresponsive.Load() {
 		var zero R
 		return zero, errUnresponsive
 	}
@@ -159,13 +152,13 @@ func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params 
 	defer cancel()
 	r, err := chromedp.Call(cctx, cmd, params)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		s.unresponsive.set()
+		s.unresponsive.Store(true)
 	}
 	return r, err
 }
 
 func (s *scan) cmdTimeout() time.Duration {
-	if s.slow.get() {
+	if s.slow.Load() {
 		return 2 * time.Second
 	}
 	return cmdTimeout
@@ -219,7 +212,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
 	if perr != nil && perr.Reason == reasonLoadTimeout {
-		s.slow.set()
+		s.slow.Store(true)
 	}
 	if perr != nil && perr.Status == 0 && perr.Reason != reasonLoadTimeout {
 		// Unreachable: nothing to observe.
@@ -244,7 +237,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	shotDone := make(chan []byte, 1)
 	go func() {
 		var png []byte
-		if !s.unresponsive.get() {
+		if !s.unresponsive.Load() {
 			if shot, err := call(s, tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: new(true)}); err == nil {
 				png = shot.Data
 			}
@@ -253,7 +246,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	}()
 	dom := s.collectDOM()
 	s.log.Debug("DOM collected", "after", time.Since(started))
-	if s.unresponsive.get() && perr == nil {
+	if s.unresponsive.Load() && perr == nil {
 		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 	}
 	s.drain(drainTimeout)
@@ -395,7 +388,7 @@ func (s *scan) observeWindow() error {
 			return err
 		}
 		if err := s.interact(); err != nil {
-			if errors.Is(err, errUnresponsive) || s.unresponsive.get() {
+			if errors.Is(err, errUnresponsive) || s.unresponsive.Load() {
 				return errUnresponsive
 			}
 			if s.tab.Err() != nil || s.st.isCrashed() {
