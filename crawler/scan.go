@@ -60,7 +60,8 @@ type scan struct {
 	// bodies), off the event loop: a command from a listener deadlocks.
 	workMu   sync.Mutex
 	work     []func(context.Context)
-	pending  int // queued or running
+	pending  int           // queued or running
+	idle     chan struct{} // closed when pending falls to 0
 	workWake chan struct{}
 
 	// slow is set after a load timeout: the page may be busy, so commands
@@ -85,8 +86,10 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		card:     c.opts.Card,
 		log:      c.log.With("site", p.Site, "page", p.Name),
 		wait:     wait,
+		idle:     make(chan struct{}),
 		workWake: make(chan struct{}, 1),
 	}
+	close(s.idle)
 	s.st.init()
 	return s
 }
@@ -95,6 +98,9 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 func (s *scan) enqueue(f func(context.Context)) {
 	s.workMu.Lock()
 	s.work = append(s.work, f)
+	if s.pending == 0 {
+		s.idle = make(chan struct{})
+	}
 	s.pending++
 	s.workMu.Unlock()
 	select {
@@ -122,22 +128,26 @@ func (s *scan) worker(ctx context.Context) {
 		s.workMu.Unlock()
 		f(ctx)
 		s.workMu.Lock()
-		s.pending--
+		if s.pending--; s.pending == 0 {
+			close(s.idle)
+		}
 		s.workMu.Unlock()
 	}
 }
 
-// drain waits until the queued commands ran, or d passed.
+// drain waits until the queued commands ran, the tab closed or d passed.
+// Events keep queueing commands meanwhile, so it waits for the queue to
+// empty once rather than on a sync.WaitGroup, whose Add must not race a
+// Wait.
 func (s *scan) drain(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		s.workMu.Lock()
-		n := s.pending
-		s.workMu.Unlock()
-		if n == 0 || s.tab.Err() != nil {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
+	s.workMu.Lock()
+	idle := s.idle
+	s.workMu.Unlock()
+	ctx, cancel := context.WithTimeout(s.tab, d)
+	defer cancel()
+	select {
+	case <-idle:
+	case <-ctx.Done():
 	}
 }
 
