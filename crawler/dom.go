@@ -20,14 +20,13 @@ import (
 //go:embed scan.js
 var scanJS string
 
-// ownerJS describes a frame's owner element (iframe or frame).
+// ownerJS describes a frame's owner element (iframe or frame). It runs in
+// the parent frame's world after scanJS, and tells hidden owners with the
+// test scanJS left there, so that frames and inputs are hidden alike.
 const ownerJS = `function() {
-  const cs = getComputedStyle(this), r = this.getBoundingClientRect();
-  const hidden = cs.display === 'none' || cs.visibility === 'hidden' || cs.visibility === 'collapse' ||
-    parseFloat(cs.opacity) === 0 || this.getClientRects().length === 0 || r.width * r.height === 0 ||
-    r.right + scrollX <= 0 || r.bottom + scrollY <= 0;
   const a = (n) => this.getAttribute(n) || '';
-  return JSON.stringify({name: a('name'), sandbox: this.hasAttribute('sandbox') ? (a('sandbox') || '(empty)') : '', allow: a('allow'), hidden});
+  return JSON.stringify({name: a('name'), sandbox: this.hasAttribute('sandbox') ? (a('sandbox') || '(empty)') : '', allow: a('allow'),
+    hidden: globalThis.__skimguard.hidden(this)});
 //# sourceURL=` + internalSourceURL + `owner.js
 }`
 
