@@ -81,13 +81,13 @@ const DeliveryHeader = "X-Skimguard-Delivery"
 // MaxSourceBytes is how much of each script source a webhook payload holds.
 const MaxSourceBytes = 16 << 10
 
-// mask hides the test card's data in s. Findings should hold only masked
-// data already; this makes sure no alert ever carries the full number.
+// mask hides card numbers in s. Findings hold only masked data already:
+// the crawler masks the card it typed, in every encoding, before anything
+// is stored. Alerts cannot know that card (each scan may type its own), so
+// this last pass masks any card number written out, so that no alert ever
+// carries a full one.
 func mask(s string) string {
-	if s == "" {
-		return s
-	}
-	return carddata.Test().Mask(s)
+	return carddata.MaskPANs(s)
 }
 
 // Console writes one readable block per alert.

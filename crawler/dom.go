@@ -20,14 +20,13 @@ import (
 //go:embed scan.js
 var scanJS string
 
-// ownerJS describes a frame's owner element (iframe or frame).
+// ownerJS describes a frame's owner element (iframe or frame). It runs in
+// the parent frame's world after scanJS, and tells hidden owners with the
+// test scanJS left there, so that frames and inputs are hidden alike.
 const ownerJS = `function() {
-  const cs = getComputedStyle(this), r = this.getBoundingClientRect();
-  const hidden = cs.display === 'none' || cs.visibility === 'hidden' || cs.visibility === 'collapse' ||
-    parseFloat(cs.opacity) === 0 || this.getClientRects().length === 0 || r.width * r.height === 0 ||
-    r.right + scrollX <= 0 || r.bottom + scrollY <= 0;
   const a = (n) => this.getAttribute(n) || '';
-  return JSON.stringify({name: a('name'), sandbox: this.hasAttribute('sandbox') ? (a('sandbox') || '(empty)') : '', allow: a('allow'), hidden});
+  return JSON.stringify({name: a('name'), sandbox: this.hasAttribute('sandbox') ? (a('sandbox') || '(empty)') : '', allow: a('allow'),
+    hidden: globalThis.__skimguard.hidden(this)});
 //# sourceURL=` + internalSourceURL + `owner.js
 }`
 
@@ -96,7 +95,7 @@ type frameScan struct {
 
 // scanFrames inventories every frame of the page, in tree order.
 func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
-	tree, err := call(s, ctx, page.GetFrameTree, cdp.Empty{})
+	tree, err := call(ctx, s, page.GetFrameTree, cdp.Empty{})
 	if err != nil {
 		return nil, fmt.Errorf("reading the frame tree: %w", err)
 	}
@@ -115,10 +114,10 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 	byID := map[cdp.FrameID]*frameScan{}
 	for _, f := range frames {
 		byID[f.id] = f
-		if ctx.Err() != nil || s.unresponsive.get() {
+		if ctx.Err() != nil || s.unresponsive.Load() {
 			break
 		}
-		w, err := call(s, ctx, page.CreateIsolatedWorld, page.CreateIsolatedWorldParams{
+		w, err := call(ctx, s, page.CreateIsolatedWorld, page.CreateIsolatedWorldParams{
 			FrameID: f.id, WorldName: worldName, GrantUniveralAccess: new(true),
 		})
 		if err != nil {
@@ -126,7 +125,7 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 			continue
 		}
 		f.world = w.ExecutionContextID
-		r, err := call(s, ctx, runtime.Evaluate, runtime.EvaluateParams{
+		r, err := call(ctx, s, runtime.Evaluate, runtime.EvaluateParams{
 			Expression: scanJS, ContextID: f.world, ReturnByValue: new(true), Silent: new(true),
 		})
 		if err != nil || r.ExceptionDetails != nil || r.Result == nil {
@@ -146,18 +145,18 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 	// Owner elements: name, sandbox, allow and whether they are hidden.
 	for _, f := range frames[1:] {
 		p := byID[f.parentID]
-		if p == nil || p.world == 0 || ctx.Err() != nil || s.unresponsive.get() {
+		if p == nil || p.world == 0 || ctx.Err() != nil || s.unresponsive.Load() {
 			continue
 		}
-		own, err := call(s, ctx, dom.GetFrameOwner, dom.GetFrameOwnerParams{FrameID: f.id})
+		own, err := call(ctx, s, dom.GetFrameOwner, dom.GetFrameOwnerParams{FrameID: f.id})
 		if err != nil {
 			continue
 		}
-		obj, err := call(s, ctx, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: own.BackendNodeID, ExecutionContextID: p.world})
+		obj, err := call(ctx, s, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: own.BackendNodeID, ExecutionContextID: p.world})
 		if err != nil || obj.Object == nil {
 			continue
 		}
-		r, err := call(s, ctx, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
+		r, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
 			FunctionDeclaration: ownerJS, ObjectID: obj.Object.ObjectID, ReturnByValue: new(true), Silent: new(true),
 		})
 		if err != nil || r.ExceptionDetails != nil || r.Result == nil {
@@ -172,12 +171,13 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 	return frames, nil
 }
 
-// collectDOM inventories the frames at the end of the window.
-func (s *scan) collectDOM() []*frameScan {
-	if s.unresponsive.get() || s.tab.Err() != nil {
+// collectDOM inventories the frames at the end of the window, within
+// collectTimeout.
+func (s *scan) collectDOM(ctx context.Context) []*frameScan {
+	if s.unresponsive.Load() || ctx.Err() != nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(s.tab, collectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, collectTimeout)
 	defer cancel()
 	frames, err := s.scanFrames(ctx)
 	if err != nil {
@@ -189,7 +189,7 @@ func (s *scan) collectDOM() []*frameScan {
 // elementObject returns a remote object for an element kept by scanJS in
 // the isolated world: list is "inputs" or "buttons".
 func (s *scan) elementObject(ctx context.Context, world runtime.ExecutionContextID, list string, i int) (runtime.RemoteObjectID, error) {
-	r, err := call(s, ctx, runtime.Evaluate, runtime.EvaluateParams{
+	r, err := call(ctx, s, runtime.Evaluate, runtime.EvaluateParams{
 		Expression: fmt.Sprintf("globalThis.__skimguard.%s[%d]\n//# sourceURL=%selement.js", list, i, internalSourceURL),
 		ContextID:  world, Silent: new(true),
 	})

@@ -144,16 +144,16 @@ func (st *state) waitLoad(ctx context.Context, loader cdp.LoaderID) error {
 	}
 }
 
-// onEvent is the ordered listener of the tab. It runs in chromedp's event
-// loop: it must return fast and never send a command, so commands are handed
-// to the scan's worker or to a goroutine.
-func (s *scan) onEvent(ev any) {
+// onEvent is the ordered listener of the tab whose context is ctx. It runs
+// in chromedp's event loop: it must return fast and never send a command, so
+// commands are handed to the scan's worker or to a goroutine.
+func (s *scan) onEvent(ctx context.Context, ev any) {
 	st := &s.st
 	switch ev := ev.(type) {
 	case *page.EventJavascriptDialogOpening:
 		// A dialog blocks the page; answer it at once, off the loop.
 		go func() {
-			ctx, cancel := context.WithTimeout(s.tab, cmdTimeout)
+			ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 			defer cancel()
 			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 		}()
@@ -162,14 +162,14 @@ func (s *scan) onEvent(ev any) {
 		if ev.TargetInfo != nil && ev.TargetInfo.OpenerID == s.targetID && ev.TargetInfo.Type == "page" {
 			id := ev.TargetInfo.TargetID
 			go func() {
-				ctx, cancel := context.WithTimeout(s.tab, cmdTimeout)
+				ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 				defer cancel()
 				_, _ = chromedp.CallBrowser(ctx, target.CloseTarget, target.CloseTargetParams{TargetID: id})
 			}()
 		}
 		return
 	case *fetch.EventRequestPaused:
-		s.onPaused(ev)
+		s.onPaused(ctx, ev)
 		return
 	}
 
@@ -262,7 +262,7 @@ func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	st.scripts = append(st.scripts, rec)
 	st.scriptByID[ev.ScriptID] = rec
 	s.enqueue(func(ctx context.Context) {
-		res, err := call(s, ctx, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
+		res, err := call(ctx, s, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		if err == nil {
@@ -337,7 +337,7 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	if rec.afterTyping && ev.Request.HasPostData && len(ev.Request.PostDataEntries) == 0 {
 		id := ev.RequestID
 		s.enqueue(func(ctx context.Context) {
-			res, err := call(s, ctx, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: id})
+			res, err := call(ctx, s, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: id})
 			if err != nil {
 				return
 			}
@@ -394,13 +394,13 @@ func (st *state) addRequest(r *reqRec) {
 // after typing: a main-frame navigation (a form submit, a redirect by a
 // script) is cancelled so that the page stays and nothing is submitted;
 // everything else goes on.
-func (s *scan) onPaused(ev *fetch.EventRequestPaused) {
+func (s *scan) onPaused(ctx context.Context, ev *fetch.EventRequestPaused) {
 	block := ev.ResourceType == network.ResourceTypeDocument && ev.FrameID == s.mainFrame
 	if block {
 		s.log.Info("blocked a navigation away from the page after typing", "url", s.card.Mask(stripQuery(ev.Request.URL)))
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(s.tab, cmdTimeout)
+		ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 		defer cancel()
 		if block {
 			_, _ = chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonAborted})

@@ -46,8 +46,7 @@ const blurJS = `function() { this.blur();
 // mouse on it without a press, so mouseup listeners fire and nothing is
 // clicked or submitted. A main-frame navigation started from now on is
 // cancelled.
-func (s *scan) interact() error {
-	ctx := s.tab
+func (s *scan) interact(ctx context.Context) error {
 	frames, err := s.scanFrames(ctx)
 	if err != nil {
 		return err
@@ -71,7 +70,7 @@ func (s *scan) interact() error {
 		return nil
 	}
 
-	if _, err := call(s, ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{
+	if _, err := call(ctx, s, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{
 		URLPattern: "*", ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest,
 	}}}); err != nil {
 		return fmt.Errorf("guarding navigation: %w", err)
@@ -90,14 +89,14 @@ func (s *scan) interact() error {
 		}
 		obj, err := s.elementObject(ctx, t.f.world, "inputs", t.i)
 		if err != nil {
-			if s.unresponsive.get() {
+			if s.unresponsive.Load() {
 				return errUnresponsive
 			}
 			continue
 		}
 		ok, err := s.fill(ctx, obj, t.in)
 		if err != nil {
-			if s.unresponsive.get() {
+			if s.unresponsive.Load() {
 				return errUnresponsive
 			}
 			s.log.Debug("typing into a field failed", "field", t.in.Field, "err", err)
@@ -109,7 +108,7 @@ func (s *scan) interact() error {
 		}
 	}
 	if last != "" {
-		_, _ = call(s, ctx, runtime.CallFunctionOn, runtime.CallFunctionOnParams{FunctionDeclaration: blurJS, ObjectID: last, Silent: new(true)})
+		_, _ = call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{FunctionDeclaration: blurJS, ObjectID: last, Silent: new(true)})
 	}
 	s.st.mu.Lock()
 	s.typed = typed
@@ -133,7 +132,7 @@ func (s *scan) interact() error {
 			s.log.Debug("hovering the pay button failed", "err", err)
 		}
 	}
-	if s.unresponsive.get() {
+	if s.unresponsive.Load() {
 		return errUnresponsive
 	}
 	return nil
@@ -143,7 +142,7 @@ func (s *scan) interact() error {
 // holds a value afterwards.
 func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedInput) (bool, error) {
 	if in.Type == "select" {
-		r, err := call(s, ctx, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
+		r, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
 			FunctionDeclaration: selectJS, ObjectID: obj, ReturnByValue: new(true), Silent: new(true),
 			Arguments: []*runtime.CallArgument{{Value: jsonString(in.Part)}, {Value: jsonString(s.card.ExpMonth)}, {Value: jsonString(s.card.ExpYear)}},
 		})
@@ -156,11 +155,11 @@ func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedI
 	if value == "" {
 		return false, nil
 	}
-	_, _ = call(s, ctx, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{ObjectID: obj})
-	if _, err := call(s, ctx, dom.Focus, dom.FocusParams{ObjectID: obj}); err != nil {
+	_, _ = call(ctx, s, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{ObjectID: obj})
+	if _, err := call(ctx, s, dom.Focus, dom.FocusParams{ObjectID: obj}); err != nil {
 		return false, err
 	}
-	if s.unresponsive.get() {
+	if s.unresponsive.Load() {
 		return false, errUnresponsive
 	}
 	// One trusted key event at a time: skimmers listen on keydown, input,
@@ -171,12 +170,12 @@ func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedI
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				s.unresponsive.set()
+				s.unresponsive.Store(true)
 			}
 			return false, err
 		}
 	}
-	r, err := call(s, ctx, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
+	r, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
 		FunctionDeclaration: hasValueJS, ObjectID: obj, ReturnByValue: new(true), Silent: new(true),
 	})
 	if err != nil {
@@ -219,8 +218,8 @@ func (s *scan) mouseUpOn(ctx context.Context, f *frameScan, i int) error {
 	if err != nil {
 		return err
 	}
-	_, _ = call(s, ctx, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{ObjectID: obj})
-	box, err := call(s, ctx, dom.GetBoxModel, dom.GetBoxModelParams{ObjectID: obj})
+	_, _ = call(ctx, s, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{ObjectID: obj})
+	box, err := call(ctx, s, dom.GetBoxModel, dom.GetBoxModelParams{ObjectID: obj})
 	if err != nil {
 		return err
 	}
@@ -230,11 +229,11 @@ func (s *scan) mouseUpOn(ctx context.Context, f *frameScan, i int) error {
 	}
 	x := (q[0] + q[2] + q[4] + q[6]) / 4
 	y := (q[1] + q[3] + q[5] + q[7]) / 4
-	if _, err := call(s, ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: x, Y: y}); err != nil {
+	if _, err := call(ctx, s, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: x, Y: y}); err != nil {
 		return err
 	}
 	time.Sleep(50 * time.Millisecond)
-	_, err = call(s, ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{
+	_, err = call(ctx, s, input.DispatchMouseEvent, input.DispatchMouseEventParams{
 		Type: input.DispatchMouseEventTypeMouseReleased, X: x, Y: y, Button: input.MouseButtonLeft, ClickCount: 1,
 	})
 	return err

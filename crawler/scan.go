@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -49,7 +50,6 @@ type scan struct {
 	log  *slog.Logger
 	wait time.Duration
 
-	tab       context.Context
 	targetID  target.ID
 	mainFrame cdp.FrameID
 
@@ -59,16 +59,17 @@ type scan struct {
 	// bodies), off the event loop: a command from a listener deadlocks.
 	workMu   sync.Mutex
 	work     []func(context.Context)
-	pending  int // queued or running
+	pending  int           // queued or running
+	idle     chan struct{} // closed when pending falls to 0
 	workWake chan struct{}
 
 	// slow is set after a load timeout: the page may be busy, so commands
 	// get a shorter time.
-	slow atomicBool
+	slow atomic.Bool
 
 	// unresponsive is set when a command to the page timed out: the page
 	// is busy (while(true)) and further commands are skipped.
-	unresponsive atomicBool
+	unresponsive atomic.Bool
 
 	typed bool // guarded by st.mu
 }
@@ -84,24 +85,21 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		card:     c.opts.Card,
 		log:      c.log.With("site", p.Site, "page", p.Name),
 		wait:     wait,
+		idle:     make(chan struct{}),
 		workWake: make(chan struct{}, 1),
 	}
+	close(s.idle)
 	s.st.init()
 	return s
 }
-
-type atomicBool struct {
-	mu sync.Mutex
-	v  bool
-}
-
-func (b *atomicBool) set()      { b.mu.Lock(); b.v = true; b.mu.Unlock() }
-func (b *atomicBool) get() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.v }
 
 // enqueue adds a command to run off the event loop.
 func (s *scan) enqueue(f func(context.Context)) {
 	s.workMu.Lock()
 	s.work = append(s.work, f)
+	if s.pending == 0 {
+		s.idle = make(chan struct{})
+	}
 	s.pending++
 	s.workMu.Unlock()
 	select {
@@ -129,29 +127,34 @@ func (s *scan) worker(ctx context.Context) {
 		s.workMu.Unlock()
 		f(ctx)
 		s.workMu.Lock()
-		s.pending--
-		s.workMu.Unlock()
-	}
-}
-
-// drain waits until the queued commands ran, or d passed.
-func (s *scan) drain(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		s.workMu.Lock()
-		n := s.pending
-		s.workMu.Unlock()
-		if n == 0 || s.tab.Err() != nil {
-			return
+		if s.pending--; s.pending == 0 {
+			close(s.idle)
 		}
-		time.Sleep(5 * time.Millisecond)
+		s.workMu.Unlock()
 	}
 }
 
-// call runs one CDP command on the tab with its own timeout. After one
-// timeout the page counts as unresponsive and later calls fail at once.
-func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params P) (R, error) {
-	if s.unresponsive.get() {
+// drain waits until the queued commands ran, ctx ended or d passed.
+// Events keep queueing commands meanwhile, so it waits for the queue to
+// empty once rather than on a sync.WaitGroup, whose Add must not race a
+// Wait.
+func (s *scan) drain(ctx context.Context, d time.Duration) {
+	s.workMu.Lock()
+	idle := s.idle
+	s.workMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
+}
+
+// call runs one CDP command on the tab of ctx with its own timeout, derived
+// from ctx. After one timeout the page counts as unresponsive and later
+// calls fail at once.
+func call[P, R any](ctx context.Context, s *scan, cmd cdp.Command[P, R], params P) (R, error) {
+	if s.unresponsive.Load() {
 		var zero R
 		return zero, errUnresponsive
 	}
@@ -159,13 +162,13 @@ func call[P, R any](s *scan, ctx context.Context, cmd cdp.Command[P, R], params 
 	defer cancel()
 	r, err := chromedp.Call(cctx, cmd, params)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		s.unresponsive.set()
+		s.unresponsive.Store(true)
 	}
 	return r, err
 }
 
 func (s *scan) cmdTimeout() time.Duration {
-	if s.slow.get() {
+	if s.slow.Load() {
 		return 2 * time.Second
 	}
 	return cmdTimeout
@@ -201,9 +204,10 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	defer cancelHard()
 	stopAfter := context.AfterFunc(ctx, cancelHard)
 	defer stopAfter()
-	s.tab = tab
 
-	if err := s.setup(); err != nil {
+	// From here on every method that talks to the tab takes tab (or a
+	// context derived from it) as its ctx.
+	if err := s.setup(tab); err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: preparing the browser tab: %w", s.page.URL, err))
 	}
 	workCtx, stopWork := context.WithCancel(tab)
@@ -213,20 +217,20 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	}
 
 	s.log.Debug("tab ready", "after", time.Since(started))
-	perr, err := s.navigate()
+	perr, err := s.navigate(tab)
 	s.log.Debug("navigated", "after", time.Since(started))
 	if err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
 	if perr != nil && perr.Reason == reasonLoadTimeout {
-		s.slow.set()
+		s.slow.Store(true)
 	}
 	if perr != nil && perr.Status == 0 && perr.Reason != reasonLoadTimeout {
 		// Unreachable: nothing to observe.
 		return nil, perr
 	}
 	if perr == nil {
-		if err := s.observeWindow(); err != nil {
+		if err := s.observeWindow(tab); err != nil {
 			if errors.Is(err, errUnresponsive) {
 				perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 			} else {
@@ -234,7 +238,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 			}
 		}
 	}
-	if err := s.tabErr(); err != nil {
+	if err := s.tabErr(tab); err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
 
@@ -244,25 +248,25 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	shotDone := make(chan []byte, 1)
 	go func() {
 		var png []byte
-		if !s.unresponsive.get() {
-			if shot, err := call(s, tab, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: new(true)}); err == nil {
+		if !s.unresponsive.Load() {
+			if shot, err := call(tab, s, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: new(true)}); err == nil {
 				png = shot.Data
 			}
 		}
 		shotDone <- png
 	}()
-	dom := s.collectDOM()
+	dom := s.collectDOM(tab)
 	s.log.Debug("DOM collected", "after", time.Since(started))
-	if s.unresponsive.get() && perr == nil {
+	if s.unresponsive.Load() && perr == nil {
 		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 	}
-	s.drain(drainTimeout)
+	s.drain(tab, drainTimeout)
 	obs.Screenshot = <-shotDone
 	s.build(obs, dom)
 	maskCard(obs, s.card)
 	obs.Duration = time.Since(started)
 	s.log.Debug("observation built", "after", obs.Duration)
-	if err := s.tabErr(); err != nil && perr == nil {
+	if err := s.tabErr(tab); err != nil && perr == nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
 	if perr != nil {
@@ -280,35 +284,36 @@ func (s *scan) fail(ctx context.Context, err error) error {
 	return err
 }
 
-// tabErr reports a crashed renderer or a lost tab.
-func (s *scan) tabErr() error {
+// tabErr reports a crashed renderer or a lost tab; ctx is the tab's
+// context, not one derived with a shorter deadline.
+func (s *scan) tabErr(ctx context.Context) error {
 	s.st.mu.Lock()
 	crashed := s.st.crashed
 	s.st.mu.Unlock()
 	if crashed {
 		return errors.New("the page's renderer crashed")
 	}
-	if err := s.tab.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("the browser tab closed before the scan ended (browser killed, crashed or time limit hit): %w", err)
 	}
 	return nil
 }
 
-// setup opens the tab, listens to it and sets the shopper profile.
-func (s *scan) setup() error {
-	if err := chromedp.Do(s.tab); err != nil {
+// setup opens the tab of ctx, listens to it and sets the shopper profile.
+func (s *scan) setup(ctx context.Context) error {
+	if err := chromedp.Do(ctx); err != nil {
 		return err
 	}
-	s.targetID = chromedp.FromContext(s.tab).Target.TargetID
-	if err := chromedp.Listen(s.tab, s.onEvent); err != nil {
+	s.targetID = chromedp.FromContext(ctx).Target.TargetID
+	if err := chromedp.Listen(ctx, func(ev any) { s.onEvent(ctx, ev) }); err != nil {
 		return err
 	}
 	// These commands are independent: send them at once.
 	var tree page.GetFrameTreeResult
 	steps := []func() error{
-		func() (err error) { tree, err = call(s, s.tab, page.GetFrameTree, cdp.Empty{}); return err },
+		func() (err error) { tree, err = call(ctx, s, page.GetFrameTree, cdp.Empty{}); return err },
 		func() error {
-			_, err := call(s, s.tab, network.Enable, network.EnableParams{
+			_, err := call(ctx, s, network.Enable, network.EnableParams{
 				MaxPostDataSize:       new(int64(64 << 10)),
 				MaxTotalBufferSize:    new(int64(64 << 20)),
 				MaxResourceBufferSize: new(int64(8 << 20)),
@@ -317,12 +322,12 @@ func (s *scan) setup() error {
 		},
 		// Debugger.enable reports the scripts the blank tab already
 		// has; those are chromedp's and are ignored until navigation.
-		func() error { _, err := call(s, s.tab, debugger.Enable, debugger.EnableParams{}); return err },
+		func() error { _, err := call(ctx, s, debugger.Enable, debugger.EnableParams{}); return err },
 		func() error {
-			_, err := call(s, s.tab, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8})
+			_, err := call(ctx, s, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8})
 			return err
 		},
-		func() error { return applyProfile(s.tab, s.page.Profile) },
+		func() error { return applyProfile(ctx, s.page.Profile) },
 	}
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
@@ -341,17 +346,18 @@ func (s *scan) setup() error {
 }
 
 // navigate loads the page. It returns a PageError for an unreachable page,
-// an HTTP error or a load timeout; err is for failures of the crawler.
-func (s *scan) navigate() (*PageError, error) {
+// an HTTP error or a load timeout; err is for failures of the crawler. ctx
+// is the tab's context; the load gets LoadTimeout within it.
+func (s *scan) navigate(ctx context.Context) (*PageError, error) {
 	s.st.mu.Lock()
 	s.st.navigating = true
 	s.st.mu.Unlock()
 
-	nctx, cancel := context.WithTimeout(s.tab, s.c.opts.LoadTimeout)
+	nctx, cancel := context.WithTimeout(ctx, s.c.opts.LoadTimeout)
 	defer cancel()
 	res, err := chromedp.Call(nctx, page.Navigate, page.NavigateParams{URL: s.page.URL})
 	if err != nil {
-		if nctx.Err() != nil && s.tab.Err() == nil {
+		if nctx.Err() != nil && ctx.Err() == nil {
 			return &PageError{URL: s.page.URL, Reason: reasonLoadTimeout}, nil
 		}
 		return nil, fmt.Errorf("navigating: %w", err)
@@ -368,11 +374,11 @@ func (s *scan) navigate() (*PageError, error) {
 	s.st.mainLoader = res.LoaderID
 	s.st.mu.Unlock()
 	if err := s.st.waitLoad(nctx, res.LoaderID); err != nil {
-		if s.tab.Err() != nil {
-			return nil, s.tabErr()
+		if ctx.Err() != nil {
+			return nil, s.tabErr(ctx)
 		}
 		if s.st.isCrashed() {
-			return nil, s.tabErr()
+			return nil, s.tabErr(ctx)
 		}
 		return &PageError{URL: s.page.URL, Status: 0, Reason: reasonLoadTimeout}, nil
 	}
@@ -384,22 +390,23 @@ func (s *scan) navigate() (*PageError, error) {
 
 // observeWindow watches the page for the window after load, typing the test
 // card late in the window (so that loaders that wait before attaching their
-// listeners are caught) and watching a little longer after typing.
-func (s *scan) observeWindow() error {
+// listeners are caught) and watching a little longer after typing. ctx is
+// the tab's context.
+func (s *scan) observeWindow(ctx context.Context) error {
 	loadAt := time.Now()
 	end := loadAt.Add(s.wait)
 	if s.page.Interact {
 		tail := min(max(s.wait/4, minTailAfterType), maxTailAfterType)
 		typeAt := loadAt.Add(max(s.wait-tail, 0))
-		if err := s.sleepUntil(typeAt); err != nil {
+		if err := s.sleepUntil(ctx, typeAt); err != nil {
 			return err
 		}
-		if err := s.interact(); err != nil {
-			if errors.Is(err, errUnresponsive) || s.unresponsive.get() {
+		if err := s.interact(ctx); err != nil {
+			if errors.Is(err, errUnresponsive) || s.unresponsive.Load() {
 				return errUnresponsive
 			}
-			if s.tab.Err() != nil || s.st.isCrashed() {
-				return s.tabErr()
+			if ctx.Err() != nil || s.st.isCrashed() {
+				return s.tabErr(ctx)
 			}
 			s.log.Warn("typing the test card failed", "err", err)
 		}
@@ -407,20 +414,22 @@ func (s *scan) observeWindow() error {
 			end = t
 		}
 	}
-	return s.sleepUntil(end)
+	return s.sleepUntil(ctx, end)
 }
 
-func (s *scan) sleepUntil(t time.Time) error {
+// sleepUntil waits until t, or until the tab of ctx closes or its renderer
+// crashes, and reports the tab's state as tabErr does.
+func (s *scan) sleepUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
-		return s.tabErr()
+		return s.tabErr(ctx)
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
-	case <-s.tab.Done():
+	case <-ctx.Done():
 	case <-s.st.crashCh:
 	}
-	return s.tabErr()
+	return s.tabErr(ctx)
 }

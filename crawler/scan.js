@@ -5,7 +5,10 @@
   const g = (globalThis.__skimguard = { inputs: [], buttons: [] });
   const out = { url: location.href, scripts: [], handlers: [], jsurls: [], forms: [], inputs: [], buttons: [] };
 
-  const hidden = (el) => {
+  // hidden is the one test of whether a shopper can see an element; it is
+  // kept in this world's globals for ownerJS (dom.go), which runs here later
+  // on the frames' owner elements.
+  const hidden = (g.hidden = (el) => {
     const cs = getComputedStyle(el);
     if (cs.display === 'none' || cs.visibility === 'hidden' || cs.visibility === 'collapse') return true;
     if (parseFloat(cs.opacity) === 0) return true;
@@ -15,7 +18,7 @@
     // Pushed off the page to the left or top.
     if (r.right + scrollX <= 0 || r.bottom + scrollY <= 0) return true;
     return false;
-  };
+  });
   const where = (el, attr) => el.localName + (el.id ? '#' + el.id : '') + '[' + attr + ']';
   const attr = (el, n) => el.getAttribute(n) || '';
 
