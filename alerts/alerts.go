@@ -235,8 +235,8 @@ func NewPayload(a Alert) Payload {
 		ev := f.Evidence
 		ev.Before = mask(ev.Before)
 		ev.After = mask(ev.After)
-		ev.BeforeSource = mask(truncate(ev.BeforeSource, MaxSourceBytes))
-		ev.AfterSource = mask(truncate(ev.AfterSource, MaxSourceBytes))
+		ev.BeforeSource = truncate(mask(ev.BeforeSource), MaxSourceBytes) // masked first: a cut number would pass no Luhn check
+		ev.AfterSource = truncate(mask(ev.AfterSource), MaxSourceBytes)
 		ev.URL = mask(ev.URL)
 		ev.Initiator = mask(ev.Initiator)
 		ev.LoadedBy = mask(ev.LoadedBy)

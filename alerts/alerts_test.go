@@ -563,3 +563,17 @@ alerts:
 		t.Errorf("Name = %q, want %q", got, want)
 	}
 }
+
+// A card number that straddles the cut of a long script text must not
+// reach the payload in part: cut first, its first digits would pass no
+// Luhn check and escape the mask.
+func TestPayloadMasksACardNumberCutAtTheSourceLimit(t *testing.T) {
+	src := strings.Repeat("x", MaxSourceBytes-8) + "4929386160871730 tail"
+	p := NewPayload(Alert{Site: "s", Page: "p", Findings: []skimguard.Finding{{
+		Kind: skimguard.KindScriptChanged, Evidence: skimguard.Evidence{AfterSource: src},
+	}}})
+	got := p.Findings[0].Evidence.AfterSource
+	if strings.Contains(got, "49293861") {
+		t.Fatalf("the payload holds the card number's first digits: …%s", got[len(got)-40:])
+	}
+}
