@@ -131,52 +131,6 @@ type Evidence struct {
 	LoadedBy  string `json:"loaded_by,omitempty"`
 }
 
-// ItemType is the type of a baseline item.
-type ItemType string
-
-// Baseline item types.
-const (
-	ItemScript     ItemType = "script"
-	ItemFrame      ItemType = "frame"
-	ItemForm       ItemType = "form"
-	ItemConnection ItemType = "connection"
-	ItemHeader     ItemType = "header"
-	// ItemRedirect is the main document's final URL and redirect chain.
-	ItemRedirect ItemType = "redirect"
-	// ItemCardSink is an origin that receives the test card data normally.
-	ItemCardSink ItemType = "card_sink"
-)
-
-// Item is one approved thing in a page's baseline.
-type Item struct {
-	Type ItemType `json:"type"`
-	// Key identifies the item within its page's baseline; the baseline
-	// package makes it.
-	Key     string `json:"key"`
-	Subject string `json:"subject"`
-	Origin  string `json:"origin,omitempty"`
-	// Values are the accepted forms of the item: for scripts exact SHA-256
-	// hashes and structural fingerprints, for headers normalised values, for
-	// forms their action, method and fields. Sorted, no duplicates.
-	Values []string `json:"values"`
-	// Optional items were not seen in every baseline sample (an A/B variant,
-	// a lazily loaded widget): their absence is no finding.
-	Optional bool `json:"optional,omitempty"`
-	// Attrs holds extra facts: a script's integrity and crossorigin, its
-	// kind and loader, a frame's sandbox.
-	Attrs map[string]string `json:"attrs,omitempty"`
-	// Source, SHA256 and SRI describe the latest approved text of a script.
-	Source string `json:"source,omitempty"`
-	SHA256 string `json:"sha256,omitempty"`
-	SRI    string `json:"sri,omitempty"`
-	// FirstSeen is when the item first entered the page's baseline;
-	// ApprovedBy, Reason and ApprovedAt record its latest approval.
-	FirstSeen  time.Time `json:"first_seen"`
-	ApprovedBy string    `json:"approved_by"`
-	Reason     string    `json:"reason"`
-	ApprovedAt time.Time `json:"approved_at"`
-}
-
 // Baseline is one approved version of what a page is expected to show.
 type Baseline struct {
 	ID      int64  `json:"id"`

@@ -40,7 +40,7 @@ func Compare(b *skimguard.Baseline, o *skimguard.Observation) []skimguard.Findin
 func baselineVolatile(items []skimguard.Item) map[string]bool {
 	var m map[string]bool
 	for i := range items {
-		v := items[i].Attrs[attrVolatile]
+		v := items[i].Attrs[skimguard.AttrVolatile]
 		if v == "" {
 			continue
 		}
@@ -144,11 +144,11 @@ func (c *comparer) newHosts(origins []string) (fresh []string) {
 func (c *comparer) cardDoc(doc string) bool {
 	for i := range c.ix.items {
 		it := &c.ix.items[i]
-		if it.Type != skimguard.ItemForm || it.Attrs[attrFrame] != doc {
+		if it.Type != skimguard.ItemForm || it.Attrs[skimguard.AttrFrame] != doc {
 			continue
 		}
 		for _, v := range it.Values {
-			if valuePart(v, "fields") != "" {
+			if len(skimguard.ParseFormValue(v).Fields) > 0 {
 				return true
 			}
 		}
@@ -165,7 +165,7 @@ func urlIfAny(s string) string {
 
 func orNone(s string) string {
 	if s == "" {
-		return attrNone
+		return skimguard.AttrNone
 	}
 	return s
 }

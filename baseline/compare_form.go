@@ -19,7 +19,7 @@ func (c *comparer) form(r result) {
 	case added:
 		e := r.obs
 		it := e.full()
-		doc := it.Attrs[attrFrame]
+		doc := it.Attrs[skimguard.AttrFrame]
 		var f facts
 		var b strings.Builder
 		fmt.Fprintf(&b, "form %s is not in the approved baseline", it.Key)
@@ -50,14 +50,15 @@ func (c *comparer) formChanged(r result) {
 	var actions []string
 	fieldsBefore := false
 	for _, v := range base.Values {
-		actions = append(actions, urlOrigin(valuePart(v, "action")))
-		fieldsBefore = fieldsBefore || valuePart(v, "fields") != ""
+		bv := skimguard.ParseFormValue(v)
+		actions = append(actions, urlOrigin(bv.Action))
+		fieldsBefore = fieldsBefore || len(bv.Fields) > 0
 	}
-	if o := urlOrigin(valuePart(after, "action")); !contains(actions, o) {
+	if o := urlOrigin(skimguard.ParseFormValue(after).Action); !contains(actions, o) {
 		f.originChanged = true
 		why = append(why, fmt.Sprintf("its action now posts to %s instead of %s", orNone(o), strings.Join(sortedSet(actions), " or ")))
 	}
-	if fields := cardFields(e.form); len(fields) > 0 && !fieldsBefore && it.Attrs[attrFrame] == "top" && !c.cardDoc("top") {
+	if fields := cardFields(e.form); len(fields) > 0 && !fieldsBefore && it.Attrs[skimguard.AttrFrame] == "top" && !c.cardDoc("top") {
 		f.cardInputsInTop = true
 		why = append(why, "it now asks for card "+strings.Join(fields, ", ")+" in the top document, where the approved page takes no card data")
 	}

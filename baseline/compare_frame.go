@@ -13,20 +13,20 @@ func (c *comparer) frame(r result) {
 	switch r.out {
 	case removed:
 		base := c.ix.items[r.base]
-		f := facts{heldCardFields: c.cardDoc(base.Attrs[attrDoc])}
+		f := facts{heldCardFields: c.cardDoc(base.Attrs[skimguard.AttrDoc])}
 		extra := ""
 		if f.heldCardFields {
 			extra = "; it held the baseline's card fields, so card entry has moved or vanished"
 		}
 		c.add(skimguard.KindFrameRemoved, f, base.Subject,
-			fmt.Sprintf("iframe %s (in %s) is in the approved baseline but was not on this load%s", base.Subject, base.Attrs[attrParent], extra),
+			fmt.Sprintf("iframe %s (in %s) is in the approved baseline but was not on this load%s", base.Subject, base.Attrs[skimguard.AttrParent], extra),
 			skimguard.Evidence{Before: strings.Join(base.Values, " or "), URL: base.Subject}, base, "removed")
 	case added:
 		e := r.obs
 		fr := e.frame
 		it := e.full()
 		var b strings.Builder
-		fmt.Fprintf(&b, "iframe %s (origin %s) in %s is not in the approved baseline", fr.URL, it.Origin, it.Attrs[attrParent])
+		fmt.Fprintf(&b, "iframe %s (origin %s) in %s is not in the approved baseline", fr.URL, it.Origin, it.Attrs[skimguard.AttrParent])
 		if fr.Hidden {
 			b.WriteString("; it is hidden, as frames that carry data away are")
 		}
@@ -45,7 +45,7 @@ func (c *comparer) frameChanged(r result) {
 	fr := e.frame
 	it := e.full()
 	if it.Key != base.Key {
-		it.Attrs[attrReplaces] = base.Key
+		it.Attrs[skimguard.AttrReplaces] = base.Key
 		it.FirstSeen = base.FirstSeen
 	}
 	after := it.Values[0]
@@ -54,12 +54,13 @@ func (c *comparer) frameChanged(r result) {
 	var origins []string
 	hiddenBefore := false
 	for _, v := range base.Values {
-		origins = append(origins, valuePart(v, "origin"))
-		hiddenBefore = hiddenBefore || valuePart(v, "hidden") == "true"
+		bv := skimguard.ParseFrameValue(v)
+		origins = append(origins, bv.Origin)
+		hiddenBefore = hiddenBefore || bv.Hidden
 	}
-	if !contains(origins, valuePart(after, "origin")) {
+	if o := skimguard.ParseFrameValue(after).Origin; !contains(origins, o) {
 		f.originChanged = true
-		why = append(why, fmt.Sprintf("its origin changed from %s to %s", strings.Join(sortedSet(origins), " or "), valuePart(after, "origin")))
+		why = append(why, fmt.Sprintf("its origin changed from %s to %s", strings.Join(sortedSet(origins), " or "), o))
 	} else if it.Key != base.Key {
 		why = append(why, fmt.Sprintf("its address changed from %s to %s", base.Subject, fr.URL))
 	}
@@ -71,6 +72,6 @@ func (c *comparer) frameChanged(r result) {
 		why = append(why, "its state changed from "+strings.Join(base.Values, " or ")+" to "+after)
 	}
 	c.add(skimguard.KindFrameChanged, f, fr.URL,
-		fmt.Sprintf("iframe %s in %s: %s", base.Subject, base.Attrs[attrParent], strings.Join(why, "; ")),
+		fmt.Sprintf("iframe %s in %s: %s", base.Subject, base.Attrs[skimguard.AttrParent], strings.Join(why, "; ")),
 		skimguard.Evidence{Before: strings.Join(base.Values, " or "), After: after, URL: fr.URL}, it, it.Key+"|"+after)
 }

@@ -18,11 +18,11 @@ func (c *comparer) redirect(r result) {
 	after := it.Values[0]
 	var finals []string
 	for _, v := range base.Values {
-		finals = append(finals, urlOrigin(valuePart(v, "final")))
+		finals = append(finals, urlOrigin(skimguard.ParseRedirectValue(v).Final))
 	}
 	var f facts
 	detail := fmt.Sprintf("the main document ended at %s, not where the approved page ends (%s)", c.o.FinalURL, strings.Join(base.Values, " or "))
-	if o := urlOrigin(valuePart(after, "final")); !contains(finals, o) {
+	if o := urlOrigin(skimguard.ParseRedirectValue(after).Final); !contains(finals, o) {
 		f.originChanged = true
 		detail += fmt.Sprintf("; its origin changed to %s: the payment step may be a fake page", o)
 	}

@@ -14,8 +14,8 @@ func (c *comparer) script(r result) {
 	case removed:
 		base := c.ix.items[r.base]
 		c.add(skimguard.KindScriptRemoved, facts{}, base.Subject,
-			fmt.Sprintf("%s %s is in the approved baseline but did not run on this load", kindPhrase(base.Attrs[attrKind]), base.Subject),
-			skimguard.Evidence{Before: "sha256:" + base.SHA256, BeforeSource: base.Source, URL: urlIfAny(base.Subject)},
+			fmt.Sprintf("%s %s is in the approved baseline but did not run on this load", kindPhrase(base.Attrs[skimguard.AttrKind]), base.Subject),
+			skimguard.Evidence{Before: skimguard.ScriptHash(base.SHA256), BeforeSource: base.Source, URL: urlIfAny(base.Subject)},
 			base, "removed")
 	case added:
 		c.scriptAdded(r)
@@ -67,7 +67,7 @@ func (c *comparer) scriptChanged(r result) {
 
 	versions := 0
 	for _, v := range base.Values {
-		if strings.HasPrefix(v, "sha256:") {
+		if skimguard.IsScriptHash(v) {
 			versions++
 		}
 	}
@@ -102,7 +102,7 @@ func (c *comparer) scriptChanged(r result) {
 	}
 	c.add(skimguard.KindScriptChanged, f, s.Subject(), b.String(),
 		skimguard.Evidence{
-			Before: "sha256:" + base.SHA256, After: e.hashValue(),
+			Before: skimguard.ScriptHash(base.SHA256), After: e.hashValue(),
 			BeforeSource: base.Source, AfterSource: s.Source,
 			URL: s.URL, LoadedBy: s.LoadedBy,
 		},
@@ -118,15 +118,15 @@ func (c *comparer) scriptAttrs(r result) {
 	if why == "" {
 		return
 	}
-	f := facts{integrityOnlyAdded: attrDiff(base.Attrs[attrIntegrity], s.Integrity) == "added" && attrDiff(base.Attrs[attrCrossOrigin], s.CrossOrigin) == ""}
+	f := facts{integrityOnlyAdded: attrDiff(base.Attrs[skimguard.AttrIntegrity], s.Integrity) == "added" && attrDiff(base.Attrs[skimguard.AttrCrossOrigin], s.CrossOrigin) == ""}
 	it := *base
 	it.Attrs = copyAttrs(base.Attrs)
-	it.Attrs[attrIntegrity] = orNone(s.Integrity)
-	it.Attrs[attrCrossOrigin] = orNone(s.CrossOrigin)
+	it.Attrs[skimguard.AttrIntegrity] = orNone(s.Integrity)
+	it.Attrs[skimguard.AttrCrossOrigin] = orNone(s.CrossOrigin)
 	c.add(skimguard.KindScriptAttributesChanged, f, s.Subject(),
 		fmt.Sprintf("%s runs approved code, but %s", s.Subject(), why),
 		skimguard.Evidence{
-			Before: "integrity=" + orNone(base.Attrs[attrIntegrity]) + " crossorigin=" + orNone(base.Attrs[attrCrossOrigin]),
+			Before: "integrity=" + orNone(base.Attrs[skimguard.AttrIntegrity]) + " crossorigin=" + orNone(base.Attrs[skimguard.AttrCrossOrigin]),
 			After:  "integrity=" + orNone(s.Integrity) + " crossorigin=" + orNone(s.CrossOrigin),
 			URL:    s.URL, LoadedBy: s.LoadedBy,
 		},
@@ -136,7 +136,7 @@ func (c *comparer) scriptAttrs(r result) {
 // keepPlace gives an observed script item the baseline item's place
 // attributes, so approving a change merges into that item.
 func keepPlace(it, base *skimguard.Item) {
-	for _, a := range []string{attrOrdinal, attrLocation, attrFrame, attrKind} {
+	for _, a := range []string{skimguard.AttrOrdinal, skimguard.AttrLocation, skimguard.AttrFrame, skimguard.AttrKind} {
 		if v, ok := base.Attrs[a]; ok {
 			if it.Attrs == nil {
 				it.Attrs = map[string]string{}
@@ -150,19 +150,19 @@ func keepPlace(it, base *skimguard.Item) {
 // attributes differ from the accepted ones, "" when they do not.
 func attrChanges(base *skimguard.Item, s *skimguard.Script) string {
 	var why []string
-	switch attrDiff(base.Attrs[attrIntegrity], s.Integrity) {
+	switch attrDiff(base.Attrs[skimguard.AttrIntegrity], s.Integrity) {
 	case "dropped":
-		why = append(why, "its integrity attribute was removed (was "+base.Attrs[attrIntegrity]+")")
+		why = append(why, "its integrity attribute was removed (was "+base.Attrs[skimguard.AttrIntegrity]+")")
 	case "changed":
-		why = append(why, "its integrity attribute changed to "+s.Integrity+" (approved: "+base.Attrs[attrIntegrity]+")")
+		why = append(why, "its integrity attribute changed to "+s.Integrity+" (approved: "+base.Attrs[skimguard.AttrIntegrity]+")")
 	case "added":
 		why = append(why, "it gained an integrity attribute "+s.Integrity)
 	}
-	switch attrDiff(base.Attrs[attrCrossOrigin], s.CrossOrigin) {
+	switch attrDiff(base.Attrs[skimguard.AttrCrossOrigin], s.CrossOrigin) {
 	case "dropped":
-		why = append(why, "its crossorigin attribute was removed (was "+base.Attrs[attrCrossOrigin]+")")
+		why = append(why, "its crossorigin attribute was removed (was "+base.Attrs[skimguard.AttrCrossOrigin]+")")
 	case "changed", "added":
-		why = append(why, "its crossorigin attribute is now "+s.CrossOrigin+" (approved: "+orNone(base.Attrs[attrCrossOrigin])+")")
+		why = append(why, "its crossorigin attribute is now "+s.CrossOrigin+" (approved: "+orNone(base.Attrs[skimguard.AttrCrossOrigin])+")")
 	}
 	return strings.Join(why, " and ")
 }
@@ -175,7 +175,7 @@ func attrDiff(set, observed string) string {
 		return ""
 	case len(vs) == 0:
 		return "added"
-	case observed == "" && !contains(vs, attrNone):
+	case observed == "" && !contains(vs, skimguard.AttrNone):
 		return "dropped"
 	case observed != "" && !contains(vs, observed):
 		return "changed"
@@ -184,7 +184,7 @@ func attrDiff(set, observed string) string {
 }
 
 func shortHash(v string) string {
-	v = strings.TrimPrefix(v, "sha256:")
+	v = strings.TrimPrefix(v, skimguard.ScriptHashPrefix)
 	if len(v) > 12 {
 		return v[:12] + "…"
 	}
