@@ -2,6 +2,7 @@ package skimguard
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,15 @@ var Kinds = []Kind{
 	KindFormAdded, KindFormChanged, KindFormRemoved, KindConnectionAdded,
 	KindHeaderAdded, KindHeaderChanged, KindHeaderRemoved, KindPageRedirected,
 	KindScanFailed,
+}
+
+// Order is k's place in Kinds, the order in which reports list findings
+// of equal severity; kinds not in Kinds come last.
+func (k Kind) Order() int {
+	if i := slices.Index(Kinds, k); i >= 0 {
+		return i
+	}
+	return len(Kinds)
 }
 
 // Severity ranks findings. The values are part of the JSON report's contract.

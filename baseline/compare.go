@@ -1,9 +1,10 @@
 package baseline
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"sort"
+	"slices"
 	"strings"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -163,35 +164,15 @@ func urlIfAny(s string) string {
 	return ""
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return skimguard.AttrNone
-	}
-	return s
-}
-
-var kindOrder = func() map[skimguard.Kind]int {
-	m := map[skimguard.Kind]int{}
-	for i, k := range skimguard.Kinds {
-		m[k] = i
-	}
-	return m
-}()
-
 // sortFindings orders findings most severe first, then by the report
 // order of kinds, subject and fingerprint, so output is deterministic.
 func sortFindings(fs []skimguard.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Severity.Rank() != b.Severity.Rank() {
-			return a.Severity.Rank() > b.Severity.Rank()
-		}
-		if kindOrder[a.Kind] != kindOrder[b.Kind] {
-			return kindOrder[a.Kind] < kindOrder[b.Kind]
-		}
-		if a.Subject != b.Subject {
-			return a.Subject < b.Subject
-		}
-		return a.Fingerprint < b.Fingerprint
+	slices.SortStableFunc(fs, func(a, b skimguard.Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
+			cmp.Compare(a.Kind.Order(), b.Kind.Order()),
+			cmp.Compare(a.Subject, b.Subject),
+			cmp.Compare(a.Fingerprint, b.Fingerprint),
+		)
 	})
 }

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -56,7 +57,7 @@ func (c *comparer) formChanged(r result) {
 	}
 	if o := urlOrigin(skimguard.ParseFormValue(after).Action); !contains(actions, o) {
 		f.originChanged = true
-		why = append(why, fmt.Sprintf("its action now posts to %s instead of %s", orNone(o), strings.Join(sortedSet(actions), " or ")))
+		why = append(why, fmt.Sprintf("its action now posts to %s instead of %s", cmp.Or(o, "(none)"), strings.Join(sortedSet(actions), " or ")))
 	}
 	if fields := cardFields(e.form); len(fields) > 0 && !fieldsBefore && it.Attrs[skimguard.AttrFrame] == "top" && !c.cardDoc("top") {
 		f.cardInputsInTop = true

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -118,16 +119,19 @@ func (c *comparer) scriptAttrs(r result) {
 	if why == "" {
 		return
 	}
-	f := facts{integrityOnlyAdded: attrDiff(base.Attrs[skimguard.AttrIntegrity], s.Integrity) == "added" && attrDiff(base.Attrs[skimguard.AttrCrossOrigin], s.CrossOrigin) == ""}
+	wasIntegrity, wasCrossOrigin := base.Attrs[skimguard.AttrIntegrity], base.Attrs[skimguard.AttrCrossOrigin]
+	f := facts{integrityOnlyAdded: attrDiff(wasIntegrity, s.Integrity) == "added" && attrDiff(wasCrossOrigin, s.CrossOrigin) == ""}
+	// An absent attribute is accepted, and shown, as AttrNone.
+	integrity, crossOrigin := cmp.Or(s.Integrity, skimguard.AttrNone), cmp.Or(s.CrossOrigin, skimguard.AttrNone)
 	it := *base
 	it.Attrs = copyAttrs(base.Attrs)
-	it.Attrs[skimguard.AttrIntegrity] = orNone(s.Integrity)
-	it.Attrs[skimguard.AttrCrossOrigin] = orNone(s.CrossOrigin)
+	it.Attrs[skimguard.AttrIntegrity] = integrity
+	it.Attrs[skimguard.AttrCrossOrigin] = crossOrigin
 	c.add(skimguard.KindScriptAttributesChanged, f, s.Subject(),
 		fmt.Sprintf("%s runs approved code, but %s", s.Subject(), why),
 		skimguard.Evidence{
-			Before: "integrity=" + orNone(base.Attrs[skimguard.AttrIntegrity]) + " crossorigin=" + orNone(base.Attrs[skimguard.AttrCrossOrigin]),
-			After:  "integrity=" + orNone(s.Integrity) + " crossorigin=" + orNone(s.CrossOrigin),
+			Before: "integrity=" + cmp.Or(wasIntegrity, skimguard.AttrNone) + " crossorigin=" + cmp.Or(wasCrossOrigin, skimguard.AttrNone),
+			After:  "integrity=" + integrity + " crossorigin=" + crossOrigin,
 			URL:    s.URL, LoadedBy: s.LoadedBy,
 		},
 		it, "integrity="+s.Integrity+"|crossorigin="+s.CrossOrigin)
@@ -162,7 +166,7 @@ func attrChanges(base *skimguard.Item, s *skimguard.Script) string {
 	case "dropped":
 		why = append(why, "its crossorigin attribute was removed (was "+base.Attrs[skimguard.AttrCrossOrigin]+")")
 	case "changed", "added":
-		why = append(why, "its crossorigin attribute is now "+s.CrossOrigin+" (approved: "+orNone(base.Attrs[skimguard.AttrCrossOrigin])+")")
+		why = append(why, "its crossorigin attribute is now "+s.CrossOrigin+" (approved: "+cmp.Or(base.Attrs[skimguard.AttrCrossOrigin], skimguard.AttrNone)+")")
 	}
 	return strings.Join(why, " and ")
 }

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sort"
@@ -138,7 +139,7 @@ func acceptAttr(it *skimguard.Item, name, v string) {
 	if cur == "" {
 		cur = skimguard.AttrNone
 	}
-	it.Attrs[name] = mergeAttrSet(cur, orNone(v))
+	it.Attrs[name] = mergeAttrSet(cur, cmp.Or(v, skimguard.AttrNone))
 }
 
 func sortItems(items []skimguard.Item) {

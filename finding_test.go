@@ -1,0 +1,14 @@
+package skimguard
+
+import "testing"
+
+func TestKindOrderFollowsKindsAndPutsUnknownKindsLast(t *testing.T) {
+	for i, k := range Kinds {
+		if k.Order() != i {
+			t.Errorf("%s.Order() = %d, want %d", k, k.Order(), i)
+		}
+	}
+	if got := Kind("card.accessed").Order(); got != len(Kinds) {
+		t.Errorf("unknown kind's Order() = %d, want %d (last)", got, len(Kinds))
+	}
+}
