@@ -40,6 +40,48 @@ var Kinds = []Kind{
 	KindScanFailed,
 }
 
+// Help says in a sentence what a finding of kind k means, for people and
+// for SARIF rules; "" for kinds not in Kinds.
+func (k Kind) Help() string {
+	switch k {
+	case KindScriptAdded:
+		return "A script runs on the payment page that is not in its approved baseline."
+	case KindScriptChanged:
+		return "The text of an approved script changed."
+	case KindScriptRemoved:
+		return "An approved script no longer runs on the page."
+	case KindScriptAttributesChanged:
+		return "A script's integrity or crossorigin attribute changed."
+	case KindFrameAdded:
+		return "An iframe appeared that is not in the baseline."
+	case KindFrameChanged:
+		return "An approved iframe changed origin, path or visibility."
+	case KindFrameRemoved:
+		return "An approved iframe is gone."
+	case KindFormAdded:
+		return "A form with card-like inputs appeared."
+	case KindFormChanged:
+		return "A card form's action, method or fields changed."
+	case KindFormRemoved:
+		return "An approved card form is gone."
+	case KindConnectionAdded:
+		return "The page sent requests to a destination it never contacted in the baseline."
+	case KindHeaderAdded:
+		return "A security-impacting response header appeared."
+	case KindHeaderChanged:
+		return "A security-impacting response header changed."
+	case KindHeaderRemoved:
+		return "A security-impacting response header was removed."
+	case KindPageRedirected:
+		return "The payment page ended somewhere else, or through other redirects."
+	case KindDataExfiltration:
+		return "Test card data typed into the page reached an origin that did not receive it in the baseline."
+	case KindScanFailed:
+		return "The page could not be checked."
+	}
+	return ""
+}
+
 // Order is k's place in Kinds, the order in which reports list findings
 // of equal severity; kinds not in Kinds come last.
 func (k Kind) Order() int {

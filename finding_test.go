@@ -12,3 +12,11 @@ func TestKindOrderFollowsKindsAndPutsUnknownKindsLast(t *testing.T) {
 		t.Errorf("unknown kind's Order() = %d, want %d (last)", got, len(Kinds))
 	}
 }
+
+func TestEveryKindSaysWhatItMeans(t *testing.T) {
+	for _, k := range Kinds {
+		if k.Help() == "" {
+			t.Errorf("%s has no Help", k)
+		}
+	}
+}
