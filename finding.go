@@ -2,6 +2,7 @@ package skimguard
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,57 @@ var Kinds = []Kind{
 	KindFormAdded, KindFormChanged, KindFormRemoved, KindConnectionAdded,
 	KindHeaderAdded, KindHeaderChanged, KindHeaderRemoved, KindPageRedirected,
 	KindScanFailed,
+}
+
+// Help says in a sentence what a finding of kind k means, for people and
+// for SARIF rules; "" for kinds not in Kinds.
+func (k Kind) Help() string {
+	switch k {
+	case KindScriptAdded:
+		return "A script runs on the payment page that is not in its approved baseline."
+	case KindScriptChanged:
+		return "The text of an approved script changed."
+	case KindScriptRemoved:
+		return "An approved script no longer runs on the page."
+	case KindScriptAttributesChanged:
+		return "A script's integrity or crossorigin attribute changed."
+	case KindFrameAdded:
+		return "An iframe appeared that is not in the baseline."
+	case KindFrameChanged:
+		return "An approved iframe changed origin, path or visibility."
+	case KindFrameRemoved:
+		return "An approved iframe is gone."
+	case KindFormAdded:
+		return "A form with card-like inputs appeared."
+	case KindFormChanged:
+		return "A card form's action, method or fields changed."
+	case KindFormRemoved:
+		return "An approved card form is gone."
+	case KindConnectionAdded:
+		return "The page sent requests to a destination it never contacted in the baseline."
+	case KindHeaderAdded:
+		return "A security-impacting response header appeared."
+	case KindHeaderChanged:
+		return "A security-impacting response header changed."
+	case KindHeaderRemoved:
+		return "A security-impacting response header was removed."
+	case KindPageRedirected:
+		return "The payment page ended somewhere else, or through other redirects."
+	case KindDataExfiltration:
+		return "Test card data typed into the page reached an origin that did not receive it in the baseline."
+	case KindScanFailed:
+		return "The page could not be checked."
+	}
+	return ""
+}
+
+// Order is k's place in Kinds, the order in which reports list findings
+// of equal severity; kinds not in Kinds come last.
+func (k Kind) Order() int {
+	if i := slices.Index(Kinds, k); i >= 0 {
+		return i
+	}
+	return len(Kinds)
 }
 
 // Severity ranks findings. The values are part of the JSON report's contract.
@@ -129,52 +181,6 @@ type Evidence struct {
 	// brought a script into the page.
 	Initiator string `json:"initiator,omitempty"`
 	LoadedBy  string `json:"loaded_by,omitempty"`
-}
-
-// ItemType is the type of a baseline item.
-type ItemType string
-
-// Baseline item types.
-const (
-	ItemScript     ItemType = "script"
-	ItemFrame      ItemType = "frame"
-	ItemForm       ItemType = "form"
-	ItemConnection ItemType = "connection"
-	ItemHeader     ItemType = "header"
-	// ItemRedirect is the main document's final URL and redirect chain.
-	ItemRedirect ItemType = "redirect"
-	// ItemCardSink is an origin that receives the test card data normally.
-	ItemCardSink ItemType = "card_sink"
-)
-
-// Item is one approved thing in a page's baseline.
-type Item struct {
-	Type ItemType `json:"type"`
-	// Key identifies the item within its page's baseline; the baseline
-	// package makes it.
-	Key     string `json:"key"`
-	Subject string `json:"subject"`
-	Origin  string `json:"origin,omitempty"`
-	// Values are the accepted forms of the item: for scripts exact SHA-256
-	// hashes and structural fingerprints, for headers normalised values, for
-	// forms their action, method and fields. Sorted, no duplicates.
-	Values []string `json:"values"`
-	// Optional items were not seen in every baseline sample (an A/B variant,
-	// a lazily loaded widget): their absence is no finding.
-	Optional bool `json:"optional,omitempty"`
-	// Attrs holds extra facts: a script's integrity and crossorigin, its
-	// kind and loader, a frame's sandbox.
-	Attrs map[string]string `json:"attrs,omitempty"`
-	// Source, SHA256 and SRI describe the latest approved text of a script.
-	Source string `json:"source,omitempty"`
-	SHA256 string `json:"sha256,omitempty"`
-	SRI    string `json:"sri,omitempty"`
-	// FirstSeen is when the item first entered the page's baseline;
-	// ApprovedBy, Reason and ApprovedAt record its latest approval.
-	FirstSeen  time.Time `json:"first_seen"`
-	ApprovedBy string    `json:"approved_by"`
-	Reason     string    `json:"reason"`
-	ApprovedAt time.Time `json:"approved_at"`
 }
 
 // Baseline is one approved version of what a page is expected to show.

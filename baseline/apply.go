@@ -99,8 +99,8 @@ func Apply(current *skimguard.Baseline, approved []skimguard.Finding, res skimgu
 			}
 
 		case skimguard.KindFrameChanged:
-			if old := it.Attrs[attrReplaces]; old != "" && old != it.Key {
-				delete(it.Attrs, attrReplaces)
+			if old := it.Attrs[skimguard.AttrReplaces]; old != "" && old != it.Key {
+				delete(it.Attrs, skimguard.AttrReplaces)
 				if prev, ok := remove(it.Type, old); ok {
 					it.FirstSeen = prev.FirstSeen
 				}
@@ -117,7 +117,7 @@ func Apply(current *skimguard.Baseline, approved []skimguard.Finding, res skimgu
 		case skimguard.KindScriptAdded, skimguard.KindScriptChanged, skimguard.KindScriptAttributesChanged,
 			skimguard.KindFrameAdded, skimguard.KindFormAdded, skimguard.KindFormChanged,
 			skimguard.KindConnectionAdded, skimguard.KindPageRedirected, skimguard.KindDataExfiltration:
-			delete(it.Attrs, attrReplaces)
+			delete(it.Attrs, skimguard.AttrReplaces)
 			if exists {
 				mergeItem(&nb.Items[i], it)
 				stamp(&nb.Items[i])
@@ -153,24 +153,24 @@ func mergeItem(dst *skimguard.Item, src skimguard.Item) {
 		dst.Source, dst.SHA256, dst.SRI = src.Source, src.SHA256, src.SRI
 	}
 	mergeScriptAttrsFrom(dst, src.Attrs)
-	if lb := src.Attrs[attrLoadedBy]; lb != "" {
+	if lb := src.Attrs[skimguard.AttrLoadedBy]; lb != "" {
 		if dst.Attrs == nil {
 			dst.Attrs = map[string]string{}
 		}
-		dst.Attrs[attrLoadedBy] = lb
+		dst.Attrs[skimguard.AttrLoadedBy] = lb
 	}
 }
 
 // mergeScriptAttrsFrom accepts each value of src's integrity and
-// crossorigin sets (absent meaning "(none)").
+// crossorigin sets (absent meaning skimguard.AttrNone).
 func mergeScriptAttrsFrom(dst *skimguard.Item, src map[string]string) {
-	for _, name := range [...]string{attrIntegrity, attrCrossOrigin} {
+	for _, name := range [...]string{skimguard.AttrIntegrity, skimguard.AttrCrossOrigin} {
 		vs := attrSet(src[name])
 		if len(vs) == 0 {
 			vs = []string{""}
 		}
 		for _, v := range vs {
-			if v == attrNone {
+			if v == skimguard.AttrNone {
 				v = ""
 			}
 			acceptAttr(dst, name, v)

@@ -27,14 +27,15 @@
 //
 // # Values
 //
-// Values are what is accepted for an item. A script accepts its exact
+// Values are what is accepted for an item, in the forms the root package
+// defines next to skimguard.Item. A script accepts its exact
 // "sha256:<hex>" hashes and its structural "fp:<hex>" fingerprints (see
 // Normalize and Fingerprint): two bodies count as the same version when
 // their normalised texts are equal, which is what a reviewer can diff to
-// see why. Frames accept "origin=..|sandbox=..|hidden=..", forms
-// "action=<normalised action>|method=..|fields=<card fields>", headers their
-// normalised value (CSP nonces as 'nonce-*', directives sorted), redirects
-// "final=<normalised URL>|chain=<origins and paths>".
+// see why. Frames accept a skimguard.FrameValue, forms a
+// skimguard.FormValue (normalised action), headers their normalised value
+// (CSP nonces as 'nonce-*', directives sorted), redirects a
+// skimguard.RedirectValue (normalised final URL, origins and paths).
 //
 // # Fingerprints of findings
 //

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sort"
@@ -21,7 +22,7 @@ import (
 // are Optional (A/B variants, lazily loaded widgets), so their absence is
 // no finding. Query parameters whose values differ between samples at the
 // same origin and path are dropped from keys, and recorded on the items
-// (Attrs "volatile_query") so that Compare drops them too.
+// (skimguard.AttrVolatile) so that Compare drops them too.
 func Learn(samples []*skimguard.Observation, by, reason string, at time.Time) (*skimguard.Baseline, error) {
 	if len(samples) == 0 {
 		return nil, errors.New("learn baseline: no samples; observe the page at least once (several loads let volatile values be learnt)")
@@ -83,7 +84,7 @@ func Learn(samples []*skimguard.Observation, by, reason string, at time.Time) (*
 			if it.Attrs == nil {
 				it.Attrs = map[string]string{}
 			}
-			it.Attrs[attrVolatile] = strings.Join(volatile, ",")
+			it.Attrs[skimguard.AttrVolatile] = strings.Join(volatile, ",")
 		}
 	}
 	sortItems(items)
@@ -120,11 +121,11 @@ func learnInto(base *skimguard.Item, e *entry, isChange bool) {
 // mergeScriptAttrs accepts a script's integrity and crossorigin
 // attributes as seen next to those already accepted.
 func mergeScriptAttrs(it *skimguard.Item, integrity, crossorigin string) {
-	acceptAttr(it, attrIntegrity, integrity)
-	acceptAttr(it, attrCrossOrigin, crossorigin)
+	acceptAttr(it, skimguard.AttrIntegrity, integrity)
+	acceptAttr(it, skimguard.AttrCrossOrigin, crossorigin)
 }
 
-// acceptAttr adds v ("" meaning absent, stored as "(none)") to the
+// acceptAttr adds v ("" meaning absent, stored as skimguard.AttrNone) to the
 // accepted values of attribute name. An item without the attribute was
 // approved without it, so absence stays accepted when a value joins.
 func acceptAttr(it *skimguard.Item, name, v string) {
@@ -136,9 +137,9 @@ func acceptAttr(it *skimguard.Item, name, v string) {
 		it.Attrs = map[string]string{}
 	}
 	if cur == "" {
-		cur = attrNone
+		cur = skimguard.AttrNone
 	}
-	it.Attrs[name] = mergeAttrSet(cur, orNone(v))
+	it.Attrs[name] = mergeAttrSet(cur, cmp.Or(v, skimguard.AttrNone))
 }
 
 func sortItems(items []skimguard.Item) {

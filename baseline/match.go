@@ -3,7 +3,6 @@ package baseline
 import (
 	"sort"
 	"strconv"
-	"strings"
 
 	skimguard "github.com/skimguard/skimguard"
 )
@@ -56,11 +55,11 @@ func newIndex(items []skimguard.Item) *index {
 		ix.byKey.put(ix.byKey.slot(it.Key, func(j int) bool { return items[j].Key == it.Key && items[j].Type == it.Type }), i)
 		switch it.Type {
 		case skimguard.ItemScript:
-			if _, ok := it.Attrs[attrOrdinal]; ok {
+			if _, ok := it.Attrs[skimguard.AttrOrdinal]; ok {
 				// A script without URL pairs within its kind and
 				// document; the group's name is reused while items
 				// (sorted by key) stay in one group.
-				kind, frame := it.Attrs[attrKind], it.Attrs[attrFrame]
+				kind, frame := it.Attrs[skimguard.AttrKind], it.Attrs[skimguard.AttrFrame]
 				if lastGroup == "" || kind != lastKind || frame != lastFrame {
 					lastKind, lastFrame, lastGroup = kind, frame, kind+" in "+frame
 				}
@@ -80,7 +79,7 @@ func newIndex(items []skimguard.Item) *index {
 				}
 			}
 		case skimguard.ItemFrame:
-			g := it.Attrs[attrParent]
+			g := it.Attrs[skimguard.AttrParent]
 			ix.frameGroups[g] = append(ix.frameGroups[g], i)
 		}
 	}
@@ -101,12 +100,13 @@ func (ix *index) accepts(i int, e *entry) bool {
 		for _, v := range vals {
 			// Compared in place: building "sha256:<hex>" for each of
 			// thousands of matching scripts would dominate Compare.
-			if len(v) == len(hashPrefix)+len(e.sum) && v[len(hashPrefix):] == e.sum && v[:len(hashPrefix)] == hashPrefix {
+			const prefix = skimguard.ScriptHashPrefix
+			if len(v) == len(prefix)+len(e.sum) && v[len(prefix):] == e.sum && v[:len(prefix)] == prefix {
 				return true
 			}
 		}
 		for _, v := range vals {
-			if strings.HasPrefix(v, "fp:") {
+			if skimguard.IsScriptFingerprint(v) {
 				return hasValue(vals, e.fingerprint())
 			}
 		}
@@ -269,9 +269,9 @@ func pair(ix *index, left []*entry, group []int, matched []bool) []result {
 	for _, e := range left {
 		if e.slot != "" && take(e, func(it *skimguard.Item) bool {
 			if e.frame != nil {
-				return digitsOut(it.Attrs[attrName]) == e.slot
+				return digitsOut(it.Attrs[skimguard.AttrName]) == e.slot
 			}
-			return it.Attrs[attrLocation] == e.slot
+			return it.Attrs[skimguard.AttrLocation] == e.slot
 		}) {
 			continue
 		}
@@ -280,7 +280,7 @@ func pair(ix *index, left []*entry, group []int, matched []bool) []result {
 	var rest2 []*entry
 	for _, e := range rest {
 		if e.frame == nil && take(e, func(it *skimguard.Item) bool {
-			return it.Attrs[attrOrdinal] == strconv.Itoa(e.ordinal)
+			return it.Attrs[skimguard.AttrOrdinal] == strconv.Itoa(e.ordinal)
 		}) {
 			continue
 		}

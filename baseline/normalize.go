@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 
+	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/jstoken"
 )
 
@@ -472,18 +473,20 @@ func appendNormalized(dst []byte, src string) []byte {
 }
 
 // Fingerprint returns the structural fingerprint of JavaScript source:
-// "fp:" and the hex SHA-256 of Normalize(src). Baseline items keep it next
-// to the exact "sha256:" hash, so a script whose text differs from every
-// approved version only in literal values still counts as approved.
+// skimguard.ScriptFingerprintPrefix ("fp:") and the hex SHA-256 of
+// Normalize(src). Baseline items keep it next to the exact
+// skimguard.ScriptHash, so a script whose text differs from every approved
+// version only in literal values still counts as approved.
 func Fingerprint(src string) string {
 	// Normalised into one buffer and hashed once: Compare may fingerprint
 	// hundreds of scripts. Small scripts fit the stack buffer.
 	var small [1024]byte
 	buf := bytes.TrimRight(appendNormalized(small[:0], src), "\n")
 	sum := sha256.Sum256(buf)
-	var out [len("fp:") + 2*sha256.Size]byte
-	copy(out[:], "fp:")
-	hex.Encode(out[len("fp:"):], sum[:])
+	const prefix = skimguard.ScriptFingerprintPrefix
+	var out [len(prefix) + 2*sha256.Size]byte
+	copy(out[:], prefix)
+	hex.Encode(out[len(prefix):], sum[:])
 	return string(out[:])
 }
 

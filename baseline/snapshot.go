@@ -12,24 +12,6 @@ import (
 	skimguard "github.com/skimguard/skimguard"
 )
 
-// Attribute names in Item.Attrs.
-const (
-	attrKind        = "kind"
-	attrFrame       = "frame"    // document (scripts without URL, forms) or frame origin (external scripts)
-	attrOrdinal     = "ordinal"  // set on scripts without URL only: it marks them as matched by content and position
-	attrLocation    = "location" // handler element/attribute, inline line/col
-	attrLoadedBy    = "loaded_by"
-	attrIntegrity   = "integrity"   // accepted values joined by attrSep; "(none)" when absence is accepted
-	attrCrossOrigin = "crossorigin" // same form as integrity
-	attrParent      = "parent"      // frames: the document holding the frame
-	attrDoc         = "doc"         // frames: the frame's own document, as forms and scripts name it
-	attrName        = "name"
-	attrReplaces    = "replaces"       // frame.changed items: the key of the frame they replace
-	attrVolatile    = "volatile_query" // query parameters learnt to vary on this page, comma separated
-	attrSep         = " | "
-	attrNone        = "(none)"
-)
-
 // redirectKey is the key of a page's single redirect item.
 const redirectKey = "main document"
 
@@ -60,7 +42,7 @@ type entry struct {
 	conn   *skimguard.Connection
 	leaks  []*skimguard.Leak
 	// Fields kept lean: a page has thousands of entries. A form's card
-	// fields and a script's "sha256:" value are derived again when a
+	// fields and a script's exact-hash value are derived again when a
 	// finding needs them.
 	sum string    // scripts: hex SHA-256 of the text
 	fp  string    // scripts: structural fingerprint, built on demand
@@ -68,11 +50,9 @@ type entry struct {
 	val [1]string // backs item.Values for one-value items
 }
 
-const hashPrefix = "sha256:"
-
-// hashValue returns the script's exact-hash value, "sha256:<hex>".
+// hashValue returns the script's exact-hash value.
 func (e *entry) hashValue() string {
-	return hashPrefix + e.sum
+	return skimguard.ScriptHash(e.sum)
 }
 
 // fingerprint computes the script's structural fingerprint once.
@@ -90,9 +70,9 @@ func (e *entry) full() skimguard.Item {
 	h := &e.item
 	it := skimguard.Item{Type: h.Type, Key: h.Key, Subject: h.Subject, Origin: h.Origin, Values: h.Values, Attrs: copyAttrs(h.Attrs)}
 	if f := e.frame; f != nil {
-		it.Attrs = map[string]string{attrParent: e.group, attrDoc: e.n.doc(f.URL)}
+		it.Attrs = map[string]string{skimguard.AttrParent: e.group, skimguard.AttrDoc: e.n.doc(f.URL)}
 		if f.Name != "" {
-			it.Attrs[attrName] = f.Name
+			it.Attrs[skimguard.AttrName] = f.Name
 		}
 	}
 	if sc := e.script; sc != nil {
@@ -103,14 +83,14 @@ func (e *entry) full() skimguard.Item {
 		}
 		// Built here rather than in takeSnapshot: Compare never needs the
 		// attributes of the thousands of scripts that match.
-		it.Attrs = map[string]string{attrKind: scriptKind(sc), attrFrame: e.n.scriptFrame(sc)}
+		it.Attrs = map[string]string{skimguard.AttrKind: scriptKind(sc), skimguard.AttrFrame: e.n.scriptFrame(sc)}
 		if sc.URL == "" {
-			it.Attrs[attrOrdinal] = strconv.Itoa(sc.Ordinal)
+			it.Attrs[skimguard.AttrOrdinal] = strconv.Itoa(sc.Ordinal)
 			if sc.Location != "" {
-				it.Attrs[attrLocation] = sc.Location
+				it.Attrs[skimguard.AttrLocation] = sc.Location
 			}
 		}
-		for name, v := range map[string]string{attrLoadedBy: sc.LoadedBy, attrIntegrity: sc.Integrity, attrCrossOrigin: sc.CrossOrigin} {
+		for name, v := range map[string]string{skimguard.AttrLoadedBy: sc.LoadedBy, skimguard.AttrIntegrity: sc.Integrity, skimguard.AttrCrossOrigin: sc.CrossOrigin} {
 			if v != "" {
 				it.Attrs[name] = v
 			}
@@ -136,7 +116,7 @@ type snapshot struct {
 	sinks    []*entry
 }
 
-// scriptKind is a script's Attrs "kind".
+// scriptKind is a script's AttrKind.
 func scriptKind(sc *skimguard.Script) string {
 	if sc.Kind == "" {
 		return "script"
@@ -144,7 +124,7 @@ func scriptKind(sc *skimguard.Script) string {
 	return string(sc.Kind)
 }
 
-// scriptFrame is a script's Attrs "frame": for a script with URL the
+// scriptFrame is a script's AttrFrame: for a script with URL the
 // frame's origin, not its URL (iframe URLs carry session ids, and a
 // script's identity does not depend on them); else its document.
 func (n *urlNorm) scriptFrame(sc *skimguard.Script) string {
@@ -289,7 +269,7 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 			Subject: subject,
 			Origin:  urlOrigin(f.Action),
 			Values:  []string{formValue(n, f, fields)},
-			Attrs:   map[string]string{attrFrame: doc},
+			Attrs:   map[string]string{skimguard.AttrFrame: doc},
 		}
 		s.forms = append(s.forms, e)
 	}
@@ -384,7 +364,7 @@ func orUnknown(s string) string {
 func frameValue(origin string, f *skimguard.Frame) string {
 	sb := strings.Fields(strings.ToLower(f.Sandbox))
 	sort.Strings(sb)
-	return "origin=" + origin + "|sandbox=" + strings.Join(sb, " ") + "|hidden=" + strconv.FormatBool(f.Hidden)
+	return skimguard.FrameValue{Origin: origin, Sandbox: strings.Join(sb, " "), Hidden: f.Hidden}.Format()
 }
 
 // formValue is a form's comparable state: where it posts, how, and which
@@ -394,7 +374,7 @@ func formValue(n *urlNorm, f *skimguard.Form, fields []string) string {
 	if f.Action != "" {
 		action = n.norm(f.Action)
 	}
-	return "action=" + action + "|method=" + strings.ToUpper(f.Method) + "|fields=" + strings.Join(fields, ",")
+	return skimguard.FormValue{Action: action, Method: strings.ToUpper(f.Method), Fields: fields}.Format()
 }
 
 func cardFields(f *skimguard.Form) []string {
@@ -416,17 +396,7 @@ func redirectValue(n *urlNorm, o *skimguard.Observation) string {
 	for _, r := range o.Redirects {
 		chain = append(chain, splitURL(r).originPath())
 	}
-	return "final=" + n.norm(o.FinalURL) + "|chain=" + strings.Join(chain, " > ")
-}
-
-// valuePart returns the value of field name in a "a=1|b=2" value.
-func valuePart(v, name string) string {
-	for _, p := range strings.Split(v, "|") {
-		if k, val, ok := strings.Cut(p, "="); ok && k == name {
-			return val
-		}
-	}
-	return ""
+	return skimguard.RedirectValue{Final: n.norm(o.FinalURL), Chain: chain}.Format()
 }
 
 func digitsOut(s string) string {
@@ -470,17 +440,17 @@ func attrSet(v string) []string {
 	if v == "" {
 		return nil
 	}
-	return strings.Split(v, attrSep)
+	return strings.Split(v, skimguard.AttrSep)
 }
 
-// mergeAttrSet adds value (attrNone for absence) to an accepted-values
+// mergeAttrSet adds value (skimguard.AttrNone for absence) to an accepted-values
 // attribute.
 func mergeAttrSet(set, value string) string {
 	vs := attrSet(set)
 	if contains(vs, value) {
 		return set
 	}
-	return strings.Join(sortedSet(append(vs, value)), attrSep)
+	return strings.Join(sortedSet(append(vs, value)), skimguard.AttrSep)
 }
 
 // lowerASCII lower-cases s without allocating when it is already lower

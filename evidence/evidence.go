@@ -139,7 +139,7 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 			if it.Type != skimguard.ItemScript {
 				continue
 			}
-			s := Script{Site: b.Site, Page: b.Page, Script: it.Subject, Kind: it.Attrs["kind"], Origin: it.Origin, SHA256: it.SHA256, SRI: it.SRI,
+			s := Script{Site: b.Site, Page: b.Page, Script: it.Subject, Kind: it.ScriptKind(), Origin: it.Origin, SHA256: it.SHA256, SRI: it.SRI,
 				Optional: it.Optional, FirstSeen: it.FirstSeen, Justification: it.Reason, ApprovedBy: it.ApprovedBy, ApprovedAt: it.ApprovedAt,
 				BaselineVersion: b.Version}
 			if !it.Optional {

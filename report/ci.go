@@ -33,27 +33,6 @@ func Write(w io.Writer, format string, r Result) error {
 	return fmt.Errorf("unknown report format %q: use one of %s", format, strings.Join(Formats, ", "))
 }
 
-// kindHelp says what each finding kind means, for SARIF rules.
-var kindHelp = map[skimguard.Kind]string{
-	skimguard.KindScriptAdded:             "A script runs on the payment page that is not in its approved baseline.",
-	skimguard.KindScriptChanged:           "The text of an approved script changed.",
-	skimguard.KindScriptRemoved:           "An approved script no longer runs on the page.",
-	skimguard.KindScriptAttributesChanged: "A script's integrity or crossorigin attribute changed.",
-	skimguard.KindFrameAdded:              "An iframe appeared that is not in the baseline.",
-	skimguard.KindFrameChanged:            "An approved iframe changed origin, path or visibility.",
-	skimguard.KindFrameRemoved:            "An approved iframe is gone.",
-	skimguard.KindFormAdded:               "A form with card-like inputs appeared.",
-	skimguard.KindFormChanged:             "A card form's action, method or fields changed.",
-	skimguard.KindFormRemoved:             "An approved card form is gone.",
-	skimguard.KindConnectionAdded:         "The page sent requests to a destination it never contacted in the baseline.",
-	skimguard.KindHeaderAdded:             "A security-impacting response header appeared.",
-	skimguard.KindHeaderChanged:           "A security-impacting response header changed.",
-	skimguard.KindHeaderRemoved:           "A security-impacting response header was removed.",
-	skimguard.KindPageRedirected:          "The payment page ended somewhere else, or through other redirects.",
-	skimguard.KindDataExfiltration:        "Test card data typed into the page reached an origin that did not receive it in the baseline.",
-	skimguard.KindScanFailed:              "The page could not be checked.",
-}
-
 // sarifLevel maps a severity to SARIF's levels.
 func sarifLevel(s skimguard.Severity) string {
 	switch s {
@@ -115,7 +94,7 @@ func SARIF(w io.Writer, r Result) error {
 	}
 	var rules []rule
 	for _, k := range skimguard.Kinds {
-		ru := rule{ID: string(k), Name: ruleName(k), ShortDescription: sarifText{string(k)}, FullDescription: sarifText{kindHelp[k]}}
+		ru := rule{ID: string(k), Name: ruleName(k), ShortDescription: sarifText{string(k)}, FullDescription: sarifText{k.Help()}}
 		ru.DefaultConfiguration.Level = "error"
 		rules = append(rules, ru)
 	}

@@ -64,18 +64,11 @@ func Sorted(fs []skimguard.Finding) []skimguard.Finding {
 			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
 			cmp.Compare(a.Site, b.Site),
 			cmp.Compare(a.Page, b.Page),
-			cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)),
+			cmp.Compare(a.Kind.Order(), b.Kind.Order()),
 			cmp.Compare(a.ID, b.ID),
 		)
 	})
 	return fs
-}
-
-func kindOrder(k skimguard.Kind) int {
-	if i := slices.Index(skimguard.Kinds, k); i >= 0 {
-		return i
-	}
-	return len(skimguard.Kinds)
 }
 
 // Text writes r for people: grouped by page, most severe first, each finding
@@ -124,7 +117,7 @@ func Finding(w io.Writer, f skimguard.Finding) {
 	tw.printf("      why: %s\n", f.Detail)
 	e := f.Evidence
 	if e.Before != "" || e.After != "" {
-		tw.printf("      was: %s\n      now: %s\n", orNone(e.Before), orNone(e.After))
+		tw.printf("      was: %s\n      now: %s\n", cmp.Or(e.Before, "(none)"), cmp.Or(e.After, "(none)"))
 	}
 	if e.URL != "" {
 		tw.printf("      request: %s\n", e.URL)
@@ -167,13 +160,6 @@ func countLine(fs []skimguard.Finding) string {
 		}
 	}
 	return fmt.Sprintf("%d finding(s) (%s)", len(fs), strings.Join(parts, ", "))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
 }
 
 // errWriter keeps the first write error so the printing code stays linear.

@@ -40,7 +40,7 @@ var funcs = template.FuncMap{
 	},
 	"took": func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() },
 	"short": func(h string) string {
-		h = strings.TrimPrefix(h, "sha256:")
+		h = strings.TrimPrefix(h, skimguard.ScriptHashPrefix)
 		if len(h) > 16 {
 			return h[:16]
 		}

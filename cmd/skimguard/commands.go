@@ -437,7 +437,7 @@ func runInventory(ctx context.Context, e env, args []string) error {
 			if it.Optional {
 				opt = " (sometimes)"
 			}
-			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\n", truncate(it.Subject, 60), opt, it.Attrs["kind"], origin,
+			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\n", truncate(it.Subject, 60), opt, it.ScriptKind(), origin,
 				short(it.SHA256), it.FirstSeen.Local().Format("2006-01-02"), it.ApprovedBy, it.Reason)
 		}
 		tw.Flush()
