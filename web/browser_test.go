@@ -135,7 +135,9 @@ func TestReviewInChromium(t *testing.T) {
 		chromedp.SendKeys(`input[name=user]`, "alice"),
 		chromedp.SendKeys(`input[name=password]`, password),
 		chromedp.Click(`form[action="/login"] button`),
-		chromedp.WaitVisible(`main h1`))
+		// The finding page's facts, which the sign-in page has not: its
+		// own main h1 could still be on screen.
+		chromedp.WaitVisible(`dl.facts`))
 	if l := location(); l != link {
 		t.Fatalf("after sign-in the browser is at %s, want the finding %s; it shows:\n%s", l, link, text("main"))
 	}
