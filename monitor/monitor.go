@@ -38,7 +38,8 @@ type Monitor struct {
 	// from several goroutines at once.
 	Progress func(p skimguard.Page, step string)
 	// Observed, when set, receives every observation a check made, from
-	// several goroutines at once (check --write-lock learns from them).
+	// several goroutines at once: an Observations' Add collects them for
+	// ProposeBaselines (check --write-lock).
 	Observed func(skimguard.Page, *skimguard.Observation)
 	// Scanned, when set, is told of every scan once it is stored, and
 	// Delivered of every alert delivery attempt once it is recorded, from

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	skimguard "github.com/skimguard/skimguard"
-	"github.com/skimguard/skimguard/baseline"
 	"github.com/skimguard/skimguard/lockfile"
+	"github.com/skimguard/skimguard/monitor"
 	"github.com/skimguard/skimguard/report"
 )
 
@@ -42,16 +39,20 @@ func runCheck(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	var observed lockObservations
+	var seen monitor.Observations
 	if *writeLock != "" {
-		a.mon.Observed = observed.add
+		a.mon.Observed = seen.Add
 	}
 	res, err := a.mon.Check(ctx, a.pages)
 	if err != nil {
 		return err
 	}
 	if *writeLock != "" {
-		if err := observed.write(ctx, a.store, *writeLock, *by); err != nil {
+		bs, err := a.mon.ProposeBaselines(ctx, &seen, *by, "observed by skimguard check; approve by merging the pull request")
+		if err != nil {
+			return fmt.Errorf("--write-lock: %w", err)
+		}
+		if err := writeFile(*writeLock, lockfile.FromBaselines(bs).Write); err != nil {
 			return err
 		}
 	}
@@ -86,45 +87,4 @@ func countFailed(r report.Result) int {
 		}
 	}
 	return n
-}
-
-// lockObservations collects what a check saw, for --write-lock.
-type lockObservations struct {
-	mu    sync.Mutex
-	pages []skimguard.Page
-	obs   []*skimguard.Observation
-}
-
-func (l *lockObservations) add(p skimguard.Page, o *skimguard.Observation) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.pages = append(l.pages, p)
-	l.obs = append(l.obs, o)
-}
-
-// write proposes each observed page's next baseline: its current baseline
-// with this check's changes applied, as approving them would make it (so the
-// variation learnt before is kept), or, for a page without a baseline, what
-// the check saw. Each changed item says it awaits review.
-func (l *lockObservations) write(ctx context.Context, store skimguard.Store, path, by string) error {
-	res := skimguard.Resolution{Status: skimguard.StatusApproved, By: by,
-		Reason: "observed by skimguard check; approve by merging the pull request", At: time.Now().UTC()}
-	var bs []skimguard.Baseline
-	for i, o := range l.obs {
-		p := l.pages[i]
-		current, err := store.Baseline(ctx, p.Site, p.Name)
-		var next *skimguard.Baseline
-		switch {
-		case err == nil:
-			next, err = baseline.Apply(current, baseline.Compare(current, o), res)
-		case errors.Is(err, skimguard.ErrNoBaseline):
-			next, err = baseline.Learn([]*skimguard.Observation{o}, res.By, res.Reason, res.At)
-		}
-		if err != nil {
-			return fmt.Errorf("--write-lock: %s/%s: %w", p.Site, p.Name, err)
-		}
-		next.Site, next.Page, next.URL = p.Site, p.Name, p.URL
-		bs = append(bs, *next)
-	}
-	return writeFile(path, lockfile.FromBaselines(bs).Write)
 }
