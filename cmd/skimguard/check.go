@@ -65,10 +65,10 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	if err := report.Write(e.stdout, *format, res); err != nil {
 		return err
 	}
-	if n := countFailed(res); n > 0 {
+	if n := res.Failed(); n > 0 {
 		return fmt.Errorf("%d page(s) could not be checked", n)
 	}
-	if anyAtLeast(res.Findings, threshold) {
+	if anyAtLeast(res.Findings(), threshold) {
 		return errFindings
 	}
 	return nil
@@ -77,14 +77,4 @@ func runCheck(ctx context.Context, e env, args []string) error {
 // anyAtLeast reports whether a finding is as severe as threshold or more.
 func anyAtLeast(fs []skimguard.Finding, threshold skimguard.Severity) bool {
 	return slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return f.Severity.Rank() >= threshold.Rank() })
-}
-
-func countFailed(r report.Result) int {
-	n := 0
-	for _, p := range r.Pages {
-		if p.Status == report.PageFailed {
-			n++
-		}
-	}
-	return n
 }

@@ -101,7 +101,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
 				return
 			}
-			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings))
+			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
 		},
 	}
 
