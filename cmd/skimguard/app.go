@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -16,11 +17,17 @@ import (
 	"github.com/skimguard/skimguard/sqlite"
 )
 
-// app is what a command works with, opened from the common flags.
+// app is what a command works with, opened from the common flags by
+// openStore or openCrawler. The caller closes it.
 type app struct {
-	cfg   *config.Config
+	// cfg is sites.yaml. It is nil only when a command that uses just the
+	// store was given --db and there is no sites.yaml.
+	cfg *config.Config
+	// pages are the configured pages of the --site sites, all without
+	// --site; none when cfg is nil.
 	pages []skimguard.Page
 	store skimguard.Store
+	// crawl is the browser; nil for a command that loads no pages.
 	crawl *crawler.Crawler
 	mon   *monitor.Monitor
 }
@@ -44,21 +51,44 @@ func (a *app) Close() {
 	}
 }
 
-// open loads the config, opens the store and, when withCrawler, starts the
-// browser. The caller closes the app.
-func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error) {
-	var cfg *config.Config
+// openStore opens what a command needs that only reads and writes the
+// store: findings, approve, reject, inventory, report, user, baseline
+// export and import. sites.yaml names the database and the sites, but with
+// --db it may be missing, so that findings can be reviewed with the
+// database alone (the demo suggests `findings --db FILE`). Without it there
+// are no pages (report then covers every site in the database, with no
+// per-page coverage), and --site is refused: there are no sites to check
+// its names against.
+func (c *common) openStore(ctx context.Context, e env) (*app, error) {
+	a := &app{}
 	var err error
-	if !withCrawler && c.db != "" && !exists(c.config) {
-		// Reviewing findings needs only the database.
-		cfg = &config.Config{Path: c.config}
-	} else if cfg, err = config.Load(c.config); err != nil {
+	switch {
+	case c.db == "" || !missing(c.config):
+		if a.cfg, a.pages, err = c.load(); err != nil {
+			return nil, err
+		}
+	case len(c.sites) > 0:
+		return nil, fmt.Errorf("--site %s: %s does not exist, so there are no sites to choose from: give --config FILE", &c.sites, c.config)
+	}
+	if a.store, err = sqlite.Open(ctx, c.dbPath(a.cfg)); err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg}
-	if a.pages, err = cfg.Pages(c.sites); err != nil {
+	if err := c.startMonitor(e, a); err != nil {
+		a.Close()
 		return nil, err
 	}
+	return a, nil
+}
+
+// openCrawler opens what a command needs that loads pages (scan, baseline,
+// check, serve): sites.yaml, which it requires, the store (with check
+// --baseline-file, a read-only one over the lock file) and Chromium.
+func (c *common) openCrawler(ctx context.Context, e env) (*app, error) {
+	cfg, pages, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, pages: pages}
 	if c.baselineFile != "" {
 		lock, err := readLock(c.baselineFile)
 		if err != nil {
@@ -68,29 +98,53 @@ func (c *common) open(ctx context.Context, e env, withCrawler bool) (*app, error
 	} else if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
 		return nil, err
 	}
-	logger := newLogger(e.stderr, c.verbose)
-	// A one-shot command alerts the first failure it meets; serve waits for
-	// failures in a row.
-	a.mon = &monitor.Monitor{Store: a.store, Logger: logger, Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
-	for _, ac := range cfg.Alerts {
-		s, err := alerts.New(ac, e.getenv)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		a.mon.Sinks = append(a.mon.Sinks, s)
+	if err := c.startMonitor(e, a); err != nil {
+		a.Close()
+		return nil, err
 	}
-	if withCrawler {
-		a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: logger})
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		a.mon.Scanner = a.crawl
+	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.mon.Logger})
+	if err != nil {
+		a.Close()
+		return nil, err
 	}
+	a.mon.Scanner = a.crawl
 	return a, nil
 }
 
+// load reads sites.yaml and selects the pages of the --site sites.
+func (c *common) load() (*config.Config, []skimguard.Page, error) {
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	pages, err := cfg.Pages(c.sites)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, pages, nil
+}
+
+// startMonitor sets a.mon over a.store, alerting through sites.yaml's
+// channels when there is a sites.yaml.
+func (c *common) startMonitor(e env, a *app) error {
+	// A one-shot command alerts the first failure it meets; serve waits for
+	// failures in a row.
+	a.mon = &monitor.Monitor{Store: a.store, Logger: newLogger(e.stderr, c.verbose), Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
+	if a.cfg == nil {
+		return nil
+	}
+	for _, ac := range a.cfg.Alerts {
+		s, err := alerts.New(ac, e.getenv)
+		if err != nil {
+			return err
+		}
+		a.mon.Sinks = append(a.mon.Sinks, s)
+	}
+	return nil
+}
+
+// dbPath is the database to open: --db, else sites.yaml's database, else
+// skimguard.db beside sites.yaml. cfg may be nil only when --db is given.
 func (c *common) dbPath(cfg *config.Config) string {
 	switch {
 	case c.db != "":
@@ -102,10 +156,10 @@ func (c *common) dbPath(cfg *config.Config) string {
 	}
 }
 
-// exists reports whether path names a file.
-func exists(path string) bool {
+// missing reports whether there is no file at path.
+func missing(path string) bool {
 	_, err := os.Stat(path)
-	return err == nil
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 func readLock(path string) (*lockfile.File, error) {

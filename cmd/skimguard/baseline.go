@@ -23,7 +23,7 @@ func runBaseline(ctx context.Context, e env, args []string) error {
 	if *samples < 1 || *samples > 20 {
 		return usageErr("--samples must be between 1 and 20")
 	}
-	a, err := c.open(ctx, e, true)
+	a, err := c.openCrawler(ctx, e)
 	if err != nil {
 		return err
 	}

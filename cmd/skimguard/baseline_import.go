@@ -28,7 +28,7 @@ func runBaselineImport(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := c.open(ctx, e, false)
+	a, err := c.openStore(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ func runInventory(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, e, false)
+	a, err := c.openStore(ctx, e)
 	if err != nil {
 		return err
 	}

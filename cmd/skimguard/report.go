@@ -34,7 +34,7 @@ func runReport(ctx context.Context, e env, args []string) error {
 	if !slices.Contains(evidence.Formats, *format) {
 		return usageErr("unknown --format %q: use html, csv or json", *format)
 	}
-	a, err := c.open(ctx, e, false)
+	a, err := c.openStore(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func resolve(ctx context.Context, e env, args []string, status skimguard.Finding
 	if *reason == "" {
 		return usageErr("%s needs --reason: PCI DSS 6.4.3 asks for a justification of every script", verb)
 	}
-	a, err := c.open(ctx, e, false)
+	a, err := c.openStore(ctx, e)
 	if err != nil {
 		return err
 	}

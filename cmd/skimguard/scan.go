@@ -11,7 +11,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, e, true)
+	a, err := c.openCrawler(ctx, e)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func openUsers(ctx context.Context, e env, name string, args []string) (*app, []
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := c.open(ctx, e, false)
+	a, err := c.openStore(ctx, e)
 	if err != nil {
 		return nil, nil, err
 	}
