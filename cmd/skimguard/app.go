@@ -73,17 +73,28 @@ func (c *common) openStore(ctx context.Context, e env) (*app, error) {
 	if a.store, err = sqlite.Open(ctx, c.dbPath(a.cfg)); err != nil {
 		return nil, err
 	}
-	if err := c.startMonitor(e, a); err != nil {
-		a.Close()
-		return nil, err
-	}
+	// Resolving findings sends no alert, so approve and reject need no
+	// alert channel either.
+	a.mon = c.newMonitor(e, a.store)
 	return a, nil
 }
 
+// alerting says whether a command delivers alerts. Only check and serve
+// do, so only they build the alert channels, and only they need the
+// channels' secrets in the environment.
+type alerting bool
+
+const (
+	noAlerts   alerting = false
+	sendAlerts alerting = true
+)
+
 // openCrawler opens what a command needs that loads pages (scan, baseline,
 // check, serve): sites.yaml, which it requires, the store (with check
-// --baseline-file, a read-only one over the lock file) and Chromium.
-func (c *common) openCrawler(ctx context.Context, e env) (*app, error) {
+// --baseline-file, a read-only one over the lock file) and Chromium. With
+// sendAlerts, the monitor delivers alerts through sites.yaml's channels,
+// built before the browser starts so that a missing secret fails at once.
+func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, error) {
 	cfg, pages, err := c.load()
 	if err != nil {
 		return nil, err
@@ -98,9 +109,12 @@ func (c *common) openCrawler(ctx context.Context, e env) (*app, error) {
 	} else if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
 		return nil, err
 	}
-	if err := c.startMonitor(e, a); err != nil {
-		a.Close()
-		return nil, err
+	a.mon = c.newMonitor(e, a.store)
+	if al == sendAlerts {
+		if a.mon.Sinks, err = alertSinks(a.cfg, e.getenv); err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.mon.Logger})
 	if err != nil {
@@ -124,23 +138,25 @@ func (c *common) load() (*config.Config, []skimguard.Page, error) {
 	return cfg, pages, nil
 }
 
-// startMonitor sets a.mon over a.store, alerting through sites.yaml's
-// channels when there is a sites.yaml.
-func (c *common) startMonitor(e env, a *app) error {
+// newMonitor makes a monitor over store, without alert channels.
+func (c *common) newMonitor(e env, store skimguard.Store) *monitor.Monitor {
 	// A one-shot command alerts the first failure it meets; serve waits for
 	// failures in a row.
-	a.mon = &monitor.Monitor{Store: a.store, Logger: newLogger(e.stderr, c.verbose), Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
-	if a.cfg == nil {
-		return nil
-	}
-	for _, ac := range a.cfg.Alerts {
-		s, err := alerts.New(ac, e.getenv)
+	return &monitor.Monitor{Store: store, Logger: newLogger(e.stderr, c.verbose), Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
+}
+
+// alertSinks builds sites.yaml's alert channels, reading their secrets from
+// the environment.
+func alertSinks(cfg *config.Config, getenv func(string) string) ([]alerts.Sink, error) {
+	var sinks []alerts.Sink
+	for _, ac := range cfg.Alerts {
+		s, err := alerts.New(ac, getenv)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		a.mon.Sinks = append(a.mon.Sinks, s)
+		sinks = append(sinks, s)
 	}
-	return nil
+	return sinks, nil
 }
 
 // dbPath is the database to open: --db, else sites.yaml's database, else

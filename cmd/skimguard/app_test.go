@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,5 +75,61 @@ func TestStoreCommandsNeedOnlyTheDatabase(t *testing.T) {
 				t.Fatalf("exit %d, want 2 naming the missing sites.yaml:\n%s%s", code, out, errOut)
 			}
 		})
+	}
+}
+
+// Only what sends alerts builds the alert channels: reviewing in a shell
+// without the webhook's secret works, while check still refuses to run
+// without it rather than check silently.
+func TestOnlyAlertingCommandsNeedTheAlertSecrets(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "sg.db")
+	seedBaseline(t, db)
+	cfg := writeConfig(t, dir, "http://127.0.0.1:9/checkout")
+	appendFile(t, cfg, `alerts:
+  - type: webhook
+    url: https://hooks.example/skimguard
+    secret_env: SKIMGUARD_WEBHOOK_SECRET
+`)
+	base := []string{"--config", cfg, "--db", db}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"findings"}, "no open findings"},
+		{[]string{"inventory"}, "https://shop.test/app.js"},
+		{[]string{"user", "list"}, "no users yet"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := cli(t, append(tc.args, base...)...)
+			if code != exitOK || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 0 with %q:\n%s%s", code, tc.want, out, errOut)
+			}
+		})
+	}
+	// scan alerts nothing: it gets as far as looking for the browser.
+	t.Run("scan", func(t *testing.T) {
+		code, out, errOut := cli(t, append([]string{"scan", "--chromium", "/nonexistent/chromium"}, base...)...)
+		if code != exitError || strings.Contains(errOut, "SKIMGUARD_WEBHOOK_SECRET") || !strings.Contains(errOut, "chromium") {
+			t.Fatalf("exit %d, want 2 for the missing browser, not the secret:\n%s%s", code, out, errOut)
+		}
+	})
+	t.Run("check refuses without the secret", func(t *testing.T) {
+		code, out, errOut := cli(t, append([]string{"check", "--chromium", "/nonexistent/chromium"}, base...)...)
+		if code != exitError || !strings.Contains(errOut, "SKIMGUARD_WEBHOOK_SECRET") {
+			t.Fatalf("exit %d, want 2 naming the unset secret:\n%s%s", code, out, errOut)
+		}
+	})
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
 	}
 }

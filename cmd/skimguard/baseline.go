@@ -23,7 +23,7 @@ func runBaseline(ctx context.Context, e env, args []string) error {
 	if *samples < 1 || *samples > 20 {
 		return usageErr("--samples must be between 1 and 20")
 	}
-	a, err := c.openCrawler(ctx, e)
+	a, err := c.openCrawler(ctx, e, noAlerts)
 	if err != nil {
 		return err
 	}

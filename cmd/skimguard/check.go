@@ -34,7 +34,7 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageErr("--fail-on: %v", err)
 	}
-	a, err := c.openCrawler(ctx, e)
+	a, err := c.openCrawler(ctx, e, sendAlerts)
 	if err != nil {
 		return err
 	}

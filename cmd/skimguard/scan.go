@@ -11,7 +11,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := c.openCrawler(ctx, e)
+	a, err := c.openCrawler(ctx, e, noAlerts)
 	if err != nil {
 		return err
 	}

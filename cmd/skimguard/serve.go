@@ -51,7 +51,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if token != "" && len(token) < 32 {
 		return errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
 	}
-	a, err := c.openCrawler(ctx, e)
+	a, err := c.openCrawler(ctx, e, sendAlerts)
 	if err != nil {
 		return err
 	}
