@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -142,7 +143,7 @@ func (c *common) load() (*config.Config, []skimguard.Page, error) {
 func (c *common) newMonitor(e env, store skimguard.Store) *monitor.Monitor {
 	// A one-shot command alerts the first failure it meets; serve waits for
 	// failures in a row.
-	return &monitor.Monitor{Store: store, Logger: newLogger(e.stderr, c.verbose), Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
+	return &monitor.Monitor{Store: store, Logger: newLogger(e.stderr, slog.LevelWarn, c.verbose), Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
 }
 
 // alertSinks builds sites.yaml's alert channels, reading their secrets from

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -65,7 +66,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	logger := newLogger(e.stderr, *verbose)
+	logger := newLogger(e.stderr, slog.LevelWarn, *verbose)
 	cr, err := crawler.New(ctx, crawler.Options{ExecPath: *chromium, Logger: logger})
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/report"
@@ -32,18 +31,11 @@ func runFindings(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "no open findings")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(e.stdout)
 	fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tKIND\tPAGE\tSUBJECT\tLAST SEEN")
 	for _, f := range report.Sorted(list) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s/%s\t%s\t%s\n", f.ID, f.Status, f.Severity, f.Kind, f.Site, f.Page,
-			truncate(f.Subject, 70), f.LastSeen.Local().Format("2006-01-02 15:04"))
+			clip(f.Subject, 70), f.LastSeen.Local().Format("2006-01-02 15:04"))
 	}
 	return tw.Flush()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
 }

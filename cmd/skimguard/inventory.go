@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 
 	skimguard "github.com/skimguard/skimguard"
 )
@@ -26,7 +25,7 @@ func runInventory(ctx context.Context, e env, args []string) error {
 	for _, b := range bs {
 		fmt.Fprintf(e.stdout, "%s/%s  %s  (baseline version %d, %s by %s: %s)\n", b.Site, b.Page, b.URL, b.Version,
 			b.CreatedAt.Local().Format("2006-01-02"), b.ApprovedBy, b.Reason)
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		tw := newTable(e.stdout)
 		fmt.Fprintln(tw, "  SCRIPT\tKIND\tORIGIN\tSHA-256\tFIRST SEEN\tAPPROVED BY\tJUSTIFICATION")
 		for _, it := range b.Items {
 			if it.Type != skimguard.ItemScript {
@@ -40,18 +39,11 @@ func runInventory(ctx context.Context, e env, args []string) error {
 			if it.Optional {
 				opt = " (sometimes)"
 			}
-			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\n", truncate(it.Subject, 60), opt, it.Attrs["kind"], origin,
+			fmt.Fprintf(tw, "  %s%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clip(it.Subject, 60), opt, it.Attrs["kind"], origin,
 				short(it.SHA256), it.FirstSeen.Local().Format("2006-01-02"), it.ApprovedBy, it.Reason)
 		}
 		tw.Flush()
 		fmt.Fprintln(e.stdout)
 	}
 	return nil
-}
-
-func short(h string) string {
-	if len(h) > 16 {
-		return h[:16]
-	}
-	return h
 }

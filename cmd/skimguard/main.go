@@ -129,8 +129,8 @@ func usageErr(format string, a ...any) error {
 	return fmt.Errorf(format, a...)
 }
 
-func newLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelWarn
+// newLogger logs at level and above, or everything with --verbose.
+func newLogger(w io.Writer, level slog.Level, verbose bool) *slog.Logger {
 	if verbose {
 		level = slog.LevelDebug
 	}

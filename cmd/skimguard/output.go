@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -49,4 +50,29 @@ func progressPrinter(w io.Writer) func(skimguard.Page, string) {
 		defer mu.Unlock()
 		fmt.Fprintf(f, "  %6.1fs  %s/%s: %s\n", time.Since(start).Seconds(), p.Site, p.Name, step)
 	}
+}
+
+// newTable starts a table on w in the layout every listing uses; the caller
+// flushes it.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// clip cuts s to n bytes for a table column, marking the cut with "…".
+// (alerts cuts differently on purpose: a payload's source ends with a note
+// saying where it was cut.)
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// short is the first 16 hex digits of a SHA-256, enough to tell scripts
+// apart in a listing. The web interface's templates have their own "short".
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
 }

@@ -58,11 +58,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	defer a.Close()
 	// A daemon says what it does at info level; --verbose adds the crawler's
 	// debug log.
-	level := slog.LevelInfo
-	if c.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(e.stderr, slog.LevelInfo, c.verbose)
 	jobs, err := jobsOf(a.cfg, c.sites)
 	if err != nil {
 		return err
