@@ -19,11 +19,14 @@ type common struct {
 	verbose      bool
 }
 
+// stringList is a repeatable flag (--site a --site b).
 type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
+// newFlags makes a command's flag set with the common flags, and its
+// --help from usageLine and summary.
 func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -40,6 +43,7 @@ func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
 	return fs, c
 }
 
+// currentUser names who runs the command: the default of --by.
 func currentUser(e env) string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
