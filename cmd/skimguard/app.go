@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -31,6 +32,9 @@ type app struct {
 	// crawl is the browser; nil for a command that loads no pages.
 	crawl *crawler.Crawler
 	mon   *monitor.Monitor
+	// log is the command's one logger: two handlers on standard error
+	// would write to it at once.
+	log *slog.Logger
 }
 
 // approved returns the current baselines of the sites, or an error saying
@@ -76,7 +80,8 @@ func (c *common) openStore(ctx context.Context, e env) (*app, error) {
 	}
 	// Resolving findings sends no alert, so approve and reject need no
 	// alert channel either.
-	a.mon = c.newMonitor(e, a.store)
+	a.log = newLogger(e.stderr, c.logLevel, c.verbose)
+	a.mon = newMonitor(a.log, a.store, e.stderr)
 	return a, nil
 }
 
@@ -110,14 +115,15 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	} else if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
 		return nil, err
 	}
-	a.mon = c.newMonitor(e, a.store)
+	a.log = newLogger(e.stderr, c.logLevel, c.verbose)
+	a.mon = newMonitor(a.log, a.store, e.stderr)
 	if al == sendAlerts {
 		if a.mon.Sinks, err = alertSinks(a.cfg, e.getenv); err != nil {
 			a.Close()
 			return nil, err
 		}
 	}
-	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.mon.Logger})
+	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -139,11 +145,12 @@ func (c *common) load() (*config.Config, []skimguard.Page, error) {
 	return cfg, pages, nil
 }
 
-// newMonitor makes a monitor over store, without alert channels.
-func (c *common) newMonitor(e env, store skimguard.Store) *monitor.Monitor {
+// newMonitor makes a monitor over store, without alert channels, showing
+// its progress on stderr when that is a terminal.
+func newMonitor(log *slog.Logger, store skimguard.Store, stderr io.Writer) *monitor.Monitor {
 	// A one-shot command alerts the first failure it meets; serve waits for
 	// failures in a row.
-	return &monitor.Monitor{Store: store, Logger: newLogger(e.stderr, slog.LevelWarn, c.verbose), Progress: progressPrinter(e.stderr), FailureAlertAfter: 1}
+	return &monitor.Monitor{Store: store, Logger: log, Progress: progressPrinter(stderr), FailureAlertAfter: 1}
 }
 
 // alertSinks builds sites.yaml's alert channels, reading their secrets from

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os/user"
 	"strings"
 )
@@ -17,6 +18,9 @@ type common struct {
 	sites        stringList
 	chromium     string
 	verbose      bool
+	// logLevel is the least severe level logged without --verbose: warn
+	// for a one-shot command, info for the daemon, which says what it does.
+	logLevel slog.Level
 }
 
 // stringList is a repeatable flag (--site a --site b).
@@ -30,7 +34,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	c := &common{}
+	c := &common{logLevel: slog.LevelWarn}
 	fs.StringVar(&c.config, "config", "sites.yaml", "the sites.yaml to read")
 	fs.StringVar(&c.db, "db", "", "the SQLite database (default: sites.yaml's database, else skimguard.db beside it)")
 	fs.Var(&c.sites, "site", "only this site (repeatable)")

@@ -51,14 +51,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if token != "" && len(token) < 32 {
 		return errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
 	}
+	// A daemon says what it does at info level, the alert policy's
+	// decisions included; --verbose adds the crawler's debug log.
+	c.logLevel = slog.LevelInfo
 	a, err := c.openCrawler(ctx, e, sendAlerts)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	// A daemon says what it does at info level; --verbose adds the crawler's
-	// debug log.
-	logger := newLogger(e.stderr, slog.LevelInfo, c.verbose)
+	logger := a.log
 	jobs, err := jobsOf(a.cfg, c.sites)
 	if err != nil {
 		return err
