@@ -14,7 +14,6 @@ import (
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
 	"github.com/skimguard/skimguard/baseline"
-	"github.com/skimguard/skimguard/report"
 )
 
 // Scanner loads a page and returns what it observed; *crawler.Crawler is one.
@@ -38,7 +37,8 @@ type Monitor struct {
 	// from several goroutines at once.
 	Progress func(p skimguard.Page, step string)
 	// Observed, when set, receives every observation a check made, from
-	// several goroutines at once (check --write-lock learns from them).
+	// several goroutines at once: an Observations' Add collects them for
+	// ProposeBaselines (check --write-lock).
 	Observed func(skimguard.Page, *skimguard.Observation)
 	// Scanned, when set, is told of every scan once it is stored, and
 	// Delivered of every alert delivery attempt once it is recorded, from
@@ -223,36 +223,31 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 //     again as reminders (see RemindAfter);
 //   - a page that failed FailureAlertAfter scans in a row, once, and once
 //     more when it is next checked successfully (see FailureAlertAfter).
-func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (report.Result, error) {
-	results := make([]report.Page, len(pages))
-	findings := make([][]skimguard.Finding, len(pages))
+func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (skimguard.CheckResult, error) {
+	res := skimguard.CheckResult{Pages: make([]skimguard.PageResult, len(pages))}
 	errs := make([]error, len(pages))
 	m.each(ctx, len(pages), func(ctx context.Context, i int) {
-		results[i], findings[i], errs[i] = m.checkPage(ctx, pages[i])
+		res.Pages[i], errs[i] = m.checkPage(ctx, pages[i])
 	})
-	var res report.Result
-	res.Pages = results
-	for _, fs := range findings {
-		res.Findings = append(res.Findings, fs...)
-	}
 	return res, errors.Join(errs...)
 }
 
-func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page, []skimguard.Finding, error) {
-	rp := report.Page{Site: p.Site, Page: p.Name, URL: p.URL}
+func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.PageResult, error) {
+	pr := skimguard.PageResult{Page: p}
 	b, err := m.Store.Baseline(ctx, p.Site, p.Name)
 	if err != nil {
 		if !errors.Is(err, skimguard.ErrNoBaseline) {
-			return rp, nil, err
+			return pr, err
 		}
-		rp.Status = report.PageFailed
-		rp.Error = fmt.Sprintf("no approved baseline: take one with `skimguard baseline --site %s`", p.Site)
-		return rp, []skimguard.Finding{failure(p, rp.Error)}, nil
+		pr.Status = skimguard.CheckFailed
+		pr.Error = fmt.Sprintf("no approved baseline: take one with `skimguard baseline --site %s`", p.Site)
+		pr.Findings = []skimguard.Finding{failure(p, pr.Error)}
+		return pr, nil
 	}
 	scan, scanErr := m.observe(ctx, p)
 	scan.BaselineVersion = b.Version
 	if scan.Observation != nil {
-		rp.FinalURL = scan.Observation.FinalURL
+		pr.FinalURL = scan.Observation.FinalURL
 	}
 	var opened []skimguard.Finding
 	if scanErr == nil {
@@ -266,18 +261,19 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page,
 		}
 	}
 	if err := m.save(ctx, scan); err != nil {
-		return rp, nil, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
+		return pr, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 	}
 	if scanErr != nil {
-		rp.Status, rp.Error = report.PageFailed, scanErr.Error()
-		f := failure(p, rp.Error)
+		pr.Status, pr.Error = skimguard.CheckFailed, scanErr.Error()
+		f := failure(p, pr.Error)
 		m.alertFailure(ctx, p, scan, f)
-		return rp, []skimguard.Finding{f}, nil
+		pr.Findings = []skimguard.Finding{f}
+		return pr, nil
 	}
 	m.alertRecovery(ctx, p, scan)
-	rp.Status = report.PageOK
+	pr.Status = skimguard.CheckOK
 	if len(scan.Findings) > 0 {
-		rp.Status = report.PageFindings
+		pr.Status = skimguard.CheckFindings
 	}
 	for _, f := range scan.Findings {
 		if f.FirstSeen.Equal(f.LastSeen) {
@@ -285,7 +281,8 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (report.Page,
 		}
 	}
 	m.alert(ctx, p, scan, append(opened, m.reminders(ctx, p, scan)...))
-	return rp, scan.Findings, nil
+	pr.Findings = scan.Findings
+	return pr, nil
 }
 
 // failure is the finding that says a page could not be checked: a skimmer

@@ -16,7 +16,6 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
-	"github.com/skimguard/skimguard/report"
 	"github.com/skimguard/skimguard/sqlite"
 )
 
@@ -115,8 +114,8 @@ func TestCheckStoresFindingsAndAlertsOnceWhileOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := m.Check(ctx, pages)
-	if err != nil || len(res.Findings) != 0 || rcv.count() != 0 {
-		t.Fatalf("unchanged pages: err %v, findings %d, alerts %d", err, len(res.Findings), rcv.count())
+	if err != nil || len(res.Findings()) != 0 || rcv.count() != 0 {
+		t.Fatalf("unchanged pages: err %v, findings %d, alerts %d", err, len(res.Findings()), rcv.count())
 	}
 
 	sc.set("checkout", planted())
@@ -124,29 +123,29 @@ func TestCheckStoresFindingsAndAlertsOnceWhileOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pages[0].Status != report.PageFindings || res.Pages[1].Status != report.PageOK {
+	if res.Pages[0].Status != skimguard.CheckFindings || res.Pages[1].Status != skimguard.CheckOK {
 		t.Fatalf("page statuses: %+v", res.Pages)
 	}
-	if rcv.count() != 1 || len(rcv.bodies[0].Findings) != len(res.Findings) || rcv.bodies[0].Page != "checkout" {
-		t.Fatalf("want one signed alert with the %d findings, got %+v", len(res.Findings), rcv.bodies)
+	if rcv.count() != 1 || len(rcv.bodies[0].Findings) != len(res.Findings()) || rcv.bodies[0].Page != "checkout" {
+		t.Fatalf("want one signed alert with the %d findings, got %+v", len(res.Findings()), rcv.bodies)
 	}
 
 	again, err := m.Check(ctx, pages)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(again.Findings) != len(res.Findings) || again.Findings[0].ID != res.Findings[0].ID {
-		t.Fatalf("a change still open must keep its finding ids: %v then %v", res.Findings, again.Findings)
+	if len(again.Findings()) != len(res.Findings()) || again.Findings()[0].ID != res.Findings()[0].ID {
+		t.Fatalf("a change still open must keep its finding ids: %v then %v", res.Findings(), again.Findings())
 	}
 	if rcv.count() != 1 {
 		t.Fatalf("a finding that stays open must not alert again; alerts: %d", rcv.count())
 	}
 	open, _ := m.Store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
-	if len(open) != len(res.Findings) {
-		t.Fatalf("stored open findings: %d, want %d", len(open), len(res.Findings))
+	if len(open) != len(res.Findings()) {
+		t.Fatalf("stored open findings: %d, want %d", len(open), len(res.Findings()))
 	}
 	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{})
-	if err != nil || len(ds) != 1 || !ds[0].OK || ds[0].Page != "checkout" || len(ds[0].Findings) != len(res.Findings) || ds[0].ScanID == 0 {
+	if err != nil || len(ds) != 1 || !ds[0].OK || ds[0].Page != "checkout" || len(ds[0].Findings) != len(res.Findings()) || ds[0].ScanID == 0 {
 		t.Fatalf("the delivery must be recorded with its findings and result: %+v, %v", ds, err)
 	}
 }
@@ -209,7 +208,7 @@ func TestApprovingMakesTheChangePartOfTheBaseline(t *testing.T) {
 	sc.set("checkout", planted())
 	res, _ := m.Check(ctx, pages)
 	var ids []int64
-	for _, f := range res.Findings {
+	for _, f := range res.Findings() {
 		ids = append(ids, f.ID)
 	}
 	if err := m.Resolve(ctx, ids, skimguard.Resolution{Status: skimguard.StatusApproved, By: "bob"}); err == nil {
@@ -223,8 +222,8 @@ func TestApprovingMakesTheChangePartOfTheBaseline(t *testing.T) {
 		t.Fatalf("baseline after approval: %+v, %v", b, err)
 	}
 	res, _ = m.Check(ctx, pages)
-	if len(res.Findings) != 0 {
-		t.Fatalf("approved change still reported: %+v", res.Findings)
+	if len(res.Findings()) != 0 {
+		t.Fatalf("approved change still reported: %+v", res.Findings())
 	}
 }
 
@@ -239,8 +238,8 @@ func TestAPageThatCannotBeScannedIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pages[1].Status != report.PageFailed || len(res.Findings) != 1 || res.Findings[0].Kind != skimguard.KindScanFailed {
-		t.Fatalf("want the cart failed with one scan.failed finding: %+v %+v", res.Pages, res.Findings)
+	if res.Pages[1].Status != skimguard.CheckFailed || len(res.Findings()) != 1 || res.Findings()[0].Kind != skimguard.KindScanFailed {
+		t.Fatalf("want the cart failed with one scan.failed finding: %+v %+v", res.Pages, res.Findings())
 	}
 	if rcv.count() != 0 {
 		t.Fatalf("one failed scan is reported, not alerted (see TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers); alerts: %d", rcv.count())

@@ -10,7 +10,6 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
-	"github.com/skimguard/skimguard/report"
 )
 
 // clock is a settable Monitor.Now.
@@ -47,7 +46,7 @@ func (s *scripted) fail(page string, err error) {
 
 // checkAt advances the clock by d and checks the pages, failing the test on
 // a store error.
-func checkAt(t *testing.T, m *Monitor, clk *clock, d time.Duration, pages []skimguard.Page) report.Result {
+func checkAt(t *testing.T, m *Monitor, clk *clock, d time.Duration, pages []skimguard.Page) skimguard.CheckResult {
 	t.Helper()
 	clk.advance(d)
 	res, err := m.Check(context.Background(), pages)
@@ -78,8 +77,8 @@ func TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers(t *testing.T) {
 	if rcv.count() != 0 {
 		t.Fatalf("one failure must not alert with the default FailureAlertAfter %d; alerts: %d", DefaultFailureAlertAfter, rcv.count())
 	}
-	if res.Pages[1].Status != report.PageFailed || len(res.Findings) != 1 || res.Findings[0].Kind != skimguard.KindScanFailed {
-		t.Fatalf("every failure must be in the report: %+v %+v", res.Pages, res.Findings)
+	if res.Pages[1].Status != skimguard.CheckFailed || len(res.Findings()) != 1 || res.Findings()[0].Kind != skimguard.KindScanFailed {
+		t.Fatalf("every failure must be in the report: %+v %+v", res.Pages, res.Findings())
 	}
 
 	checkAt(t, m, clk, time.Hour, pages)
@@ -98,8 +97,8 @@ func TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers(t *testing.T) {
 	if rcv.count() != 1 {
 		t.Fatalf("a page that keeps failing must not alert again; alerts: %d", rcv.count())
 	}
-	if len(res.Findings) != 1 || res.Findings[0].Kind != skimguard.KindScanFailed {
-		t.Fatalf("the report must still show the failure: %+v", res.Findings)
+	if len(res.Findings()) != 1 || res.Findings()[0].Kind != skimguard.KindScanFailed {
+		t.Fatalf("the report must still show the failure: %+v", res.Findings())
 	}
 	m = restarted(m)
 	checkAt(t, m, clk, time.Hour, pages)
@@ -109,8 +108,8 @@ func TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers(t *testing.T) {
 
 	sc.fail("cart", nil)
 	res = checkAt(t, m, clk, time.Hour, pages)
-	if len(res.Findings) != 0 {
-		t.Fatalf("the recovery is no finding of the check: %+v", res.Findings)
+	if len(res.Findings()) != 0 {
+		t.Fatalf("the recovery is no finding of the check: %+v", res.Findings())
 	}
 	if rcv.count() != 2 {
 		t.Fatalf("the first success after an alerted failure must alert once; alerts: %d", rcv.count())
@@ -190,7 +189,7 @@ func TestAStoppedCheckIsReportedButNotAlertedAsAFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Pages[0].Status != report.PageFailed || rcv.count() != 0 {
+	if res.Pages[0].Status != skimguard.CheckFailed || rcv.count() != 0 {
 		t.Fatalf("a stopped check is reported failed and not alerted: %+v, %d alerts", res.Pages, rcv.count())
 	}
 	m.Scanner = sc
@@ -212,8 +211,8 @@ func TestAStillOpenFindingIsRemindedAfterRemindAfter(t *testing.T) {
 	sc.set("checkout", planted())
 
 	res := checkAt(t, m, clk, 0, pages)
-	if rcv.count() != 1 || len(res.Findings) == 0 {
-		t.Fatalf("want the new findings alerted once: %d alerts, %d findings", rcv.count(), len(res.Findings))
+	if rcv.count() != 1 || len(res.Findings()) == 0 {
+		t.Fatalf("want the new findings alerted once: %d alerts, %d findings", rcv.count(), len(res.Findings()))
 	}
 	opened := rcv.payload(0).Findings
 
@@ -235,7 +234,7 @@ func TestAStillOpenFindingIsRemindedAfterRemindAfter(t *testing.T) {
 			t.Fatalf("reminder %d: want id %d and detail %q, got %d %q", i, opened[i].ID, want, f.ID, f.Detail)
 		}
 	}
-	for _, f := range res.Findings {
+	for _, f := range res.Findings() {
 		if strings.HasPrefix(f.Detail, ReminderPrefix) {
 			t.Fatalf("the report must keep the finding's own detail: %q", f.Detail)
 		}

@@ -15,7 +15,7 @@ import (
 var Formats = []string{"text", "json", "sarif", "junit", "github", "markdown"}
 
 // Write renders r in the named format.
-func Write(w io.Writer, format string, r Result) error {
+func Write(w io.Writer, format string, r skimguard.CheckResult) error {
 	switch format {
 	case "text":
 		return Text(w, r)
@@ -72,7 +72,7 @@ func location(uri string, id int, msg string) sarifLocation {
 // SARIF writes r as a SARIF 2.1.0 log: one rule per finding kind, each
 // finding a result located at its page URL, with the script or
 // destination as a related location.
-func SARIF(w io.Writer, r Result) error {
+func SARIF(w io.Writer, r skimguard.CheckResult) error {
 	type rule struct {
 		ID                   string    `json:"id"`
 		Name                 string    `json:"name"`
@@ -100,10 +100,10 @@ func SARIF(w io.Writer, r Result) error {
 	}
 	pageURL := map[[2]string]string{}
 	for _, p := range r.Pages {
-		pageURL[[2]string{p.Site, p.Page}] = p.URL
+		pageURL[[2]string{p.Page.Site, p.Page.Name}] = p.Page.URL
 	}
 	results := []result{}
-	for _, f := range Sorted(r.Findings) {
+	for _, f := range Sorted(r.Findings()) {
 		uri := pageURL[[2]string{f.Site, f.Page}]
 		if uri == "" {
 			uri = f.Subject
@@ -148,7 +148,7 @@ func ruleName(k skimguard.Kind) string {
 
 // JUnit writes r as JUnit XML: one test suite per site, one test case per
 // page, a failure per finding and an error when the page could not be checked.
-func JUnit(w io.Writer, r Result) error {
+func JUnit(w io.Writer, r skimguard.CheckResult) error {
 	type failure struct {
 		Type    string `xml:"type,attr"`
 		Message string `xml:"message,attr"`
@@ -178,15 +178,16 @@ func JUnit(w io.Writer, r Result) error {
 	out := testsuites{Name: "skimguard"}
 	suiteOf := map[string]int{}
 	for _, p := range r.Pages {
-		i, ok := suiteOf[p.Site]
+		site := p.Page.Site
+		i, ok := suiteOf[site]
 		if !ok {
 			i = len(out.Suites)
-			suiteOf[p.Site] = i
-			out.Suites = append(out.Suites, testsuite{Name: p.Site})
+			suiteOf[site] = i
+			out.Suites = append(out.Suites, testsuite{Name: site})
 		}
-		tc := testcase{Name: p.Page + " " + p.URL, Classname: p.Site}
-		for _, f := range Sorted(r.Findings) {
-			if f.Site != p.Site || f.Page != p.Page || f.Kind == skimguard.KindScanFailed {
+		tc := testcase{Name: p.Page.Name + " " + p.Page.URL, Classname: site}
+		for _, f := range Sorted(p.Findings) {
+			if f.Kind == skimguard.KindScanFailed {
 				continue
 			}
 			tc.Failures = append(tc.Failures, failure{Type: string(f.Kind),
@@ -195,7 +196,7 @@ func JUnit(w io.Writer, r Result) error {
 		s := &out.Suites[i]
 		s.Tests++
 		out.Tests++
-		if p.Status == PageFailed {
+		if p.Status == skimguard.CheckFailed {
 			tc.Error = &failure{Type: string(skimguard.KindScanFailed), Message: "could not check", Text: p.Error}
 			s.Errors++
 			out.Errors++
@@ -219,18 +220,18 @@ func JUnit(w io.Writer, r Result) error {
 
 // GitHub writes r as GitHub Actions workflow commands, one annotation per
 // finding (error for critical and high, warning for medium, notice for low).
-func GitHub(w io.Writer, r Result) error {
+func GitHub(w io.Writer, r skimguard.CheckResult) error {
 	tw := &errWriter{w: w}
-	for _, f := range Sorted(r.Findings) {
+	for _, f := range Sorted(r.Findings()) {
 		level := map[string]string{"error": "error", "warning": "warning", "note": "notice"}[sarifLevel(f.Severity)]
 		title := fmt.Sprintf("skimguard %s (%s) on %s/%s", f.Kind, f.Severity, f.Site, f.Page)
 		tw.printf("::%s title=%s::%s\n", level, ghProperty(title), ghData(f.Subject+": "+f.Detail))
 	}
 	for _, p := range r.Pages {
-		if p.Status == PageFailed && !slices.ContainsFunc(r.Findings, func(f skimguard.Finding) bool {
-			return f.Kind == skimguard.KindScanFailed && f.Site == p.Site && f.Page == p.Page
+		if p.Status == skimguard.CheckFailed && !slices.ContainsFunc(p.Findings, func(f skimguard.Finding) bool {
+			return f.Kind == skimguard.KindScanFailed
 		}) {
-			tw.printf("::error title=%s::%s\n", ghProperty("skimguard could not check "+p.Site+"/"+p.Page), ghData(p.Error))
+			tw.printf("::error title=%s::%s\n", ghProperty("skimguard could not check "+p.Page.Site+"/"+p.Page.Name), ghData(p.Error))
 		}
 	}
 	tw.printf("%s\n", Summary(r))
@@ -248,24 +249,18 @@ func ghProperty(s string) string {
 }
 
 // Markdown writes r as a summary for a pull-request comment.
-func Markdown(w io.Writer, r Result) error {
+func Markdown(w io.Writer, r skimguard.CheckResult) error {
 	tw := &errWriter{w: w}
 	tw.printf("## skimguard: %s\n\n", Summary(r))
 	tw.printf("| page | status | findings |\n|---|---|---|\n")
 	for _, p := range r.Pages {
-		n := 0
-		for _, f := range r.Findings {
-			if f.Site == p.Site && f.Page == p.Page {
-				n++
-			}
-		}
-		status := p.Status
-		if p.Status == PageFailed {
+		status := string(p.Status)
+		if p.Status == skimguard.CheckFailed {
 			status = "could not check: " + mdCell(p.Error)
 		}
-		tw.printf("| %s/%s `%s` | %s | %d |\n", mdCell(p.Site), mdCell(p.Page), mdCell(p.URL), status, n)
+		tw.printf("| %s/%s `%s` | %s | %d |\n", mdCell(p.Page.Site), mdCell(p.Page.Name), mdCell(p.Page.URL), status, len(p.Findings))
 	}
-	fs := Sorted(r.Findings)
+	fs := Sorted(r.Findings())
 	if len(fs) > 0 {
 		tw.printf("\n| severity | kind | page | subject | why |\n|---|---|---|---|---|\n")
 		for _, f := range fs {

@@ -25,7 +25,7 @@ func TestWriteKnowsEveryFormatAndRefusesOthers(t *testing.T) {
 
 func TestSARIFHasOneRulePerKindAndLocatesEachFinding(t *testing.T) {
 	r := sample()
-	r.Findings[0].Fingerprint = "fp-123" // the medium finding, sorted second
+	r.Pages[0].Findings[0].Fingerprint = "fp-123" // the medium finding, sorted second
 	var buf bytes.Buffer
 	if err := SARIF(&buf, r); err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestJUnitParsesBackWithAFailurePerFinding(t *testing.T) {
 
 func TestGitHubAnnotationsEscapeNewlinesAndSeparators(t *testing.T) {
 	r := sample()
-	r.Findings[1].Detail = "line one\nline two, 100%" // the critical one, sorted first
+	r.Pages[0].Findings[1].Detail = "line one\nline two, 100%" // the critical one, sorted first
 	var buf bytes.Buffer
 	GitHub(&buf, r)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -151,7 +151,7 @@ func TestGitHubAnnotationsEscapeNewlinesAndSeparators(t *testing.T) {
 
 func TestMarkdownKeepsCellsInTheirColumns(t *testing.T) {
 	r := sample()
-	r.Findings[1].Detail = "a | b\nc"
+	r.Pages[0].Findings[1].Detail = "a | b\nc"
 	var buf bytes.Buffer
 	Markdown(&buf, r)
 	for _, line := range strings.Split(buf.String(), "\n") {

@@ -1,5 +1,6 @@
-// Package report renders the result of a check: text for people, JSON for
-// CI tools. The JSON shape is a stable contract (version 1).
+// Package report renders the result of a check (skimguard.CheckResult):
+// text for people, JSON and other formats for CI tools. The JSON shape is a
+// stable contract (version 1).
 package report
 
 import (
@@ -13,40 +14,30 @@ import (
 	skimguard "github.com/skimguard/skimguard"
 )
 
-// Page statuses.
-const (
-	PageOK       = "ok"       // the page matched its baseline
-	PageFindings = "findings" // the page differed from its baseline
-	PageFailed   = "failed"   // the page could not be checked
-)
-
-// Page is the outcome of checking one page.
-type Page struct {
+// page is a page of the JSON report.
+type page struct {
 	Site     string `json:"site"`
 	Page     string `json:"page"`
 	URL      string `json:"url"`
 	FinalURL string `json:"final_url"`
-	Status   string `json:"status"`
-	Error    string `json:"error"`
-}
-
-// Result is everything one check found.
-type Result struct {
-	Pages    []Page
-	Findings []skimguard.Finding
+	// Status is the page's skimguard.CheckStatus, "ok", "findings" or
+	// "failed"; renaming one breaks the contract.
+	Status string `json:"status"`
+	Error  string `json:"error"`
 }
 
 // JSON writes r as {"version":1,"pages":[...],"findings":[...]}.
-func JSON(w io.Writer, r Result) error {
+func JSON(w io.Writer, r skimguard.CheckResult) error {
 	out := struct {
 		Version int    `json:"version"`
-		Pages   []Page `json:"pages"`
+		Pages   []page `json:"pages"`
 		// skimguard.Finding's JSON is the contract's finding: id, kind,
 		// severity, site, page, subject, detail, evidence.
 		Findings []skimguard.Finding `json:"findings"`
-	}{Version: 1, Pages: r.Pages, Findings: Sorted(r.Findings)}
-	if out.Pages == nil {
-		out.Pages = []Page{}
+	}{Version: 1, Pages: []page{}, Findings: Sorted(r.Findings())}
+	for _, p := range r.Pages {
+		out.Pages = append(out.Pages, page{Site: p.Page.Site, Page: p.Page.Name, URL: p.Page.URL,
+			FinalURL: p.FinalURL, Status: string(p.Status), Error: p.Error})
 	}
 	if out.Findings == nil {
 		out.Findings = []skimguard.Finding{}
@@ -73,23 +64,18 @@ func Sorted(fs []skimguard.Finding) []skimguard.Finding {
 
 // Text writes r for people: grouped by page, most severe first, each finding
 // with why it was raised.
-func Text(w io.Writer, r Result) error {
+func Text(w io.Writer, r skimguard.CheckResult) error {
 	tw := &errWriter{w: w}
 	for _, p := range r.Pages {
-		var fs []skimguard.Finding
-		for _, f := range Sorted(r.Findings) {
-			if f.Site == p.Site && f.Page == p.Page {
-				fs = append(fs, f)
-			}
-		}
-		tw.printf("%s/%s  %s\n", p.Site, p.Page, p.URL)
-		if p.FinalURL != "" && p.FinalURL != p.URL {
+		fs := Sorted(p.Findings)
+		tw.printf("%s/%s  %s\n", p.Page.Site, p.Page.Name, p.Page.URL)
+		if p.FinalURL != "" && p.FinalURL != p.Page.URL {
 			tw.printf("  ended at %s\n", p.FinalURL)
 		}
 		switch p.Status {
-		case PageFailed:
+		case skimguard.CheckFailed:
 			tw.printf("  COULD NOT CHECK: %s\n", p.Error)
-		case PageOK:
+		case skimguard.CheckOK:
 			tw.printf("  ok: matches its approved baseline\n")
 		default:
 			tw.printf("  %s\n", countLine(fs))
@@ -131,15 +117,9 @@ func Finding(w io.Writer, f skimguard.Finding) {
 }
 
 // Summary is the one-line verdict of a check.
-func Summary(r Result) string {
-	failed := 0
-	for _, p := range r.Pages {
-		if p.Status == PageFailed {
-			failed++
-		}
-	}
-	s := fmt.Sprintf("%d page(s) checked: %s", len(r.Pages), countLine(r.Findings))
-	if failed > 0 {
+func Summary(r skimguard.CheckResult) string {
+	s := fmt.Sprintf("%d page(s) checked: %s", len(r.Pages), countLine(r.Findings()))
+	if failed := r.Failed(); failed > 0 {
 		s += fmt.Sprintf("; %d could not be checked", failed)
 	}
 	return s

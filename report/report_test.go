@@ -13,19 +13,19 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func sample() Result {
-	return Result{
-		Pages: []Page{
-			{Site: "shop", Page: "checkout", URL: "https://shop.test/checkout", FinalURL: "https://shop.test/checkout", Status: PageFindings},
-			{Site: "shop", Page: "cart", URL: "https://shop.test/cart", Status: PageFailed, Error: "net::ERR_CONNECTION_REFUSED"},
-		},
-		Findings: []skimguard.Finding{
-			{ID: 2, Kind: skimguard.KindConnectionAdded, Severity: skimguard.SeverityMedium, Site: "shop", Page: "checkout",
-				Subject: "https://cdn.test", Detail: "new destination"},
-			{ID: 3, Kind: skimguard.KindDataExfiltration, Severity: skimguard.SeverityCritical, Site: "shop", Page: "checkout",
-				Subject: "https://evil.test", Detail: "test card data reached https://evil.test",
-				Evidence: skimguard.Evidence{URL: "https://evil.test/i.gif?d=[card data]", Initiator: "inline #4"},
-				Item:     skimguard.Item{Key: "internal"}, Fingerprint: "internal"},
+func sample() skimguard.CheckResult {
+	return skimguard.CheckResult{
+		Pages: []skimguard.PageResult{
+			{Page: skimguard.Page{Site: "shop", Name: "checkout", URL: "https://shop.test/checkout"}, FinalURL: "https://shop.test/checkout", Status: skimguard.CheckFindings,
+				Findings: []skimguard.Finding{
+					{ID: 2, Kind: skimguard.KindConnectionAdded, Severity: skimguard.SeverityMedium, Site: "shop", Page: "checkout",
+						Subject: "https://cdn.test", Detail: "new destination"},
+					{ID: 3, Kind: skimguard.KindDataExfiltration, Severity: skimguard.SeverityCritical, Site: "shop", Page: "checkout",
+						Subject: "https://evil.test", Detail: "test card data reached https://evil.test",
+						Evidence: skimguard.Evidence{URL: "https://evil.test/i.gif?d=[card data]", Initiator: "inline #4"},
+						Item:     skimguard.Item{Key: "internal"}, Fingerprint: "internal"},
+				}},
+			{Page: skimguard.Page{Site: "shop", Name: "cart", URL: "https://shop.test/cart"}, Status: skimguard.CheckFailed, Error: "net::ERR_CONNECTION_REFUSED"},
 		},
 	}
 }
@@ -66,7 +66,7 @@ func TestJSONMatchesTheContract(t *testing.T) {
 
 func TestJSONWithNothingHasEmptyLists(t *testing.T) {
 	var buf bytes.Buffer
-	JSON(&buf, Result{})
+	JSON(&buf, skimguard.CheckResult{})
 	if !strings.Contains(buf.String(), `"pages": []`) || !strings.Contains(buf.String(), `"findings": []`) {
 		t.Fatalf("empty report must have empty lists, not null:\n%s", buf.String())
 	}

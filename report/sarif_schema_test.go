@@ -33,13 +33,13 @@ func mustMatchSARIFSchema(t *testing.T, data []byte) {
 func TestSARIFMatchesTheOfficialSchema(t *testing.T) {
 	everyKind := sample()
 	for i, k := range skimguard.Kinds {
-		everyKind.Findings = append(everyKind.Findings, skimguard.Finding{
+		everyKind.Pages[0].Findings = append(everyKind.Pages[0].Findings, skimguard.Finding{
 			ID: int64(100 + i), Kind: k, Severity: skimguard.SeverityLow, Site: "shop", Page: "checkout",
 			Subject: "inline #1 (line 3 col 1) in https://shop.test/checkout", Detail: "why, with \"quotes\" and\nnewlines",
 			Fingerprint: "fp",
 		})
 	}
-	for name, r := range map[string]Result{
+	for name, r := range map[string]skimguard.CheckResult{
 		"findings and a failed page": sample(),
 		"nothing checked":            {},
 		"every kind":                 everyKind,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -65,7 +66,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	logger := newLogger(e.stderr, *verbose)
+	logger := newLogger(e.stderr, slog.LevelWarn, *verbose)
 	cr, err := crawler.New(ctx, crawler.Options{ExecPath: *chromium, Logger: logger})
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(out, "   %s\n\n", report.Summary(res))
-	if len(res.Findings) > 0 {
+	if len(res.Findings()) > 0 {
 		report.Text(out, res)
 		return errors.New("demo: the unchanged shop gave findings; please report this as a bug")
 	}
@@ -108,7 +109,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(out, "   (the attacker's server received: %s)\n", s)
 	}
 	caught := false
-	for _, f := range res.Findings {
+	for _, f := range res.Findings() {
 		caught = caught || f.Kind == skimguard.KindDataExfiltration
 	}
 	if !caught {

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -36,19 +38,24 @@ type env struct {
 	getenv         func(string) string
 }
 
+// command is one entry of the command table. A name of two words
+// ("baseline export") is a subcommand: it is run when the arguments start
+// with both words, and its run gets the arguments after them.
 type command struct {
 	name, usage, summary string
 	run                  func(ctx context.Context, e env, args []string) error
 }
 
+// commands is the one list of commands: usage and dispatch both read it, so
+// adding a command is a file with its run function and a line here.
 func commands() []command {
 	return []command{
 		{"demo", "demo [--port N] [--serve] [--planted]", "run the built-in demo shop: baseline it, plant a skimmer, check, show the findings", runDemo},
 		{"serve", "serve [--listen ADDR] [--url URL] [--workers N] [--jitter D] [flags]", "run as a daemon: check each site's pages on its schedule, store and alert, serve the web interface; SIGHUP reloads sites.yaml", runServe},
 		{"scan", "scan [flags]", "scan the pages and store what each showed, without comparing", runScan},
 		{"baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]", "load each page several times and approve what it showed as its baseline", runBaseline},
-		{"baseline export", "baseline export [--site S] [--out FILE]", "write the approved baselines as a reviewable lock file (skimguard.lock.json)", nil},
-		{"baseline import", "baseline import FILE --reason TEXT [--by NAME]", "load a lock file as each page's new baseline version", nil},
+		{"baseline export", "baseline export [--site S] [--out FILE]", "write the approved baselines as a reviewable lock file (skimguard.lock.json)", runBaselineExport},
+		{"baseline import", "baseline import FILE --reason TEXT [--by NAME]", "load a lock file as each page's new baseline version", runBaselineImport},
 		{"check", "check [--format text|json|sarif|junit|github|markdown] [--out FILE] [--fail-on SEVERITY] [--baseline-file LOCK] [--write-lock FILE] [flags]", "scan, compare with the approved baselines, store and report findings (exit 0 ok, 1 findings, 2 could not check)", runCheck},
 		{"findings", "findings [--all] [flags]", "list open findings", runFindings},
 		{"approve", "approve ID... --reason TEXT [--by NAME]", "accept findings into the baseline as a new baseline version", runApprove},
@@ -75,16 +82,27 @@ func run(ctx context.Context, args []string, e env) int {
 		}
 		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name != args[0] || c.run == nil {
-			continue
-		}
-		err := c.run(ctx, e, args[1:])
-		return exitCode(e, err)
+	if c, rest, ok := lookup(args); ok {
+		return exitCode(e, c.run(ctx, e, rest))
 	}
 	fmt.Fprintf(e.stderr, "skimguard: unknown command %q\n\n", args[0])
 	usage(e.stderr)
 	return exitError
+}
+
+// lookup finds the command the arguments name, the one of most words when
+// several match ("baseline export" over "baseline"), and returns the
+// arguments that follow its name.
+func lookup(args []string) (command, []string, bool) {
+	var found command
+	words := 0
+	for _, c := range commands() {
+		name := strings.Fields(c.name)
+		if len(name) > words && len(args) >= len(name) && slices.Equal(args[:len(name)], name) {
+			found, words = c, len(name)
+		}
+	}
+	return found, args[words:], words > 0
 }
 
 // errFindings makes a command exit 1 without printing anything more: the
@@ -111,8 +129,8 @@ func usageErr(format string, a ...any) error {
 	return fmt.Errorf(format, a...)
 }
 
-func newLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelWarn
+// newLogger logs at level and above, or everything with --verbose.
+func newLogger(w io.Writer, level slog.Level, verbose bool) *slog.Logger {
 	if verbose {
 		level = slog.LevelDebug
 	}

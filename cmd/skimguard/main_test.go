@@ -307,3 +307,23 @@ func TestProgressIsSilentWhenNotATerminal(t *testing.T) {
 		t.Error("a buffer got progress output")
 	}
 }
+
+// The command table is the one list of commands: every entry runs, and a
+// two-word name is found before its first word.
+func TestTheCommandTableDispatchesEveryCommand(t *testing.T) {
+	for _, c := range commands() {
+		if c.run == nil {
+			t.Errorf("command %q has no run function", c.name)
+		}
+		got, rest, ok := lookup(append(strings.Fields(c.name), "--flag", "x"))
+		if !ok || got.name != c.name || strings.Join(rest, " ") != "--flag x" {
+			t.Errorf("%q dispatched to %q with %q", c.name, got.name, rest)
+		}
+	}
+	if c, rest, ok := lookup([]string{"baseline", "--reason", "export"}); !ok || c.name != "baseline" || len(rest) != 2 {
+		t.Errorf("baseline with flags went to %q with %q", c.name, rest)
+	}
+	if _, _, ok := lookup([]string{"frobnicate"}); ok {
+		t.Error("an unknown command was found")
+	}
+}

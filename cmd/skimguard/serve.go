@@ -51,18 +51,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if token != "" && len(token) < 32 {
 		return errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
 	}
-	a, err := c.open(ctx, e, true)
+	// A daemon says what it does at info level, the alert policy's
+	// decisions included; --verbose adds the crawler's debug log.
+	c.logLevel = slog.LevelInfo
+	a, err := c.openCrawler(ctx, e, sendAlerts)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	// A daemon says what it does at info level; --verbose adds the crawler's
-	// debug log.
-	level := slog.LevelInfo
-	if c.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	logger := a.log
 	jobs, err := jobsOf(a.cfg, c.sites)
 	if err != nil {
 		return err
@@ -101,7 +98,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
 				return
 			}
-			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings))
+			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
 		},
 	}
 

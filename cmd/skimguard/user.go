@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"golang.org/x/term"
 
@@ -50,7 +49,7 @@ func openUsers(ctx context.Context, e env, name string, args []string) (*app, []
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := c.open(ctx, e, false)
+	a, err := c.openStore(ctx, e)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +130,7 @@ func runUserList(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stdout, "no users yet: add one with `skimguard user add NAME`")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(e.stdout)
 	fmt.Fprintln(tw, "USER\tADDED")
 	for _, u := range users {
 		fmt.Fprintf(tw, "%s\t%s\n", u.Name, u.CreatedAt.Local().Format("2006-01-02 15:04"))

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os/user"
+	"strings"
+)
+
+// common holds the flags every command takes.
+type common struct {
+	config string
+	db     string
+	// baselineFile, when set (check --baseline-file), replaces the
+	// database with a lock file.
+	baselineFile string
+	sites        stringList
+	chromium     string
+	verbose      bool
+	// logLevel is the least severe level logged without --verbose: warn
+	// for a one-shot command, info for the daemon, which says what it does.
+	logLevel slog.Level
+}
+
+// stringList is a repeatable flag (--site a --site b).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// newFlags makes a command's flag set with the common flags, and its
+// --help from usageLine and summary.
+func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	c := &common{logLevel: slog.LevelWarn}
+	fs.StringVar(&c.config, "config", "sites.yaml", "the sites.yaml to read")
+	fs.StringVar(&c.db, "db", "", "the SQLite database (default: sites.yaml's database, else skimguard.db beside it)")
+	fs.Var(&c.sites, "site", "only this site (repeatable)")
+	fs.StringVar(&c.chromium, "chromium", e.getenv("SKIMGUARD_CHROMIUM"), "the Chromium binary (default: found in PATH)")
+	fs.BoolVar(&c.verbose, "verbose", false, "log what the crawler does")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: skimguard %s\n\n%s\n\nFlags:\n", usageLine, summary)
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+// currentUser names who runs the command: the default of --by.
+func currentUser(e env) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := e.getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// parseInterleaved parses flags that may come before, between or after
+// positional arguments (`approve 3 4 --reason x` and `approve --reason x 3
+// 4`), which the flag package alone stops at, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
