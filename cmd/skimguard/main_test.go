@@ -196,9 +196,12 @@ func TestCheckExitCodesAndReviewFlow(t *testing.T) {
 		}
 	})
 	t.Run("rejecting keeps the baseline, so the check still fails", func(t *testing.T) {
-		code, _, errOut := cli(t, append(append([]string{"reject"}, ids...), append(base, "--reason", "skimmer")...)...)
+		code, out, errOut := cli(t, append(append([]string{"reject"}, ids...), append(base, "--reason", "skimmer")...)...)
 		if code != exitOK {
 			t.Fatalf("reject: exit %d: %s", code, errOut)
+		}
+		if want := fmt.Sprintf("rejected %d finding(s) as ", len(ids)); !strings.HasPrefix(out, want) {
+			t.Errorf("reject says %q, want it to start with %q", out, want)
 		}
 		code, _, errOut = cli(t, append(append([]string{"reject"}, ids[0]), append(base, "--reason", "again")...)...)
 		if code != exitError || !strings.Contains(errOut, "not open") {
@@ -215,9 +218,12 @@ func TestCheckExitCodesAndReviewFlow(t *testing.T) {
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
 			open = append(open, strings.Fields(line)[0])
 		}
-		code, _, errOut := cli(t, append(append([]string{"approve"}, open...), append(base, "--reason", "accepted for the test", "--by", "bob")...)...)
+		code, out, errOut := cli(t, append(append([]string{"approve"}, open...), append(base, "--reason", "accepted for the test", "--by", "bob")...)...)
 		if code != exitOK {
 			t.Fatalf("approve: exit %d: %s", code, errOut)
+		}
+		if want := fmt.Sprintf("approved %d finding(s) as bob\n", len(open)); out != want {
+			t.Errorf("approve says %q, want %q", out, want)
 		}
 		code, out, _ = cli(t, append([]string{"check"}, base...)...)
 		if code != exitOK {

@@ -51,6 +51,6 @@ func resolve(ctx context.Context, e env, args []string, status skimguard.Finding
 	if err := a.mon.Resolve(ctx, ids, skimguard.Resolution{Status: status, By: *by, Reason: *reason}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%sd %d finding(s) as %s\n", verb, len(ids), *by)
+	fmt.Fprintf(e.stdout, "%s %d finding(s) as %s\n", status, len(ids), *by)
 	return nil
 }
