@@ -34,7 +34,10 @@ const (
 	collectTimeout   = 15 * time.Second
 	drainTimeout     = 5 * time.Second
 	settleAfterWait  = 200 * time.Millisecond
-	minTailAfterType = 500 * time.Millisecond
+	// minTailAfterType lets a skimmer that polls the card fields (the
+	// gate.php kit polls every 700 ms) fire after typing even in a short
+	// window, with room for a busy machine.
+	minTailAfterType = 1500 * time.Millisecond
 	maxTailAfterType = 3 * time.Second
 )
 
