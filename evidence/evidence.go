@@ -62,9 +62,18 @@ type Coverage struct {
 	Page   string `json:"page"`
 	Scans  int    `json:"scans"`
 	Failed int    `json:"failed"`
-	// Gaps are the intervals longer than a week without a completed check.
-	Gaps   []Gap `json:"gaps"`
-	Weekly bool  `json:"weekly"`
+	// NotYetMonitored is the part of the period before the page was first
+	// monitored (its first scan or first baseline, whichever came first),
+	// when monitoring began after the period's start: a page onboarded
+	// mid-period was not due for checks before then, so this is no gap. It
+	// runs to the period's end when monitoring began after it.
+	NotYetMonitored *Gap `json:"not_yet_monitored,omitempty"`
+	// Gaps are the intervals longer than a week without a completed check,
+	// counted from when the page was first monitored (from the period's
+	// start for a page never monitored at all: it is configured, so due).
+	Gaps []Gap `json:"gaps"`
+	// Weekly is true when there are no gaps.
+	Weekly bool `json:"weekly"`
 	// Screenshot is the PNG of the page's newest completed scan in the
 	// period, taken at ScreenshotAt; the HTML report embeds it.
 	Screenshot   []byte     `json:"-"`
@@ -117,13 +126,21 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	}
 	slices.Reverse(scans) // oldest first, as a log reads
 	r.Scans = append(r.Scans, scans...)
+	audit, err := store.Audit(ctx)
+	if err != nil {
+		return nil, err
+	}
 
 	end := to
 	if now.Before(end) {
 		end = now
 	}
 	for _, p := range pages {
-		c := coverage(p, scans, from, end)
+		began, err := monitoredFrom(ctx, store, p, scans, audit, from)
+		if err != nil {
+			return nil, err
+		}
+		c := coverage(p, scans, from, end, began)
 		if err := screenshot(ctx, store, &c, scans); err != nil {
 			return nil, err
 		}
@@ -167,10 +184,6 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	}
 	slices.SortStableFunc(r.Changes, func(a, b Change) int { return a.FirstSeen.Compare(b.FirstSeen) })
 
-	audit, err := store.Audit(ctx)
-	if err != nil {
-		return nil, err
-	}
 	for _, a := range audit {
 		if !a.At.Before(from) && a.At.Before(to) && (a.Site == "" || slices.Contains(sites, a.Site)) {
 			r.Decisions = append(r.Decisions, a)
@@ -187,12 +200,59 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	return r, nil
 }
 
-// coverage finds the intervals longer than a week in [from, end) without a
-// completed check of p: from the period's start to the first check, between
-// checks, and from the last check to the end. A failed scan is not a check.
-func coverage(p skimguard.Page, scans []skimguard.Scan, from, end time.Time) Coverage {
+// monitoredFrom is when monitoring of p began, when that was within the
+// period: its first scan (of any result: a failed one was an attempt) or
+// its first baseline approval, whichever came first. It is from when the
+// page was monitored before the period, or never (a configured page that
+// was never scanned is due all the same). scans are the period's, oldest
+// first; audit is the whole audit log, which records every baseline.
+func monitoredFrom(ctx context.Context, store skimguard.Store, p skimguard.Page, scans []skimguard.Scan, audit []skimguard.AuditEntry, from time.Time) (time.Time, error) {
+	before, err := store.Scans(ctx, skimguard.ScanFilter{Site: p.Site, Page: p.Name, To: from, Limit: 1})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(before) > 0 {
+		return from, nil
+	}
+	var began time.Time
+	for _, s := range scans {
+		if s.Site == p.Site && s.Page == p.Name {
+			began = s.StartedAt
+			break
+		}
+	}
+	for _, a := range audit {
+		if a.Action == auditBaseline && a.Site == p.Site && a.Page == p.Name {
+			if began.IsZero() || a.At.Before(began) {
+				began = a.At
+			}
+			break // the log is oldest first
+		}
+	}
+	if began.IsZero() || began.Before(from) {
+		return from, nil
+	}
+	return began, nil
+}
+
+// auditBaseline is the audit log's action for every new baseline version.
+const auditBaseline = "baseline.approve"
+
+// coverage finds the intervals longer than a week in [began, end) without
+// a completed check of p: from when monitoring began (see monitoredFrom)
+// to the first check, between checks, and from the last check to the end.
+// A failed scan is not a check. The time from the period's start to began
+// is not yet monitored, not a gap.
+func coverage(p skimguard.Page, scans []skimguard.Scan, from, end, began time.Time) Coverage {
 	c := Coverage{Site: p.Site, Page: p.Name, Gaps: []Gap{}}
-	last := from
+	if began.After(from) {
+		to := began
+		if to.After(end) {
+			to = end
+		}
+		c.NotYetMonitored = &Gap{From: from, To: to}
+	}
+	last := began
 	for _, s := range scans {
 		if s.Site != p.Site || s.Page != p.Name {
 			continue

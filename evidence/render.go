@@ -43,6 +43,11 @@ func ids(v []int64) string {
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
+// span is an interval for people: both ends and its length in days.
+func span(g Gap) string {
+	return fmt.Sprintf("%s to %s (%.1f days)", day(g.From), day(g.To), g.Days())
+}
+
 func dayPtr(t *time.Time) string {
 	if t == nil {
 		return ""
@@ -63,16 +68,20 @@ func (r *Report) CSV(w io.Writer) error {
 		write(append([]string{"inventory"}, s.record()...)...)
 	}
 	write()
-	write("section", "site", "page", "scans", "failed", "checked_weekly", "gaps")
+	write("section", "site", "page", "scans", "failed", "checked_weekly", "gaps", "not_yet_monitored")
 	for _, c := range r.Coverage {
 		gaps := ""
 		for i, g := range c.Gaps {
 			if i > 0 {
 				gaps += "; "
 			}
-			gaps += fmt.Sprintf("%s to %s (%.1f days)", day(g.From), day(g.To), g.Days())
+			gaps += span(g)
 		}
-		write("coverage", c.Site, c.Page, strconv.Itoa(c.Scans), strconv.Itoa(c.Failed), strconv.FormatBool(c.Weekly), gaps)
+		notYet := ""
+		if c.NotYetMonitored != nil {
+			notYet = span(*c.NotYetMonitored)
+		}
+		write("coverage", c.Site, c.Page, strconv.Itoa(c.Scans), strconv.Itoa(c.Failed), strconv.FormatBool(c.Weekly), gaps, notYet)
 	}
 	write()
 	write("section", "scan_id", "site", "page", "url", "started_at", "duration_ms", "result", "error", "baseline_version")
@@ -133,7 +142,7 @@ var htmlTmpl = template.Must(template.New("evidence").Funcs(template.FuncMap{
 		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 	},
 	"ms":   func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) },
-	"days": func(g Gap) string { return fmt.Sprintf("%.1f", g.Days()) },
+	"span": span,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>skimguard evidence {{day .From}} – {{day .To}}</title>
@@ -151,10 +160,11 @@ p.note{color:#444}
 <p>Period: {{day .From}} to {{day .To}}. Generated {{day .Generated}} by skimguard.</p>
 
 <h2>11.6.1: pages checked at least weekly</h2>
-<table><tr><th>page</th><th>scans</th><th>failed</th><th>checked weekly</th><th>gaps longer than 7 days</th></tr>
+<p class="note">A page is counted from when it was first monitored (its first scan or first baseline): the time before that is shown as not yet monitored, not as a gap.</p>
+<table><tr><th>page</th><th>scans</th><th>failed</th><th>checked weekly</th><th>gaps longer than 7 days</th><th>not yet monitored</th></tr>
 {{range .Coverage}}<tr><td>{{.Site}}/{{.Page}}</td><td>{{.Scans}}</td><td>{{.Failed}}</td>
 <td>{{if .Weekly}}<span class="ok">yes</span>{{else}}<span class="bad">no</span>{{end}}</td>
-<td>{{range .Gaps}}{{day .From}} to {{day .To}} ({{days .}} days)<br>{{end}}</td></tr>
+<td>{{range .Gaps}}{{span .}}<br>{{end}}</td><td>{{with .NotYetMonitored}}{{span .}}{{end}}</td></tr>
 {{end}}</table>
 
 <h2>The payment pages as the scanner's browser saw them</h2>
