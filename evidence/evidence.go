@@ -7,7 +7,6 @@
 package evidence
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,8 +45,10 @@ type Script struct {
 	// Optional scripts (A/B variants, lazy widgets) need not run on every load.
 	Optional  bool      `json:"optional,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
-	// LastVerified is the last scan in the period that matched the page's
-	// baseline after the script's approval: the script ran as approved.
+	// LastVerified is the start of the newest check in the period that
+	// verified the script: compared with a baseline version holding it
+	// unchanged, the script ran as approved (see Inventory). Empty when no
+	// check in the period did.
 	LastVerified    *time.Time `json:"last_verified,omitempty"`
 	Justification   string     `json:"justification"`
 	ApprovedBy      string     `json:"approved_by"`
@@ -151,25 +152,14 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range baselines {
-		for _, it := range b.Items {
-			if it.Type != skimguard.ItemScript {
-				continue
-			}
-			s := Script{Site: b.Site, Page: b.Page, Script: it.Subject, Kind: it.ScriptKind(), Origin: it.Origin, SHA256: it.SHA256, SRI: it.SRI,
-				Optional: it.Optional, FirstSeen: it.FirstSeen, Justification: it.Reason, ApprovedBy: it.ApprovedBy, ApprovedAt: it.ApprovedAt,
-				BaselineVersion: b.Version}
-			if !it.Optional {
-				s.LastVerified = lastMatch(scans, b.Site, b.Page, it.ApprovedAt)
-			}
-			r.Inventory = append(r.Inventory, s)
-		}
-	}
-
 	findings, err := store.Findings(ctx, skimguard.FindingFilter{Sites: sites})
 	if err != nil {
 		return nil, err
 	}
+	if r.Inventory, err = inventory(ctx, store, baselines, scans, findings); err != nil {
+		return nil, err
+	}
+
 	for _, f := range findings {
 		if f.FirstSeen.Before(from) || !f.FirstSeen.Before(to) {
 			continue
@@ -194,9 +184,6 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 		return nil, err
 	}
 	r.Alerts = append(r.Alerts, alerts...)
-	slices.SortFunc(r.Inventory, func(a, b Script) int {
-		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page), cmp.Compare(a.Script, b.Script))
-	})
 	return r, nil
 }
 
@@ -291,18 +278,6 @@ func screenshot(ctx context.Context, store skimguard.Store, c *Coverage, scans [
 		at := s.StartedAt
 		c.Screenshot, c.ScreenshotAt = png, &at
 		return nil
-	}
-	return nil
-}
-
-// lastMatch is the start of the newest scan of the page that matched its
-// baseline, at or after since; nil when none did.
-func lastMatch(scans []skimguard.Scan, site, page string, since time.Time) *time.Time {
-	for _, s := range slices.Backward(scans) {
-		if s.Site == site && s.Page == page && s.Status == skimguard.ScanOK && !s.StartedAt.Before(since) {
-			at := s.StartedAt
-			return &at
-		}
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func TestBuildInventoryChangesAndDecisions(t *testing.T) {
 		t.Errorf("app.js row = %+v", app)
 	}
 	if !ab.Optional || ab.LastVerified != nil {
-		t.Errorf("an optional script cannot be verified by a matching scan: %+v", ab)
+		t.Errorf("an optional script is verified only by an observation that shows it, and these scans stored none: %+v", ab)
 	}
 	if len(r.Changes) != 1 || r.Changes[0].Status != "rejected" || r.Changes[0].ResolvedBy != "bob" {
 		t.Errorf("changes = %+v", r.Changes)

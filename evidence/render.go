@@ -116,12 +116,12 @@ func (s Script) record() []string {
 		dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion)}
 }
 
-// InventoryCSV writes the PCI DSS 6.4.3 script inventory alone, as one
+// InventoryCSV writes a PCI DSS 6.4.3 script inventory alone, as one
 // table with a header row, for spreadsheets.
-func (r *Report) InventoryCSV(w io.Writer) error {
+func InventoryCSV(w io.Writer, inv []Script) error {
 	cw := csv.NewWriter(w)
 	cw.Write(inventoryHeader)
-	for _, s := range r.Inventory {
+	for _, s := range inv {
 		cw.Write(s.record())
 	}
 	cw.Flush()

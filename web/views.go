@@ -10,6 +10,7 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/evidence"
 	"github.com/skimguard/skimguard/scriptdiff"
 )
 
@@ -322,8 +323,11 @@ type pageDetail struct {
 	Summary  pageSummary         `json:"page"`
 	Open     []findingJSON       `json:"open_findings"`
 	Baseline *skimguard.Baseline `json:"-"`
-	History  []version           `json:"baselines"`
-	Scans    []skimguard.Scan    `json:"scans"`
+	// Inventory is the current baseline's scripts with the checks of the
+	// last evidence.Lookback that verified them.
+	Inventory []evidence.Script `json:"-"`
+	History   []version         `json:"baselines"`
+	Scans     []skimguard.Scan  `json:"scans"`
 }
 
 func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail, error) {
@@ -353,6 +357,10 @@ func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail
 	default:
 		d.Baseline = &bs[0]
 		d.History = history(bs)
+		now := s.now()
+		if d.Inventory, err = evidence.Inventory(ctx, s.store, bs[:1], now.Add(-evidence.Lookback), now.Add(time.Second)); err != nil {
+			return nil, err
+		}
 	}
 	if d.Scans, err = s.store.Scans(ctx, skimguard.ScanFilter{Site: site, Page: page, Limit: 50}); err != nil {
 		return nil, err
