@@ -35,13 +35,26 @@ type Report struct {
 
 // Script is one approved script of a payment page (PCI DSS 6.4.3).
 type Script struct {
-	Site   string `json:"site"`
-	Page   string `json:"page"`
+	Site string `json:"site"`
+	Page string `json:"page"`
+	// Script names the script as it loaded when approved: its URL, with
+	// that load's cache busters and session ids, or its place.
 	Script string `json:"script"`
-	Kind   string `json:"kind"`
-	Origin string `json:"origin"`
+	// Identity is what checks recognise the script by from load to load
+	// (baseline.Identity): its URL with volatile parts as "*", or its
+	// place in the page or a frame.
+	Identity string `json:"identity"`
+	Kind     string `json:"kind"`
+	Origin   string `json:"origin"`
+	// SHA256 and SRI are those of the approved text; for a script matched
+	// by structure, of one approved load of it.
 	SHA256 string `json:"sha256"`
 	SRI    string `json:"sri,omitempty"`
+	// MatchedBy says how the newest check that showed the script matched
+	// it: MatchedByHash (its text was an approved one, byte for byte) or
+	// MatchedByStructure (its text varies per load, its structure is the
+	// approved one); empty when no check of the period showed it.
+	MatchedBy string `json:"matched_by,omitempty"`
 	// Optional scripts (A/B variants, lazy widgets) need not run on every load.
 	Optional  bool      `json:"optional,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
@@ -54,6 +67,21 @@ type Script struct {
 	ApprovedBy      string     `json:"approved_by"`
 	ApprovedAt      time.Time  `json:"approved_at"`
 	BaselineVersion int        `json:"baseline_version"`
+}
+
+// How checks matched a script: Script.MatchedBy.
+const (
+	MatchedByHash      = "hash"
+	MatchedByStructure = "structure"
+)
+
+// Matched says, for people, when the script is matched by structure
+// rather than by its hash; "" otherwise.
+func (s Script) Matched() string {
+	if s.MatchedBy == MatchedByStructure {
+		return "matched by structure: text varies per load"
+	}
+	return ""
 }
 
 // Coverage says how often a page was checked in the period (PCI DSS 11.6.1:

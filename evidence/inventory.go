@@ -73,15 +73,28 @@ func inventory(ctx context.Context, store skimguard.Store, baselines []skimguard
 			if it.Type != skimguard.ItemScript {
 				continue
 			}
-			out = append(out, Script{Site: b.Site, Page: b.Page, Script: it.Subject, Kind: it.ScriptKind(), Origin: it.Origin,
-				SHA256: it.SHA256, SRI: it.SRI, Optional: it.Optional, FirstSeen: it.FirstSeen, LastVerified: seen[k].at,
-				Justification: it.Reason, ApprovedBy: it.ApprovedBy, ApprovedAt: it.ApprovedAt, BaselineVersion: b.Version})
+			out = append(out, Script{Site: b.Site, Page: b.Page, Script: it.Subject, Identity: baseline.Identity(it), Kind: it.ScriptKind(),
+				Origin: it.Origin, SHA256: it.SHA256, SRI: it.SRI, MatchedBy: matchedBy(seen[k].match), Optional: it.Optional,
+				FirstSeen: it.FirstSeen, LastVerified: seen[k].at, Justification: it.Reason, ApprovedBy: it.ApprovedBy,
+				ApprovedAt: it.ApprovedAt, BaselineVersion: b.Version})
 		}
 	}
 	slices.SortFunc(out, func(a, b Script) int {
-		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page), cmp.Compare(a.Script, b.Script))
+		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page), cmp.Compare(a.Identity, b.Identity),
+			cmp.Compare(a.Script, b.Script))
 	})
 	return out, nil
+}
+
+// matchedBy is Script.MatchedBy for how a check showed the script.
+func matchedBy(m baseline.Match) string {
+	switch m {
+	case baseline.ByValue:
+		return MatchedByHash
+	case baseline.ByStructure:
+		return MatchedByStructure
+	}
+	return ""
 }
 
 // verified is when a check last verified an item, and how.
@@ -91,15 +104,15 @@ type verified struct {
 }
 
 // observationsPerPage caps the stored observations verify reads for one
-// page: a day of hourly checks. Only scripts that need not run on every
-// load need them, and only until each was seen.
+// page: a day of hourly checks. Usually the newest check's is the only one
+// needed.
 const observationsPerPage = 24
 
 // verify finds, for each script item of b, the newest of the page's scans
-// (newest first) that verified it. A scan verifies an item when it was
-// compared with a baseline version holding the same item (same key,
-// values and integrity and crossorigin attributes: approvals and
-// re-learning carry unchanged items over) and
+// (newest first) that verified it, and how the scan matched it. A scan
+// verifies an item when it was compared with a baseline version holding
+// the same item (same key, values and integrity and crossorigin
+// attributes: approvals and re-learning carry unchanged items over) and
 //   - the item was required in that version, and the scan matched its
 //     baseline or raised no finding about the item (a required script
 //     Compare raises nothing about ran as approved); concern are the page's
@@ -107,10 +120,12 @@ const observationsPerPage = 24
 //     first-to-last-seen span covers the scan counts against it, whether
 //     or not that scan saw it: a scan is never credited wrongly;
 //   - or the scan's stored observation shows the item as Compare accepts
-//     it (baseline.Verify). Observations are read only for items that need
-//     not run on every load, at most observationsPerPage of them, and once
-//     for the newest scan that could verify anything, to tell scripts
-//     matched by structure from those matched byte for byte.
+//     it (baseline.Verify), which an item that need not run on every load
+//     requires.
+//
+// The observation of a scan is read when it is needed: for such items, or
+// to tell for the items the scan verified whether they matched by
+// structure or byte for byte; at most observationsPerPage per page.
 func verify(ctx context.Context, store skimguard.Store, b *skimguard.Baseline, scans []skimguard.Scan, concern []skimguard.Finding) ([]verified, error) {
 	out := make([]verified, len(b.Items))
 	pending := 0
@@ -130,7 +145,7 @@ func verify(ctx context.Context, store skimguard.Store, b *skimguard.Baseline, s
 	}
 	reads := 0
 	for _, s := range scans {
-		if pending == 0 && reads > 0 {
+		if pending == 0 {
 			break
 		}
 		if (s.Status != skimguard.ScanOK && s.Status != skimguard.ScanFindings) || s.BaselineVersion == 0 {
@@ -143,24 +158,21 @@ func verify(ctx context.Context, store skimguard.Store, b *skimguard.Baseline, s
 		if bv == nil {
 			continue
 		}
-		some, need := false, false
+		read := false
 		for k, j := range same {
-			if j < 0 {
-				continue
-			}
-			some = true
-			if out[k].at != nil {
+			if j < 0 || out[k].at != nil {
 				continue
 			}
 			if !bv.Items[j].Optional && (s.Status == skimguard.ScanOK || !concerns(b.Items[k].Key, s.StartedAt)) {
 				at := s.StartedAt
 				out[k].at = &at
 				pending--
-				continue
 			}
-			need = need || bv.Items[j].Optional
+			// Verified here without its match known, or not verified
+			// without the observation.
+			read = true
 		}
-		if !some || (!need && reads > 0) || reads >= observationsPerPage {
+		if !read || reads >= observationsPerPage {
 			continue
 		}
 		reads++
@@ -176,13 +188,13 @@ func verify(ctx context.Context, store skimguard.Store, b *skimguard.Baseline, s
 			if j < 0 || shown[j] == baseline.NotShown {
 				continue
 			}
-			if out[k].match == baseline.NotShown {
-				out[k].match = shown[j]
-			}
 			if out[k].at == nil {
 				at := s.StartedAt
 				out[k].at = &at
 				pending--
+			}
+			if out[k].match == baseline.NotShown && out[k].at.Equal(s.StartedAt) {
+				out[k].match = shown[j]
 			}
 		}
 	}

@@ -1,11 +1,14 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +31,8 @@ func pageScript(kind skimguard.ScriptKind, url, src string) skimguard.Script {
 }
 
 // load is load n of the checkout: app.js, an inline configuration with a
-// per-load token, and on odd loads an A/B variant's script.
+// per-load token, and on odd loads an A/B variant's script with a cache
+// buster.
 func load(n int) *skimguard.Observation {
 	o := &skimguard.Observation{Site: "shop", Page: "checkout", URL: checkoutURL, FinalURL: checkoutURL, Status: 200,
 		StartedAt: t0.Add(time.Duration(n) * time.Hour),
@@ -41,7 +45,7 @@ func load(n int) *skimguard.Observation {
 	}
 	o.Scripts[1].Location = "line 3 col 9"
 	if n%2 == 1 {
-		o.Scripts = append(o.Scripts, pageScript(skimguard.ScriptExternal, abURL, `document.body.classList.add("ab-b");`))
+		o.Scripts = append(o.Scripts, pageScript(skimguard.ScriptExternal, fmt.Sprintf("%s?v=%d", abURL, n), `document.body.classList.add("ab-b");`))
 	}
 	return o
 }
@@ -93,8 +97,8 @@ func TestInventoryShowsTheCheckThatLastVerifiedEachScript(t *testing.T) {
 	check := func(t *testing.T, inv []Script) {
 		t.Helper()
 		want := map[string]time.Time{
-			appURL: starts[13], // tampered with in the two checks after
-			abURL:  starts[15], // the newest check it ran in
+			appURL:         starts[13], // tampered with in the two checks after
+			abURL + "?v=1": starts[15], // the newest check it ran in
 			"inline #1 (line 3 col 9) in " + checkoutURL: starts[15],
 		}
 		if len(inv) != len(want) {
@@ -155,4 +159,69 @@ func TestInventoryShowsTheCheckThatLastVerifiedEachScript(t *testing.T) {
 		}
 		check(t, inv)
 	})
+}
+
+func TestInventoryNamesScriptsByTheirLearntIdentity(t *testing.T) {
+	ctx := context.Background()
+	store, _ := history(t)
+	now := t0.Add(24 * time.Hour)
+	r, err := Build(ctx, store, []skimguard.Page{{Site: "shop", Name: "checkout", URL: checkoutURL}}, t0, now, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // identity: how it matched
+		appURL:                  MatchedByHash,
+		abURL + "?v=*":          MatchedByHash,
+		"inline #1 in the page": MatchedByStructure,
+	}
+	for _, s := range r.Inventory {
+		m, ok := want[s.Identity]
+		if !ok {
+			t.Errorf("%s is identified as %q; want one of %v", s.Script, s.Identity, want)
+			continue
+		}
+		if s.MatchedBy != m {
+			t.Errorf("%s: matched by %q, want %q", s.Identity, s.MatchedBy, m)
+		}
+	}
+
+	var h, c bytes.Buffer
+	if err := r.HTML(&h); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CSV(&c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{abURL + "?v=*", "matched by structure: text varies per load"} {
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	if strings.Contains(h.String(), abURL+"?v=1") {
+		t.Error("the HTML report shows one load's cache buster")
+	}
+	cr := csv.NewReader(&c)
+	cr.FieldsPerRecord = -1
+	recs, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	rows := 0
+	for _, rec := range recs {
+		switch {
+		case len(rec) > 1 && rec[0] == "section" && rec[1] == "site" && rec[3] == "script":
+			for i, name := range rec {
+				col[name] = i
+			}
+		case rec[0] == "inventory":
+			rows++
+			if m, ok := want[rec[col["identity"]]]; !ok || rec[col["matched_by"]] != m {
+				t.Errorf("CSV inventory row %q: identity and matched_by not as learnt", rec)
+			}
+		}
+	}
+	if rows != len(want) {
+		t.Errorf("%d CSV inventory rows, want %d", rows, len(want))
+	}
 }

@@ -2,10 +2,15 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/baseline"
@@ -65,5 +70,76 @@ func TestInventoryShowsTheLastCheckThatVerifiedEachScript(t *testing.T) {
 	}
 	if got := recs[1][col["last_verified"]]; got != last.Format("2006-01-02 15:04 UTC") {
 		t.Errorf("the CSV says last verified %q, want the newest check's time", got)
+	}
+}
+
+// payLoad is load n of a second page, shop/pay: its widget's URL carries a
+// cache buster and its inline configuration a per-load token.
+func payLoad(n int) *skimguard.Observation {
+	o := observation(libV1, false)
+	o.Page, o.URL, o.FinalURL = "pay", "http://127.0.0.1:1/pay", "http://127.0.0.1:1/pay"
+	o.Scripts[0].URL = fmt.Sprintf("%s?cb=%d", libURL, 1732271234+n)
+	o.Scripts[0].Frame = o.URL
+	cfg := fmt.Sprintf(`window.cfg={"csrf":"%x"};`, sha256.Sum256([]byte{byte(n)}))
+	sum := sha256.Sum256([]byte(cfg))
+	o.Scripts = append(o.Scripts, skimguard.Script{Kind: skimguard.ScriptInline, Frame: o.URL, Ordinal: 1, Location: "line 2 col 9",
+		SHA256: hex.EncodeToString(sum[:]), Size: len(cfg), Source: cfg, LoadedBy: "parser"})
+	return o
+}
+
+func TestInventoryNamesScriptsByTheirLearntIdentity(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Add(-30 * time.Minute)
+	b, err := baseline.Learn([]*skimguard.Observation{payLoad(1), payLoad(2), payLoad(3)}, "alice", "onboarding", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Site, b.Page, b.URL = "shop", "pay", "http://127.0.0.1:1/pay"
+	if err := f.store.SaveBaseline(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	o := payLoad(4)
+	if fs := baseline.Compare(b, o); len(fs) != 0 {
+		t.Fatalf("the unchanged page has findings: %+v", fs)
+	}
+	if err := f.store.SaveScan(ctx, &skimguard.Scan{Site: "shop", Page: "pay", URL: o.URL, StartedAt: now.Add(time.Minute),
+		Status: skimguard.ScanOK, BaselineVersion: b.Version, Observation: o}); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client(t)
+	f.login(t, c, "alice", password)
+
+	_, doc := get(t, c, f.url("/pages/shop/pay"))
+	got := map[string]string{} // identity: hash cell
+	doc.Find("table.inventory tbody tr").Each(func(_ int, row *goquery.Selection) {
+		got[strings.TrimSpace(row.Find("td.subject").Contents().First().Text())] = strings.TrimSpace(row.Find("td.hash").Text())
+	})
+	if h, ok := got[libURL+"?cb=*"]; !ok || h != o.Scripts[0].SHA256[:16] {
+		t.Errorf("the widget is not shown as %s?cb=* with its hash: %q", libURL, got)
+	}
+	if h := got["inline #1 in the page"]; h != "matched by structure: text varies per load" {
+		t.Errorf("the inline configuration's hash cell says %q, want that it is matched by structure (rows %q)", h, got)
+	}
+
+	resp, err := c.Get(f.url("/pages/shop/pay/inventory.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("inventory CSV: %v %q", err, recs)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	rows := map[string]string{}
+	for _, rec := range recs[1:] {
+		rows[rec[col["identity"]]] = rec[col["matched_by"]]
+	}
+	if rows[libURL+"?cb=*"] != "hash" || rows["inline #1 in the page"] != "structure" {
+		t.Errorf("CSV identities and matches: %q", rows)
 	}
 }

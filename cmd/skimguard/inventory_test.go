@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,16 +15,21 @@ import (
 	"github.com/skimguard/skimguard/sqlite"
 )
 
-// checkoutLoad is a load of a checkout page with one external script.
-func checkoutLoad() *skimguard.Observation {
-	src := `document.getElementById("pay").addEventListener("click",function(){checkout.submit()});`
-	sum := sha256.Sum256([]byte(src))
-	return &skimguard.Observation{Site: "shop", Page: "checkout", URL: "https://shop.test/checkout", FinalURL: "https://shop.test/checkout",
-		Status: 200, Scripts: []skimguard.Script{{Kind: skimguard.ScriptExternal, URL: "https://shop.test/app.js", Frame: "https://shop.test/checkout",
-			Ordinal: 1, SHA256: hex.EncodeToString(sum[:]), Size: len(src), Source: src, LoadedBy: "parser"}}}
+// checkoutLoad is load n of a checkout page: app.js with a cache buster,
+// and an inline configuration with a per-load token.
+func checkoutLoad(n int) *skimguard.Observation {
+	const page = "https://shop.test/checkout"
+	script := func(kind skimguard.ScriptKind, url, src string) skimguard.Script {
+		sum := sha256.Sum256([]byte(src))
+		return skimguard.Script{Kind: kind, URL: url, Frame: page, Ordinal: 1, SHA256: hex.EncodeToString(sum[:]), Size: len(src), Source: src, LoadedBy: "parser"}
+	}
+	return &skimguard.Observation{Site: "shop", Page: "checkout", URL: page, FinalURL: page, Status: 200, Scripts: []skimguard.Script{
+		script(skimguard.ScriptExternal, fmt.Sprintf("https://shop.test/app.js?cb=%d", 1732271234+n), `document.getElementById("pay").addEventListener("click",function(){checkout.submit()});`),
+		script(skimguard.ScriptInline, "", fmt.Sprintf(`window.cfg={"csrf":"%x"};`, sha256.Sum256([]byte{byte(n)}))),
+	}}
 }
 
-func TestInventoryShowsTheLastCheckThatVerifiedEachScript(t *testing.T) {
+func TestInventoryShowsEachScriptsIdentityAndLastVerification(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "sg.db")
@@ -33,7 +39,7 @@ func TestInventoryShowsTheLastCheckThatVerifiedEachScript(t *testing.T) {
 	}
 	defer store.Close()
 	last := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	b, err := baseline.Learn([]*skimguard.Observation{checkoutLoad()}, "alice", "onboarding", last.Add(-12*time.Hour))
+	b, err := baseline.Learn([]*skimguard.Observation{checkoutLoad(1), checkoutLoad(2)}, "alice", "onboarding", last.Add(-12*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +48,7 @@ func TestInventoryShowsTheLastCheckThatVerifiedEachScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 11; i >= 0; i-- {
-		o := checkoutLoad()
+		o := checkoutLoad(100 + i)
 		s := &skimguard.Scan{Site: "shop", Page: "checkout", URL: o.URL, StartedAt: last.Add(-time.Duration(i) * time.Hour), Status: skimguard.ScanOK,
 			BaselineVersion: b.Version, Observation: o, Findings: baseline.Compare(b, o)}
 		if err := store.SaveScan(ctx, s); err != nil {
@@ -54,13 +60,17 @@ func TestInventoryShowsTheLastCheckThatVerifiedEachScript(t *testing.T) {
 		t.Fatalf("inventory: exit %d\n%s%s", code, out, errOut)
 	}
 	want := last.Local().Format("2006-01-02 15:04")
-	var row string
+	rows := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "https://shop.test/app.js") {
-			row = line
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = line
 		}
 	}
-	if !strings.Contains(out, "LAST VERIFIED") || !strings.Contains(row, want) {
-		t.Fatalf("the inventory does not show the newest of 12 matching checks (%s) as last verified:\n%s", want, out)
+	app, ok := rows["https://shop.test/app.js?cb=*"]
+	if !ok || !strings.Contains(app, want) {
+		t.Fatalf("app.js is not listed by its identity with the newest of 12 matching checks (%s) as last verified:\n%s", want, out)
+	}
+	if inline := rows["inline"]; !strings.Contains(inline, "inline #1 in the page") || !strings.Contains(inline, "by structure") || !strings.Contains(out, "matched by structure: text varies per load") {
+		t.Fatalf("the inline configuration is not shown as matched by structure:\n%s", out)
 	}
 }
