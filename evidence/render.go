@@ -55,12 +55,44 @@ func dayPtr(t *time.Time) string {
 	return day(*t)
 }
 
+// csvWriter writes CSV whose cells a spreadsheet shows as text. Script
+// URLs, subjects and details come from hostile pages, and a cell that
+// starts with =, +, -, @, a tab or a carriage return would be run as a
+// formula (CSV injection): such a cell gets a leading "'", as OWASP
+// advises. Every CSV skimguard writes goes through it.
+type csvWriter struct{ w *csv.Writer }
+
+func newCSV(w io.Writer) *csvWriter { return &csvWriter{csv.NewWriter(w)} }
+
+// write writes one record; errors stick and flush returns them.
+func (c *csvWriter) write(rec ...string) {
+	safe := make([]string, len(rec))
+	for i, cell := range rec {
+		safe[i] = inertCell(cell)
+	}
+	c.w.Write(safe)
+}
+
+func (c *csvWriter) flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// inertCell is cell with a leading "'" when a spreadsheet would take it
+// for a formula.
+func inertCell(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
+}
+
 // CSV writes the report as sections, each with its own header row, separated
 // by an empty record: inventory, coverage, scans, changes, alerts,
 // decisions.
 func (r *Report) CSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	write := func(rec ...string) { cw.Write(rec) }
+	cw := newCSV(w)
+	write := cw.write
 	write("# skimguard evidence", "from", day(r.From), "to", day(r.To), "generated", day(r.Generated))
 	write()
 	write(append([]string{"section"}, inventoryHeader...)...)
@@ -105,8 +137,7 @@ func (r *Report) CSV(w io.Writer) error {
 	for _, a := range r.Decisions {
 		write("decision", day(a.At), a.Actor, a.Action, a.Site, a.Page, a.Reason, a.Detail)
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.flush()
 }
 
 var inventoryHeader = []string{"site", "page", "script", "identity", "kind", "origin", "sha256", "matched_by", "optional", "first_seen",
@@ -120,13 +151,12 @@ func (s Script) record() []string {
 // InventoryCSV writes a PCI DSS 6.4.3 script inventory alone, as one
 // table with a header row, for spreadsheets.
 func InventoryCSV(w io.Writer, inv []Script) error {
-	cw := csv.NewWriter(w)
-	cw.Write(inventoryHeader)
+	cw := newCSV(w)
+	cw.write(inventoryHeader...)
 	for _, s := range inv {
-		cw.Write(s.record())
+		cw.write(s.record()...)
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.flush()
 }
 
 // HTML writes the report as one self-contained page: no scripts, no

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,30 @@ func TestInventoryNamesScriptsByTheirLearntIdentity(t *testing.T) {
 	}
 	if rows[libURL+"?cb=*"] != "hash" || rows["inline #1 in the page"] != "structure" {
 		t.Errorf("CSV identities and matches: %q", rows)
+	}
+}
+
+func TestInventoryCSVDownloadCannotRunFormulas(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	_, csrf := f.login(t, c, "alice", password)
+	reason := `=cmd|' /C calc'!A0`
+	postForm(t, c, f.url("/findings/"+itoa(f.ids[skimguard.KindScriptChanged])+"/approve"), url.Values{"reason": {reason}, "csrf": {csrf}})
+
+	resp, err := c.Get(f.url("/inventory.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("inventory CSV: %v %q", err, recs)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	if got := recs[1][col["justification"]]; got != "'"+reason {
+		t.Fatalf("the justification cell is %q, want it prefixed with ' so that no spreadsheet runs it", got)
 	}
 }
