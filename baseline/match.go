@@ -158,10 +158,7 @@ func matchAll(ix *index, s *snapshot) []result {
 	for _, g := range groupOrder {
 		var left []*entry
 		for _, e := range groups[g] {
-			hits := ix.groupValues[groupValue{g, e.hashValue()}]
-			if len(hits) == 0 && len(ix.scriptGroups[g]) > 0 {
-				hits = ix.groupValues[groupValue{g, e.fingerprint()}]
-			}
+			hits := ix.valueHits(e)
 			if len(hits) == 0 {
 				left = append(left, e)
 				continue
@@ -222,6 +219,21 @@ func matchAll(ix *index, s *snapshot) []result {
 		}
 	}
 	return res
+}
+
+// valueHits returns the items of a script without URL's group that accept
+// its text: by exact hash, else by fingerprint. matchAll pairs the script
+// with one of them and counts them all as matched, so that identical
+// copies need not be as many on every load.
+func (ix *index) valueHits(e *entry) []int {
+	if e.group == "" || e.script == nil {
+		return nil
+	}
+	hits := ix.groupValues[groupValue{e.group, e.hashValue()}]
+	if len(hits) == 0 && len(ix.scriptGroups[e.group]) > 0 {
+		hits = ix.groupValues[groupValue{e.group, e.fingerprint()}]
+	}
+	return hits
 }
 
 // matchKeyed matches an entry by its key.

@@ -7,7 +7,6 @@
 package evidence
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,23 +35,53 @@ type Report struct {
 
 // Script is one approved script of a payment page (PCI DSS 6.4.3).
 type Script struct {
-	Site   string `json:"site"`
-	Page   string `json:"page"`
+	Site string `json:"site"`
+	Page string `json:"page"`
+	// Script names the script as it loaded when approved: its URL, with
+	// that load's cache busters and session ids, or its place.
 	Script string `json:"script"`
-	Kind   string `json:"kind"`
-	Origin string `json:"origin"`
+	// Identity is what checks recognise the script by from load to load
+	// (baseline.Identity): its URL with volatile parts as "*", or its
+	// place in the page or a frame.
+	Identity string `json:"identity"`
+	Kind     string `json:"kind"`
+	Origin   string `json:"origin"`
+	// SHA256 and SRI are those of the approved text; for a script matched
+	// by structure, of one approved load of it.
 	SHA256 string `json:"sha256"`
 	SRI    string `json:"sri,omitempty"`
+	// MatchedBy says how the newest check that showed the script matched
+	// it: MatchedByHash (its text was an approved one, byte for byte) or
+	// MatchedByStructure (its text varies per load, its structure is the
+	// approved one); empty when no check of the period showed it.
+	MatchedBy string `json:"matched_by,omitempty"`
 	// Optional scripts (A/B variants, lazy widgets) need not run on every load.
 	Optional  bool      `json:"optional,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
-	// LastVerified is the last scan in the period that matched the page's
-	// baseline after the script's approval: the script ran as approved.
+	// LastVerified is the start of the newest check in the period that
+	// verified the script: compared with a baseline version holding it
+	// unchanged, the script ran as approved (see Inventory). Empty when no
+	// check in the period did.
 	LastVerified    *time.Time `json:"last_verified,omitempty"`
 	Justification   string     `json:"justification"`
 	ApprovedBy      string     `json:"approved_by"`
 	ApprovedAt      time.Time  `json:"approved_at"`
 	BaselineVersion int        `json:"baseline_version"`
+}
+
+// How checks matched a script: Script.MatchedBy.
+const (
+	MatchedByHash      = "hash"
+	MatchedByStructure = "structure"
+)
+
+// Matched says, for people, when the script is matched by structure
+// rather than by its hash; "" otherwise.
+func (s Script) Matched() string {
+	if s.MatchedBy == MatchedByStructure {
+		return "matched by structure: text varies per load"
+	}
+	return ""
 }
 
 // Coverage says how often a page was checked in the period (PCI DSS 11.6.1:
@@ -62,9 +91,18 @@ type Coverage struct {
 	Page   string `json:"page"`
 	Scans  int    `json:"scans"`
 	Failed int    `json:"failed"`
-	// Gaps are the intervals longer than a week without a completed check.
-	Gaps   []Gap `json:"gaps"`
-	Weekly bool  `json:"weekly"`
+	// NotYetMonitored is the part of the period before the page was first
+	// monitored (its first scan or first baseline, whichever came first),
+	// when monitoring began after the period's start: a page onboarded
+	// mid-period was not due for checks before then, so this is no gap. It
+	// runs to the period's end when monitoring began after it.
+	NotYetMonitored *Gap `json:"not_yet_monitored,omitempty"`
+	// Gaps are the intervals longer than a week without a completed check,
+	// counted from when the page was first monitored (from the period's
+	// start for a page never monitored at all: it is configured, so due).
+	Gaps []Gap `json:"gaps"`
+	// Weekly is true when there are no gaps.
+	Weekly bool `json:"weekly"`
 	// Screenshot is the PNG of the page's newest completed scan in the
 	// period, taken at ScreenshotAt; the HTML report embeds it.
 	Screenshot   []byte     `json:"-"`
@@ -117,13 +155,21 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	}
 	slices.Reverse(scans) // oldest first, as a log reads
 	r.Scans = append(r.Scans, scans...)
+	audit, err := store.Audit(ctx)
+	if err != nil {
+		return nil, err
+	}
 
 	end := to
 	if now.Before(end) {
 		end = now
 	}
 	for _, p := range pages {
-		c := coverage(p, scans, from, end)
+		began, err := monitoredFrom(ctx, store, p, scans, audit, from)
+		if err != nil {
+			return nil, err
+		}
+		c := coverage(p, scans, from, end, began)
 		if err := screenshot(ctx, store, &c, scans); err != nil {
 			return nil, err
 		}
@@ -134,25 +180,14 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range baselines {
-		for _, it := range b.Items {
-			if it.Type != skimguard.ItemScript {
-				continue
-			}
-			s := Script{Site: b.Site, Page: b.Page, Script: it.Subject, Kind: it.ScriptKind(), Origin: it.Origin, SHA256: it.SHA256, SRI: it.SRI,
-				Optional: it.Optional, FirstSeen: it.FirstSeen, Justification: it.Reason, ApprovedBy: it.ApprovedBy, ApprovedAt: it.ApprovedAt,
-				BaselineVersion: b.Version}
-			if !it.Optional {
-				s.LastVerified = lastMatch(scans, b.Site, b.Page, it.ApprovedAt)
-			}
-			r.Inventory = append(r.Inventory, s)
-		}
-	}
-
 	findings, err := store.Findings(ctx, skimguard.FindingFilter{Sites: sites})
 	if err != nil {
 		return nil, err
 	}
+	if r.Inventory, err = inventory(ctx, store, baselines, scans, findings); err != nil {
+		return nil, err
+	}
+
 	for _, f := range findings {
 		if f.FirstSeen.Before(from) || !f.FirstSeen.Before(to) {
 			continue
@@ -167,10 +202,6 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 	}
 	slices.SortStableFunc(r.Changes, func(a, b Change) int { return a.FirstSeen.Compare(b.FirstSeen) })
 
-	audit, err := store.Audit(ctx)
-	if err != nil {
-		return nil, err
-	}
 	for _, a := range audit {
 		if !a.At.Before(from) && a.At.Before(to) && (a.Site == "" || slices.Contains(sites, a.Site)) {
 			r.Decisions = append(r.Decisions, a)
@@ -181,18 +212,62 @@ func Build(ctx context.Context, store skimguard.Store, pages []skimguard.Page, f
 		return nil, err
 	}
 	r.Alerts = append(r.Alerts, alerts...)
-	slices.SortFunc(r.Inventory, func(a, b Script) int {
-		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Page, b.Page), cmp.Compare(a.Script, b.Script))
-	})
 	return r, nil
 }
 
-// coverage finds the intervals longer than a week in [from, end) without a
-// completed check of p: from the period's start to the first check, between
-// checks, and from the last check to the end. A failed scan is not a check.
-func coverage(p skimguard.Page, scans []skimguard.Scan, from, end time.Time) Coverage {
+// monitoredFrom is when monitoring of p began, when that was within the
+// period: its first scan (of any result: a failed one was an attempt) or
+// its first baseline approval, whichever came first. It is from when the
+// page was monitored before the period, or never (a configured page that
+// was never scanned is due all the same). scans are the period's, oldest
+// first; audit is the whole audit log, which records every baseline.
+func monitoredFrom(ctx context.Context, store skimguard.Store, p skimguard.Page, scans []skimguard.Scan, audit []skimguard.AuditEntry, from time.Time) (time.Time, error) {
+	before, err := store.Scans(ctx, skimguard.ScanFilter{Site: p.Site, Page: p.Name, To: from, Limit: 1})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(before) > 0 {
+		return from, nil
+	}
+	var began time.Time
+	for _, s := range scans {
+		if s.Site == p.Site && s.Page == p.Name {
+			began = s.StartedAt
+			break
+		}
+	}
+	for _, a := range audit {
+		if a.Action == auditBaseline && a.Site == p.Site && a.Page == p.Name {
+			if began.IsZero() || a.At.Before(began) {
+				began = a.At
+			}
+			break // the log is oldest first
+		}
+	}
+	if began.IsZero() || began.Before(from) {
+		return from, nil
+	}
+	return began, nil
+}
+
+// auditBaseline is the audit log's action for every new baseline version.
+const auditBaseline = "baseline.approve"
+
+// coverage finds the intervals longer than a week in [began, end) without
+// a completed check of p: from when monitoring began (see monitoredFrom)
+// to the first check, between checks, and from the last check to the end.
+// A failed scan is not a check. The time from the period's start to began
+// is not yet monitored, not a gap.
+func coverage(p skimguard.Page, scans []skimguard.Scan, from, end, began time.Time) Coverage {
 	c := Coverage{Site: p.Site, Page: p.Name, Gaps: []Gap{}}
-	last := from
+	if began.After(from) {
+		to := began
+		if to.After(end) {
+			to = end
+		}
+		c.NotYetMonitored = &Gap{From: from, To: to}
+	}
+	last := began
 	for _, s := range scans {
 		if s.Site != p.Site || s.Page != p.Name {
 			continue
@@ -231,18 +306,6 @@ func screenshot(ctx context.Context, store skimguard.Store, c *Coverage, scans [
 		at := s.StartedAt
 		c.Screenshot, c.ScreenshotAt = png, &at
 		return nil
-	}
-	return nil
-}
-
-// lastMatch is the start of the newest scan of the page that matched its
-// baseline, at or after since; nil when none did.
-func lastMatch(scans []skimguard.Scan, site, page string, since time.Time) *time.Time {
-	for _, s := range slices.Backward(scans) {
-		if s.Site == site && s.Page == page && s.Status == skimguard.ScanOK && !s.StartedAt.Before(since) {
-			at := s.StartedAt
-			return &at
-		}
 	}
 	return nil
 }

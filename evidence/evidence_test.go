@@ -124,7 +124,7 @@ func TestBuildInventoryChangesAndDecisions(t *testing.T) {
 		t.Errorf("app.js row = %+v", app)
 	}
 	if !ab.Optional || ab.LastVerified != nil {
-		t.Errorf("an optional script cannot be verified by a matching scan: %+v", ab)
+		t.Errorf("an optional script is verified only by an observation that shows it, and these scans stored none: %+v", ab)
 	}
 	if len(r.Changes) != 1 || r.Changes[0].Status != "rejected" || r.Changes[0].ResolvedBy != "bob" {
 		t.Errorf("changes = %+v", r.Changes)
@@ -232,4 +232,121 @@ func TestCSVAndJSONCarryTheSameEvidence(t *testing.T) {
 	if err := Write(&bytes.Buffer{}, "pdf", r); err == nil {
 		t.Error("unknown format accepted")
 	}
+}
+
+func TestCoverageCountsFromWhenThePageWasFirstMonitored(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	from := t0
+	now := t0.Add(30*24*time.Hour + 12*time.Hour)
+	at := func(days float64) time.Time { return from.Add(time.Duration(days * float64(24*time.Hour))) }
+	scan := func(page string, when time.Time, status skimguard.ScanStatus) {
+		t.Helper()
+		s := &skimguard.Scan{Site: "shop", Page: page, URL: "https://shop.test/" + page, StartedAt: when, Status: status}
+		if status != skimguard.ScanObserved {
+			s.BaselineVersion = 1
+		}
+		if err := db.SaveScan(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	approve := func(page string, when time.Time) {
+		t.Helper()
+		b := &skimguard.Baseline{Site: "shop", Page: page, URL: "https://shop.test/" + page, CreatedAt: when, ApprovedBy: "alice", Reason: "onboarding"}
+		if err := db.SaveBaseline(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Onboarded today: three baseline samples, the baseline, one check.
+	today := now.Add(-time.Hour)
+	for i := range 3 {
+		scan("today", today.Add(time.Duration(i)*time.Minute), skimguard.ScanObserved)
+	}
+	approve("today", today.Add(5*time.Minute))
+	scan("today", today.Add(10*time.Minute), skimguard.ScanOK)
+	// Onboarded on day 10, checked daily, then not from day 12 to day 21.
+	scan("gap", at(10), skimguard.ScanObserved)
+	approve("gap", at(10).Add(time.Minute))
+	for _, d := range []float64{10.1, 11, 12, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30} {
+		scan("gap", at(d), skimguard.ScanOK)
+	}
+	// Imported from a lock file on day 5, first checked on day 20.
+	approve("imported", at(5))
+	for _, d := range []float64{20, 25, 30} {
+		scan("imported", at(d), skimguard.ScanOK)
+	}
+	pages := []skimguard.Page{{Site: "shop", Name: "today"}, {Site: "shop", Name: "gap"}, {Site: "shop", Name: "imported"}, {Site: "shop", Name: "never"}}
+	r, err := Build(ctx, db, pages, from, now.Add(time.Second), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPage := map[string]Coverage{}
+	for _, c := range r.Coverage {
+		byPage[c.Page] = c
+	}
+	notYet := func(c Coverage) string {
+		if c.NotYetMonitored == nil {
+			return "none"
+		}
+		return span(*c.NotYetMonitored)
+	}
+
+	t.Run("a page first scanned today was checked weekly, the month before not yet monitored", func(t *testing.T) {
+		c := byPage["today"]
+		if !c.Weekly || len(c.Gaps) != 0 {
+			t.Fatalf("checked weekly %v, gaps %+v; want yes and none", c.Weekly, c.Gaps)
+		}
+		if c.NotYetMonitored == nil || !c.NotYetMonitored.From.Equal(from) || !c.NotYetMonitored.To.Equal(today) {
+			t.Fatalf("not yet monitored %s; want %s to the first scan %s", notYet(c), day(from), day(today))
+		}
+	})
+	t.Run("a nine-day gap after onboarding is listed, the time before onboarding is not", func(t *testing.T) {
+		c := byPage["gap"]
+		if c.Weekly || len(c.Gaps) != 1 || !c.Gaps[0].From.Equal(at(12)) || !c.Gaps[0].To.Equal(at(21)) {
+			t.Fatalf("checked weekly %v, gaps %+v; want no, with the gap from day 12 to day 21", c.Weekly, c.Gaps)
+		}
+		if c.NotYetMonitored == nil || !c.NotYetMonitored.To.Equal(at(10)) {
+			t.Fatalf("not yet monitored %s; want until day 10", notYet(c))
+		}
+	})
+	t.Run("a baseline imported before the first scan starts the monitoring", func(t *testing.T) {
+		c := byPage["imported"]
+		if c.Weekly || len(c.Gaps) != 1 || !c.Gaps[0].From.Equal(at(5)) || !c.Gaps[0].To.Equal(at(20)) {
+			t.Fatalf("checked weekly %v, gaps %+v; want the gap from the import on day 5 to the first check on day 20", c.Weekly, c.Gaps)
+		}
+	})
+	t.Run("a configured page never monitored is due from the period's start", func(t *testing.T) {
+		c := byPage["never"]
+		if c.Weekly || c.NotYetMonitored != nil || len(c.Gaps) != 1 || !c.Gaps[0].From.Equal(from) {
+			t.Fatalf("checked weekly %v, gaps %+v, not yet monitored %s; want no, the whole period a gap", c.Weekly, c.Gaps, notYet(c))
+		}
+	})
+	t.Run("the HTML and CSV say not yet monitored, not gap", func(t *testing.T) {
+		var h, c bytes.Buffer
+		if err := r.HTML(&h); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CSV(&c); err != nil {
+			t.Fatal(err)
+		}
+		want := span(*byPage["today"].NotYetMonitored)
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("the HTML report lacks the not-yet-monitored span %q", want)
+		}
+		cr := csv.NewReader(&c)
+		cr.FieldsPerRecord = -1
+		recs, err := cr.ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			if rec[0] == "coverage" && rec[2] == "today" && (rec[5] != "true" || rec[6] != "" || rec[7] != want) {
+				t.Errorf("CSV coverage row %q; want checked_weekly true, no gaps, not_yet_monitored %q", rec, want)
+			}
+		}
+	})
 }

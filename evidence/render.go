@@ -43,6 +43,11 @@ func ids(v []int64) string {
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
+// span is an interval for people: both ends and its length in days.
+func span(g Gap) string {
+	return fmt.Sprintf("%s to %s (%.1f days)", day(g.From), day(g.To), g.Days())
+}
+
 func dayPtr(t *time.Time) string {
 	if t == nil {
 		return ""
@@ -50,12 +55,44 @@ func dayPtr(t *time.Time) string {
 	return day(*t)
 }
 
+// csvWriter writes CSV whose cells a spreadsheet shows as text. Script
+// URLs, subjects and details come from hostile pages, and a cell that
+// starts with =, +, -, @, a tab or a carriage return would be run as a
+// formula (CSV injection): such a cell gets a leading "'", as OWASP
+// advises. Every CSV skimguard writes goes through it.
+type csvWriter struct{ w *csv.Writer }
+
+func newCSV(w io.Writer) *csvWriter { return &csvWriter{csv.NewWriter(w)} }
+
+// write writes one record; errors stick and flush returns them.
+func (c *csvWriter) write(rec ...string) {
+	safe := make([]string, len(rec))
+	for i, cell := range rec {
+		safe[i] = inertCell(cell)
+	}
+	c.w.Write(safe)
+}
+
+func (c *csvWriter) flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// inertCell is cell with a leading "'" when a spreadsheet would take it
+// for a formula.
+func inertCell(cell string) string {
+	if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+		return "'" + cell
+	}
+	return cell
+}
+
 // CSV writes the report as sections, each with its own header row, separated
 // by an empty record: inventory, coverage, scans, changes, alerts,
 // decisions.
 func (r *Report) CSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	write := func(rec ...string) { cw.Write(rec) }
+	cw := newCSV(w)
+	write := cw.write
 	write("# skimguard evidence", "from", day(r.From), "to", day(r.To), "generated", day(r.Generated))
 	write()
 	write(append([]string{"section"}, inventoryHeader...)...)
@@ -63,16 +100,20 @@ func (r *Report) CSV(w io.Writer) error {
 		write(append([]string{"inventory"}, s.record()...)...)
 	}
 	write()
-	write("section", "site", "page", "scans", "failed", "checked_weekly", "gaps")
+	write("section", "site", "page", "scans", "failed", "checked_weekly", "gaps", "not_yet_monitored")
 	for _, c := range r.Coverage {
 		gaps := ""
 		for i, g := range c.Gaps {
 			if i > 0 {
 				gaps += "; "
 			}
-			gaps += fmt.Sprintf("%s to %s (%.1f days)", day(g.From), day(g.To), g.Days())
+			gaps += span(g)
 		}
-		write("coverage", c.Site, c.Page, strconv.Itoa(c.Scans), strconv.Itoa(c.Failed), strconv.FormatBool(c.Weekly), gaps)
+		notYet := ""
+		if c.NotYetMonitored != nil {
+			notYet = span(*c.NotYetMonitored)
+		}
+		write("coverage", c.Site, c.Page, strconv.Itoa(c.Scans), strconv.Itoa(c.Failed), strconv.FormatBool(c.Weekly), gaps, notYet)
 	}
 	write()
 	write("section", "scan_id", "site", "page", "url", "started_at", "duration_ms", "result", "error", "baseline_version")
@@ -96,27 +137,26 @@ func (r *Report) CSV(w io.Writer) error {
 	for _, a := range r.Decisions {
 		write("decision", day(a.At), a.Actor, a.Action, a.Site, a.Page, a.Reason, a.Detail)
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.flush()
 }
 
-var inventoryHeader = []string{"site", "page", "script", "kind", "origin", "sha256", "optional", "first_seen", "last_verified", "justification", "approved_by", "approved_at", "baseline_version"}
+var inventoryHeader = []string{"site", "page", "script", "identity", "kind", "origin", "sha256", "matched_by", "optional", "first_seen",
+	"last_verified", "justification", "approved_by", "approved_at", "baseline_version"}
 
 func (s Script) record() []string {
-	return []string{s.Site, s.Page, s.Script, s.Kind, s.Origin, s.SHA256, strconv.FormatBool(s.Optional), day(s.FirstSeen),
+	return []string{s.Site, s.Page, s.Script, s.Identity, s.Kind, s.Origin, s.SHA256, s.MatchedBy, strconv.FormatBool(s.Optional), day(s.FirstSeen),
 		dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion)}
 }
 
-// InventoryCSV writes the PCI DSS 6.4.3 script inventory alone, as one
+// InventoryCSV writes a PCI DSS 6.4.3 script inventory alone, as one
 // table with a header row, for spreadsheets.
-func (r *Report) InventoryCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	cw.Write(inventoryHeader)
-	for _, s := range r.Inventory {
-		cw.Write(s.record())
+func InventoryCSV(w io.Writer, inv []Script) error {
+	cw := newCSV(w)
+	cw.write(inventoryHeader...)
+	for _, s := range inv {
+		cw.write(s.record()...)
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.flush()
 }
 
 // HTML writes the report as one self-contained page: no scripts, no
@@ -133,7 +173,7 @@ var htmlTmpl = template.Must(template.New("evidence").Funcs(template.FuncMap{
 		return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 	},
 	"ms":   func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) },
-	"days": func(g Gap) string { return fmt.Sprintf("%.1f", g.Days()) },
+	"span": span,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>skimguard evidence {{day .From}} – {{day .To}}</title>
@@ -151,10 +191,11 @@ p.note{color:#444}
 <p>Period: {{day .From}} to {{day .To}}. Generated {{day .Generated}} by skimguard.</p>
 
 <h2>11.6.1: pages checked at least weekly</h2>
-<table><tr><th>page</th><th>scans</th><th>failed</th><th>checked weekly</th><th>gaps longer than 7 days</th></tr>
+<p class="note">A page is counted from when it was first monitored (its first scan or first baseline): the time before that is shown as not yet monitored, not as a gap.</p>
+<table><tr><th>page</th><th>scans</th><th>failed</th><th>checked weekly</th><th>gaps longer than 7 days</th><th>not yet monitored</th></tr>
 {{range .Coverage}}<tr><td>{{.Site}}/{{.Page}}</td><td>{{.Scans}}</td><td>{{.Failed}}</td>
 <td>{{if .Weekly}}<span class="ok">yes</span>{{else}}<span class="bad">no</span>{{end}}</td>
-<td>{{range .Gaps}}{{day .From}} to {{day .To}} ({{days .}} days)<br>{{end}}</td></tr>
+<td>{{range .Gaps}}{{span .}}<br>{{end}}</td><td>{{with .NotYetMonitored}}{{span .}}{{end}}</td></tr>
 {{end}}</table>
 
 <h2>The payment pages as the scanner's browser saw them</h2>
@@ -163,9 +204,10 @@ p.note{color:#444}
 {{else}}<p>{{.Site}}/{{.Page}}: no screenshot in the period.</p>{{end}}{{end}}
 
 <h2>6.4.3: script inventory, with justification and approval</h2>
+<p class="note">Each script is named as checks recognise it from load to load: parts of its address that change per load or per build are shown as *. A script matched by structure has text that varies per load (tokens, timestamps, build stamps); its SHA-256 is that of one approved load.</p>
 <table><tr><th>page</th><th>script</th><th>kind</th><th>origin</th><th>SHA-256</th><th>first seen</th><th>last verified</th><th>justification</th><th>approved by</th><th>approved</th></tr>
-{{range .Inventory}}<tr><td>{{.Site}}/{{.Page}}</td><td class="mono">{{.Script}}{{if .Optional}} (not on every load){{end}}</td><td>{{.Kind}}</td>
-<td class="mono">{{.Origin}}</td><td class="mono">{{.SHA256}}</td><td>{{day .FirstSeen}}</td><td>{{dayPtr .LastVerified}}</td>
+{{range .Inventory}}<tr><td>{{.Site}}/{{.Page}}</td><td class="mono">{{.Identity}}{{if .Optional}} (not on every load){{end}}</td><td>{{.Kind}}</td>
+<td class="mono">{{.Origin}}</td><td class="mono">{{with .Matched}}<em>{{.}}</em><br>{{end}}{{.SHA256}}</td><td>{{day .FirstSeen}}</td><td>{{dayPtr .LastVerified}}</td>
 <td>{{.Justification}}</td><td>{{.ApprovedBy}}</td><td>{{day .ApprovedAt}}</td></tr>
 {{else}}<tr><td colspan="10">No approved baselines.</td></tr>{{end}}</table>
 

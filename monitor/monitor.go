@@ -167,8 +167,11 @@ type LearnOptions struct {
 }
 
 // Learn loads each page several times and approves what it saw as the
-// page's new baseline. A page whose samples fail gets no baseline, and its
-// error is returned with the others.
+// page's new baseline, learnt again from its current one when it has one
+// (baseline.Relearn): what did not change keeps its first-seen time and
+// approval, so re-learning an unchanged page changes nothing. A page whose
+// samples fail gets no baseline, and its error is returned with the
+// others.
 func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnOptions) ([]*skimguard.Baseline, error) {
 	n := opts.Samples
 	if n <= 0 {
@@ -197,7 +200,13 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 			errs = append(errs, fmt.Errorf("%s/%s: no baseline taken, a sample failed: %w", p.Site, p.Name, failed))
 			continue
 		}
-		b, err := baseline.Learn(samples, opts.By, opts.Reason, m.now())
+		current, err := m.Store.Baseline(ctx, p.Site, p.Name)
+		if errors.Is(err, skimguard.ErrNoBaseline) {
+			current = nil
+		} else if err != nil {
+			return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
+		}
+		b, err := baseline.Relearn(current, samples, opts.By, opts.Reason, m.now())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err))
 			continue

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -260,5 +261,26 @@ func TestLearnTakesNoBaselineWhenASampleFails(t *testing.T) {
 	}
 	if _, err := m.Store.Baseline(ctx, "shop", "cart"); !errors.Is(err, skimguard.ErrNoBaseline) {
 		t.Fatalf("cart must have no baseline: %v", err)
+	}
+}
+
+func TestLearningAnUnchangedPageAgainChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	m, _, _, pages := setup(t)
+	if _, err := m.Learn(ctx, pages[:1], LearnOptions{Samples: 2, By: "alice", Reason: "onboarding"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Learn(ctx, pages[:1], LearnOptions{Samples: 2, By: "bob", Reason: "quarterly review"}); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := m.Store.BaselineVersions(ctx, "shop", "checkout")
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("versions %d, %v; want 2", len(bs), err)
+	}
+	if bs[0].ApprovedBy != "bob" || bs[0].Reason != "quarterly review" {
+		t.Errorf("version 2 is bob's approval: %s, %q", bs[0].ApprovedBy, bs[0].Reason)
+	}
+	if !reflect.DeepEqual(bs[0].Items, bs[1].Items) {
+		t.Fatalf("version 2's items differ from version 1's:\n%+v\n%+v", bs[0].Items, bs[1].Items)
 	}
 }

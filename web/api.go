@@ -53,11 +53,11 @@ func (s *Server) loadBaselines(ctx context.Context, r *http.Request) (any, error
 }
 
 func (s *Server) loadInventory(ctx context.Context, r *http.Request) (any, error) {
-	rep, _, err := s.inventory(ctx, r)
+	inv, _, err := s.inventory(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"inventory": rep.Inventory}, nil
+	return map[string]any{"inventory": inv}, nil
 }
 
 // apiResolve approves or rejects a finding: POST a JSON body

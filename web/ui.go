@@ -210,13 +210,13 @@ func (s *Server) loadPage(ctx context.Context, r *http.Request) (any, error) {
 func (s *Server) inventoryCSV(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := timeout(r)
 	defer cancel()
-	rep, name, err := s.inventory(ctx, r)
+	inv, name, err := s.inventory(ctx, r)
 	if err != nil {
 		s.failErr(w, r, err)
 		return
 	}
 	var b bytes.Buffer
-	if err := rep.InventoryCSV(&b); err != nil {
+	if err := evidence.InventoryCSV(&b, inv); err != nil {
 		s.failErr(w, r, err)
 		return
 	}
@@ -225,11 +225,10 @@ func (s *Server) inventoryCSV(w http.ResponseWriter, r *http.Request) {
 	w.Write(b.Bytes())
 }
 
-// inventoryDays is how far back the inventory looks for scans that
-// verified each script.
-const inventoryDays = 30
-
-func (s *Server) inventory(ctx context.Context, r *http.Request) (*evidence.Report, string, error) {
+// inventory is the script inventory of the request's site and page (every
+// page when neither is given), with the checks of the last
+// evidence.Lookback that verified each script, and a file name for it.
+func (s *Server) inventory(ctx context.Context, r *http.Request) ([]evidence.Script, string, error) {
 	site, page := r.PathValue("site"), r.PathValue("page")
 	if site == "" {
 		site = r.URL.Query().Get("site")
@@ -238,15 +237,25 @@ func (s *Server) inventory(ctx context.Context, r *http.Request) (*evidence.Repo
 	if err != nil {
 		return nil, "", err
 	}
-	var sel []skimguard.Page
-	for _, p := range pages {
-		sel = append(sel, skimguard.Page{Site: p.Site, Name: p.Page, URL: p.URL})
-	}
-	if len(sel) == 0 && (site != "" || page != "") {
+	if len(pages) == 0 && (site != "" || page != "") {
 		return nil, "", fmt.Errorf("no page %s %s: %w", site, page, skimguard.ErrNotFound)
 	}
+	var sites []string
+	if site != "" {
+		sites = []string{site}
+	}
+	all, err := s.store.Baselines(ctx, sites)
+	if err != nil {
+		return nil, "", err
+	}
+	var bs []skimguard.Baseline
+	for _, b := range all {
+		if page == "" || b.Page == page {
+			bs = append(bs, b)
+		}
+	}
 	now := s.now()
-	rep, err := evidence.Build(ctx, s.store, sel, now.AddDate(0, 0, -inventoryDays), now.Add(time.Second), now)
+	inv, err := evidence.Inventory(ctx, s.store, bs, now.Add(-evidence.Lookback), now.Add(time.Second))
 	if err != nil {
 		return nil, "", err
 	}
@@ -256,7 +265,7 @@ func (s *Server) inventory(ctx context.Context, r *http.Request) (*evidence.Repo
 			name += "-" + part
 		}
 	}
-	return rep, name + ".csv", nil
+	return inv, name + ".csv", nil
 }
 
 type scansData struct {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/baseline"
+	"github.com/skimguard/skimguard/evidence"
 	"github.com/skimguard/skimguard/scriptdiff"
 )
 
@@ -284,37 +286,11 @@ func history(bs []skimguard.Baseline) []version {
 		v := version{Version: b.Version, CreatedAt: b.CreatedAt, ApprovedBy: b.ApprovedBy, Reason: b.Reason,
 			Samples: b.Samples, Items: len(b.Items), Added: []string{}, Removed: []string{}, Changed: []string{}}
 		if i+1 < len(bs) {
-			v.Added, v.Removed, v.Changed = itemChanges(bs[i+1].Items, b.Items)
+			v.Added, v.Removed, v.Changed = baseline.Diff(bs[i+1].Items, b.Items)
 		}
 		out[i] = v
 	}
 	return out
-}
-
-func itemChanges(before, after []skimguard.Item) (added, removed, changed []string) {
-	added, removed, changed = []string{}, []string{}, []string{}
-	old := map[string]skimguard.Item{}
-	for _, it := range before {
-		old[string(it.Type)+" "+it.Key] = it
-	}
-	name := func(it skimguard.Item) string { return string(it.Type) + " " + it.Subject }
-	for _, it := range after {
-		k := string(it.Type) + " " + it.Key
-		o, ok := old[k]
-		delete(old, k)
-		switch {
-		case !ok:
-			added = append(added, name(it))
-		case !slices.Equal(o.Values, it.Values) || o.Optional != it.Optional || o.SHA256 != it.SHA256:
-			changed = append(changed, name(it))
-		}
-	}
-	for _, it := range before {
-		if _, ok := old[string(it.Type)+" "+it.Key]; ok {
-			removed = append(removed, name(it))
-		}
-	}
-	return added, removed, changed
 }
 
 // pageDetail is everything the interface shows about one page.
@@ -322,8 +298,11 @@ type pageDetail struct {
 	Summary  pageSummary         `json:"page"`
 	Open     []findingJSON       `json:"open_findings"`
 	Baseline *skimguard.Baseline `json:"-"`
-	History  []version           `json:"baselines"`
-	Scans    []skimguard.Scan    `json:"scans"`
+	// Inventory is the current baseline's scripts with the checks of the
+	// last evidence.Lookback that verified them.
+	Inventory []evidence.Script `json:"-"`
+	History   []version         `json:"baselines"`
+	Scans     []skimguard.Scan  `json:"scans"`
 }
 
 func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail, error) {
@@ -353,6 +332,10 @@ func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail
 	default:
 		d.Baseline = &bs[0]
 		d.History = history(bs)
+		now := s.now()
+		if d.Inventory, err = evidence.Inventory(ctx, s.store, bs[:1], now.Add(-evidence.Lookback), now.Add(time.Second)); err != nil {
+			return nil, err
+		}
 	}
 	if d.Scans, err = s.store.Scans(ctx, skimguard.ScanFilter{Site: site, Page: page, Limit: 50}); err != nil {
 		return nil, err

@@ -373,7 +373,11 @@ func TestPageShowsBaselineHistoryAndInventory(t *testing.T) {
 	if resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(recs) != 2 || recs[0][2] != "script" || recs[1][2] != libURL {
 		t.Fatalf("inventory CSV: %s %q", resp.Header.Get("Content-Type"), recs)
 	}
-	if recs[1][9] != "vendor update v2.1, ticket SEC-7" || recs[1][10] != "alice" {
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	if recs[1][col["justification"]] != "vendor update v2.1, ticket SEC-7" || recs[1][col["approved_by"]] != "alice" {
 		t.Fatalf("the inventory lacks the justification and approver: %q", recs[1])
 	}
 }
