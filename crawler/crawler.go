@@ -56,6 +56,15 @@ type Options struct {
 	// MaxConcurrent is how many pages are scanned at once in the one
 	// browser; default 4.
 	MaxConcurrent int
+
+	// fetchLimits lets tests lower the bounds on fetched script text.
+	fetchLimits fetchLimits
+}
+
+// fetchLimits bound, in characters, the text of one script that is fetched
+// and the text one scan fetches in all.
+type fetchLimits struct {
+	perScript, perScan int64
 }
 
 // PageError says that the page itself could not be observed as asked: it
@@ -94,6 +103,8 @@ type Crawler struct {
 	log     *slog.Logger
 	execPth string
 	sem     chan struct{}
+	// largeFetch holds a slot while a large script text is fetched.
+	largeFetch chan struct{}
 
 	mu        sync.Mutex
 	closed    bool
@@ -118,6 +129,9 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	if opts.Card == (carddata.Card{}) {
 		opts.Card = carddata.Test()
 	}
+	if opts.fetchLimits == (fetchLimits{}) {
+		opts.fetchLimits = fetchLimits{perScript: maxScriptFetch, perScan: maxScanFetch}
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -127,10 +141,11 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		return nil, err
 	}
 	c := &Crawler{
-		opts:    opts,
-		log:     logger,
-		execPth: path,
-		sem:     make(chan struct{}, opts.MaxConcurrent),
+		opts:       opts,
+		log:        logger,
+		execPth:    path,
+		sem:        make(chan struct{}, opts.MaxConcurrent),
+		largeFetch: make(chan struct{}, largeFetches),
 	}
 	if err := c.start(ctx); err != nil {
 		return nil, err
