@@ -202,6 +202,11 @@ type Connection struct {
 	// AfterTyping is true when a request went there after the test card was
 	// typed.
 	AfterTyping bool `json:"after_typing,omitempty"`
+	// Refused, when set, says that the crawler's egress policy refused to
+	// connect there, and why ("refused by egress policy: the cloud
+	// metadata address (169.254.169.254:80)"): the page tried, and nothing
+	// was sent.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Leak is a request that carried the typed test card data.

@@ -221,6 +221,22 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		slices.Sort(conn.Initiators)
 		obs.Connections = append(obs.Connections, conn)
 	}
+	// Refused destinations: on the connections the page's requests name,
+	// or as connections of their own when none does (a request the
+	// browser made without telling, such as a service worker's).
+	for _, key := range st.refusedOrder {
+		rf := st.refused[key]
+		named := false
+		for i := range obs.Connections {
+			if c := &obs.Connections[i]; hostPort(c.Origin) == key {
+				c.Refused, named = rf.note, true
+			}
+		}
+		if !named {
+			o := rf.origin()
+			obs.Connections = append(obs.Connections, skimguard.Connection{Origin: o, Example: o, Count: rf.count, Refused: rf.note})
+		}
+	}
 
 	// Leaks: requests and WebSocket frames after typing began that carry
 	// the card. Typing that began but did not finish (a slow page, a field
@@ -279,7 +295,7 @@ func maskCard(obs *skimguard.Observation, card carddata.Card) {
 	}
 	for i := range obs.Connections {
 		c := &obs.Connections[i]
-		c.Example = m(c.Example)
+		c.Example, c.Refused = m(c.Example), m(c.Refused)
 		for j := range c.Initiators {
 			c.Initiators[j] = m(c.Initiators[j])
 		}

@@ -9,6 +9,27 @@
 // Site isolation is off, so cross-origin iframes (payment providers' hosted
 // fields) run in the page's target and their scripts, requests and inputs are
 // seen like the page's own.
+//
+// # Egress
+//
+// The pages are hostile, and the browser runs next to skimguard: a page
+// could make it fetch the cloud metadata service or skimguard's own web
+// interface. Every connection the browser makes goes through a forward
+// proxy in this process (package egress) that refuses the destinations
+// Options.Egress refuses. Each scan's browser context gets its own proxy
+// (Target.createBrowserContext's proxyServer), so what a page tried to reach
+// is told in its own Observation, as a Connection whose Refused says why;
+// the browser-wide --proxy-server, for anything outside a scan's context,
+// goes through the same policy. "<-loopback>" keeps Chromium from sending
+// loopback and link-local addresses around the proxy, and WebRTC may use
+// no UDP, which the proxy could not carry.
+//
+// A proxy rather than the Fetch domain: the proxy decides on the address it
+// dials, after resolving the name, so a name that resolves to a refused
+// address (DNS rebinding) is caught, where Fetch only sees URLs; it covers
+// WebSockets, workers and service workers, which Fetch does not, or only
+// with one interception per target; and it costs no round trip to the
+// crawler per request. BenchmarkScanOverhead measures its cost.
 package crawler
 
 import (
@@ -17,8 +38,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +49,7 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/carddata"
+	"github.com/skimguard/skimguard/egress"
 )
 
 // ErrNoBrowser is returned (wrapped) by New when no Chromium binary is found.
@@ -56,9 +80,16 @@ type Options struct {
 	// MaxConcurrent is how many pages are scanned at once in the one
 	// browser; default 4.
 	MaxConcurrent int
+	// Egress says where pages may make the browser connect: link-local
+	// and cloud metadata addresses are refused by default, and so are
+	// skimguard's own listening addresses, given in Egress.Own.
+	Egress egress.Policy
 
 	// fetchLimits lets tests lower the bounds on fetched script text.
 	fetchLimits fetchLimits
+	// resolver lets tests choose what names resolve to; nil is the
+	// system's resolver.
+	resolver *net.Resolver
 }
 
 // fetchLimits bound, in characters, the text of one script that is fetched
@@ -86,6 +117,8 @@ func (e *PageError) Error() string {
 		return fmt.Sprintf("page %s did not finish loading in time: check that the site is up and fast enough, or raise the load timeout", e.URL)
 	case e.Reason == reasonUnresponsive:
 		return fmt.Sprintf("page %s stopped responding (a script kept the browser busy): open the page in a browser and check its scripts", e.URL)
+	case strings.Contains(e.Reason, refusedByEgress):
+		return fmt.Sprintf("page %s was not loaded: %s; if the crawler is meant to reach it, allow it under egress: allow: in sites.yaml", e.URL, e.Reason)
 	default:
 		return fmt.Sprintf("page %s could not be loaded (%s): check the URL, DNS and that the site is reachable from this machine", e.URL, e.Reason)
 	}
@@ -103,6 +136,10 @@ type Crawler struct {
 	log     *slog.Logger
 	execPth string
 	sem     chan struct{}
+	guard   *egress.Guard
+	// proxy is the browser-wide proxy, for connections outside any
+	// scan's browser context (each scan has its own).
+	proxy *egress.Proxy
 	// largeFetch holds a slot while a large script text is fetched.
 	largeFetch chan struct{}
 
@@ -146,8 +183,19 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		execPth:    path,
 		sem:        make(chan struct{}, opts.MaxConcurrent),
 		largeFetch: make(chan struct{}, largeFetches),
+		guard:      egress.NewGuard(opts.Egress, opts.resolver),
+	}
+	c.proxy, err = egress.NewProxy(c.guard, egress.ProxyOptions{
+		Logger: logger,
+		OnRefuse: func(r *egress.Refusal) {
+			logger.Warn("refused a connection of the browser outside any scan", "err", r)
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := c.start(ctx); err != nil {
+		c.proxy.Close()
 		return nil, err
 	}
 	return c, nil
@@ -180,7 +228,7 @@ func findBrowser(execPath string) (string, error) {
 // still bounds how long the start may take. Call with c.mu held or before c
 // is shared.
 func (c *Crawler) start(ctx context.Context) error {
-	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth)...)
+	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL())...)
 	bctx, stop := chromedp.NewContext(allocCtx)
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
@@ -233,6 +281,7 @@ func (c *Crawler) Close() error {
 		return nil
 	}
 	c.closed = true
+	defer c.proxy.Close()
 	if c.stop == nil {
 		return nil
 	}

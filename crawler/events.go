@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/debugger"
@@ -18,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/skimguard/skimguard/egress"
 )
 
 // state is what the events of one load told. The event listener writes it;
@@ -56,6 +63,15 @@ type state struct {
 	wsInit    map[network.RequestID]string
 	wsFrames  []wsFrame
 
+	// refused are the connections the egress policy refused, by
+	// "host:port", in the order first refused.
+	refused      map[string]*refusal
+	refusedOrder []string
+	// dialErrs are the first errors of the connections the proxy could
+	// not make, by "host:port": the browser only sees that the proxy
+	// failed.
+	dialErrs map[string]error
+
 	// fetchLeft is how many characters of script text the scan may
 	// still fetch; leakLeft how many bytes of request URLs and bodies and
 	// of WebSocket frames it may still keep for the leak search.
@@ -69,6 +85,8 @@ type state struct {
 func (st *state) init(fetchBudget int64) {
 	st.fetchLeft, st.leakLeft = fetchBudget, maxLeakData
 	st.bodyLen = map[network.RequestID]int64{}
+	st.refused = map[string]*refusal{}
+	st.dialErrs = map[string]error{}
 	st.loaded = map[cdp.LoaderID]bool{}
 	st.loadCh = make(chan struct{}, 1)
 	st.crashCh = make(chan struct{})
@@ -127,6 +145,15 @@ type connRec struct {
 	example     string
 	count       int
 	afterTyping bool
+}
+
+// refusal is a destination the egress policy refused.
+type refusal struct {
+	host   string
+	port   uint16
+	tunnel bool
+	note   string // for people: what was refused and why
+	count  int
 }
 
 type wsFrame struct {
@@ -576,6 +603,123 @@ func (st *state) addRequest(r *reqRec) bool {
 		st.reqByID[r.id] = r
 	}
 	return true
+}
+
+// refusedByEgress starts what an Observation and a PageError say of a
+// destination the egress policy refused.
+const refusedByEgress = "refused by egress policy"
+
+// onRefused records a connection the scan's egress proxy refused. The
+// proxy calls it from its own goroutines.
+func (s *scan) onRefused(r *egress.Refusal) {
+	key := net.JoinHostPort(r.Host, strconv.Itoa(int(r.Addr.Port())))
+	st := &s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if rf := st.refused[key]; rf != nil {
+		rf.count++
+		return
+	}
+	if len(st.refused) >= maxOrigins {
+		return
+	}
+	dest := r.Addr.String()
+	if r.Host != r.Addr.Addr().String() {
+		dest = key + " resolved to " + dest
+	}
+	rf := &refusal{host: r.Host, port: r.Addr.Port(), tunnel: r.Tunnel, count: 1,
+		note: refusedByEgress + ": " + r.Why + " (" + dest + ")"}
+	st.refused[key] = rf
+	st.refusedOrder = append(st.refusedOrder, key)
+	s.log.Warn("the page tried to reach a destination the egress policy refuses", "destination", s.card.Mask(key), "why", r.Why)
+}
+
+// onDialError records a connection the scan's egress proxy could not make.
+// The proxy calls it from its own goroutines.
+func (s *scan) onDialError(address string, err error) {
+	st := &s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.dialErrs[address]; !ok && len(st.dialErrs) < maxOrigins {
+		st.dialErrs[address] = err
+	}
+}
+
+// failure says why rawURL's destination could not be reached, as the
+// browser would have said it without the proxy: the egress policy's note,
+// or a net:: error code; "" when the proxy reached it.
+func (st *state) failure(rawURL string) string {
+	key := hostPort(rawURL)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if rf := st.refused[key]; rf != nil {
+		return rf.note
+	}
+	if err := st.dialErrs[key]; err != nil {
+		return netError(err)
+	}
+	return ""
+}
+
+// netError names a dial error as Chromium's net:: codes do.
+func netError(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "net::ERR_NAME_NOT_RESOLVED"
+	case errors.As(err, &dnsErr):
+		return "net::ERR_NAME_RESOLUTION_FAILED"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "net::ERR_CONNECTION_REFUSED"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "net::ERR_CONNECTION_RESET"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "net::ERR_ADDRESS_UNREACHABLE"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "net::ERR_CONNECTION_TIMED_OUT"
+	}
+	return "net::ERR_CONNECTION_FAILED"
+}
+
+// hostPort returns "host:port" of an http(s) or ws(s) URL, the port
+// defaulting to the scheme's; "" for other URLs.
+func hostPort(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "ws":
+			port = "80"
+		case "https", "wss":
+			port = "443"
+		default:
+			return ""
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// origin is the origin a refusal stands for when no request the page made
+// names it: a tunnel carries HTTPS or, on port 80, a WebSocket.
+func (rf *refusal) origin() string {
+	scheme, def := "http", uint16(80)
+	if rf.tunnel {
+		scheme, def = "https", 443
+		if rf.port == 80 {
+			scheme, def = "ws", 80
+		}
+	}
+	host := rf.host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if rf.port != def {
+		host += ":" + strconv.Itoa(int(rf.port))
+	}
+	return scheme + "://" + host
 }
 
 // onPaused handles a request held by the navigation guard, which is on only

@@ -20,6 +20,7 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/carddata"
+	"github.com/skimguard/skimguard/egress"
 )
 
 // Bounds that keep a hostile page from hanging or exhausting the crawler.
@@ -211,7 +212,16 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		obs.Profile = skimguard.ProfileDesktop
 	}
 
-	tab, closeTab := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	// The scan's own egress proxy, so that what the page tried to reach is
+	// told in this observation. It closes after the tab.
+	px, err := egress.NewProxy(s.c.guard, egress.ProxyOptions{OnRefuse: s.onRefused, OnDialError: s.onDialError, Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", s.page.URL, err)
+	}
+	defer px.Close()
+	tab, closeTab := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
+		p.ProxyServer, p.ProxyBypassList = px.URL(), proxyBypass
+	}))
 	defer closeTab()
 	// The caller's ctx and a hard deadline both close the tab, so no
 	// command can outlive them.
@@ -388,6 +398,9 @@ func (s *scan) navigate(ctx context.Context) (*PageError, error) {
 	}
 	if res.ErrorText != "" {
 		pe := &PageError{URL: s.page.URL, Reason: res.ErrorText}
+		if why := s.st.failure(s.page.URL); why != "" {
+			pe.Reason = why
+		}
 		if st := s.st.docStatus(); st >= 400 {
 			pe.Status = st
 			pe.Reason = "HTTP " + fmt.Sprint(st)
