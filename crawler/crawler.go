@@ -147,8 +147,11 @@ type Crawler struct {
 	closed    bool
 	allocCtx  context.Context
 	allocStop context.CancelFunc
-	browser   context.Context // chromedp context that owns the browser
-	stop      context.CancelFunc
+	// profileDir is the running browser's profile directory, which the
+	// crawler makes and removes (see newProfileDir).
+	profileDir string
+	browser    context.Context // chromedp context that owns the browser
+	stop       context.CancelFunc
 }
 
 // New finds Chromium and starts one browser. The browser lives until Close,
@@ -194,6 +197,7 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStaleProfiles(logger)
 	if err := c.start(ctx); err != nil {
 		c.proxy.Close()
 		return nil, err
@@ -228,7 +232,11 @@ func findBrowser(execPath string) (string, error) {
 // still bounds how long the start may take. Call with c.mu held or before c
 // is shared.
 func (c *Crawler) start(ctx context.Context) error {
-	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL())...)
+	dir, err := newProfileDir()
+	if err != nil {
+		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+	}
+	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL(), dir)...)
 	bctx, stop := chromedp.NewContext(allocCtx)
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
@@ -237,15 +245,17 @@ func (c *Crawler) start(ctx context.Context) error {
 		if err != nil {
 			stop()
 			allocStop()
+			removeProfileDir(dir, c.log)
 			return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
 		}
 	case <-ctx.Done():
 		stop()
 		allocStop()
 		<-done
+		removeProfileDir(dir, c.log)
 		return fmt.Errorf("starting chromium %s: %w", c.execPth, ctx.Err())
 	}
-	c.allocCtx, c.allocStop, c.browser, c.stop = allocCtx, allocStop, bctx, stop
+	c.allocCtx, c.allocStop, c.browser, c.stop, c.profileDir = allocCtx, allocStop, bctx, stop, dir
 	c.log.Debug("chromium started", "path", c.execPth)
 	return nil
 }
@@ -265,7 +275,9 @@ func (c *Crawler) browserContext(ctx context.Context) (context.Context, error) {
 		c.log.Warn("chromium is gone; starting a new one")
 		c.stop()
 		c.allocStop()
-		c.browser, c.stop = nil, nil
+		// Removed meanwhile: the scan waiting here needs no old profile.
+		go removeProfileDir(c.profileDir, c.log)
+		c.browser, c.stop, c.profileDir = nil, nil, ""
 	}
 	if err := c.start(ctx); err != nil {
 		return nil, err
@@ -296,7 +308,8 @@ func (c *Crawler) Close() error {
 	}
 	c.stop()
 	c.allocStop()
-	c.browser, c.stop = nil, nil
+	removeProfileDir(c.profileDir, c.log)
+	c.browser, c.stop, c.profileDir = nil, nil, ""
 	if err != nil {
 		return fmt.Errorf("closing chromium: %w", err)
 	}

@@ -21,11 +21,13 @@ const (
 )
 
 // allocatorOptions are the browser flags: chromedp's defaults, minus the
-// automation give-aways, plus quiet networking, no site isolation, and all
-// traffic through the egress proxy at proxyURL.
-func allocatorOptions(execPath, proxyURL string) []chromedp.ExecAllocatorOption {
+// automation give-aways, plus quiet networking, no site isolation, all
+// traffic through the egress proxy at proxyURL, and the profile in
+// profileDir.
+func allocatorOptions(execPath, proxyURL, profileDir string) []chromedp.ExecAllocatorOption {
 	return append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
+		chromedp.UserDataDir(profileDir),
 		chromedp.Flag("enable-automation", false),
 		chromedp.Flag("disable-blink-features", "AutomationControlled"),
 		chromedp.UserAgent(desktopUA),
