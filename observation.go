@@ -102,7 +102,10 @@ type Script struct {
 	// in the order they were seen: "inline #2" is Ordinal 2.
 	Ordinal int `json:"ordinal"`
 	// SHA256 is the hex SHA-256 of Source; SRI is its Subresource Integrity
-	// form, "sha384-<base64>".
+	// form, "sha384-<base64>". A script too large for the crawler to fetch
+	// keeps V8's SHA-256 of its text and no SRI; its Source is a note that
+	// says so and names its length and hash, and its Size is its length in
+	// characters.
 	SHA256 string `json:"sha256"`
 	SRI    string `json:"sri"`
 	Size   int    `json:"size"`
@@ -199,6 +202,11 @@ type Connection struct {
 	// AfterTyping is true when a request went there after the test card was
 	// typed.
 	AfterTyping bool `json:"after_typing,omitempty"`
+	// Refused, when set, says that the crawler's egress policy refused to
+	// connect there, and why ("refused by egress policy: the cloud
+	// metadata address (169.254.169.254:80)"): the page tried, and nothing
+	// was sent.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Leak is a request that carried the typed test card data.

@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/egress"
 )
 
 // Config is a parsed and validated sites.yaml.
@@ -27,6 +28,11 @@ type Config struct {
 	Sites    []Site
 	// Alerts are the places findings are delivered to, in file order.
 	Alerts []Alert
+	// Egress is where the crawler's browser may connect: the egress: allow
+	// and deny lists, on top of the built-in refusals (link-local and
+	// cloud metadata addresses). Its Own addresses are not set here: they
+	// are skimguard's listening addresses, which the caller knows.
+	Egress egress.Policy
 	// Path is the file the configuration was read from.
 	Path string
 }
@@ -47,6 +53,10 @@ var configFields = []field[Config]{
 	{
 		key:    "alerts",
 		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Alerts = decodeAlerts(d, v) },
+	},
+	{
+		key:    "egress",
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Egress = decodeEgress(d, v) },
 	},
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/egress"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -197,7 +198,7 @@ var badFixtures = map[string][]string{
 	"syntax.yaml":   {`syntax.yaml:3: invalid YAML: did not find expected '-' indicator`},
 	"tabs.yaml":     {`tabs.yaml:2: invalid YAML: found character that cannot start any token`},
 	"empty.yaml":    {`empty.yaml:1:1: the file is empty: it needs a sites: list`},
-	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, sites, alerts), not a list`},
+	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, sites, alerts, egress), not a list`},
 	"two_docs.yaml": {`two_docs.yaml:6:1: a second YAML document starts here`},
 	"secrets.yaml": {
 		`secrets.yaml:9:13: "secret" holds a literal secret: put secrets in environment variables: use secret_env: NAME`,
@@ -266,6 +267,21 @@ var badFixtures = map[string][]string{
 		`alert_values.yaml:25:11: unknown alert type "": use webhook, console, slack or email`,
 		`alert_values.yaml:33:5: key "type" appears twice in an alert (first at line 31): keep one`,
 	},
+	"egress.yaml": {
+		`egress.yaml:8:7: egress allow entry "http://shop.internal/": it is a URL: write only the host name or address`,
+		`egress.yaml:9:7: egress allow entry "10.1.2.3/8": it has bits set past the /8 prefix: write 10.0.0.0/8`,
+		`egress.yaml:10:7: egress allow entry "10.0.0.0/33": it is not an address range`,
+		`egress.yaml:11:7: egress allow entry "10.0.0.0/8:443": a port can only follow one address or host name, not a range`,
+		`egress.yaml:12:7: egress allow entry "shop.internal:99999": port "99999" is not a number from 1 to 65535`,
+		`egress.yaml:13:7: egress allow entry "shop.internal:": it has a colon but no port after it`,
+		`egress.yaml:14:7: egress allow entry "shop.internal/checkout": it is not an address range, and a host name has no path`,
+		`egress.yaml:15:7: egress allow entry "bad host!": it is not an address range, an address or a host name`,
+		`egress.yaml:16:6: empty entry in egress allow`,
+		`egress.yaml:17:7: an egress allow entry must be a single value such as 10.0.0.0/8 or shop.internal:8443, not a list`,
+		`egress.yaml:18:9: egress deny must be a list`,
+		`egress.yaml:19:3: unknown key "alow" in egress; did you mean "allow"?`,
+	},
+	"egress_type.yaml": {`egress_type.yaml:6:9: egress must be a map of keys (allow, deny), not a list`},
 	"top_values.yaml": {
 		`top_values.yaml:7:9: alerts must be a list, each item starting with "- " (- type: webhook), not a map`,
 		`top_values.yaml:8:1: key "sites" appears twice in the top level (first at line 2): keep one`,
@@ -437,6 +453,40 @@ func FuzzParse(f *testing.F) {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			if line != "" && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "fuzz.yaml:") {
 				t.Fatalf("error line without file: %q", line)
+			}
+		}
+	})
+}
+
+func TestLoadEgress(t *testing.T) {
+	cfg, err := Load("testdata/good/egress.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(rules []egress.Rule) []string {
+		var out []string
+		for _, r := range rules {
+			out = append(out, r.String())
+		}
+		return out
+	}
+	if got, want := str(cfg.Egress.Allow), []string{"shop.internal:8443", "10.20.0.0/16", "[fd00::10]:443"}; !slices.Equal(got, want) {
+		t.Errorf("Allow = %q, want %q", got, want)
+	}
+	if got, want := str(cfg.Egress.Deny), []string{"10.0.0.0/8", "fd00::/8", "192.168.1.1", "tracker.example"}; !slices.Equal(got, want) {
+		t.Errorf("Deny = %q, want %q", got, want)
+	}
+	if len(cfg.Egress.Own) != 0 {
+		t.Errorf("Own = %q: the configuration does not know skimguard's own addresses", str(cfg.Egress.Own))
+	}
+	t.Run("empty or absent means the built-in policy", func(t *testing.T) {
+		for _, extra := range []string{"", "egress:\n", "egress: {}\n", "egress:\n  allow: []\n  deny:\n"} {
+			cfg, err := Parse("sites.yaml", []byte("sites:\n  - name: s\n    pages:\n      - name: p\n        url: https://s.example/p\n"+extra))
+			if err != nil {
+				t.Fatalf("%q: %v", extra, err)
+			}
+			if len(cfg.Egress.Allow)+len(cfg.Egress.Deny) != 0 {
+				t.Errorf("%q: Egress = %+v", extra, cfg.Egress)
 			}
 		}
 	})

@@ -62,17 +62,19 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 	// Scripts, in the order they were compiled, then handlers and
 	// javascript: URLs from the final DOM.
 	ordinal := map[string]int{}
-	add := func(sc skimguard.Script, text string, fetched bool) {
+	add := func(sc skimguard.Script) {
 		key := sc.Frame + "\x00" + string(sc.Kind)
 		ordinal[key]++
 		sc.Ordinal = ordinal[key]
-		if fetched {
-			sc.SHA256, sc.SRI = hashes(text)
-			sc.Size = len(text)
-			sc.Source = capText(text, maxSourceStored)
-		}
 		obs.Scripts = append(obs.Scripts, sc)
 	}
+	withText := func(sc skimguard.Script, text string) skimguard.Script {
+		sc.SHA256, sc.SRI = hashes(text)
+		sc.Size = len(text)
+		sc.Source = capText(text, maxSourceStored)
+		return sc
+	}
+	unfetched := 0
 	for _, r := range st.scripts {
 		frameURL := r.frameURL
 		if frameURL == "" {
@@ -117,20 +119,35 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 				}
 			}
 		}
-		add(sc, r.source, r.fetched)
+		switch {
+		case r.fetched:
+			sc.SHA256, sc.SRI, sc.Size, sc.Source = r.sha256, r.sri, r.size, r.source
+		case r.unfetched != "":
+			// V8's hash is the SHA-256 of the text as the crawler would
+			// have hashed it; without the text there is no SRI.
+			if validHash(r.v8Hash) {
+				sc.SHA256 = r.v8Hash
+			}
+			sc.Size, sc.Source = int(r.length), r.unfetched
+			unfetched++
+		}
+		add(sc)
 	}
 	if st.scriptsLost > 0 {
 		s.log.Warn("too many scripts: some were not recorded", "kept", len(st.scripts), "dropped", st.scriptsLost)
+	}
+	if unfetched > 0 {
+		s.log.Warn("scripts too large to fetch were inventoried by length and hash only", "scripts", unfetched)
 	}
 	for _, f := range frames {
 		if f.res == nil {
 			continue
 		}
 		for _, h := range f.res.Handlers {
-			add(skimguard.Script{Kind: skimguard.ScriptHandler, Location: h.Where, Frame: f.url, LoadedBy: "parser"}, h.Source, true)
+			add(withText(skimguard.Script{Kind: skimguard.ScriptHandler, Location: h.Where, Frame: f.url, LoadedBy: "parser"}, h.Source))
 		}
 		for _, h := range f.res.JSURLs {
-			add(skimguard.Script{Kind: skimguard.ScriptJSURL, Location: h.Where, Frame: f.url, LoadedBy: "parser"}, h.Source, true)
+			add(withText(skimguard.Script{Kind: skimguard.ScriptJSURL, Location: h.Where, Frame: f.url, LoadedBy: "parser"}, h.Source))
 		}
 	}
 
@@ -204,12 +221,31 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		slices.Sort(conn.Initiators)
 		obs.Connections = append(obs.Connections, conn)
 	}
+	// Refused destinations: on the connections the page's requests name,
+	// or as connections of their own when none does (a request the
+	// browser made without telling, such as a service worker's).
+	for _, key := range st.refusedOrder {
+		rf := st.refused[key]
+		named := false
+		for i := range obs.Connections {
+			if c := &obs.Connections[i]; hostPort(c.Origin) == key {
+				c.Refused, named = rf.note, true
+			}
+		}
+		if !named {
+			o := rf.origin()
+			obs.Connections = append(obs.Connections, skimguard.Connection{Origin: o, Example: o, Count: rf.count, Refused: rf.note})
+		}
+	}
 
 	// Leaks: requests and WebSocket frames after typing began that carry
 	// the card. Typing that began but did not finish (a slow page, a field
 	// that timed out) still sends keys a skimmer can read.
 	if !st.typing {
 		return
+	}
+	if st.leakDropped > 0 {
+		s.log.Warn("the page sent more data after typing than a scan keeps: some requests, bodies or WebSocket frames were not searched for the card", "dropped", st.leakDropped, "kept_bytes", maxLeakData)
 	}
 	leak := func(rawURL, method, typ, initiator, where string, data []byte) {
 		m, ok := s.card.Find(data)
@@ -259,7 +295,7 @@ func maskCard(obs *skimguard.Observation, card carddata.Card) {
 	}
 	for i := range obs.Connections {
 		c := &obs.Connections[i]
-		c.Example = m(c.Example)
+		c.Example, c.Refused = m(c.Example), m(c.Refused)
 		for j := range c.Initiators {
 			c.Initiators[j] = m(c.Initiators[j])
 		}

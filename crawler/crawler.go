@@ -9,6 +9,27 @@
 // Site isolation is off, so cross-origin iframes (payment providers' hosted
 // fields) run in the page's target and their scripts, requests and inputs are
 // seen like the page's own.
+//
+// # Egress
+//
+// The pages are hostile, and the browser runs next to skimguard: a page
+// could make it fetch the cloud metadata service or skimguard's own web
+// interface. Every connection the browser makes goes through a forward
+// proxy in this process (package egress) that refuses the destinations
+// Options.Egress refuses. Each scan's browser context gets its own proxy
+// (Target.createBrowserContext's proxyServer), so what a page tried to reach
+// is told in its own Observation, as a Connection whose Refused says why;
+// the browser-wide --proxy-server, for anything outside a scan's context,
+// goes through the same policy. "<-loopback>" keeps Chromium from sending
+// loopback and link-local addresses around the proxy, and WebRTC may use
+// no UDP, which the proxy could not carry.
+//
+// A proxy rather than the Fetch domain: the proxy decides on the address it
+// dials, after resolving the name, so a name that resolves to a refused
+// address (DNS rebinding) is caught, where Fetch only sees URLs; it covers
+// WebSockets, workers and service workers, which Fetch does not, or only
+// with one interception per target; and it costs no round trip to the
+// crawler per request. BenchmarkScanOverhead measures its cost.
 package crawler
 
 import (
@@ -17,8 +38,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +49,7 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/carddata"
+	"github.com/skimguard/skimguard/egress"
 )
 
 // ErrNoBrowser is returned (wrapped) by New when no Chromium binary is found.
@@ -56,6 +80,22 @@ type Options struct {
 	// MaxConcurrent is how many pages are scanned at once in the one
 	// browser; default 4.
 	MaxConcurrent int
+	// Egress says where pages may make the browser connect: link-local
+	// and cloud metadata addresses are refused by default, and so are
+	// skimguard's own listening addresses, given in Egress.Own.
+	Egress egress.Policy
+
+	// fetchLimits lets tests lower the bounds on fetched script text.
+	fetchLimits fetchLimits
+	// resolver lets tests choose what names resolve to; nil is the
+	// system's resolver.
+	resolver *net.Resolver
+}
+
+// fetchLimits bound, in characters, the text of one script that is fetched
+// and the text one scan fetches in all.
+type fetchLimits struct {
+	perScript, perScan int64
 }
 
 // PageError says that the page itself could not be observed as asked: it
@@ -77,6 +117,8 @@ func (e *PageError) Error() string {
 		return fmt.Sprintf("page %s did not finish loading in time: check that the site is up and fast enough, or raise the load timeout", e.URL)
 	case e.Reason == reasonUnresponsive:
 		return fmt.Sprintf("page %s stopped responding (a script kept the browser busy): open the page in a browser and check its scripts", e.URL)
+	case strings.Contains(e.Reason, refusedByEgress):
+		return fmt.Sprintf("page %s was not loaded: %s; if the crawler is meant to reach it, allow it under egress: allow: in sites.yaml", e.URL, e.Reason)
 	default:
 		return fmt.Sprintf("page %s could not be loaded (%s): check the URL, DNS and that the site is reachable from this machine", e.URL, e.Reason)
 	}
@@ -94,13 +136,22 @@ type Crawler struct {
 	log     *slog.Logger
 	execPth string
 	sem     chan struct{}
+	guard   *egress.Guard
+	// proxy is the browser-wide proxy, for connections outside any
+	// scan's browser context (each scan has its own).
+	proxy *egress.Proxy
+	// largeFetch holds a slot while a large script text is fetched.
+	largeFetch chan struct{}
 
 	mu        sync.Mutex
 	closed    bool
 	allocCtx  context.Context
 	allocStop context.CancelFunc
-	browser   context.Context // chromedp context that owns the browser
-	stop      context.CancelFunc
+	// profileDir is the running browser's profile directory, which the
+	// crawler makes and removes (see newProfileDir).
+	profileDir string
+	browser    context.Context // chromedp context that owns the browser
+	stop       context.CancelFunc
 }
 
 // New finds Chromium and starts one browser. The browser lives until Close,
@@ -118,6 +169,9 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	if opts.Card == (carddata.Card{}) {
 		opts.Card = carddata.Test()
 	}
+	if opts.fetchLimits == (fetchLimits{}) {
+		opts.fetchLimits = fetchLimits{perScript: maxScriptFetch, perScan: maxScanFetch}
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -127,12 +181,25 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		return nil, err
 	}
 	c := &Crawler{
-		opts:    opts,
-		log:     logger,
-		execPth: path,
-		sem:     make(chan struct{}, opts.MaxConcurrent),
+		opts:       opts,
+		log:        logger,
+		execPth:    path,
+		sem:        make(chan struct{}, opts.MaxConcurrent),
+		largeFetch: make(chan struct{}, largeFetches),
+		guard:      egress.NewGuard(opts.Egress, opts.resolver),
 	}
+	c.proxy, err = egress.NewProxy(c.guard, egress.ProxyOptions{
+		Logger: logger,
+		OnRefuse: func(r *egress.Refusal) {
+			logger.Warn("refused a connection of the browser outside any scan", "err", r)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	removeStaleProfiles(logger)
 	if err := c.start(ctx); err != nil {
+		c.proxy.Close()
 		return nil, err
 	}
 	return c, nil
@@ -165,7 +232,11 @@ func findBrowser(execPath string) (string, error) {
 // still bounds how long the start may take. Call with c.mu held or before c
 // is shared.
 func (c *Crawler) start(ctx context.Context) error {
-	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth)...)
+	dir, err := newProfileDir()
+	if err != nil {
+		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+	}
+	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL(), dir)...)
 	bctx, stop := chromedp.NewContext(allocCtx)
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
@@ -174,15 +245,17 @@ func (c *Crawler) start(ctx context.Context) error {
 		if err != nil {
 			stop()
 			allocStop()
+			removeProfileDir(dir, c.log)
 			return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
 		}
 	case <-ctx.Done():
 		stop()
 		allocStop()
 		<-done
+		removeProfileDir(dir, c.log)
 		return fmt.Errorf("starting chromium %s: %w", c.execPth, ctx.Err())
 	}
-	c.allocCtx, c.allocStop, c.browser, c.stop = allocCtx, allocStop, bctx, stop
+	c.allocCtx, c.allocStop, c.browser, c.stop, c.profileDir = allocCtx, allocStop, bctx, stop, dir
 	c.log.Debug("chromium started", "path", c.execPth)
 	return nil
 }
@@ -202,7 +275,9 @@ func (c *Crawler) browserContext(ctx context.Context) (context.Context, error) {
 		c.log.Warn("chromium is gone; starting a new one")
 		c.stop()
 		c.allocStop()
-		c.browser, c.stop = nil, nil
+		// Removed meanwhile: the scan waiting here needs no old profile.
+		go removeProfileDir(c.profileDir, c.log)
+		c.browser, c.stop, c.profileDir = nil, nil, ""
 	}
 	if err := c.start(ctx); err != nil {
 		return nil, err
@@ -218,6 +293,7 @@ func (c *Crawler) Close() error {
 		return nil
 	}
 	c.closed = true
+	defer c.proxy.Close()
 	if c.stop == nil {
 		return nil
 	}
@@ -232,7 +308,8 @@ func (c *Crawler) Close() error {
 	}
 	c.stop()
 	c.allocStop()
-	c.browser, c.stop = nil, nil
+	removeProfileDir(c.profileDir, c.log)
+	c.browser, c.stop, c.profileDir = nil, nil, ""
 	if err != nil {
 		return fmt.Errorf("closing chromium: %w", err)
 	}

@@ -1,10 +1,18 @@
 package crawler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/debugger"
@@ -15,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/skimguard/skimguard/egress"
 )
 
 // state is what the events of one load told. The event listener writes it;
@@ -44,16 +54,39 @@ type state struct {
 	requests     []*reqRec
 	reqByID      map[network.RequestID]*reqRec
 	requestsLost int
-	conns        map[string]*connRec
-	connOrder    []string
-	wsURL        map[network.RequestID]string
-	wsInit       map[network.RequestID]string
-	wsFrames     []wsFrame
+	// bodyLen holds the Content-Length of requests after typing whose
+	// raw headers came before the request itself.
+	bodyLen   map[network.RequestID]int64
+	conns     map[string]*connRec
+	connOrder []string
+	wsURL     map[network.RequestID]string
+	wsInit    map[network.RequestID]string
+	wsFrames  []wsFrame
+
+	// refused are the connections the egress policy refused, by
+	// "host:port", in the order first refused.
+	refused      map[string]*refusal
+	refusedOrder []string
+	// dialErrs are the first errors of the connections the proxy could
+	// not make, by "host:port": the browser only sees that the proxy
+	// failed.
+	dialErrs map[string]error
+
+	// fetchLeft is how many characters of script text the scan may
+	// still fetch; leakLeft how many bytes of request URLs and bodies and
+	// of WebSocket frames it may still keep for the leak search.
+	fetchLeft   int64
+	leakLeft    int64
+	leakDropped int // requests, bodies and frames not kept for want of leakLeft
 
 	typing bool // the test card is being typed or was typed
 }
 
-func (st *state) init() {
+func (st *state) init(fetchBudget int64) {
+	st.fetchLeft, st.leakLeft = fetchBudget, maxLeakData
+	st.bodyLen = map[network.RequestID]int64{}
+	st.refused = map[string]*refusal{}
+	st.dialErrs = map[string]error{}
 	st.loaded = map[cdp.LoaderID]bool{}
 	st.loadCh = make(chan struct{}, 1)
 	st.crashCh = make(chan struct{})
@@ -78,8 +111,17 @@ type scriptRec struct {
 	sameDoc  bool   // URL is the frame's document URL: inline or handler
 	caller   string // first URL on the stack that compiled it
 	callerAt string // "URL:line" of that frame
-	source   string // full text, once fetched
-	fetched  bool
+	length   int64  // characters, as V8 counts them
+	v8Hash   string // V8's SHA-256 of the text
+	// Once fetched: the text's hashes and size, and the text cut to
+	// maxSourceStored. The whole text is dropped as soon as it is hashed.
+	fetched     bool
+	source      string
+	sha256, sri string
+	size        int
+	// unfetched, when set, stands in for the text of a script that was
+	// not fetched: see unfetchedSource.
+	unfetched string
 }
 
 // reqRec is a request the page made.
@@ -91,6 +133,9 @@ type reqRec struct {
 	initiator   string
 	afterTyping bool
 	body        []byte
+	// awaitsLength is set while a body that came without its bytes
+	// waits for its Content-Length, which decides whether it is fetched.
+	awaitsLength bool
 }
 
 type connRec struct {
@@ -100,6 +145,15 @@ type connRec struct {
 	example     string
 	count       int
 	afterTyping bool
+}
+
+// refusal is a destination the egress policy refused.
+type refusal struct {
+	host   string
+	port   uint16
+	tunnel bool
+	note   string // for people: what was refused and why
+	count  int
 }
 
 type wsFrame struct {
@@ -216,9 +270,19 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 		st.wsURL[ev.RequestID] = ev.URL
 		st.wsInit[ev.RequestID] = init
 		st.addRequest(&reqRec{id: ev.RequestID, url: ev.URL, method: "GET", typ: "WebSocket", initiator: init, afterTyping: st.typing})
+	case *network.EventRequestWillBeSentExtraInfo:
+		s.onRequestHeaders(ev)
 	case *network.EventWebSocketFrameSent:
 		if st.typing && ev.Response != nil && len(st.wsFrames) < maxWSFrames {
-			st.wsFrames = append(st.wsFrames, wsFrame{requestID: ev.RequestID, payload: ev.Response.PayloadData})
+			// A frame is searched up to maxPostData: the part kept is
+			// copied so that the rest of a large frame can be freed.
+			p := ev.Response.PayloadData
+			if len(p) > maxPostData {
+				p = bytes.Clone(p[:maxPostData])
+			}
+			if st.takeLeakData(int64(len(p))) {
+				st.wsFrames = append(st.wsFrames, wsFrame{requestID: ev.RequestID, payload: p})
+			}
 		}
 	}
 }
@@ -259,17 +323,94 @@ func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	}
 	rec.sameDoc = ev.URL != "" && ev.URL == rec.frameURL
 	rec.caller, rec.callerAt = stackCaller(ev.StackTrace)
+	rec.length, rec.v8Hash = ev.Length, ev.Hash
 	st.scripts = append(st.scripts, rec)
 	st.scriptByID[ev.ScriptID] = rec
-	s.enqueue(func(ctx context.Context) {
-		res, err := call(ctx, s, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if err == nil {
-			rec.source = res.ScriptSource
-			rec.fetched = true
+	// Whether to fetch is decided here, in the order scripts compile, from
+	// the length V8 reports: a page cannot make the crawler pull in text
+	// past its bounds, and the same page gives the same decisions.
+	lim := s.c.opts.fetchLimits
+	switch {
+	case ev.Length > lim.perScript:
+		rec.unfetched = unfetchedSource(ev.Length, ev.Hash, fmt.Sprintf("too large to fetch: %d characters, over the limit of %d for one script", ev.Length, lim.perScript))
+		return
+	case ev.Length > st.fetchLeft:
+		rec.unfetched = unfetchedSource(ev.Length, ev.Hash, fmt.Sprintf("not fetched: its %d characters would exceed the scan's budget of %d characters of script text", ev.Length, lim.perScan))
+		return
+	}
+	st.fetchLeft -= ev.Length
+	s.enqueue(func(ctx context.Context) { s.fetchSource(ctx, rec) })
+}
+
+// fetchSource fetches, hashes and keeps (cut) the text of a script.
+func (s *scan) fetchSource(ctx context.Context, rec *scriptRec) {
+	if rec.length > largeScript {
+		select {
+		case s.c.largeFetch <- struct{}{}:
+			defer func() { <-s.c.largeFetch }()
+		case <-ctx.Done():
+			return
 		}
-	})
+	}
+	res, err := call(ctx, s, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
+	if err != nil {
+		return
+	}
+	sha, sri := hashes(res.ScriptSource)
+	// Cut before taking the lock, and copied, so that the whole text can
+	// be freed when this returns.
+	text := strings.Clone(capText(res.ScriptSource, maxSourceStored))
+	st := &s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	rec.fetched = true
+	rec.source, rec.sha256, rec.sri, rec.size = text, sha, sri, len(res.ScriptSource)
+}
+
+// unfetchedSource stands in for the text of a script that was not fetched
+// (why says why). The baseline compares scripts by the SHA-256 of their
+// text, which V8 gives with the script, and by a fingerprint of their
+// normalised text, which here is this note: its last line names the length
+// and V8's hash in identifiers, which normalisation keeps (it drops the
+// values of literals and comments, and runs of five digits or more), so
+// that two different unfetched scripts differ in fingerprint too, and the
+// same one on two loads is the same.
+func unfetchedSource(length int64, v8Hash, why string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "/* skimguard: script %s. It is identified by its length and V8's SHA-256 of its text. */\n", why)
+	b.WriteString("skimguard_unfetched.length_")
+	b.WriteString(groupDigits(strconv.FormatInt(length, 10), 3))
+	if validHash(v8Hash) {
+		b.WriteString(".sha256_")
+		b.WriteString(groupDigits(v8Hash, 4))
+	}
+	b.WriteString(";\n")
+	return b.String()
+}
+
+// groupDigits puts "_" between groups of n characters of s, from the right.
+func groupDigits(s string, n int) string {
+	var b strings.Builder
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%n == 0 {
+			b.WriteByte('_')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// validHash reports whether h is a lower-case hex SHA-256, as V8 gives it.
+func validHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for i := range len(h) {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // stackCaller returns the URL of the first stack frame that has one,
@@ -319,7 +460,7 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 		st.mainURLs = append(st.mainURLs, ev.RedirectResponse.URL)
 	}
 	if ev.Type == network.ResourceTypeScript {
-		if _, ok := st.loadedByURL[ev.Request.URL]; !ok && init != "" {
+		if _, ok := st.loadedByURL[ev.Request.URL]; !ok && init != "" && len(st.loadedByURL) < maxScripts {
 			st.loadedByURL[ev.Request.URL] = init
 		}
 	}
@@ -327,41 +468,114 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 		id: ev.RequestID, url: url, method: ev.Request.Method, typ: string(ev.Type),
 		initiator: init, afterTyping: st.typing,
 	}
-	for _, e := range ev.Request.PostDataEntries {
-		if len(rec.body)+len(e.Bytes) > maxPostData {
-			break
-		}
-		rec.body = append(rec.body, e.Bytes...)
+	if !st.addRequest(rec) {
+		return
 	}
-	st.addRequest(rec)
+	n := 0
+	for _, e := range ev.Request.PostDataEntries {
+		n += len(e.Bytes)
+	}
+	if n <= maxPostData && st.takeLeakData(int64(n)) {
+		for _, e := range ev.Request.PostDataEntries {
+			rec.body = append(rec.body, e.Bytes...)
+		}
+	}
+	// A body that came without its bytes (larger than Network.enable's
+	// inline limit, or a Blob or FormData) is fetched only once its
+	// Content-Length shows it is small enough: Network.getRequestPostData
+	// returns all of a body, however large.
 	if rec.afterTyping && ev.Request.HasPostData && len(ev.Request.PostDataEntries) == 0 {
-		id := ev.RequestID
-		s.enqueue(func(ctx context.Context) {
-			res, err := call(ctx, s, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: id})
-			if err != nil {
-				return
-			}
-			st.mu.Lock()
-			defer st.mu.Unlock()
-			if len(res.PostData) <= maxPostData {
-				rec.body = res.PostData
-			}
-		})
+		if n, ok := st.bodyLen[rec.id]; ok {
+			delete(st.bodyLen, rec.id)
+			s.fetchBody(rec, n)
+		} else {
+			rec.awaitsLength = true
+		}
 	}
 }
 
+// onRequestHeaders reads the Content-Length of a request after typing from
+// its raw headers, which may come before or after the request. Called with
+// st.mu held.
+func (s *scan) onRequestHeaders(ev *network.EventRequestWillBeSentExtraInfo) {
+	st := &s.st
+	if !st.typing {
+		return
+	}
+	n := contentLength(ev.Headers)
+	if rec := st.reqByID[ev.RequestID]; rec != nil {
+		if rec.awaitsLength {
+			rec.awaitsLength = false
+			s.fetchBody(rec, n)
+		}
+		return
+	}
+	if len(st.bodyLen) < maxRequests {
+		st.bodyLen[ev.RequestID] = n
+	}
+}
+
+// fetchBody fetches the body of n bytes of a request kept for the leak
+// search, when n is within the bounds. Called with st.mu held.
+func (s *scan) fetchBody(rec *reqRec, n int64) {
+	st := &s.st
+	if n <= 0 || n > maxPostData {
+		s.log.Debug("request body not searched for the card: too large or of unknown size", "bytes", n, "url", s.card.Mask(stripQuery(rec.url)))
+		return
+	}
+	if !st.takeLeakData(n) {
+		return
+	}
+	s.enqueue(func(ctx context.Context) {
+		res, err := call(ctx, s, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: rec.id})
+		if err != nil || int64(len(res.PostData)) > n {
+			return
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		rec.body = res.PostData
+	})
+}
+
+// takeLeakData reports whether n more bytes of URLs, bodies and frames may
+// be kept for the leak search, and counts them. Called with st.mu held.
+func (st *state) takeLeakData(n int64) bool {
+	if n > st.leakLeft {
+		st.leakDropped++
+		return false
+	}
+	st.leakLeft -= n
+	return true
+}
+
+// contentLength returns the Content-Length of raw request headers, -1 when
+// there is none.
+func contentLength(h network.Headers) int64 {
+	for k, v := range h {
+		if !strings.EqualFold(k, "Content-Length") {
+			continue
+		}
+		if s, ok := v.(string); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil && n >= 0 {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 // addRequest counts a request towards its destination and keeps it for the
-// leak search. Called with st.mu held.
-func (st *state) addRequest(r *reqRec) {
+// leak search; it reports whether it kept it. Called with st.mu held.
+func (st *state) addRequest(r *reqRec) bool {
 	origin := originOf(r.url)
 	if origin == "" {
-		return
+		return false
 	}
 	c := st.conns[origin]
 	if c == nil {
 		if len(st.conns) >= maxOrigins {
 			st.requestsLost++
-			return
+			return false
 		}
 		c = &connRec{origin: origin, types: map[string]bool{}, initiators: map[string]bool{}, example: stripQuery(r.url)}
 		st.conns[origin] = c
@@ -378,16 +592,134 @@ func (st *state) addRequest(r *reqRec) {
 		c.afterTyping = true
 	}
 	if !r.afterTyping {
-		return // only requests after typing can carry the card
+		return false // only requests after typing can carry the card
 	}
-	if len(st.requests) >= maxRequests {
+	if len(st.requests) >= maxRequests || !st.takeLeakData(int64(len(r.url))) {
 		st.requestsLost++
-		return
+		return false
 	}
 	st.requests = append(st.requests, r)
 	if r.id != "" {
 		st.reqByID[r.id] = r
 	}
+	return true
+}
+
+// refusedByEgress starts what an Observation and a PageError say of a
+// destination the egress policy refused.
+const refusedByEgress = "refused by egress policy"
+
+// onRefused records a connection the scan's egress proxy refused. The
+// proxy calls it from its own goroutines.
+func (s *scan) onRefused(r *egress.Refusal) {
+	key := net.JoinHostPort(r.Host, strconv.Itoa(int(r.Addr.Port())))
+	st := &s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if rf := st.refused[key]; rf != nil {
+		rf.count++
+		return
+	}
+	if len(st.refused) >= maxOrigins {
+		return
+	}
+	dest := r.Addr.String()
+	if r.Host != r.Addr.Addr().String() {
+		dest = key + " resolved to " + dest
+	}
+	rf := &refusal{host: r.Host, port: r.Addr.Port(), tunnel: r.Tunnel, count: 1,
+		note: refusedByEgress + ": " + r.Why + " (" + dest + ")"}
+	st.refused[key] = rf
+	st.refusedOrder = append(st.refusedOrder, key)
+	s.log.Warn("the page tried to reach a destination the egress policy refuses", "destination", s.card.Mask(key), "why", r.Why)
+}
+
+// onDialError records a connection the scan's egress proxy could not make.
+// The proxy calls it from its own goroutines.
+func (s *scan) onDialError(address string, err error) {
+	st := &s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.dialErrs[address]; !ok && len(st.dialErrs) < maxOrigins {
+		st.dialErrs[address] = err
+	}
+}
+
+// failure says why rawURL's destination could not be reached, as the
+// browser would have said it without the proxy: the egress policy's note,
+// or a net:: error code; "" when the proxy reached it.
+func (st *state) failure(rawURL string) string {
+	key := hostPort(rawURL)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if rf := st.refused[key]; rf != nil {
+		return rf.note
+	}
+	if err := st.dialErrs[key]; err != nil {
+		return netError(err)
+	}
+	return ""
+}
+
+// netError names a dial error as Chromium's net:: codes do.
+func netError(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "net::ERR_NAME_NOT_RESOLVED"
+	case errors.As(err, &dnsErr):
+		return "net::ERR_NAME_RESOLUTION_FAILED"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "net::ERR_CONNECTION_REFUSED"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "net::ERR_CONNECTION_RESET"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "net::ERR_ADDRESS_UNREACHABLE"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return "net::ERR_CONNECTION_TIMED_OUT"
+	}
+	return "net::ERR_CONNECTION_FAILED"
+}
+
+// hostPort returns "host:port" of an http(s) or ws(s) URL, the port
+// defaulting to the scheme's; "" for other URLs.
+func hostPort(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "http", "ws":
+			port = "80"
+		case "https", "wss":
+			port = "443"
+		default:
+			return ""
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// origin is the origin a refusal stands for when no request the page made
+// names it: a tunnel carries HTTPS or, on port 80, a WebSocket.
+func (rf *refusal) origin() string {
+	scheme, def := "http", uint16(80)
+	if rf.tunnel {
+		scheme, def = "https", 443
+		if rf.port == 80 {
+			scheme, def = "ws", 80
+		}
+	}
+	host := rf.host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if rf.port != def {
+		host += ":" + strconv.Itoa(int(rf.port))
+	}
+	return scheme + "://" + host
 }
 
 // onPaused handles a request held by the navigation guard, which is on only

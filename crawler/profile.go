@@ -21,10 +21,13 @@ const (
 )
 
 // allocatorOptions are the browser flags: chromedp's defaults, minus the
-// automation give-aways, plus quiet networking and no site isolation.
-func allocatorOptions(execPath string) []chromedp.ExecAllocatorOption {
+// automation give-aways, plus quiet networking, no site isolation, all
+// traffic through the egress proxy at proxyURL, and the profile in
+// profileDir.
+func allocatorOptions(execPath, proxyURL, profileDir string) []chromedp.ExecAllocatorOption {
 	return append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
+		chromedp.UserDataDir(profileDir),
 		chromedp.Flag("enable-automation", false),
 		chromedp.Flag("disable-blink-features", "AutomationControlled"),
 		chromedp.UserAgent(desktopUA),
@@ -42,8 +45,21 @@ func allocatorOptions(execPath string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins"),
 		chromedp.Flag("disable-site-isolation-trials", true),
 		chromedp.Flag("mute-audio", true),
+		// Everything through the egress proxy, loopback and link-local
+		// included, which Chromium would otherwise send direct; WebRTC may
+		// not send UDP around it. Each scan's browser context sets its own
+		// proxy too.
+		chromedp.ProxyServer(proxyURL),
+		chromedp.Flag("proxy-bypass-list", proxyBypass),
+		chromedp.Flag("webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 	)
 }
+
+// proxyBypass is the proxy bypass list of the browser and of each scan's
+// browser context: "<-loopback>" removes Chromium's implicit bypass rules,
+// which send localhost, loopback and link-local addresses (169.254.0.0/16,
+// the metadata service's) around any proxy.
+const proxyBypass = "<-loopback>"
 
 // applyProfile sets the tab's identity before navigation.
 func applyProfile(ctx context.Context, profile string) error {

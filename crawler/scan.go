@@ -11,25 +11,42 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/debugger"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/carddata"
+	"github.com/skimguard/skimguard/egress"
 )
 
 // Bounds that keep a hostile page from hanging or exhausting the crawler.
 const (
-	maxScripts       = 5000
-	maxRequests      = 20000 // requests kept for the leak search
-	maxOrigins       = 2000
-	maxWSFrames      = 5000
-	maxSourceStored  = 2 << 20 // bytes of script text kept in Script.Source
-	maxFrames        = 200
-	sourceWorkers    = 4 // commands in flight for script sources and bodies
+	maxScripts      = 5000
+	maxRequests     = 20000 // requests kept for the leak search
+	maxOrigins      = 2000
+	maxWSFrames     = 5000
+	maxSourceStored = 2 << 20 // bytes of script text kept in Script.Source
+	// maxScriptFetch and maxScanFetch bound, in characters (V8's length),
+	// the text of one script that is fetched and the text one scan fetches
+	// in all; a script past either is inventoried without its text.
+	maxScriptFetch = 8 << 20
+	maxScanFetch   = 64 << 20
+	// largeScript is the length from which a fetch takes one of the
+	// crawler's largeFetches slots, so that concurrent scans cannot each
+	// pull several large texts at once.
+	largeScript   = 1 << 20
+	largeFetches  = 2
+	maxFrames     = 200
+	sourceWorkers = 4 // commands in flight for script sources and bodies
+	// maxPostData bounds one request body or WebSocket frame searched for
+	// the card; maxLeakData bounds the bytes of request URLs, bodies and
+	// frames one scan keeps for that search.
 	maxPostData      = 1 << 20
+	maxLeakData      = 32 << 20
 	cmdTimeout       = 5 * time.Second // one CDP call after navigation
 	collectTimeout   = 15 * time.Second
 	drainTimeout     = 5 * time.Second
@@ -92,7 +109,7 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		workWake: make(chan struct{}, 1),
 	}
 	close(s.idle)
-	s.st.init()
+	s.st.init(c.opts.fetchLimits.perScan)
 	return s
 }
 
@@ -198,7 +215,16 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		obs.Profile = skimguard.ProfileDesktop
 	}
 
-	tab, closeTab := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	// The scan's own egress proxy, so that what the page tried to reach is
+	// told in this observation. It closes after the tab.
+	px, err := egress.NewProxy(s.c.guard, egress.ProxyOptions{OnRefuse: s.onRefused, OnDialError: s.onDialError, Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", s.page.URL, err)
+	}
+	defer px.Close()
+	tab, closeTab := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
+		p.ProxyServer, p.ProxyBypassList = px.URL(), proxyBypass
+	}))
 	defer closeTab()
 	// The caller's ctx and a hard deadline both close the tab, so no
 	// command can outlive them.
@@ -323,10 +349,18 @@ func (s *scan) setup(ctx context.Context) error {
 			})
 			return err
 		},
+		// chromedp enables Runtime and Log, whose console and exception
+		// events carry whole strings: a page that logs a 20 MB string makes
+		// the crawler read and decode 20 MB. Nothing here reads them.
+		func() error { _, err := call(ctx, s, runtime.Disable, cdp.Empty{}); return err },
+		func() error { _, err := call(ctx, s, log.Disable, cdp.Empty{}); return err },
 		// Debugger.enable reports the scripts the blank tab already
 		// has; those are chromedp's and are ignored until navigation.
-		func() error { _, err := call(ctx, s, debugger.Enable, debugger.EnableParams{}); return err },
+		// The stack depth can only be set once the debugger is on.
 		func() error {
+			if _, err := call(ctx, s, debugger.Enable, debugger.EnableParams{}); err != nil {
+				return err
+			}
 			_, err := call(ctx, s, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8})
 			return err
 		},
@@ -367,6 +401,9 @@ func (s *scan) navigate(ctx context.Context) (*PageError, error) {
 	}
 	if res.ErrorText != "" {
 		pe := &PageError{URL: s.page.URL, Reason: res.ErrorText}
+		if why := s.st.failure(s.page.URL); why != "" {
+			pe.Reason = why
+		}
 		if st := s.st.docStatus(); st >= 400 {
 			pe.Status = st
 			pe.Reason = "HTTP " + fmt.Sprint(st)
