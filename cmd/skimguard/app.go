@@ -123,7 +123,9 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 			return nil, err
 		}
 	}
-	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log})
+	policy := cfg.Egress
+	policy.Own = append(policy.Own, c.own...)
+	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy})
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/skimguard/skimguard/egress"
+
 	"flag"
 	"fmt"
 	"log/slog"
@@ -21,6 +23,9 @@ type common struct {
 	// logLevel is the least severe level logged without --verbose: warn
 	// for a one-shot command, info for the daemon, which says what it does.
 	logLevel slog.Level
+	// own are skimguard's own listening addresses (serve's --listen), which
+	// the crawler's browser must never reach, whatever sites.yaml allows.
+	own []egress.Rule
 }
 
 // stringList is a repeatable flag (--site a --site b).

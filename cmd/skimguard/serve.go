@@ -18,6 +18,7 @@ import (
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
 	"github.com/skimguard/skimguard/config"
+	"github.com/skimguard/skimguard/egress"
 	"github.com/skimguard/skimguard/metrics"
 	"github.com/skimguard/skimguard/monitor"
 	"github.com/skimguard/skimguard/schedule"
@@ -54,6 +55,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// A daemon says what it does at info level, the alert policy's
 	// decisions included; --verbose adds the crawler's debug log.
 	c.logLevel = slog.LevelInfo
+	if *listen != "off" {
+		// The pages the browser loads are hostile: none may reach the
+		// interface that approves findings.
+		own, err := egress.OwnAddress(*listen)
+		if err != nil {
+			return usageErr("--listen %q: %v", *listen, err)
+		}
+		c.own = append(c.own, own)
+	}
 	a, err := c.openCrawler(ctx, e, sendAlerts)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -396,4 +397,68 @@ func TestServeRefusesABadWebAddress(t *testing.T) {
 			t.Fatalf("exit %d, want 2 saying how to make one:\n%s", code, errb.String())
 		}
 	})
+}
+
+// A hostile page must not reach the interface that approves findings: serve
+// refuses its own --listen address to the crawler's browser, and the check
+// says the page tried.
+func TestServeRefusesThePagesItChecksItsOwnInterface(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>checkout</title><script>fetch('http://%s/healthz').catch(function () {}); new Image().src = 'http://%s/static/x.png';</script>`, listen, listen)
+	}))
+	defer page.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sites.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("sites:\n  - name: shop\n    schedule: \"@every 1s\"\n    pages:\n      - name: checkout\n        url: %s\n        wait: 1s\n        interact: false\n", page.URL)), 0o600)
+	db := filepath.Join(dir, "sg.db")
+	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", db, "--samples", "1", "--reason", "onboarding"); code != exitOK {
+		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
+	}
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	refused := func() string {
+		scans, _ := store.Scans(context.Background(), skimguard.ScanFilter{Site: "shop", Page: "checkout", Limit: -1})
+		for _, s := range scans {
+			if s.BaselineVersion == 0 {
+				continue // the baseline's sample, taken without serve
+			}
+			full, err := store.Scan(context.Background(), s.ID)
+			if err != nil || full.Observation == nil {
+				continue
+			}
+			for _, c := range full.Observation.Connections {
+				if c.Origin == "http://"+listen && c.Refused != "" {
+					return c.Refused
+				}
+			}
+		}
+		return ""
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg, "--db", db, "--jitter", "0", "--listen", listen},
+			env{stdout: io.Discard, stderr: &errb, getenv: func(string) string { return "" }})
+	}()
+	waitFor(t, 60*time.Second, "a check that shows the page's requests to serve's own address refused", func() bool { return refused() != "" })
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("serve exited %d:\n%s", code, errb.String())
+	}
+	if why := refused(); !strings.Contains(why, "egress") {
+		t.Errorf("the refusal does not say why: %q", why)
+	}
 }
