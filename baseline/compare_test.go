@@ -549,3 +549,27 @@ func TestLearnRecordsApprovalAndVariation(t *testing.T) {
 		}
 	}
 }
+
+// A script too large for the crawler to fetch comes with a note for its
+// source: its approved item must not carry an SRI computed from that note.
+func TestLearnGivesNoSRIForAScriptThatWasNotFetched(t *testing.T) {
+	loads := make([]*skimguard.Observation, 2)
+	for i := range loads {
+		o := shop(i)
+		big := script(skimguard.ScriptExternal, "https://shop.test/static/huge.js", "https://shop.test/checkout", "")
+		big.Source = "// not fetched: 12000000 bytes, over the crawler's limit\nsize_12000000_sha256_ab12"
+		big.SHA256, big.SRI, big.Size = strings.Repeat("ab", 32), "", 12000000
+		o.Scripts = append(o.Scripts, big)
+		loads[i] = o
+	}
+	b := learn(t, loads...)
+	for _, it := range b.Items {
+		if strings.HasSuffix(it.Key, "huge.js in top") || strings.Contains(it.Subject, "huge.js") {
+			if it.SRI != "" {
+				t.Fatalf("the unfetched script's item has SRI %s, computed from the crawler's note", it.SRI)
+			}
+			return
+		}
+	}
+	t.Fatal("the unfetched script is not in the baseline")
+}

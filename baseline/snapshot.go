@@ -96,7 +96,9 @@ func (e *entry) full() skimguard.Item {
 			}
 		}
 		it.Values = []string{e.fingerprint(), e.hashValue()}
-		if it.SRI == "" && e.script.Source != "" {
+		// A script too large to fetch has a note for its source (Size is
+		// then its real length): its SRI cannot be computed from the note.
+		if it.SRI == "" && e.script.Source != "" && e.script.Size <= len(e.script.Source) {
 			sum := sha512.Sum384([]byte(e.script.Source))
 			it.SRI = "sha384-" + base64.StdEncoding.EncodeToString(sum[:])
 		}
