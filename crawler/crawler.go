@@ -55,6 +55,28 @@ import (
 // ErrNoBrowser is returned (wrapped) by New when no Chromium binary is found.
 var ErrNoBrowser = errors.New("no Chromium browser found: install it with `apt-get install -y chromium` or pass --chromium PATH")
 
+// ErrSandbox is returned (wrapped) by New when Chromium cannot start its
+// sandbox: in a container, the default seccomp profile refuses the
+// namespaces it creates.
+var ErrSandbox = errors.New("Chromium cannot start its sandbox here: in a container, run with the seccomp profile that allows it, " +
+	"docs/seccomp-chromium.json (`docker run --security-opt seccomp=docs/seccomp-chromium.json`, as compose.yaml does); " +
+	"elsewhere, allow unprivileged user namespaces (sysctl user.max_user_namespaces above 0)")
+
+// sandboxFailures are what Chromium prints when its sandbox cannot start.
+var sandboxFailures = []string{"No usable sandbox", "Failed to move to new namespace", "sandbox_host_linux", "zygote_host_impl_linux"}
+
+// startError says why the browser did not start, naming the fix when it is
+// the sandbox rather than repeating Chromium's own message.
+func startError(path string, err error) error {
+	msg := err.Error()
+	for _, s := range sandboxFailures {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("starting chromium %s: %w", path, ErrSandbox)
+		}
+	}
+	return fmt.Errorf("starting chromium %s: %w", path, err)
+}
+
 // Defaults for Options.
 const (
 	DefaultLoadTimeout   = 30 * time.Second
@@ -246,7 +268,8 @@ func (c *Crawler) start(ctx context.Context) error {
 			stop()
 			allocStop()
 			removeProfileDir(dir, c.log)
-			return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+			c.log.Debug("chromium did not start", "err", err)
+			return startError(c.execPth, err)
 		}
 	case <-ctx.Done():
 		stop()

@@ -23,6 +23,11 @@ var shared *Crawler
 const testLoadTimeout = 5 * time.Second
 
 func TestMain(m *testing.M) {
+	if os.Getenv(sandboxHelperEnv) != "" {
+		// This binary was started again by a sandbox test, to scan under
+		// a seccomp filter: it must not start the shared browser first.
+		os.Exit(sandboxHelper())
+	}
 	var logger *slog.Logger
 	if os.Getenv("CRAWLER_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
