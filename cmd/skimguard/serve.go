@@ -95,7 +95,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Check: func(ctx context.Context, p skimguard.Page) {
 			res, err := a.mon.Check(ctx, []skimguard.Page{p})
 			if err != nil {
-				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
+				// A scan not stored was still alerted, findings and all.
+				logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()), "err", err)
 				return
 			}
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
