@@ -149,5 +149,9 @@ type Store interface {
 	// DeleteUser removes a user, recording it in the audit log with by as
 	// the actor; ErrNotFound when there is none of that name.
 	DeleteUser(ctx context.Context, name, by string) error
+	// Health reports whether the store can take writes now: nil, or why
+	// not (errors.Is ErrStoreFull, ErrStoreLocked, or another error). It
+	// writes nothing, so it is cheap enough for every health check.
+	Health(ctx context.Context) error
 	Close() error
 }

@@ -73,6 +73,7 @@ func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 	if err != nil {
 		return err
 	}
+	db.health.saved()
 	scan.ID = scanID
 	scan.StartedAt = at
 	copy(scan.Findings, findings)

@@ -66,6 +66,8 @@ type DB struct {
 	// allows one writer anyway, and waiting here is fair and context-aware
 	// where SQLite's busy handler polls.
 	writer chan struct{}
+	// health is how the latest write went, for Health.
+	health writeHealth
 }
 
 var _ skimguard.Store = (*DB)(nil)
@@ -316,7 +318,7 @@ func fileFailure(path string, err error) error {
 	case sqlite3.SQLITE_FULL:
 		return fe(ErrFull, "the disk holding %s is full: free space (skimguard keeps every scan as evidence)", path)
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return fe(ErrLocked, "the database %s is locked by another process: find it with `fuser %s` and stop it, or wait", path, path)
+		return lockedError(path, err)
 	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
 		switch code {
 		case sqlite3.SQLITE_READONLY_DBMOVED:
@@ -343,6 +345,13 @@ func fileFailure(path string, err error) error {
 	return nil
 }
 
+// lockedError says that another process holds the lock of the database at
+// path; err is what the wait for it ended with.
+func lockedError(path string, err error) error {
+	return &fileError{kind: ErrLocked, err: err,
+		msg: fmt.Sprintf("the database %s is locked by another process: find it with `fuser %s` and stop it, or wait", path, path)}
+}
+
 // fail wraps an error of a Store method as "<what>: <err>", saying for a
 // failure of the file what to do.
 func (db *DB) fail(what string, err error) error {
@@ -361,18 +370,25 @@ func (db *DB) write(ctx context.Context, what string, fn func(tx *sql.Tx) error)
 		return db.fail(what, ctx.Err())
 	}
 	defer func() { <-db.writer }()
+	err := db.writeTx(ctx, fn)
+	if err != nil {
+		err = db.fail(what, err)
+	}
+	db.health.note(err)
+	return err
+}
+
+// writeTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return db.fail(what, err)
+		return err
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return db.fail(what, err)
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return db.fail(what, err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // read runs fn in a read-only transaction, so that its queries see one

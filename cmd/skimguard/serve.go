@@ -69,7 +69,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
 	m := metrics.New(a.store, logger)
-	a.mon.Scanned, a.mon.Delivered = m.Scanned, m.Delivered
+	a.mon.Scanned, a.mon.Delivered, a.mon.SaveFailed = m.Scanned, m.Delivered, m.SaveFailed
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
 	var ui *http.Server
