@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,17 @@ func runHelper(what, path string) int {
 			db.Close()
 		}
 		fmt.Printf("is-io=%t\nerr=%v\n", errors.Is(err, ErrIO), err)
+		return 0
+	case "hold-serve-lock":
+		l, err := LockServe(path)
+		if err != nil {
+			fmt.Printf("err=%v\n", err)
+			return 1
+		}
+		defer l.Release()
+		fmt.Printf("locked=%d\n", os.Getpid())
+		// Until the test closes standard input, or kills this process.
+		io.Copy(io.Discard, os.Stdin)
 		return 0
 	}
 	fmt.Printf("unknown helper %q\n", what)

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +87,12 @@ func TestCheckKeepsWhatItSawWhenTheDatabaseIsLocked(t *testing.T) {
 	})
 
 	t.Run("a lock released in time: the scan is stored once and check exits 1 for the findings", func(t *testing.T) {
+		// Beside a running serve, which check does not wait for.
+		serving, err := sqlite.LockServe(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer serving.Release()
 		release := holdWriteLock(t, db)
 		var errb syncBuffer
 		exited := make(chan int, 1)
@@ -112,4 +120,39 @@ func TestCheckKeepsWhatItSawWhenTheDatabaseIsLocked(t *testing.T) {
 			t.Errorf("%d scans stored, want %d: the check once", n, before+1)
 		}
 	})
+}
+
+// One serve per database: a second refuses to start, naming the first,
+// while the other commands go on beside it.
+func TestOnlyOneServePerDatabase(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sites.yaml")
+	if err := os.WriteFile(cfg, []byte("sites:\n  - name: shop\n    schedule: \"@hourly\"\n    pages:\n      - name: c\n        url: http://127.0.0.1:9/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "sg.db")
+	// The test process holds the lock as a running serve does.
+	first, err := sqlite.LockServe(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Release()
+
+	code, out, errOut := cli(t, "serve", "--config", cfg, "--db", db, "--listen", "off")
+	pid := strconv.Itoa(os.Getpid())
+	if code != exitError || !strings.Contains(errOut, "another skimguard serve uses this database") || !strings.Contains(errOut, "PID "+pid) || !strings.Contains(errOut, "kill "+pid) {
+		t.Fatalf("second serve: exit %d, want 2 naming the first:\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Errorf("the refused serve opened (and created) the database")
+	}
+	for _, args := range [][]string{
+		{"findings", "--all"},
+		{"report", "--out", filepath.Join(dir, "evidence.html")},
+		{"user", "list"},
+	} {
+		if code, out, errOut := cli(t, append(args, "--config", cfg, "--db", db)...); code != exitOK {
+			t.Errorf("%s beside serve: exit %d\n%s%s", args[0], code, out, errOut)
+		}
+	}
 }
