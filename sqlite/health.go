@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -63,8 +64,9 @@ func (h *writeHealth) failure() (error, time.Time) {
 // Health reports whether the database takes writes now. It fails when a
 // write failed because of the file, until a scan is stored again (scans are
 // the writes that need room, and the daemon makes one often) or, when it
-// failed for the lock, until the lock can be had; and when the write lock
-// cannot be had within a second now. It writes nothing.
+// failed for the lock, until the lock can be had; when the file may not be
+// written; and when the write lock cannot be had within a second now. It
+// writes nothing.
 func (db *DB) Health(ctx context.Context) error {
 	failed, since := db.health.failure()
 	if failed != nil && !errors.Is(failed, ErrLocked) {
@@ -85,6 +87,11 @@ func (db *DB) Health(ctx context.Context) error {
 
 // probe takes the write lock, as every write must, and lets go of it.
 func (db *DB) probe(ctx context.Context) error {
+	// SQLite opens a file it may not write read-only without a word, and
+	// taking the lock does not write: ask the kernel.
+	if err := syscall.Access(db.path, 2 /* W_OK */); err != nil {
+		return readOnlyError(db.path, err)
+	}
 	select {
 	case db.writer <- struct{}{}:
 	case <-ctx.Done():

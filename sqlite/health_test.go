@@ -92,6 +92,17 @@ func TestHealth(t *testing.T) {
 		}
 	})
 
+	t.Run("a database that cannot be written is unhealthy before any write", func(t *testing.T) {
+		path := populated(t)
+		makeReadOnly(t, path)
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		wantSays(t, db.Health(t.Context()), ErrReadOnly, path, "cannot be written", "writable by the user skimguard runs as")
+	})
+
 	t.Run("a write refused for a reason of its own says nothing about the file", func(t *testing.T) {
 		db, _ := openTest(t)
 		err := db.ResolveFindings(t.Context(), []int64{42}, skimguard.Resolution{Status: skimguard.StatusRejected, By: "alice", Reason: "x"}, nil)

@@ -326,7 +326,7 @@ func fileFailure(path string, err error) error {
 		case sqlite3.SQLITE_READONLY_DIRECTORY:
 			return fe(ErrReadOnly, "cannot write in %s, the directory of the database %s: make it writable by the user skimguard runs as (SQLite keeps its journal beside the database)", dir, path)
 		}
-		return fe(ErrReadOnly, "the database %s cannot be written (%v): make it and its directory writable by the user skimguard runs as, and check that its disk is not mounted read-only", path, err)
+		return readOnlyError(path, err)
 	case sqlite3.SQLITE_IOERR:
 		switch code {
 		case sqlite3.SQLITE_IOERR_SHMOPEN, sqlite3.SQLITE_IOERR_SHMSIZE, sqlite3.SQLITE_IOERR_SHMMAP, sqlite3.SQLITE_IOERR_SHMLOCK:
@@ -350,6 +350,13 @@ func fileFailure(path string, err error) error {
 func lockedError(path string, err error) error {
 	return &fileError{kind: ErrLocked, err: err,
 		msg: fmt.Sprintf("the database %s is locked by another process: find it with `fuser %s` and stop it, or wait", path, path)}
+}
+
+// readOnlyError says that the database at path cannot be written; err says
+// how that showed.
+func readOnlyError(path string, err error) error {
+	return &fileError{kind: ErrReadOnly, err: err,
+		msg: fmt.Sprintf("the database %s cannot be written (%v): make it and its directory writable by the user skimguard runs as, and check that its disk is not mounted read-only", path, err)}
 }
 
 // fail wraps an error of a Store method as "<what>: <err>", saying for a
