@@ -28,6 +28,11 @@ type PageResult struct {
 	// Findings are what differs from the baseline or, for a page that could
 	// not be checked, the one scan.failed finding that says so.
 	Findings []Finding
+	// StoreError says why the scan could not be stored (the store stayed
+	// locked or full); empty when it was. Status and Findings are what the
+	// check observed all the same, but the findings have no IDs: this
+	// result and the alerts are their only record.
+	StoreError string
 }
 
 // CheckResult is what one check of a set of pages found, page by page in
@@ -50,6 +55,17 @@ func (r CheckResult) Failed() int {
 	n := 0
 	for _, p := range r.Pages {
 		if p.Status == CheckFailed {
+			n++
+		}
+	}
+	return n
+}
+
+// NotStored returns how many pages' scans could not be stored.
+func (r CheckResult) NotStored() int {
+	n := 0
+	for _, p := range r.Pages {
+		if p.StoreError != "" {
 			n++
 		}
 	}

@@ -14,6 +14,12 @@ var (
 	ErrNoBaseline = errors.New("no approved baseline")
 	// ErrNotOpen: the finding was already approved or rejected.
 	ErrNotOpen = errors.New("finding is not open")
+	// ErrStoreLocked: another process held the store's write lock for
+	// too long. The same write may succeed later.
+	ErrStoreLocked = errors.New("store is locked by another process")
+	// ErrStoreFull: the store has no room left (its disk is full). The
+	// same write may succeed once space is freed.
+	ErrStoreFull = errors.New("store is full")
 )
 
 // FindingFilter selects findings. Zero fields select everything.
@@ -143,5 +149,9 @@ type Store interface {
 	// DeleteUser removes a user, recording it in the audit log with by as
 	// the actor; ErrNotFound when there is none of that name.
 	DeleteUser(ctx context.Context, name, by string) error
+	// Health reports whether the store can take writes now: nil, or why
+	// not (errors.Is ErrStoreFull, ErrStoreLocked, or another error). It
+	// writes nothing, so it is cheap enough for every health check.
+	Health(ctx context.Context) error
 	Close() error
 }

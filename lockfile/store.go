@@ -196,5 +196,8 @@ func (s *Store) Users(ctx context.Context) ([]skimguard.User, error) { return ni
 // DeleteUser refuses: see errReadOnly.
 func (s *Store) DeleteUser(ctx context.Context, name, by string) error { return errReadOnly }
 
+// Health is nil: the store writes nothing, so nothing can stop it.
+func (s *Store) Health(ctx context.Context) error { return nil }
+
 // Close does nothing.
 func (s *Store) Close() error { return nil }

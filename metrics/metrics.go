@@ -1,12 +1,13 @@
 // Package metrics exposes skimguard's Prometheus metrics: what the daemon
 // scanned and how it went, when each page was last scanned, the findings
-// still open and the alerts delivered.
+// still open, the alerts delivered and what the store would not keep.
 //
 // Every Metrics has a registry of its own, never Prometheus's global default,
 // so that two daemons (or two tests) in one process do not share counters.
 package metrics
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -35,6 +36,13 @@ const (
 	resultFailed = "failed"
 )
 
+// Why a save failed, the values of the reason label.
+const (
+	reasonFull   = "full"
+	reasonLocked = "locked"
+	reasonOther  = "other"
+)
+
 // Metrics counts what the daemon does and serves it to Prometheus. Its
 // methods may be called from several goroutines at once.
 type Metrics struct {
@@ -47,6 +55,7 @@ type Metrics struct {
 	lastScan       *prometheus.GaugeVec
 	lastSuccessful *prometheus.GaugeVec
 	deliveries     *prometheus.CounterVec
+	saveFailures   *prometheus.CounterVec
 	openFindings   *openFindingsCollector
 
 	// mu guards the latest times below, which keep the timestamp gauges
@@ -102,6 +111,11 @@ func New(store skimguard.Store, logger *slog.Logger) *Metrics {
 			Name:      "alert_deliveries_total",
 			Help:      "Alert delivery attempts, by sink and result (ok or failed). Failed deliveries mean people were not told of findings.",
 		}, []string{"sink", "result"}),
+		saveFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "store_save_failures_total",
+			Help:      "Scans, alert deliveries and baselines the store would not keep, retries spent, by reason (full: its disk is full; locked: another process held the database; other). Their findings were reported and alerted but are not in the database: any increase needs a person.",
+		}, []string{"reason"}),
 		openFindings:  newOpenFindingsCollector(store, logger),
 		latest:        make(map[pageKey]time.Time),
 		latestSuccess: make(map[pageKey]time.Time),
@@ -110,8 +124,13 @@ func New(store skimguard.Store, logger *slog.Logger) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.scans, m.scanFailures, m.scanDuration, m.lastScan, m.lastSuccessful,
-		m.deliveries, m.openFindings,
+		m.deliveries, m.saveFailures, m.openFindings,
 	)
+	// Every reason exists at 0 from the start, so that increase() sees the
+	// first failure.
+	for _, r := range []string{reasonFull, reasonLocked, reasonOther} {
+		m.saveFailures.WithLabelValues(r)
+	}
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
 		// A scrape whose open findings could not be read fails with HTTP
 		// 500 and the error in its body: Prometheus then records up == 0
@@ -164,6 +183,19 @@ func (m *Metrics) Delivered(d skimguard.Delivery) {
 	} else {
 		failed.Inc()
 	}
+}
+
+// SaveFailed counts one save the store would not keep (monitor.Monitor's
+// SaveFailed), by why.
+func (m *Metrics) SaveFailed(err error) {
+	reason := reasonOther
+	switch {
+	case errors.Is(err, skimguard.ErrStoreFull):
+		reason = reasonFull
+	case errors.Is(err, skimguard.ErrStoreLocked):
+		reason = reasonLocked
+	}
+	m.saveFailures.WithLabelValues(reason).Inc()
 }
 
 // Handler serves the metrics in the Prometheus exposition format. When the

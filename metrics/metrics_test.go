@@ -435,6 +435,7 @@ func TestNew(t *testing.T) {
 			"skimguard_last_successful_scan_timestamp_seconds": dto.MetricType_GAUGE,
 			"skimguard_open_findings":                          dto.MetricType_GAUGE,
 			"skimguard_alert_deliveries_total":                 dto.MetricType_COUNTER,
+			"skimguard_store_save_failures_total":              dto.MetricType_COUNTER,
 		} {
 			mf, ok := fams[name]
 			if !ok {

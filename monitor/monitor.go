@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,14 @@ type Monitor struct {
 	// several goroutines at once (the daemon's metrics count them).
 	Scanned   func(skimguard.Scan)
 	Delivered func(skimguard.Delivery)
+	// SaveFailed, when set, is told of every scan, alert delivery or
+	// baseline that could not be stored, retries spent, from several
+	// goroutines at once (the daemon's metrics count them).
+	SaveFailed func(error)
+	// SaveRetry is how long a save that fails because the store is locked
+	// or full is tried again, with backoff, before it is given up and
+	// reported; 0 means DefaultSaveRetry, a negative value one try only.
+	SaveRetry time.Duration
 	// Link, when set, gives the address in the web interface where an
 	// alert's findings can be reviewed.
 	Link func(alerts.Alert) string
@@ -63,6 +72,20 @@ type Monitor struct {
 	// deliveries, so reminders survive restarts.
 	RemindAfter time.Duration
 }
+
+// DefaultSaveRetry is Monitor.SaveRetry when not set: long enough to
+// outlast another process's long write (a backup, a VACUUM), short enough
+// that a store that stays broken is reported while it matters.
+const DefaultSaveRetry = 2 * time.Minute
+
+// NotStoredPrefix starts the detail of each finding alerted from a scan that
+// could not be stored. The alert is then the findings' only record, and
+// whether they were alerted before cannot be told, so all are sent.
+const NotStoredPrefix = "not stored: "
+
+// saveTimeout bounds one attempt to store something: a save takes
+// milliseconds, and the store's wait for another process's lock seconds.
+const saveTimeout = time.Minute
 
 func (m *Monitor) now() time.Time {
 	if m.Now != nil {
@@ -110,13 +133,63 @@ func (m *Monitor) progress(p skimguard.Page, format string, a ...any) {
 
 // save stores a scan, even when ctx was cancelled: the scan is evidence.
 func (m *Monitor) save(ctx context.Context, scan *skimguard.Scan) error {
-	if err := m.Store.SaveScan(context.WithoutCancel(ctx), scan); err != nil {
+	log := m.logger().With("site", scan.Site, "page", scan.Page)
+	err := m.persist(ctx, log, "scan", true, func(ctx context.Context) error { return m.Store.SaveScan(ctx, scan) })
+	if err != nil {
 		return err
 	}
 	if m.Scanned != nil {
 		m.Scanned(*scan)
 	}
 	return nil
+}
+
+// persist runs save, which stores what (a scan, an alert delivery, a
+// baseline), even when ctx was cancelled. While it fails because the store
+// is locked or full and retry is true, it is tried again after 1 s, then
+// twice as long each time up to 15 s, until SaveRetry has passed; once ctx
+// is done (a stopping daemon) no further try is made. A save that fails
+// for good is logged at error level, told to SaveFailed and returned.
+func (m *Monitor) persist(ctx context.Context, log *slog.Logger, what string, retry bool, save func(context.Context) error) error {
+	bound := m.SaveRetry
+	if bound == 0 {
+		bound = DefaultSaveRetry
+	}
+	if !retry {
+		bound = -1
+	}
+	start := time.Now()
+	wait := time.Second
+	for tries := 1; ; tries++ {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		err := save(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		passing := errors.Is(err, skimguard.ErrStoreLocked) || errors.Is(err, skimguard.ErrStoreFull)
+		left := bound - time.Since(start)
+		if passing && left > 0 && ctx.Err() == nil {
+			wait = min(wait, left)
+			log.Warn(what+" not stored yet; trying again", "in", wait, "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+				wait = min(2*wait, 15*time.Second)
+				continue
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		if tries > 1 {
+			err = fmt.Errorf("not stored after %d tries in %s: %w", tries, time.Since(start).Round(time.Second), err)
+		}
+		log.Error(what+" could not be stored", "err", err)
+		if m.SaveFailed != nil {
+			m.SaveFailed(err)
+		}
+		return err
+	}
 }
 
 // observe scans one page and records the scan's timing.
@@ -212,7 +285,8 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 			continue
 		}
 		b.Site, b.Page, b.URL = p.Site, p.Name, p.URL
-		if err := m.Store.SaveBaseline(ctx, b); err != nil {
+		log := m.logger().With("site", p.Site, "page", p.Name)
+		if err := m.persist(ctx, log, "baseline", true, func(ctx context.Context) error { return m.Store.SaveBaseline(ctx, b) }); err != nil {
 			return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 		}
 		out = append(out, b)
@@ -222,8 +296,13 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 
 // Check scans each page, compares it with its approved baseline, stores the
 // scan and its findings and alerts the sinks. A page that cannot be checked
-// is reported with status failed and a scan.failed finding every time;
-// Check itself fails only when the store does.
+// is reported with status failed and a scan.failed finding every time.
+//
+// Check fails only when the store does. A scan that cannot be stored, even
+// after retrying for SaveRetry, is not thrown away: its page's result keeps
+// what the check observed, with StoreError saying why it was not stored, its
+// findings are alerted (see NotStoredPrefix), and Check returns the error as
+// well as the results.
 //
 // What is alerted follows a policy meant for a daemon that checks every
 // page again and again:
@@ -246,7 +325,9 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 	b, err := m.Store.Baseline(ctx, p.Site, p.Name)
 	if err != nil {
 		if !errors.Is(err, skimguard.ErrNoBaseline) {
-			return pr, err
+			pr.Status, pr.Error = skimguard.CheckFailed, "cannot read its baseline: "+err.Error()
+			pr.Findings = []skimguard.Finding{failure(p, pr.Error)}
+			return pr, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 		}
 		pr.Status = skimguard.CheckFailed
 		pr.Error = fmt.Sprintf("no approved baseline: take one with `skimguard baseline --site %s`", p.Site)
@@ -269,28 +350,40 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 			scan.Status = skimguard.ScanFindings
 		}
 	}
+	var storeErr error
 	if err := m.save(ctx, scan); err != nil {
-		return pr, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
+		pr.StoreError = err.Error()
+		storeErr = fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 	}
 	if scanErr != nil {
 		pr.Status, pr.Error = skimguard.CheckFailed, scanErr.Error()
 		f := failure(p, pr.Error)
 		m.alertFailure(ctx, p, scan, f)
 		pr.Findings = []skimguard.Finding{f}
-		return pr, nil
+		return pr, storeErr
 	}
-	m.alertRecovery(ctx, p, scan)
 	pr.Status = skimguard.CheckOK
 	if len(scan.Findings) > 0 {
 		pr.Status = skimguard.CheckFindings
 	}
+	pr.Findings = scan.Findings
+	if storeErr != nil {
+		// Which findings are new cannot be told from a scan not stored:
+		// alert them all rather than none.
+		fs := slices.Clone(scan.Findings)
+		for i := range fs {
+			fs[i].Detail = NotStoredPrefix + fs[i].Detail
+		}
+		m.alert(ctx, p, scan, fs)
+		return pr, storeErr
+	}
+	m.alertRecovery(ctx, p, scan)
 	for _, f := range scan.Findings {
 		if f.FirstSeen.Equal(f.LastSeen) {
 			opened = append(opened, f)
 		}
 	}
 	m.alert(ctx, p, scan, append(opened, m.reminders(ctx, p, scan)...))
-	pr.Findings = scan.Findings
 	return pr, nil
 }
 
@@ -329,9 +422,10 @@ func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.S
 			d.Error = err.Error()
 			m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
 		}
-		if err := m.Store.SaveDelivery(ctx, d); err != nil {
-			m.logger().Error("alert delivery not recorded", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
-		}
+		// A scan that could not be stored says the store is failing: one
+		// try, so that the next sink is not held up.
+		log := m.logger().With("site", p.Site, "page", p.Name, "sink", sink.Name())
+		m.persist(ctx, log, "alert delivery", scan.ID != 0, func(ctx context.Context) error { return m.Store.SaveDelivery(ctx, d) })
 		if m.Delivered != nil {
 			m.Delivered(*d)
 		}

@@ -91,7 +91,13 @@ func (r *receiver) count() int {
 
 func setup(t *testing.T) (*Monitor, *scripted, *receiver, []skimguard.Page) {
 	t.Helper()
-	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sg.db"))
+	return setupAt(t, filepath.Join(t.TempDir(), "sg.db"))
+}
+
+// setupAt is setup with the database at path.
+func setupAt(t *testing.T, path string) (*Monitor, *scripted, *receiver, []skimguard.Page) {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type page struct {
 	// "failed"; renaming one breaks the contract.
 	Status string `json:"status"`
 	Error  string `json:"error"`
+	// StoreError, when set, says why the scan could not be stored: the
+	// findings are then in this report only.
+	StoreError string `json:"store_error,omitempty"`
 }
 
 // JSON writes r as {"version":1,"pages":[...],"findings":[...]}.
@@ -37,7 +40,7 @@ func JSON(w io.Writer, r skimguard.CheckResult) error {
 	}{Version: 1, Pages: []page{}, Findings: Sorted(r.Findings())}
 	for _, p := range r.Pages {
 		out.Pages = append(out.Pages, page{Site: p.Page.Site, Page: p.Page.Name, URL: p.Page.URL,
-			FinalURL: p.FinalURL, Status: string(p.Status), Error: p.Error})
+			FinalURL: p.FinalURL, Status: string(p.Status), Error: p.Error, StoreError: p.StoreError})
 	}
 	if out.Findings == nil {
 		out.Findings = []skimguard.Finding{}
@@ -80,6 +83,9 @@ func Text(w io.Writer, r skimguard.CheckResult) error {
 		default:
 			tw.printf("  %s\n", countLine(fs))
 		}
+		if p.StoreError != "" {
+			tw.printf("  NOT STORED, this report is its only record: %s\n", p.StoreError)
+		}
 		for _, f := range fs {
 			Finding(tw, f)
 		}
@@ -121,6 +127,9 @@ func Summary(r skimguard.CheckResult) string {
 	s := fmt.Sprintf("%d page(s) checked: %s", len(r.Pages), countLine(r.Findings()))
 	if failed := r.Failed(); failed > 0 {
 		s += fmt.Sprintf("; %d could not be checked", failed)
+	}
+	if n := r.NotStored(); n > 0 {
+		s += fmt.Sprintf("; %d not stored", n)
 	}
 	return s
 }

@@ -88,3 +88,37 @@ func TestTextGroupsByPageMostSevereFirst(t *testing.T) {
 		}
 	}
 }
+
+// A scan the store refused is still reported whole, and says so: the
+// report is then its findings' only record.
+func TestAPageNotStoredIsReportedWithItsFindingsAndWhy(t *testing.T) {
+	r := sample()
+	r.Pages[0].StoreError = "the disk holding /var/lib/skimguard.db is full: free space"
+	for i := range r.Pages[0].Findings {
+		r.Pages[0].Findings[i].ID = 0
+	}
+	var text, js bytes.Buffer
+	if err := Text(&text, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"NOT STORED", r.Pages[0].StoreError, "data.exfiltration", "1 not stored"} {
+		if !strings.Contains(text.String(), s) {
+			t.Errorf("text report does not say %q:\n%s", s, text.String())
+		}
+	}
+	if err := JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Pages []struct {
+			StoreError string `json:"store_error"`
+		} `json:"pages"`
+		Findings []skimguard.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Pages[0].StoreError != r.Pages[0].StoreError || doc.Pages[1].StoreError != "" || len(doc.Findings) != 2 {
+		t.Errorf("JSON report: %s", js.String())
+	}
+}

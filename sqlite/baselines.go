@@ -31,7 +31,7 @@ func (db *DB) Baseline(ctx context.Context, site, page string) (*skimguard.Basel
 }
 
 func noBaseline(site, page string) error {
-	return fmt.Errorf("sqlite: baseline of %s/%s: %w: run `skimguard baseline --site %s` to learn and approve one",
+	return fmt.Errorf("baseline of %s/%s: %w: run `skimguard baseline --site %s` to learn and approve one",
 		site, page, skimguard.ErrNoBaseline, site)
 }
 
@@ -84,7 +84,7 @@ func (db *DB) BaselineVersions(ctx context.Context, site, page string) ([]skimgu
 // b.CreatedAt when zero.
 func (db *DB) SaveBaseline(ctx context.Context, b *skimguard.Baseline) error {
 	if b == nil {
-		return errors.New("sqlite: save baseline: nil baseline")
+		return errors.New("save baseline: nil baseline")
 	}
 	what := fmt.Sprintf("save baseline of %s/%s", b.Site, b.Page)
 	nb := *b

@@ -108,12 +108,12 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 	case skimguard.StatusApproved:
 		action = "finding.approve"
 		if apply == nil {
-			return errors.New("sqlite: resolve findings: approving needs an apply function")
+			return errors.New("resolve findings: approving needs an apply function")
 		}
 	case skimguard.StatusRejected:
 		action = "finding.reject"
 	default:
-		return fmt.Errorf("sqlite: resolve findings: cannot resolve as %q: use %q or %q",
+		return fmt.Errorf("resolve findings: cannot resolve as %q: use %q or %q",
 			res.Status, skimguard.StatusApproved, skimguard.StatusRejected)
 	}
 	if len(ids) == 0 {

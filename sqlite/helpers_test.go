@@ -32,7 +32,7 @@ func openTest(t testing.TB) (*DB, string) {
 // rawDB opens path with the driver directly, as another process would.
 func rawDB(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	raw, err := sql.Open("sqlite", dsn(path, 5*time.Second, false))
+	raw, err := sql.Open("sqlite", dsn(path, defaultOptions, false))
 	if err != nil {
 		t.Fatal(err)
 	}

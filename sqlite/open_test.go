@@ -151,7 +151,7 @@ func openAt(t *testing.T, path string, last int) *DB {
 	if len(older) == len(migs) {
 		t.Fatalf("no migration after %d: this test checks nothing", last)
 	}
-	sdb, err := sql.Open("sqlite", dsn(path, defaultOptions.busyTimeout, false))
+	sdb, err := sql.Open("sqlite", dsn(path, defaultOptions, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,11 +308,16 @@ func TestLocked(t *testing.T) {
 		t.Cleanup(cancel)
 		return ctx
 	}
-	wantLocked := func(t *testing.T, err error) {
+	wantLocked := func(t *testing.T, path string, err error) {
 		t.Helper()
 		t.Logf("err: %v", err)
-		if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "database is locked by another skimguard process") {
+		if !errors.Is(err, ErrLocked) || !errors.Is(err, skimguard.ErrStoreLocked) {
 			t.Fatalf("err = %v, want ErrLocked", err)
+		}
+		for _, s := range []string{"the database " + path + " is locked by another process", "fuser " + path, "or wait"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("error does not say %q", s)
+			}
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v: waited for the guard, not the busy timeout", err)
@@ -328,12 +333,12 @@ func TestLocked(t *testing.T) {
 		defer db.Close()
 		hold(t, path)
 		err = db.SaveScan(guard(t), scanOf("shop", "checkout", t0))
-		wantLocked(t, err)
+		wantLocked(t, path, err)
 		if !strings.Contains(err.Error(), "save scan of shop/checkout") {
 			t.Errorf("err = %v, want it to say what failed", err)
 		}
 		err = db.SaveBaseline(guard(t), baselineOf("shop", "checkout", "a"))
-		wantLocked(t, err)
+		wantLocked(t, path, err)
 	})
 
 	t.Run("reads go on while another process writes", func(t *testing.T) {
@@ -356,7 +361,7 @@ func TestLocked(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "skimguard.db")
 		hold(t, path)
 		_, err := open(guard(t), path, short)
-		wantLocked(t, err)
+		wantLocked(t, path, err)
 	})
 
 	t.Run("the write succeeds once the lock is released", func(t *testing.T) {
@@ -371,7 +376,7 @@ func TestLocked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantLocked(t, db.SaveScan(guard(t), scanOf("shop", "checkout", t0)))
+		wantLocked(t, path, db.SaveScan(guard(t), scanOf("shop", "checkout", t0)))
 		tx.Rollback()
 		if err := db.SaveScan(guard(t), scanOf("shop", "checkout", t0)); err != nil {
 			t.Errorf("SaveScan after the lock was released: %v", err)

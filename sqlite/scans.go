@@ -27,15 +27,15 @@ import (
 // and LastSeen, and StartedAt to now when it was zero.
 func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 	if scan == nil {
-		return errors.New("sqlite: save scan: nil scan")
+		return errors.New("save scan: nil scan")
 	}
 	what := fmt.Sprintf("save scan of %s/%s", scan.Site, scan.Page)
 	if scan.Site == "" || scan.Page == "" {
-		return fmt.Errorf("sqlite: %s: the scan has no site or page", what)
+		return fmt.Errorf("%s: the scan has no site or page", what)
 	}
 	for i, f := range scan.Findings {
 		if (f.Site != "" && f.Site != scan.Site) || (f.Page != "" && f.Page != scan.Page) {
-			return fmt.Errorf("sqlite: %s: finding %d is about %s/%s, not the scanned page", what, i, f.Site, f.Page)
+			return fmt.Errorf("%s: finding %d is about %s/%s, not the scanned page", what, i, f.Site, f.Page)
 		}
 	}
 	at := scan.StartedAt
@@ -45,7 +45,7 @@ func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 	// Hashing and compressing happen before the write lock is taken.
 	obs, err := encodeObservation(scan.Observation)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	findings := make([]skimguard.Finding, len(scan.Findings))
 	copy(findings, scan.Findings)
@@ -73,6 +73,7 @@ func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 	if err != nil {
 		return err
 	}
+	db.health.saved()
 	scan.ID = scanID
 	scan.StartedAt = at
 	copy(scan.Findings, findings)
@@ -240,7 +241,7 @@ func (db *DB) Scan(ctx context.Context, id int64) (*skimguard.Scan, error) {
 		return nil, err
 	}
 	if s == nil {
-		return nil, fmt.Errorf("sqlite: scan %d: %w", id, skimguard.ErrNotFound)
+		return nil, fmt.Errorf("scan %d: %w", id, skimguard.ErrNotFound)
 	}
 	return s, nil
 }

@@ -31,14 +31,25 @@ import (
 )
 
 // Errors Open and the Store methods return besides skimguard's own; callers
-// test them with errors.Is.
+// test them with errors.Is. The errors' messages name the file and say what
+// to do; the driver's error stays in the chain for errors.As.
 var (
 	// ErrCorrupt: the file is not a SQLite database, is damaged, or belongs
 	// to another program. skimguard leaves such a file untouched.
 	ErrCorrupt = errors.New("not a usable skimguard database")
 	// ErrLocked: another process held the database's write lock for longer
-	// than the busy timeout.
-	ErrLocked = errors.New("database is locked by another skimguard process")
+	// than the busy timeout. It is skimguard.ErrStoreLocked, so that
+	// callers that know only the Store can tell it too.
+	ErrLocked = skimguard.ErrStoreLocked
+	// ErrFull: the disk holding the database is full. It is
+	// skimguard.ErrStoreFull.
+	ErrFull = skimguard.ErrStoreFull
+	// ErrReadOnly: the database or its directory cannot be written (file
+	// permissions, a read-only mount, or the file was moved while open).
+	ErrReadOnly = errors.New("database cannot be written")
+	// ErrIO: the operating system failed to read or write the database or
+	// the files SQLite keeps beside it (-wal, -shm).
+	ErrIO = errors.New("disk I/O error")
 	// ErrNewerSchema: the database was migrated by a newer skimguard than
 	// this one.
 	ErrNewerSchema = errors.New("database was written by a newer skimguard")
@@ -55,6 +66,8 @@ type DB struct {
 	// allows one writer anyway, and waiting here is fair and context-aware
 	// where SQLite's busy handler polls.
 	writer chan struct{}
+	// health is how the latest write went, for Health.
+	health writeHealth
 }
 
 var _ skimguard.Store = (*DB)(nil)
@@ -63,6 +76,11 @@ var _ skimguard.Store = (*DB)(nil)
 type options struct {
 	busyTimeout time.Duration
 	maxConns    int
+	// maxPages, when not 0, caps the file's pages in each connection
+	// (SQLite never lowers the cap below the file's size): tests make the
+	// disk "full" with it, and SQLite answers SQLITE_FULL as for a full
+	// disk.
+	maxPages int
 }
 
 var defaultOptions = options{busyTimeout: 5 * time.Second, maxConns: 4}
@@ -78,20 +96,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func open(ctx context.Context, path string, o options) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	migs, err := loadMigrations()
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	applied, err := checkExisting(ctx, abs, o, migs)
 	if err != nil {
 		return nil, err
 	}
 
-	sdb, err := sql.Open("sqlite", dsn(abs, o.busyTimeout, false))
+	sdb, err := sql.Open("sqlite", dsn(abs, o, false))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	sdb.SetMaxOpenConns(o.maxConns)
 	sdb.SetMaxIdleConns(o.maxConns)
@@ -113,20 +131,23 @@ func open(ctx context.Context, path string, o options) (*DB, error) {
 // write-ahead log into the main file.
 func (db *DB) Close() error {
 	if err := db.sql.Close(); err != nil {
-		return fmt.Errorf("sqlite: close %s: %w", db.path, err)
+		return fmt.Errorf("close the database %s: %w", db.path, err)
 	}
 	return nil
 }
 
 // dsn is the modernc DSN for path. Pragmas go in the DSN so that every pooled
 // connection gets them.
-func dsn(path string, busy time.Duration, readOnly bool) string {
+func dsn(path string, o options, readOnly bool) string {
 	// The path is part of a file: URI: escape what SQLite's URI parser or
 	// the driver would take for syntax.
 	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
-	q := "_pragma=busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")"
+	q := "_pragma=busy_timeout(" + strconv.FormatInt(o.busyTimeout.Milliseconds(), 10) + ")"
 	if readOnly {
 		return "file:" + p + "?mode=ro&" + q
+	}
+	if o.maxPages > 0 {
+		q += "&_pragma=max_page_count(" + strconv.Itoa(o.maxPages) + ")"
 	}
 	return "file:" + p + "?" + q +
 		"&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
@@ -134,7 +155,7 @@ func dsn(path string, busy time.Duration, readOnly bool) string {
 
 // corrupt is the error for a file Open will not use.
 func corrupt(path, why string, err error) error {
-	msg := fmt.Sprintf("sqlite: %s: %%w (%s): restore it from a backup, or move it aside to start a new database; skimguard will not modify it", path, why)
+	msg := fmt.Sprintf("%s: %%w (%s): restore it from a backup, or move it aside to start a new database; skimguard will not modify it", path, why)
 	if err != nil {
 		return fmt.Errorf(msg+": %w", ErrCorrupt, err)
 	}
@@ -151,16 +172,16 @@ func checkExisting(ctx context.Context, path string, o options, migs []migration
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	if st.IsDir() {
 		f.Close()
-		return nil, fmt.Errorf("sqlite: open %s: is a directory; give the path of a database file", path)
+		return nil, fmt.Errorf("open the database %s: it is a directory; give the path of a database file", path)
 	}
 	if st.Size() == 0 {
 		// SQLite takes an empty file for an empty database.
@@ -177,9 +198,9 @@ func checkExisting(ctx context.Context, path string, o options, migs []migration
 		return nil, corrupt(path, why, nil)
 	}
 
-	ro, err := sql.Open("sqlite", dsn(path, o.busyTimeout, true))
+	ro, err := sql.Open("sqlite", dsn(path, o, true))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	defer ro.Close()
 	ro.SetMaxOpenConns(1)
@@ -245,38 +266,106 @@ func walInUse(path string) bool {
 	return err == nil && st.Size() > 0
 }
 
-// openFailed maps an error met while opening path to a clear one.
+// openFailed maps an error met while opening path to one that says what
+// to do; what names the step, for errors no mapping knows.
 func openFailed(path, what string, err error) error {
-	switch sqliteCode(err) {
+	switch sqliteCode(err) & 0xff {
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 		return corrupt(path, what+" failed", err)
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return fmt.Errorf("sqlite: open %s: %w; wait for it to finish or stop it, then retry: %w", path, ErrLocked, err)
-	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY:
-		return fmt.Errorf("sqlite: open %s: %s: check that its directory exists and is writable by this user: %w", path, what, err)
 	}
-	return fmt.Errorf("sqlite: open %s: %s: %w", path, what, err)
+	if ferr := fileFailure(path, err); ferr != nil {
+		return fmt.Errorf("cannot open the database: %w", ferr)
+	}
+	if sqliteCode(err)&0xff == sqlite3.SQLITE_CANTOPEN {
+		return fmt.Errorf("cannot open the database %s (%w): check that its directory exists and is writable by this user", path, err)
+	}
+	return fmt.Errorf("open the database %s: %s: %w", path, what, err)
 }
 
-// sqliteCode is the primary SQLite result code of err, or 0.
+// sqliteCode is the extended SQLite result code of err, or 0. The primary
+// code is its low byte.
 func sqliteCode(err error) int {
 	var e *sqlite.Error
 	if errors.As(err, &e) {
-		return e.Code() & 0xff
+		return e.Code()
 	}
 	return 0
 }
 
-// fail wraps an error of a Store method: "sqlite: <what>: <err>", naming
-// lock waits and damage for what they are.
-func (db *DB) fail(what string, err error) error {
-	switch sqliteCode(err) {
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return fmt.Errorf("sqlite: %s: %w (%s); wait for it to finish or stop it, then retry: %w", what, ErrLocked, db.path, err)
-	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-		return fmt.Errorf("sqlite: %s: %w", what, corrupt(db.path, "damaged", err))
+// fileError is a failure of the database file, said for people: which file,
+// what happened and what to do. errors.Is matches its kind (ErrFull,
+// ErrLocked, ErrReadOnly, ErrIO) and errors.As the driver's *sqlite.Error.
+type fileError struct {
+	kind error
+	msg  string
+	err  error
+}
+
+func (e *fileError) Error() string   { return e.msg }
+func (e *fileError) Unwrap() []error { return []error{e.kind, e.err} }
+
+// fileFailure maps a SQLite error about the database at path (a full
+// disk, a lock held elsewhere, a file that cannot be written, an I/O error,
+// damage) to an error that says what to do, or returns nil for any other
+// error. It is the one place these codes are read.
+func fileFailure(path string, err error) error {
+	code := sqliteCode(err)
+	dir := filepath.Dir(path)
+	fe := func(kind error, format string, a ...any) error {
+		return &fileError{kind: kind, msg: fmt.Sprintf(format, a...), err: err}
 	}
-	return fmt.Errorf("sqlite: %s: %w", what, err)
+	switch code & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return fe(ErrFull, "the disk holding %s is full: free space (skimguard keeps every scan as evidence)", path)
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return lockedError(path, err)
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM:
+		switch code {
+		case sqlite3.SQLITE_READONLY_DBMOVED:
+			return fe(ErrReadOnly, "the database %s was moved or deleted while skimguard had it open: put it back, then restart skimguard", path)
+		case sqlite3.SQLITE_READONLY_DIRECTORY:
+			return fe(ErrReadOnly, "cannot write in %s, the directory of the database %s: make it writable by the user skimguard runs as (SQLite keeps its journal beside the database)", dir, path)
+		}
+		return readOnlyError(path, err)
+	case sqlite3.SQLITE_IOERR:
+		switch code {
+		case sqlite3.SQLITE_IOERR_SHMOPEN, sqlite3.SQLITE_IOERR_SHMSIZE, sqlite3.SQLITE_IOERR_SHMMAP, sqlite3.SQLITE_IOERR_SHMLOCK:
+			// What a full disk says when the database is opened: the
+			// shared-memory file is the first thing SQLite grows.
+			return fe(ErrIO, "cannot create or grow %s-shm, the shared-memory file SQLite keeps beside the database (%v): check that its disk has free space (df -h %s) and that %s is writable and on a local disk", path, err, dir, dir)
+		case sqlite3.SQLITE_IOERR_READ, sqlite3.SQLITE_IOERR_SHORT_READ:
+			return fe(ErrIO, "cannot read the database %s (%v): check its disk for errors (dmesg); if the file is damaged, restore it from a backup", path, err)
+		case sqlite3.SQLITE_IOERR_WRITE, sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_DIR_FSYNC, sqlite3.SQLITE_IOERR_TRUNCATE:
+			return fe(ErrIO, "cannot write the database %s (%v): check that its disk has free space (df -h %s) and no errors (dmesg)", path, err, dir)
+		}
+		return fe(ErrIO, "disk I/O error on the database %s (%v): check free space (df -h %s), permissions and the disk (dmesg)", path, err, dir)
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return corrupt(path, "damaged", err)
+	}
+	return nil
+}
+
+// lockedError says that another process holds the lock of the database at
+// path; err is what the wait for it ended with.
+func lockedError(path string, err error) error {
+	return &fileError{kind: ErrLocked, err: err,
+		msg: fmt.Sprintf("the database %s is locked by another process: find it with `fuser %s` and stop it, or wait", path, path)}
+}
+
+// readOnlyError says that the database at path cannot be written; err says
+// how that showed.
+func readOnlyError(path string, err error) error {
+	return &fileError{kind: ErrReadOnly, err: err,
+		msg: fmt.Sprintf("the database %s cannot be written (%v): make it and its directory writable by the user skimguard runs as, and check that its disk is not mounted read-only", path, err)}
+}
+
+// fail wraps an error of a Store method as "<what>: <err>", saying for a
+// failure of the file what to do.
+func (db *DB) fail(what string, err error) error {
+	if ferr := fileFailure(db.path, err); ferr != nil {
+		return fmt.Errorf("%s: %w", what, ferr)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // write runs fn in an IMMEDIATE transaction, one per process at a time,
@@ -288,18 +377,25 @@ func (db *DB) write(ctx context.Context, what string, fn func(tx *sql.Tx) error)
 		return db.fail(what, ctx.Err())
 	}
 	defer func() { <-db.writer }()
+	err := db.writeTx(ctx, fn)
+	if err != nil {
+		err = db.fail(what, err)
+	}
+	db.health.note(err)
+	return err
+}
+
+// writeTx runs fn in a transaction, committing when it returns nil.
+func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return db.fail(what, err)
+		return err
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return db.fail(what, err)
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return db.fail(what, err)
-	}
-	return nil
+	return tx.Commit()
 }
 
 // read runs fn in a read-only transaction, so that its queries see one
@@ -394,7 +490,7 @@ func checkNotNewer(path string, applied map[int]bool, migs []migration) error {
 		return nil
 	}
 	sort.Ints(unknown)
-	return fmt.Errorf("sqlite: open %s: %w (schema migration %d; this binary knows up to %d): upgrade skimguard to use it",
+	return fmt.Errorf("open the database %s: %w (schema migration %d; this binary knows up to %d): upgrade skimguard to use it",
 		path, ErrNewerSchema, unknown[len(unknown)-1], migs[len(migs)-1].version)
 }
 

@@ -17,14 +17,14 @@ import (
 // when zero. On success u.CreatedAt is the stored one.
 func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error {
 	if u == nil {
-		return errors.New("sqlite: save user: nil user")
+		return errors.New("save user: nil user")
 	}
 	what := fmt.Sprintf("save user %q", u.Name)
 	if u.Name == "" {
-		return errors.New("sqlite: save user: the user has no name")
+		return errors.New("save user: the user has no name")
 	}
 	if len(u.PasswordHash) == 0 {
-		return fmt.Errorf("sqlite: %s: no password hash: hash the password with bcrypt first", what)
+		return fmt.Errorf("%s: no password hash: hash the password with bcrypt first", what)
 	}
 	now := time.Now()
 	created := u.CreatedAt
@@ -69,7 +69,7 @@ func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error 
 func (db *DB) User(ctx context.Context, name string) (*skimguard.User, error) {
 	u, err := scanUser(db.sql.QueryRowContext(ctx, userColumns+" WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: user %q: %w", name, skimguard.ErrNotFound)
+		return nil, fmt.Errorf("user %q: %w", name, skimguard.ErrNotFound)
 	}
 	if err != nil {
 		return nil, db.fail(fmt.Sprintf("load user %q", name), err)
@@ -119,7 +119,7 @@ func (db *DB) DeleteUser(ctx context.Context, name, by string) error {
 		return err
 	}
 	if !found {
-		return fmt.Errorf("sqlite: remove user %q: %w", name, skimguard.ErrNotFound)
+		return fmt.Errorf("remove user %q: %w", name, skimguard.ErrNotFound)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -62,6 +63,11 @@ type Server struct {
 	sessions *sessions
 	tmpl     map[string]*template.Template
 	handler  http.Handler
+
+	// healthMu guards lastHealth, the store's error at the latest health
+	// check ("" when healthy).
+	healthMu   sync.Mutex
+	lastHealth string
 }
 
 //go:embed templates/*.html static/*
@@ -144,17 +150,65 @@ func headers(h http.Handler) http.Handler {
 	})
 }
 
+// health is what /healthz answers, as JSON when asked for.
+type health struct {
+	// Status is "ok" or "unavailable".
+	Status string `json:"status"`
+	// Reason says in a word why the store cannot take writes: "full",
+	// "locked" or "other"; Message says it in a sentence.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// healthz answers 200 "ok" when the store takes writes, else 503 with why,
+// in plain text or, for "Accept: application/json", as JSON. It needs no
+// sign-in, so it names no file: the log has the store's own error.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	// A cheap read proves the store answers; nothing about it is shown.
-	if _, err := s.store.Scans(ctx, skimguard.ScanFilter{Limit: 1}); err != nil {
-		s.opts.Logger.Error("health check: the store does not answer", "err", err)
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+	err := s.store.Health(ctx)
+	s.logHealth(err)
+	h, code := health{Status: "ok"}, http.StatusOK
+	if err != nil {
+		code = http.StatusServiceUnavailable
+		h = health{Status: "unavailable", Reason: "other", Message: "the store cannot take writes; the server log says why"}
+		switch {
+		case errors.Is(err, skimguard.ErrStoreFull):
+			h.Reason, h.Message = "full", "the store's disk is full: scans are not being stored"
+		case errors.Is(err, skimguard.ErrStoreLocked):
+			h.Reason, h.Message = "locked", "another process holds the store's write lock: scans wait for it, then are not stored"
+		}
+	}
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, code, h)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, "ok")
+	w.WriteHeader(code)
+	if err == nil {
+		fmt.Fprintln(w, "ok")
+		return
+	}
+	fmt.Fprintf(w, "unavailable (%s): %s\n", h.Reason, h.Message)
+}
+
+// logHealth logs the store's health when it changes, not at every probe.
+func (s *Server) logHealth(err error) {
+	now := ""
+	if err != nil {
+		now = err.Error()
+	}
+	s.healthMu.Lock()
+	was := s.lastHealth
+	s.lastHealth = now
+	s.healthMu.Unlock()
+	switch {
+	case now == was:
+	case err != nil:
+		s.opts.Logger.Error("health check: the store cannot take writes", "err", err)
+	default:
+		s.opts.Logger.Info("health check: the store takes writes again")
+	}
 }
 
 // isAPI reports whether a request is for the JSON API, which answers

@@ -17,13 +17,15 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	fs, c := newFlags(e, "check", "check [--format FORMAT] [--out FILE] [--fail-on SEVERITY] [flags]",
 		"Scan the pages, compare each with its approved baseline, store the scan and its findings, and report.\n"+
 			"Exit status: 0 the pages match their baselines, 1 findings at or above --fail-on, 2 could not check\n"+
-			"(config error, no baseline, page unreachable or HTTP error, timeout, browser failure); 2 wins over 1.")
+			"(config error, no baseline, page unreachable or HTTP error, timeout, browser failure, a scan the database\n"+
+			"would not store: it is reported all the same); 2 wins over 1.")
 	format := fs.String("format", "text", "report format: "+strings.Join(report.Formats, ", "))
 	out := fs.String("out", "", "write the report in --format to this file; the terminal gets the text report")
 	failOn := fs.String("fail-on", string(skimguard.SeverityLow), "lowest severity that makes check exit 1: critical, high, medium or low")
 	fs.StringVar(&c.baselineFile, "baseline-file", "", "check against this lock file (skimguard baseline export) instead of the database; nothing is stored")
 	writeLock := fs.String("write-lock", "", "also write what this check observed as a lock file, for a reviewer to approve in a pull request")
 	by := fs.String("by", currentUser(e), "with --write-lock: who the observed baseline is recorded as proposed by")
+	saveRetry := fs.Duration("save-retry", monitor.DefaultSaveRetry, "how long to keep trying to store a scan while the database is locked or full (0: once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,10 +45,13 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	if *writeLock != "" {
 		a.mon.Observed = seen.Add
 	}
-	res, err := a.mon.Check(ctx, a.pages)
-	if err != nil {
-		return err
+	a.mon.SaveRetry = *saveRetry
+	if *saveRetry <= 0 {
+		a.mon.SaveRetry = -1
 	}
+	// A scan the store would not take is reported all the same: the pages
+	// were loaded, and what they showed must reach people.
+	res, checkErr := a.mon.Check(ctx, a.pages)
 	if *writeLock != "" {
 		bs, err := a.mon.ProposeBaselines(ctx, &seen, *by, "observed by skimguard check; approve by merging the pull request")
 		if err != nil {
@@ -64,6 +69,12 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	}
 	if err := report.Write(e.stdout, *format, res); err != nil {
 		return err
+	}
+	if n := res.NotStored(); n > 0 {
+		return fmt.Errorf("the scans of %d page(s) could not be stored, so the report is their only record: %w", n, checkErr)
+	}
+	if checkErr != nil {
+		return checkErr
 	}
 	if n := res.Failed(); n > 0 {
 		return fmt.Errorf("%d page(s) could not be checked", n)

@@ -22,6 +22,7 @@ import (
 	"github.com/skimguard/skimguard/metrics"
 	"github.com/skimguard/skimguard/monitor"
 	"github.com/skimguard/skimguard/schedule"
+	"github.com/skimguard/skimguard/sqlite"
 	"github.com/skimguard/skimguard/web"
 )
 
@@ -52,6 +53,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if token != "" && len(token) < 32 {
 		return errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
 	}
+	// One serve per database, claimed before anything is opened: a second
+	// would store and alert every scan twice.
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return err
+	}
+	lock, err := sqlite.LockServe(c.dbPath(cfg))
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	// A daemon says what it does at info level, the alert policy's
 	// decisions included; --verbose adds the crawler's debug log.
 	c.logLevel = slog.LevelInfo
@@ -79,7 +91,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
 	m := metrics.New(a.store, logger)
-	a.mon.Scanned, a.mon.Delivered = m.Scanned, m.Delivered
+	a.mon.Scanned, a.mon.Delivered, a.mon.SaveFailed = m.Scanned, m.Delivered, m.SaveFailed
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
 	var ui *http.Server
@@ -105,7 +117,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Check: func(ctx context.Context, p skimguard.Page) {
 			res, err := a.mon.Check(ctx, []skimguard.Page{p})
 			if err != nil {
-				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
+				// A scan not stored was still alerted, findings and all.
+				logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()), "err", err)
 				return
 			}
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
