@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -21,14 +23,12 @@ type Scanner interface {
 	Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error)
 }
 
-// Monitor ties a scanner, a store and alert sinks together.
+// Monitor ties a scanner, a store and alert sinks together. It must not be
+// copied once used.
 type Monitor struct {
 	Scanner Scanner
 	Store   skimguard.Store
-	// Sinks receive what a check has to tell, under the alert policy below
-	// (see Check); each attempt is recorded in the Store with its result.
-	Sinks  []alerts.Sink
-	Logger *slog.Logger
+	Logger  *slog.Logger
 	// Concurrency bounds the page loads in flight; 0 means 4.
 	Concurrency int
 	// Now is the clock; nil means time.Now.
@@ -62,6 +62,29 @@ type Monitor struct {
 	// turns reminders off. The last alert is read from the stored
 	// deliveries, so reminders survive restarts.
 	RemindAfter time.Duration
+
+	// sinks receive what a check has to tell, under the alert policy (see
+	// Check); each attempt is recorded in the Store with its result. It is
+	// swapped whole by SetSinks (the daemon's reload) while checks run.
+	sinks atomic.Pointer[[]alerts.Sink]
+}
+
+// SetSinks makes sinks the alert channels of the checks that start from
+// now on. Checks under way finish with the channels they started with, so
+// that one check never alerts half through the old channels and half
+// through the new.
+func (m *Monitor) SetSinks(sinks []alerts.Sink) {
+	sinks = slices.Clone(sinks)
+	m.sinks.Store(&sinks)
+}
+
+// Sinks returns the alert channels a check starting now would use; none
+// until SetSinks.
+func (m *Monitor) Sinks() []alerts.Sink {
+	if p := m.sinks.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (m *Monitor) now() time.Time {
@@ -226,13 +249,15 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (skimguard.CheckResult, error) {
 	res := skimguard.CheckResult{Pages: make([]skimguard.PageResult, len(pages))}
 	errs := make([]error, len(pages))
+	// Read once: a reload during the check does not change whom it tells.
+	sinks := m.Sinks()
 	m.each(ctx, len(pages), func(ctx context.Context, i int) {
-		res.Pages[i], errs[i] = m.checkPage(ctx, pages[i])
+		res.Pages[i], errs[i] = m.checkPage(ctx, sinks, pages[i])
 	})
 	return res, errors.Join(errs...)
 }
 
-func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.PageResult, error) {
+func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguard.Page) (skimguard.PageResult, error) {
 	pr := skimguard.PageResult{Page: p}
 	b, err := m.Store.Baseline(ctx, p.Site, p.Name)
 	if err != nil {
@@ -266,11 +291,11 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 	if scanErr != nil {
 		pr.Status, pr.Error = skimguard.CheckFailed, scanErr.Error()
 		f := failure(p, pr.Error)
-		m.alertFailure(ctx, p, scan, f)
+		m.alertFailure(ctx, sinks, p, scan, f)
 		pr.Findings = []skimguard.Finding{f}
 		return pr, nil
 	}
-	m.alertRecovery(ctx, p, scan)
+	m.alertRecovery(ctx, sinks, p, scan)
 	pr.Status = skimguard.CheckOK
 	if len(scan.Findings) > 0 {
 		pr.Status = skimguard.CheckFindings
@@ -280,7 +305,7 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 			opened = append(opened, f)
 		}
 	}
-	m.alert(ctx, p, scan, append(opened, m.reminders(ctx, p, scan)...))
+	m.alert(ctx, sinks, p, scan, append(opened, m.reminders(ctx, sinks, p, scan)...))
 	pr.Findings = scan.Findings
 	return pr, nil
 }
@@ -298,7 +323,7 @@ func failure(p skimguard.Page, msg string) skimguard.Finding {
 	}
 }
 
-func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
+func (m *Monitor) alert(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
 	if len(fs) == 0 {
 		return
 	}
@@ -313,7 +338,7 @@ func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.S
 	for _, f := range fs {
 		ids = append(ids, f.ID)
 	}
-	for _, sink := range m.Sinks {
+	for _, sink := range sinks {
 		err := sink.Send(ctx, a)
 		d := &skimguard.Delivery{At: m.now(), Sink: sink.Name(), Site: p.Site, Page: p.Name, ScanID: scan.ID, Findings: ids, OK: err == nil}
 		if err != nil {

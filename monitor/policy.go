@@ -8,6 +8,7 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
 )
 
 // Defaults of the alert policy.
@@ -51,7 +52,7 @@ func (m *Monitor) remindAfter() time.Duration {
 // sent for this run of failures yet. Deciding from the stored deliveries
 // rather than from the count alone means an alert lost to a crash or
 // withheld at shutdown goes out with the next failure.
-func (m *Monitor) alertFailure(ctx context.Context, p skimguard.Page, scan *skimguard.Scan, f skimguard.Finding) {
+func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, f skimguard.Finding) {
 	log := m.logger().With("site", p.Site, "page", p.Name)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The check was stopped (shutdown, Ctrl-C): the page did not fail.
@@ -64,7 +65,7 @@ func (m *Monitor) alertFailure(ctx context.Context, p skimguard.Page, scan *skim
 	if err != nil {
 		// Better a repeated alert than a silent failure.
 		log.Error("cannot count failed scans; alerting this failure", "err", err)
-		m.alert(ctx, p, scan, []skimguard.Finding{f})
+		m.alert(ctx, sinks, p, scan, []skimguard.Finding{f})
 		return
 	}
 	if len(streak) < n {
@@ -84,12 +85,12 @@ func (m *Monitor) alertFailure(ctx context.Context, p skimguard.Page, scan *skim
 	if len(streak) == 1 {
 		f.Detail = fmt.Sprintf("the page could not be checked at %s: %s", since.UTC().Format(time.RFC3339), scan.Error)
 	}
-	m.alert(ctx, p, scan, []skimguard.Finding{f})
+	m.alert(ctx, sinks, p, scan, []skimguard.Finding{f})
 }
 
 // alertRecovery sends one recovery alert when scan, a successful scan
 // already stored, ends a run of failures that was alerted.
-func (m *Monitor) alertRecovery(ctx context.Context, p skimguard.Page, scan *skimguard.Scan) {
+func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan) {
 	ctx = context.WithoutCancel(ctx)
 	log := m.logger().With("site", p.Site, "page", p.Name)
 	streak, err := m.failedInARow(ctx, p, scan.ID)
@@ -109,7 +110,7 @@ func (m *Monitor) alertRecovery(ctx context.Context, p skimguard.Page, scan *ski
 		return
 	}
 	since := streak[len(streak)-1].StartedAt
-	m.alert(ctx, p, scan, []skimguard.Finding{{
+	m.alert(ctx, sinks, p, scan, []skimguard.Finding{{
 		Kind: skimguard.KindScanFailed, Severity: skimguard.SeverityLow,
 		Site: p.Site, Page: p.Name, Subject: p.URL,
 		Detail: fmt.Sprintf(RecoveredPrefix+"the page was checked again after %d failed scans (failing since %s)",
@@ -177,9 +178,9 @@ func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak [
 // first seen. A delivery that failed still counts as an alert: it is
 // recorded with its error, and retrying is the sink's job, so that a broken
 // sink does not make every check alert the working ones again.
-func (m *Monitor) reminders(ctx context.Context, p skimguard.Page, scan *skimguard.Scan) []skimguard.Finding {
+func (m *Monitor) reminders(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan) []skimguard.Finding {
 	after := m.remindAfter()
-	if after < 0 || len(m.Sinks) == 0 {
+	if after < 0 || len(sinks) == 0 {
 		return nil
 	}
 	var still []skimguard.Finding

@@ -59,7 +59,9 @@ func checkAt(t *testing.T, m *Monitor, clk *clock, d time.Duration, pages []skim
 // restarted is a new Monitor on the same store, scanner and sinks, as after
 // a restart of the daemon: it knows only what the store holds.
 func restarted(m *Monitor) *Monitor {
-	return &Monitor{Scanner: m.Scanner, Store: m.Store, Sinks: m.Sinks, Now: m.Now, FailureAlertAfter: m.FailureAlertAfter, RemindAfter: m.RemindAfter}
+	n := &Monitor{Scanner: m.Scanner, Store: m.Store, Now: m.Now, FailureAlertAfter: m.FailureAlertAfter, RemindAfter: m.RemindAfter}
+	n.SetSinks(m.Sinks())
+	return n
 }
 
 func TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers(t *testing.T) {
@@ -137,14 +139,14 @@ func TestFailuresInARowAreCountedFromTheStore(t *testing.T) {
 	clk := &clock{t: t0}
 	m.Now = clk.Now
 	m.Learn(context.Background(), pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
-	sinks := m.Sinks
-	m.Sinks = nil // failures seen by a run without alerts, such as skimguard check
+	sinks := m.Sinks()
+	m.SetSinks(nil) // failures seen by a run without alerts, such as skimguard check
 	sc.fail("cart", errors.New("HTTP 503"))
 	checkAt(t, m, clk, time.Hour, pages)
 	checkAt(t, m, clk, time.Hour, pages)
 
 	m = restarted(m)
-	m.Sinks = sinks
+	m.SetSinks(sinks)
 	checkAt(t, m, clk, time.Hour, pages)
 	if rcv.count() != 1 || !strings.Contains(rcv.payload(0).Findings[0].Detail, "3 times in a row") {
 		t.Fatalf("a page failing 3 times in a row, never alerted, must alert now and say 3 times: %d alerts %+v", rcv.count(), rcv.bodies)
@@ -270,10 +272,10 @@ func TestRemindAfterCountsFromTheAlertNotFromFirstSeen(t *testing.T) {
 	m.RemindAfter = time.Hour
 	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
 	sc.set("checkout", planted())
-	sinks := m.Sinks
-	m.Sinks = nil
+	sinks := m.Sinks()
+	m.SetSinks(nil)
 	checkAt(t, m, clk, 0, pages) // opened, not alerted: no sinks
-	m.Sinks = sinks
+	m.SetSinks(sinks)
 	checkAt(t, m, clk, 30*time.Minute, pages)
 	if rcv.count() != 0 {
 		t.Fatalf("a finding first seen less than RemindAfter ago is not reminded; alerts: %d", rcv.count())

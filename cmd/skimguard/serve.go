@@ -29,8 +29,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding, and\n"+
 			"alert through the configured channels. Serves the web interface and JSON API on --listen: sign in as a\n"+
 			"user from `skimguard user add`, or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads\n"+
-			"sites.yaml (an invalid file is logged and the running configuration kept); SIGTERM or Ctrl-C lets running\n"+
-			"checks finish, then exits.")
+			"sites.yaml, pages and alert channels (an invalid file, or a channel whose secret's environment variable is\n"+
+			"unset, is logged and the running configuration kept; checks under way keep their channels); SIGTERM or\n"+
+			"Ctrl-C lets running checks finish, then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
@@ -111,13 +112,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if ps := reload(c, sched, logger); ps != nil {
+				if ps := reload(c, e, sched, a.mon, logger); ps != nil {
 					pages.Store(&ps)
 				}
 			}
 		}
 	}()
-	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers)
+	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers, "alert_channels", sinkNames(a.mon.Sinks()))
 	err = sched.Run(ctx, jobs)
 	if ui != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -130,17 +131,29 @@ func runServe(ctx context.Context, e env, args []string) error {
 	return err
 }
 
-// reload reads sites.yaml again and returns its pages; a bad file leaves
-// the running jobs alone and returns nil.
-func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimguard.Page {
+// reload reads sites.yaml again and swaps in its pages and alert channels,
+// returning the pages. A file that is invalid, or names a channel that
+// cannot be built (its secret's environment variable unset), changes
+// nothing: it is logged, the running configuration stays and reload returns
+// nil. Checks under way keep the channels they started with.
+func reload(c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) []skimguard.Page {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
+		var sinks []alerts.Sink
 		if jobs, err = jobsOf(cfg, c.sites); err == nil {
+			// Built before the jobs are swapped, so that a channel that
+			// cannot be built leaves everything as it was.
+			if sinks, err = alertSinks(cfg, e.getenv); err != nil {
+				err = fmt.Errorf("alert channel: %w", err)
+			}
+		}
+		if err == nil {
 			err = sched.Reload(jobs)
 		}
 		if err == nil {
-			logger.Info("reloaded", "config", c.config, "pages", len(jobs))
+			mon.SetSinks(sinks)
+			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", sinkNames(sinks))
 			warnSlow(logger, jobs)
 			pages := make([]skimguard.Page, len(jobs))
 			for i, j := range jobs {
@@ -151,6 +164,15 @@ func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimgua
 	}
 	logger.Error("reload refused; the running configuration stays", "config", c.config, "err", err)
 	return nil
+}
+
+// sinkNames names alert channels for the log.
+func sinkNames(sinks []alerts.Sink) []string {
+	names := make([]string, len(sinks))
+	for i, s := range sinks {
+		names[i] = s.Name()
+	}
+	return names
 }
 
 // uiURL parses the address people reach the web interface at.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -395,5 +396,118 @@ func TestServeRefusesABadWebAddress(t *testing.T) {
 		if code != exitError || !strings.Contains(errb.String(), "openssl rand -hex 32") {
 			t.Fatalf("exit %d, want 2 saying how to make one:\n%s", code, errb.String())
 		}
+	})
+}
+
+// sighup sends SIGHUP to this process, as `kill -HUP` to the daemon does.
+// The test's own handler keeps the signal from ending the test binary
+// should serve not be listening yet.
+func sighup(t *testing.T) {
+	t.Helper()
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGHUP)
+	t.Cleanup(func() { signal.Stop(guard) })
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hookReceiver is a webhook receiver that keeps the payloads it accepted.
+type hookReceiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []alerts.Payload
+}
+
+func newHookReceiver(t *testing.T, secret string) *hookReceiver {
+	t.Helper()
+	h := &hookReceiver{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !alerts.Verify([]byte(secret), body, r.Header.Get(alerts.SignatureHeader)) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p alerts.Payload
+		json.Unmarshal(body, &p)
+		h.mu.Lock()
+		h.got = append(h.got, p)
+		h.mu.Unlock()
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// findings counts the findings of each kind the receiver was sent.
+func (h *hookReceiver) findings() map[skimguard.Kind]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := map[skimguard.Kind]int{}
+	for _, p := range h.got {
+		for _, f := range p.Findings {
+			n[f.Kind]++
+		}
+	}
+	return n
+}
+
+// A new user adds an alert channel to sites.yaml and sends SIGHUP, as the
+// README says: the daemon takes the channel without a restart, and a
+// channel it cannot build (its secret unset) is refused, saying why, while
+// the running configuration goes on.
+func TestServeReloadsAlertChannelsOnSIGHUP(t *testing.T) {
+	shop := startShop(t)
+	dir := t.TempDir()
+	const secret = "webhook-secret-for-the-test"
+	hook := newHookReceiver(t, secret)
+	getenv := func(k string) string { return map[string]string{"SKIMGUARD_WEBHOOK_SECRET": secret}[k] }
+	cfg := filepath.Join(dir, "sites.yaml")
+	sites := fmt.Sprintf(`sites:
+  - name: shop
+    schedule: "@every 2s"
+    pages:
+      - name: checkout
+        url: %s
+        wait: 1s
+`, shop.CheckoutURL())
+	withHook := func(secretEnv string) string {
+		return sites + fmt.Sprintf("alerts:\n  - type: webhook\n    url: %s\n    secret_env: %s\n", hook.URL, secretEnv)
+	}
+	os.WriteFile(cfg, []byte(sites), 0o600)
+	db := filepath.Join(dir, "sg.db")
+	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", db, "--samples", "1", "--reason", "onboarding"); code != exitOK {
+		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var logs syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--config", cfg, "--db", db, "--listen", "off", "--jitter", "0"},
+			env{stdout: io.Discard, stderr: &logs, getenv: getenv})
+	}()
+	defer func() {
+		stop()
+		<-exited
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", logs.String())
+		}
+	}()
+	waitFor(t, 30*time.Second, "serve to start", func() bool { return strings.Contains(logs.String(), `msg=serving`) })
+
+	os.WriteFile(cfg, []byte(withHook("HOOK_SECRET_NOT_SET")), 0o600)
+	sighup(t)
+	waitFor(t, 30*time.Second, "the reload to be refused", func() bool { return strings.Contains(logs.String(), "reload refused") })
+	if l := logs.String(); !strings.Contains(l, "HOOK_SECRET_NOT_SET") || !strings.Contains(l, "level=ERROR") {
+		t.Fatalf("the refusal must be an error naming the unset variable:\n%s", l)
+	}
+
+	os.WriteFile(cfg, []byte(withHook("SKIMGUARD_WEBHOOK_SECRET")), 0o600)
+	sighup(t)
+	waitFor(t, 30*time.Second, "the reload", func() bool { return strings.Contains(logs.String(), "msg=reloaded") })
+	shop.Plant()
+	waitFor(t, 60*time.Second, "the skimmer alerted through the channel added by SIGHUP", func() bool {
+		return hook.findings()[skimguard.KindDataExfiltration] > 0
 	})
 }
