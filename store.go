@@ -79,6 +79,12 @@ type Delivery struct {
 type DeliveryFilter struct {
 	Sites    []string
 	From, To time.Time
+	// Findings selects the deliveries that carried at least one of these
+	// finding ids (0: a scan.failed notice).
+	Findings []int64
+	// Sinks selects the deliveries to these sinks, by the sink's name
+	// (alerts.Sink.Name).
+	Sinks []string
 }
 
 // User is someone who may sign in to the web interface.

@@ -52,21 +52,24 @@ type Monitor struct {
 	// FailureAlertAfter is how many scans of a page in a row must fail
 	// before one scan.failed alert goes out; 0 or less means
 	// DefaultFailureAlertAfter. No further failure alert follows while the
-	// page keeps failing, and its next successful scan sends one recovery
-	// alert. Failures are counted from the stored scans, so the count
-	// survives restarts.
+	// page keeps failing, except to a channel that was not told yet (its
+	// delivery failed, or it was added since), and its next successful scan
+	// sends one recovery alert. Failures are counted from the stored scans,
+	// so the count survives restarts.
 	FailureAlertAfter int
 	// RemindAfter is how long an open finding that is still seen may go
-	// without an alert before it is alerted again as a reminder. 0 means
-	// DefaultRemindAfter (the zero Monitor reminds daily); a negative value
-	// turns reminders off. The last alert is read from the stored
-	// deliveries, so reminders survive restarts.
+	// without an alert to a channel before it is alerted there again as a
+	// reminder. 0 means DefaultRemindAfter (the zero Monitor reminds daily);
+	// a negative value turns reminders off. The last alert is read from the
+	// stored deliveries, so reminders survive restarts.
 	RemindAfter time.Duration
 
 	// sinks receive what a check has to tell, under the alert policy (see
 	// Check); each attempt is recorded in the Store with its result. It is
 	// swapped whole by SetSinks (the daemon's reload) while checks run.
 	sinks atomic.Pointer[[]alerts.Sink]
+	// delivering holds a *sync.Mutex per page key (see pageLock).
+	delivering sync.Map
 }
 
 // SetSinks makes sinks the alert channels of the checks that start from
@@ -240,12 +243,17 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 // Check itself fails only when the store does.
 //
 // What is alerted follows a policy meant for a daemon that checks every
-// page again and again:
-//   - newly opened findings, once;
-//   - open findings still seen RemindAfter after the last alert about them,
-//     again as reminders (see RemindAfter);
-//   - a page that failed FailureAlertAfter scans in a row, once, and once
-//     more when it is next checked successfully (see FailureAlertAfter).
+// page again and again. It holds for each alert channel (sink) on its own,
+// and is decided from the stored deliveries, so that it survives restarts:
+//   - every open finding of the page the channel was never told about, until
+//     a delivery succeeds: findings opened by this check, and those opened
+//     while the channel did not exist or whose every delivery failed (those
+//     when due: see RetryFirst; Redeliver does the same between checks);
+//   - open findings still seen RemindAfter after the channel was last told
+//     about them, again as reminders (see RemindAfter);
+//   - a page that failed FailureAlertAfter scans in a row, once (again at
+//     the next failure to a channel whose delivery failed), and once more
+//     when it is next checked successfully (see FailureAlertAfter).
 func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (skimguard.CheckResult, error) {
 	res := skimguard.CheckResult{Pages: make([]skimguard.PageResult, len(pages))}
 	errs := make([]error, len(pages))
@@ -274,7 +282,6 @@ func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguar
 	if scan.Observation != nil {
 		pr.FinalURL = scan.Observation.FinalURL
 	}
-	var opened []skimguard.Finding
 	if scanErr == nil {
 		if m.Observed != nil {
 			m.Observed(p, scan.Observation)
@@ -300,12 +307,7 @@ func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguar
 	if len(scan.Findings) > 0 {
 		pr.Status = skimguard.CheckFindings
 	}
-	for _, f := range scan.Findings {
-		if f.FirstSeen.Equal(f.LastSeen) {
-			opened = append(opened, f)
-		}
-	}
-	m.alert(ctx, sinks, p, scan, append(opened, m.reminders(ctx, sinks, p, scan)...))
+	m.alertFindings(ctx, sinks, p, scan)
 	pr.Findings = scan.Findings
 	return pr, nil
 }
@@ -323,34 +325,54 @@ func failure(p skimguard.Page, msg string) skimguard.Finding {
 	}
 }
 
+// alert sends each sink what it takes of fs, found by scan, and records
+// each attempt.
 func (m *Monitor) alert(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
-	if len(fs) == 0 {
+	for _, sink := range sinks {
+		m.send(ctx, sink, p, scan, fs)
+	}
+}
+
+// send delivers to one sink what its route takes of fs, found by scan, and
+// records the attempt in the store. A nil scan stands for the latest scan
+// that saw the findings (the sweep has none at hand). It delivers even when
+// ctx was cancelled: what was found must be told.
+func (m *Monitor) send(ctx context.Context, sink alerts.Sink, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
+	ctx = context.WithoutCancel(ctx)
+	a := alerts.Routed(sink, alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Findings: fs})
+	if len(a.Findings) == 0 {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	s := *scan
-	s.Observation, s.Findings = nil, nil
-	a := alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Scan: s, Findings: fs}
+	if scan != nil {
+		a.Scan = *scan
+		a.Scan.Observation, a.Scan.Findings = nil, nil
+	} else {
+		// Each finding's ScanID is the latest scan that saw it, at LastSeen.
+		a.Scan = skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL}
+		for _, f := range a.Findings {
+			if f.LastSeen.After(a.Scan.StartedAt) {
+				a.Scan.ID, a.Scan.StartedAt = f.ScanID, f.LastSeen
+			}
+		}
+	}
 	if m.Link != nil {
 		a.Link = m.Link(a)
 	}
-	var ids []int64
-	for _, f := range fs {
-		ids = append(ids, f.ID)
+	ids := make([]int64, len(a.Findings))
+	for i, f := range a.Findings {
+		ids[i] = f.ID
 	}
-	for _, sink := range sinks {
-		err := sink.Send(ctx, a)
-		d := &skimguard.Delivery{At: m.now(), Sink: sink.Name(), Site: p.Site, Page: p.Name, ScanID: scan.ID, Findings: ids, OK: err == nil}
-		if err != nil {
-			d.Error = err.Error()
-			m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
-		}
-		if err := m.Store.SaveDelivery(ctx, d); err != nil {
-			m.logger().Error("alert delivery not recorded", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
-		}
-		if m.Delivered != nil {
-			m.Delivered(*d)
-		}
+	err := sink.Send(ctx, a)
+	d := &skimguard.Delivery{At: m.now(), Sink: sink.Name(), Site: p.Site, Page: p.Name, ScanID: a.Scan.ID, Findings: ids, OK: err == nil}
+	if err != nil {
+		d.Error = err.Error()
+		m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
+	}
+	if err := m.Store.SaveDelivery(ctx, d); err != nil {
+		m.logger().Error("alert delivery not recorded", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
+	}
+	if m.Delivered != nil {
+		m.Delivered(*d)
 	}
 }
 

@@ -48,10 +48,11 @@ func (m *Monitor) remindAfter() time.Duration {
 }
 
 // alertFailure alerts f, the failure of scan (already stored), when the page
-// has now failed FailureAlertAfter scans in a row and no failure alert was
-// sent for this run of failures yet. Deciding from the stored deliveries
-// rather than from the count alone means an alert lost to a crash or
-// withheld at shutdown goes out with the next failure.
+// has now failed FailureAlertAfter scans in a row, to each sink that was not
+// told of this run of failures yet. Deciding from the stored deliveries
+// rather than from the count alone means an alert lost to a crash, withheld
+// at shutdown or failed on every retry goes out with the next failure, and
+// a channel added meanwhile hears of it too.
 func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, f skimguard.Finding) {
 	log := m.logger().With("site", p.Site, "page", p.Name)
 	if errors.Is(ctx.Err(), context.Canceled) {
@@ -72,10 +73,12 @@ func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimg
 		log.Info("scan failed; not alerted yet", "failed_in_a_row", len(streak), "alert_after", n)
 		return
 	}
-	sent, err := m.failureAlerted(ctx, p, streak)
+	told, _, err := m.failureAlerted(ctx, p, streak)
 	if err != nil {
 		log.Error("cannot read past alerts; alerting this failure", "err", err)
-	} else if sent {
+	}
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return told[s.Name()] })
+	if len(sinks) == 0 {
 		log.Info("page still failing; already alerted", "failed_in_a_row", len(streak))
 		return
 	}
@@ -89,7 +92,8 @@ func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimg
 }
 
 // alertRecovery sends one recovery alert when scan, a successful scan
-// already stored, ends a run of failures that was alerted.
+// already stored, ends a run of failures that was alerted, to each sink a
+// failure alert was sent (or tried) to.
 func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan) {
 	ctx = context.WithoutCancel(ctx)
 	log := m.logger().With("site", p.Site, "page", p.Name)
@@ -101,12 +105,13 @@ func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skim
 	if len(streak) == 0 {
 		return
 	}
-	sent, err := m.failureAlerted(ctx, p, streak)
+	_, tried, err := m.failureAlerted(ctx, p, streak)
 	if err != nil {
 		log.Error("cannot read past alerts; no recovery alert", "err", err)
 		return
 	}
-	if !sent {
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return !tried[s.Name()] })
+	if len(sinks) == 0 {
 		return
 	}
 	since := streak[len(streak)-1].StartedAt
@@ -153,66 +158,23 @@ func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64
 	}
 }
 
-// failureAlerted reports whether a scan.failed notice was sent (or tried)
-// for one of the scans of streak.
-func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak []skimguard.Scan) (bool, error) {
+// failureAlerted returns the sinks, by name, that a scan.failed notice for
+// one of the scans of streak was delivered to, and those it was tried on.
+func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak []skimguard.Scan) (told, tried map[string]bool, err error) {
 	ids := make([]int64, len(streak))
 	for i, s := range streak {
 		ids[i] = s.ID
 	}
-	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: []string{p.Site}, From: streak[len(streak)-1].StartedAt})
+	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: []string{p.Site}, From: streak[len(streak)-1].StartedAt, Findings: []int64{0}})
 	if err != nil {
-		return false, err
+		return nil, nil, err
 	}
+	told, tried = map[string]bool{}, map[string]bool{}
 	for _, d := range ds {
-		if d.Page == p.Name && slices.Contains(d.Findings, 0) && slices.Contains(ids, d.ScanID) {
-			return true, nil
+		if d.Page == p.Name && slices.Contains(ids, d.ScanID) {
+			tried[d.Sink] = true
+			told[d.Sink] = told[d.Sink] || d.OK
 		}
 	}
-	return false, nil
-}
-
-// reminders returns the findings of scan, already stored, that were open
-// before it and got no alert for RemindAfter, with their detail marked as a
-// reminder. A finding never alerted (no sinks then) counts from when it was
-// first seen. A delivery that failed still counts as an alert: it is
-// recorded with its error, and retrying is the sink's job, so that a broken
-// sink does not make every check alert the working ones again.
-func (m *Monitor) reminders(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan) []skimguard.Finding {
-	after := m.remindAfter()
-	if after < 0 || len(sinks) == 0 {
-		return nil
-	}
-	var still []skimguard.Finding
-	for _, f := range scan.Findings {
-		if f.ID != 0 && !f.FirstSeen.Equal(f.LastSeen) {
-			still = append(still, f)
-		}
-	}
-	if len(still) == 0 {
-		return nil
-	}
-	since := m.now().Add(-after)
-	ds, err := m.Store.Deliveries(context.WithoutCancel(ctx), skimguard.DeliveryFilter{Sites: []string{p.Site}, From: since})
-	if err != nil {
-		m.logger().Error("cannot read past alerts; no reminders this time", "site", p.Site, "page", p.Name, "err", err)
-		return nil
-	}
-	recent := map[int64]bool{}
-	for _, d := range ds {
-		if d.Page == p.Name && d.At.After(since) {
-			for _, id := range d.Findings {
-				recent[id] = true
-			}
-		}
-	}
-	var out []skimguard.Finding
-	for _, f := range still {
-		if recent[f.ID] || f.FirstSeen.After(since) {
-			continue
-		}
-		f.Detail = fmt.Sprintf(ReminderPrefix+"still open since %s: %s", f.FirstSeen.UTC().Format(time.RFC3339), f.Detail)
-		out = append(out, f)
-	}
-	return out
+	return told, tried, nil
 }

@@ -264,7 +264,7 @@ func TestAStillOpenFindingIsRemindedAfterRemindAfter(t *testing.T) {
 	}
 }
 
-func TestRemindAfterCountsFromTheAlertNotFromFirstSeen(t *testing.T) {
+func TestRemindAfterCountsFromTheLastAlertToTheChannel(t *testing.T) {
 	ctx := context.Background()
 	m, sc, rcv, pages := setup(t)
 	clk := &clock{t: t0}
@@ -276,16 +276,20 @@ func TestRemindAfterCountsFromTheAlertNotFromFirstSeen(t *testing.T) {
 	m.SetSinks(nil)
 	checkAt(t, m, clk, 0, pages) // opened, not alerted: no sinks
 	m.SetSinks(sinks)
-	checkAt(t, m, clk, 30*time.Minute, pages)
-	if rcv.count() != 0 {
-		t.Fatalf("a finding first seen less than RemindAfter ago is not reminded; alerts: %d", rcv.count())
+	checkAt(t, m, clk, 50*time.Minute, pages)
+	if rcv.count() != 1 || strings.HasPrefix(rcv.payload(0).Findings[0].Detail, ReminderPrefix) {
+		t.Fatalf("a finding the channel was never told about is told at the next check, not as a reminder: %+v", rcv.bodies)
 	}
 	checkAt(t, m, clk, 30*time.Minute, pages)
-	if rcv.count() != 1 || !strings.HasPrefix(rcv.payload(0).Findings[0].Detail, ReminderPrefix) {
-		t.Fatalf("a finding never alerted is reminded RemindAfter after it was first seen: %+v", rcv.bodies)
+	if rcv.count() != 1 {
+		t.Fatalf("no reminder RemindAfter after first seen: it counts from the alert; alerts: %d", rcv.count())
+	}
+	checkAt(t, m, clk, 30*time.Minute, pages)
+	if rcv.count() != 2 || !strings.HasPrefix(rcv.payload(1).Findings[0].Detail, ReminderPrefix) {
+		t.Fatalf("a reminder RemindAfter after the alert: %+v", rcv.bodies)
 	}
 	checkAt(t, m, clk, 59*time.Minute, pages)
-	if rcv.count() != 1 {
+	if rcv.count() != 2 {
 		t.Fatalf("the next reminder counts from the last one; alerts: %d", rcv.count())
 	}
 }

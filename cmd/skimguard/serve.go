@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -103,6 +104,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 		},
 	}
 
+	// The sweep retries alerts between checks; poked at start and after a
+	// reload, it tells a channel that appeared at once. It ends before the
+	// store closes.
+	poke := make(chan struct{}, 1)
+	poke <- struct{}{}
+	var sweeping sync.WaitGroup
+	defer sweeping.Wait()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	sweeping.Go(func() { sweep(sweepCtx, a.mon, func() []skimguard.Page { return *pages.Load() }, poke, logger) })
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -114,11 +126,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-hup:
 				if ps := reload(c, e, sched, a.mon, logger); ps != nil {
 					pages.Store(&ps)
+					select {
+					case poke <- struct{}{}:
+					default:
+					}
 				}
 			}
 		}
 	}()
-	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers, "alert_channels", sinkNames(a.mon.Sinks()))
+	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers, "alert_channels", alerts.Names(a.mon.Sinks()))
 	err = sched.Run(ctx, jobs)
 	if ui != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -129,6 +145,31 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger.Info("stopped")
 	return err
+}
+
+// sweepEvery is how often serve retries undelivered alerts between checks.
+const sweepEvery = time.Minute
+
+// sweep redelivers the alerts that are due (monitor.Redeliver) every
+// sweepEvery and whenever poke says so, until ctx ends.
+func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.Page, poke <-chan struct{}, logger *slog.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-poke:
+		}
+		// Bounds the store's reads; deliveries under way finish regardless.
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err := mon.Redeliver(sctx, pages())
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			logger.Error("undelivered alerts could not be retried; trying again in a minute", "err", err)
+		}
+	}
 }
 
 // reload reads sites.yaml again and swaps in its pages and alert channels,
@@ -153,7 +194,7 @@ func reload(c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, l
 		}
 		if err == nil {
 			mon.SetSinks(sinks)
-			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", sinkNames(sinks))
+			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks))
 			warnSlow(logger, jobs)
 			pages := make([]skimguard.Page, len(jobs))
 			for i, j := range jobs {
@@ -164,15 +205,6 @@ func reload(c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, l
 	}
 	logger.Error("reload refused; the running configuration stays", "config", c.config, "err", err)
 	return nil
-}
-
-// sinkNames names alert channels for the log.
-func sinkNames(sinks []alerts.Sink) []string {
-	names := make([]string, len(sinks))
-	for i, s := range sinks {
-		names[i] = s.Name()
-	}
-	return names
 }
 
 // uiURL parses the address people reach the web interface at.

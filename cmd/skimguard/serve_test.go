@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -451,11 +452,13 @@ func (h *hookReceiver) findings() map[skimguard.Kind]int {
 	return n
 }
 
-// A new user adds an alert channel to sites.yaml and sends SIGHUP, as the
-// README says: the daemon takes the channel without a restart, and a
-// channel it cannot build (its secret unset) is refused, saying why, while
-// the running configuration goes on.
-func TestServeReloadsAlertChannelsOnSIGHUP(t *testing.T) {
+// The issue's new user, end to end: the skimmer is found while no alert
+// channel exists; the user adds one to sites.yaml and sends SIGHUP, as the
+// README says. The daemon takes the channel without a restart and tells it
+// about every open finding, once. A channel it cannot build (its secret
+// unset) is refused first, saying why, while the running configuration goes
+// on.
+func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 	shop := startShop(t)
 	dir := t.TempDir()
 	const secret = "webhook-secret-for-the-test"
@@ -478,6 +481,12 @@ func TestServeReloadsAlertChannelsOnSIGHUP(t *testing.T) {
 	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", db, "--samples", "1", "--reason", "onboarding"); code != exitOK {
 		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
 	}
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	shop.Plant()
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -494,7 +503,11 @@ func TestServeReloadsAlertChannelsOnSIGHUP(t *testing.T) {
 			t.Logf("serve's log:\n%s", logs.String())
 		}
 	}()
-	waitFor(t, 30*time.Second, "serve to start", func() bool { return strings.Contains(logs.String(), `msg=serving`) })
+	var open []skimguard.Finding
+	waitFor(t, 60*time.Second, "the skimmer found with no channel to tell", func() bool {
+		open, _ = store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
+		return slices.ContainsFunc(open, func(f skimguard.Finding) bool { return f.Kind == skimguard.KindDataExfiltration })
+	})
 
 	os.WriteFile(cfg, []byte(withHook("HOOK_SECRET_NOT_SET")), 0o600)
 	sighup(t)
@@ -505,9 +518,77 @@ func TestServeReloadsAlertChannelsOnSIGHUP(t *testing.T) {
 
 	os.WriteFile(cfg, []byte(withHook("SKIMGUARD_WEBHOOK_SECRET")), 0o600)
 	sighup(t)
-	waitFor(t, 30*time.Second, "the reload", func() bool { return strings.Contains(logs.String(), "msg=reloaded") })
+	waitFor(t, 30*time.Second, "the open skimmer finding told to the channel added by SIGHUP", func() bool {
+		return hook.findings()[skimguard.KindDataExfiltration] > 0
+	})
+	scans := func() int {
+		s, _ := store.Scans(ctx, skimguard.ScanFilter{Site: "shop", Page: "checkout", Limit: -1})
+		return len(s)
+	}
+	seen := scans()
+	waitFor(t, 60*time.Second, "two more checks", func() bool { return scans() >= seen+2 })
+	open, _ = store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
+	ds, _ := store.Deliveries(ctx, skimguard.DeliveryFilter{})
+	for _, f := range open {
+		n := 0
+		for _, d := range ds {
+			if d.OK && slices.Contains(d.Findings, f.ID) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("open finding %d (%s) was delivered %d times, want once: %+v", f.ID, f.Kind, n, ds)
+		}
+	}
+	if n := hook.findings()[skimguard.KindDataExfiltration]; n != 1 {
+		t.Errorf("the receiver got the skimmer %d times", n)
+	}
+}
+
+// Findings opened while serve was not running, by a check without alert
+// channels, are told when serve starts with a channel: its sweep does not
+// wait for the page's next check (here an hour away).
+func TestServeTellsItsChannelsAtStartAboutFindingsOpenedBefore(t *testing.T) {
+	shop := startShop(t)
+	dir := t.TempDir()
+	const secret = "webhook-secret-for-the-test"
+	hook := newHookReceiver(t, secret)
+	cfg := filepath.Join(dir, "sites.yaml")
+	sites := fmt.Sprintf(`sites:
+  - name: shop
+    schedule: "@every 1h"
+    pages:
+      - name: checkout
+        url: %s
+        wait: 1s
+`, shop.CheckoutURL())
+	os.WriteFile(cfg, []byte(sites), 0o600)
+	db := filepath.Join(dir, "sg.db")
+	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", db, "--samples", "1", "--reason", "onboarding"); code != exitOK {
+		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
+	}
 	shop.Plant()
-	waitFor(t, 60*time.Second, "the skimmer alerted through the channel added by SIGHUP", func() bool {
+	if code, out, errOut := cli(t, "check", "--config", cfg, "--db", db); code != exitFindings {
+		t.Fatalf("check: %d\n%s%s", code, out, errOut)
+	}
+	os.WriteFile(cfg, []byte(sites+fmt.Sprintf("alerts:\n  - type: webhook\n    url: %s\n    secret_env: SECRET\n", hook.URL)), 0o600)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var logs syncBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, []string{"serve", "--config", cfg, "--db", db, "--listen", "off", "--jitter", "0"},
+			env{stdout: io.Discard, stderr: &logs, getenv: func(k string) string { return map[string]string{"SECRET": secret}[k] }})
+	}()
+	defer func() {
+		stop()
+		<-exited
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", logs.String())
+		}
+	}()
+	waitFor(t, 30*time.Second, "the skimmer found before serve started told to its channel", func() bool {
 		return hook.findings()[skimguard.KindDataExfiltration] > 0
 	})
 }
