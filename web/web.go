@@ -40,6 +40,11 @@ type Options struct {
 	// Pages returns the configured pages, read at each request so that a
 	// reloaded sites.yaml shows; nil shows the pages with a baseline only.
 	Pages func() []skimguard.Page
+	// Channels, when set, names the alert channels findings are sent to, read
+	// at each request so that a reload shows; the dashboard warns loudly
+	// when it returns none. nil: the interface does not know, and says
+	// nothing.
+	Channels func() []string
 	// Metrics, when set, is served at /metrics to signed-in users and the
 	// API token.
 	Metrics http.Handler

@@ -18,6 +18,7 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/carddata"
 	"github.com/skimguard/skimguard/config"
 	"github.com/skimguard/skimguard/metrics"
 	"github.com/skimguard/skimguard/monitor"
@@ -27,12 +28,14 @@ import (
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [flags]",
-		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding, and\n"+
-			"alert through the configured channels. Serves the web interface and JSON API on --listen: sign in as a\n"+
-			"user from `skimguard user add`, or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads\n"+
-			"sites.yaml, pages and alert channels (an invalid file, or a channel whose secret's environment variable is\n"+
-			"unset, is logged and the running configuration kept; checks under way keep their channels); SIGTERM or\n"+
-			"Ctrl-C lets running checks finish, then exits.")
+		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding,\n"+
+			"and tell each configured alert channel about each open finding once, retrying failed deliveries until\n"+
+			"they succeed (with no channel at all it says so loudly; findings are logged either way). Serves the web\n"+
+			"interface and JSON API on --listen: sign in as a user from `skimguard user add`, or call the API with\n"+
+			"$SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads sites.yaml, its pages and alert channels (an\n"+
+			"invalid file, or a channel whose secret's environment variable is unset, is logged and the running\n"+
+			"configuration kept; checks under way keep their channels); SIGTERM or Ctrl-C lets running checks\n"+
+			"finish, then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
@@ -67,6 +70,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	warnSlow(logger, jobs)
+	warnChannels(logger, a.mon.Sinks())
 	// A daemon alerts a failing page once it failed twice in a row; a single
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
@@ -100,6 +104,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
 				return
 			}
+			logFindings(ctx, logger, p, res.Pages[0].Findings)
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
 		},
 	}
@@ -196,6 +201,7 @@ func reload(c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, l
 			mon.SetSinks(sinks)
 			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks))
 			warnSlow(logger, jobs)
+			warnChannels(logger, sinks)
 			pages := make([]skimguard.Page, len(jobs))
 			for i, j := range jobs {
 				pages[i] = j.Page
@@ -220,6 +226,7 @@ func uiURL(public string) (*url.URL, error) {
 func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
+		Channels:      func() []string { return alerts.Names(a.mon.Sinks()) },
 		SecureCookies: base.Scheme == "https", Logger: logger,
 	})
 	if err != nil {
@@ -257,6 +264,46 @@ func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *u
 func warnSlow(logger *slog.Logger, jobs []schedule.Job) {
 	for _, w := range schedule.SlowerThanWeekly(jobs) {
 		logger.Warn(w)
+	}
+}
+
+// warnChannels says loudly when findings go to no alert channel: a monitor
+// nobody hears. It warns too of channels that share a name, which the
+// delivery log cannot tell apart.
+func warnChannels(logger *slog.Logger, sinks []alerts.Sink) {
+	if len(sinks) == 0 {
+		logger.Error("no alert channel: nobody will be told about findings, which are only logged and shown in the web interface; " +
+			"add one under alerts: in sites.yaml (webhook, slack or email) and reload with kill -HUP")
+		return
+	}
+	seen := map[string]bool{}
+	for _, name := range alerts.Names(sinks) {
+		if seen[name] {
+			logger.Warn("two alert channels share a name, so the delivery log cannot tell them apart: a finding told to one counts as told to the other", "channel", name)
+		}
+		seen[name] = true
+	}
+}
+
+// logFindings logs each finding of a check, critical and high ones as
+// errors and the others as warnings: the log hears of them even when no
+// channel does. It logs what names a finding, never its evidence, and masks
+// any card number in its subject, as alerts do.
+func logFindings(ctx context.Context, logger *slog.Logger, p skimguard.Page, fs []skimguard.Finding) {
+	for _, f := range fs {
+		if f.ID == 0 {
+			continue // a failure notice: the check's own line says it
+		}
+		level := slog.LevelWarn
+		if f.Severity.Rank() >= skimguard.SeverityHigh.Rank() {
+			level = slog.LevelError
+		}
+		msg := "finding still open"
+		if f.FirstSeen.Equal(f.LastSeen) {
+			msg = "finding opened"
+		}
+		logger.Log(ctx, level, msg, "site", p.Site, "page", p.Name, "finding", f.ID,
+			"severity", f.Severity, "kind", f.Kind, "subject", carddata.MaskPANs(f.Subject))
 	}
 }
 

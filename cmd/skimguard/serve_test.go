@@ -508,6 +508,23 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 		open, _ = store.Findings(ctx, skimguard.FindingFilter{Status: skimguard.StatusOpen})
 		return slices.ContainsFunc(open, func(f skimguard.Finding) bool { return f.Kind == skimguard.KindDataExfiltration })
 	})
+	t.Run("with no channel, serve says so loudly and logs each finding by severity", func(t *testing.T) {
+		waitFor(t, 30*time.Second, "the findings logged", func() bool { return strings.Contains(logs.String(), "kind=data.exfiltration") })
+		l := logs.String()
+		if !strings.Contains(l, `level=ERROR msg="no alert channel: nobody will be told`) {
+			t.Errorf("no loud word about the missing alert channel:\n%s", l)
+		}
+		for _, f := range open {
+			level := map[skimguard.Severity]string{"critical": "ERROR", "high": "ERROR", "medium": "WARN", "low": "WARN"}[f.Severity]
+			want := fmt.Sprintf(`level=%s msg="finding opened" site=shop page=checkout finding=%d severity=%s kind=%s subject=`, level, f.ID, f.Severity, f.Kind)
+			if !strings.Contains(l, want) {
+				t.Errorf("finding %d is not logged as %q:\n%s", f.ID, want, l)
+			}
+		}
+		if strings.Contains(l, "4929386160871730") || strings.Contains(l, "4929 3861 6087 1730") {
+			t.Errorf("the log carries the test card:\n%s", l)
+		}
+	})
 
 	os.WriteFile(cfg, []byte(withHook("HOOK_SECRET_NOT_SET")), 0o600)
 	sighup(t)
@@ -521,6 +538,9 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 	waitFor(t, 30*time.Second, "the open skimmer finding told to the channel added by SIGHUP", func() bool {
 		return hook.findings()[skimguard.KindDataExfiltration] > 0
 	})
+	if n := strings.Count(logs.String(), "no alert channel"); n != 1 {
+		t.Errorf("the missing channel must be reported once at start and no more once there is one; said %d times", n)
+	}
 	scans := func() int {
 		s, _ := store.Scans(ctx, skimguard.ScanFilter{Site: "shop", Page: "checkout", Limit: -1})
 		return len(s)
