@@ -7,7 +7,8 @@
 // of the same page at once: a run that comes due while the page's previous
 // one still runs is skipped. A check that fails or panics is logged, and
 // the page's next run comes as scheduled. Reload swaps in a new set of jobs
-// while running, as on SIGHUP.
+// while running, as on SIGHUP. With CheckAtStart, each page is also checked
+// once when it is first scheduled.
 package schedule
 
 import (
@@ -60,6 +61,11 @@ type Scheduler struct {
 	// check's ctx then ends with context.DeadlineExceeded. 0 or less means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// CheckAtStart checks each page once as soon as Run starts, and a page
+	// that Reload adds as soon as it is added, after its jitter like any
+	// run, then on its schedule: a new install or page is not left unchecked
+	// until its schedule first comes due.
+	CheckAtStart bool
 	// Clock is the time source; nil means RealClock.
 	Clock Clock
 	// Logger receives a line per run, skip and failure; none when nil.
@@ -108,7 +114,7 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 		return errors.New("schedule: Scheduler.Check is not set")
 	}
 	clock := s.clock()
-	entries, err := build(jobs, clock.Now(), nil)
+	entries, err := build(jobs, clock.Now(), nil, s.CheckAtStart)
 	if err != nil {
 		return err
 	}
@@ -264,6 +270,25 @@ func (s *Scheduler) sleep(ctx context.Context, clock Clock, d time.Duration) boo
 	}
 }
 
+// NextRun returns when the page's next run is due, zero when it has no
+// job, its schedule never comes due again or the scheduler is not running;
+// the check starts up to Jitter later. running says whether a run of the
+// page is under way: waiting its jitter or a worker, or checking.
+func (s *Scheduler) NextRun(site, page string) (next time.Time, running bool) {
+	k := key(skimguard.Page{Site: site, Name: page})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active {
+		return time.Time{}, false
+	}
+	for _, e := range s.jobs {
+		if e.key == k {
+			next = e.next
+		}
+	}
+	return next, s.running[k]
+}
+
 // Reload replaces the running scheduler's jobs in one step, as on SIGHUP.
 // When a spec is invalid or a page has two jobs it returns the error and
 // the old jobs keep running. Checks under way are not interrupted, and a
@@ -276,7 +301,7 @@ func (s *Scheduler) Reload(jobs []Job) error {
 	if !s.active {
 		return errors.New("schedule: reload: the scheduler is not running")
 	}
-	entries, err := build(jobs, s.clock().Now(), s.jobs)
+	entries, err := build(jobs, s.clock().Now(), s.jobs, s.CheckAtStart)
 	if err != nil {
 		return fmt.Errorf("reload: %w; the previous schedules stay in force", err)
 	}
@@ -290,8 +315,9 @@ func (s *Scheduler) Reload(jobs []Job) error {
 }
 
 // build parses jobs into entries due from now, keeping the next run time
-// of a page in old whose spec did not change.
-func build(jobs []Job, now time.Time, old []*entry) ([]*entry, error) {
+// of a page in old whose spec did not change; with atOnce, a page not in old
+// is due now.
+func build(jobs []Job, now time.Time, old []*entry, atOnce bool) ([]*entry, error) {
 	prev := map[string]*entry{}
 	for _, e := range old {
 		prev[e.key] = e
@@ -312,8 +338,12 @@ func build(jobs []Job, now time.Time, old []*entry) ([]*entry, error) {
 			continue
 		}
 		e := &entry{job: j, key: k, sched: sched, next: sched.Next(now)}
-		if p, ok := prev[k]; ok && p.job.Spec == j.Spec {
+		p, known := prev[k]
+		switch {
+		case known && p.job.Spec == j.Spec:
 			e.next = p.next
+		case !known && atOnce:
+			e.next = now
 		}
 		entries = append(entries, e)
 	}

@@ -422,6 +422,75 @@ func TestJitterDelaysEachRunWithinJitter(t *testing.T) {
 	}
 }
 
+func TestCheckAtStartChecksEachPageOnceThenOnSchedule(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, CheckAtStart: true}
+	start(t, s, []Job{{page("checkout"), "*/15 * * * *"}, {page("cart"), "@hourly"}})
+
+	got := c.expect(t, 2)
+	if got[0].page != "cart" || got[1].page != "checkout" || !got[0].at.Equal(at("09:59:30")) || !got[1].at.Equal(at("09:59:30")) {
+		t.Fatalf("want both pages checked at start, got %v", got)
+	}
+	waitIdle(t, s)
+	if got := step(t, clk, c, at("10:00:00"), 2); got[0].page != "cart" {
+		t.Fatalf("then on schedule: %v", got)
+	}
+	waitIdle(t, s)
+	if got := step(t, clk, c, at("10:15:00"), 1); got[0].page != "checkout" {
+		t.Fatalf("then on schedule: %v", got)
+	}
+	waitIdle(t, s)
+
+	t.Run("a page added by a reload is checked at once, the others are not", func(t *testing.T) {
+		if err := s.Reload([]Job{{page("checkout"), "*/15 * * * *"}, {page("cart"), "@hourly"}, {page("login"), "@daily"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.expect(t, 1); got[0].page != "login" || !got[0].at.Equal(at("10:15:00")) {
+			t.Fatalf("want the new page checked at once, got %v", got)
+		}
+		c.none(t, "the other pages keep their schedule")
+	})
+}
+
+func TestCheckAtStartWaitsEachPagesJitter(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: 10 * time.Minute, CheckAtStart: true}
+	start(t, s, []Job{{page("checkout"), "@daily"}}) // no scheduled run within the jitter
+
+	when := clk.waitTimerIn(t, at("09:59:30"), at("10:09:30"))
+	c.none(t, "the first run waits its jitter too")
+	clk.set(when)
+	if st := c.expect(t, 1)[0]; !st.at.Equal(when) {
+		t.Fatalf("want the check at %s, got %s", when, st.at)
+	}
+}
+
+func TestNextRunSaysWhenEachPageIsCheckedNext(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	release := make(chan struct{})
+	c.block = func(string, int) chan struct{} { return release }
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1}
+	if next, _ := s.NextRun("shop", "checkout"); !next.IsZero() {
+		t.Fatalf("a scheduler not running has no next run: %s", next)
+	}
+	start(t, s, []Job{{page("checkout"), "*/15 * * * *"}})
+	clk.waitTimer(t, at("10:00:00"))
+	if next, running := s.NextRun("shop", "checkout"); !next.Equal(at("10:00:00")) || running {
+		t.Fatalf("NextRun = %s, %v; want 10:00:00, not running", next, running)
+	}
+	step(t, clk, c, at("10:00:00"), 1)
+	if next, running := s.NextRun("shop", "checkout"); !next.Equal(at("10:15:00")) || !running {
+		t.Fatalf("NextRun = %s, %v; want 10:15:00, running", next, running)
+	}
+	if next, _ := s.NextRun("shop", "cart"); !next.IsZero() {
+		t.Fatalf("a page without a job has no next run: %s", next)
+	}
+	close(release)
+}
+
 func TestSlowerThanWeekly(t *testing.T) {
 	jobs := []Job{
 		{page("monthly"), "@monthly"},

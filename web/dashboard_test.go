@@ -3,7 +3,9 @@ package web
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestTheDashboardSaysLoudlyWhenNoAlertChannelExists(t *testing.T) {
@@ -43,4 +45,35 @@ func TestTheDashboardSaysLoudlyWhenNoAlertChannelExists(t *testing.T) {
 			t.Fatalf("banner %q, channels %q", banner, channels)
 		}
 	})
+}
+
+func TestTheDashboardShowsEachPagesNextCheck(t *testing.T) {
+	next := time.Date(2026, 11, 23, 11, 0, 0, 0, time.UTC)
+	var running atomic.Bool
+	f := newFixtureWith(t, func(o *Options) {
+		o.NextCheck = func(site, page string) (time.Time, bool) {
+			if site == "shop" && page == "checkout" {
+				return next, running.Load()
+			}
+			return time.Time{}, false
+		}
+	})
+	c := f.client(t)
+	f.login(t, c, "alice", password)
+	_, doc := get(t, c, f.url("/"))
+	if got := strings.TrimSpace(doc.Find("table.pages td.next").Text()); got != "2026-11-23 11:00:00 UTC" {
+		t.Fatalf("next check shown as %q", got)
+	}
+	var api struct {
+		Pages []pageSummary `json:"pages"`
+	}
+	f.api(t, "GET", "/api/v1/pages", "", &api)
+	if len(api.Pages) != 1 || api.Pages[0].NextCheck == nil || !api.Pages[0].NextCheck.Equal(next) {
+		t.Fatalf("API: %+v", api.Pages)
+	}
+	running.Store(true)
+	_, doc = get(t, c, f.url("/"))
+	if got := strings.TrimSpace(doc.Find("table.pages td.next").Text()); got != "under way" {
+		t.Fatalf("a check under way shown as %q", got)
+	}
 }

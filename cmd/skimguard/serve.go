@@ -28,14 +28,14 @@ import (
 
 func runServe(ctx context.Context, e env, args []string) error {
 	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [flags]",
-		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding,\n"+
-			"and tell each configured alert channel about each open finding once, retrying failed deliveries until\n"+
-			"they succeed (with no channel at all it says so loudly; findings are logged either way). Serves the web\n"+
-			"interface and JSON API on --listen: sign in as a user from `skimguard user add`, or call the API with\n"+
-			"$SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads sites.yaml, its pages and alert channels (an\n"+
-			"invalid file, or a channel whose secret's environment variable is unset, is logged and the running\n"+
-			"configuration kept; checks under way keep their channels); SIGTERM or Ctrl-C lets running checks\n"+
-			"finish, then exits.")
+		"Run as a daemon: check each page once at start, then on its site's schedule (sites.yaml); store every\n"+
+			"scan and finding, and tell each configured alert channel about each open finding once, retrying failed\n"+
+			"deliveries until they succeed (with no channel at all it says so loudly; findings are logged either\n"+
+			"way). Serves the web interface and JSON API on --listen: sign in as a user from `skimguard user add`,\n"+
+			"or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads sites.yaml, its pages and\n"+
+			"alert channels (an invalid file, or a channel whose secret's environment variable is unset, is logged\n"+
+			"and the running configuration kept; checks under way keep their channels); SIGTERM or Ctrl-C lets\n"+
+			"running checks finish, then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
@@ -78,19 +78,6 @@ func runServe(ctx context.Context, e env, args []string) error {
 	a.mon.Scanned, a.mon.Delivered = m.Scanned, m.Delivered
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
-	var ui *http.Server
-	if *listen != "off" {
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			return fmt.Errorf("web interface: listen on %s: %w (use --listen HOST:PORT for another address, or --listen off)", *listen, err)
-		}
-		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
-		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
-			ln.Close()
-			return err
-		}
-	}
 	if *jitter == 0 {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
@@ -98,6 +85,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Workers: *workers,
 		Jitter:  *jitter,
 		Logger:  logger,
+		// A new install, or a page added by a reload, is not left
+		// unchecked until its schedule first comes due.
+		CheckAtStart: true,
 		Check: func(ctx context.Context, p skimguard.Page) {
 			res, err := a.mon.Check(ctx, []skimguard.Page{p})
 			if err != nil {
@@ -107,6 +97,19 @@ func runServe(ctx context.Context, e env, args []string) error {
 			logFindings(ctx, logger, p, res.Pages[0].Findings)
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
 		},
+	}
+	var ui *http.Server
+	if *listen != "off" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("web interface: listen on %s: %w (use --listen HOST:PORT for another address, or --listen off)", *listen, err)
+		}
+		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
+		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
+		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 
 	// The sweep retries alerts between checks; poked at start and after a
@@ -223,9 +226,10 @@ func uiURL(public string) (*url.URL, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
+		NextCheck:     sched.NextRun,
 		Channels:      func() []string { return alerts.Names(a.mon.Sinks()) },
 		SecureCookies: base.Scheme == "https", Logger: logger,
 	})

@@ -567,7 +567,7 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 
 // Findings opened while serve was not running, by a check without alert
 // channels, are told when serve starts with a channel: its sweep does not
-// wait for the page's next check (here an hour away).
+// wait for a check of the page (the one at start watches the page for 15 s).
 func TestServeTellsItsChannelsAtStartAboutFindingsOpenedBefore(t *testing.T) {
 	shop := startShop(t)
 	dir := t.TempDir()
@@ -591,7 +591,18 @@ func TestServeTellsItsChannelsAtStartAboutFindingsOpenedBefore(t *testing.T) {
 	if code, out, errOut := cli(t, "check", "--config", cfg, "--db", db); code != exitFindings {
 		t.Fatalf("check: %d\n%s%s", code, out, errOut)
 	}
-	os.WriteFile(cfg, []byte(sites+fmt.Sprintf("alerts:\n  - type: webhook\n    url: %s\n    secret_env: SECRET\n", hook.URL)), 0o600)
+	slow := strings.Replace(sites, "wait: 1s", "wait: 15s", 1)
+	os.WriteFile(cfg, []byte(slow+fmt.Sprintf("alerts:\n  - type: webhook\n    url: %s\n    secret_env: SECRET\n", hook.URL)), 0o600)
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	scans := func() int {
+		s, _ := store.Scans(context.Background(), skimguard.ScanFilter{Limit: -1})
+		return len(s)
+	}
+	before := scans()
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -611,4 +622,80 @@ func TestServeTellsItsChannelsAtStartAboutFindingsOpenedBefore(t *testing.T) {
 	waitFor(t, 30*time.Second, "the skimmer found before serve started told to its channel", func() bool {
 		return hook.findings()[skimguard.KindDataExfiltration] > 0
 	})
+	if n := scans(); n != before {
+		t.Fatalf("the alert must come from the sweep at start, not a check; %d scans stored since serve started", n-before)
+	}
+}
+
+// A new install is not silent until the schedule first comes due: serve
+// checks each page once at start, and the dashboard (here its API) says
+// when the page is checked next.
+func TestServeChecksEachPageAtStartAndShowsItsNextCheck(t *testing.T) {
+	shop := startShop(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sites.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`sites:
+  - name: shop
+    schedule: "@every 1h"
+    pages:
+      - name: checkout
+        url: %s
+        wait: 1s
+`, shop.CheckoutURL())), 0o600)
+	db := filepath.Join(dir, "sg.db")
+	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", db, "--samples", "1", "--reason", "onboarding"); code != exitOK {
+		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
+	}
+	const token = "0123456789abcdef0123456789abcdef-serve-test"
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var logs syncBuffer
+	exited := make(chan int, 1)
+	started := time.Now()
+	go func() {
+		exited <- run(ctx, []string{"serve", "--config", cfg, "--db", db, "--listen", "127.0.0.1:0", "--jitter", "0"},
+			env{stdout: io.Discard, stderr: &logs, getenv: func(k string) string { return map[string]string{"SKIMGUARD_API_TOKEN": token}[k] }})
+	}()
+	defer func() {
+		stop()
+		<-exited
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", logs.String())
+		}
+	}()
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	waitFor(t, 60*time.Second, "a check at start", func() bool {
+		s, _ := store.Scans(ctx, skimguard.ScanFilter{Site: "shop", Page: "checkout", Limit: 1})
+		// ok or findings: the demo's A/B test may show a variant one sample missed.
+		return len(s) == 1 && s[0].BaselineVersion == 1 && s[0].Status != skimguard.ScanFailed && s[0].StartedAt.After(started)
+	})
+
+	var ui string
+	waitFor(t, 30*time.Second, "the web interface", func() bool {
+		_, after, ok := strings.Cut(logs.String(), "msg=\"web interface\" url=")
+		ui, _, _ = strings.Cut(after, " ")
+		return ok
+	})
+	req, _ := http.NewRequest("GET", ui+"/api/v1/pages", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Pages []struct {
+			NextCheck *time.Time `json:"next_check"`
+		} `json:"pages"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got.Pages) != 1 || got.Pages[0].NextCheck == nil {
+		t.Fatalf("pages: %+v, %v", got, err)
+	}
+	if next := *got.Pages[0].NextCheck; next.Before(started.Add(59*time.Minute)) || next.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("the next check is at %s, want an hour after the start at %s", next, started)
+	}
 }
