@@ -67,7 +67,8 @@ type Delivery struct {
 	Site string    `json:"site"`
 	Page string    `json:"page"`
 	// ScanID is the scan whose findings were sent; Findings their ids (0
-	// for a scan.failed notice, which is not stored as a finding).
+	// for a scan.failed notice, which is not stored as a finding). A notice
+	// with ScanID 0 says the page has no baseline, so no scan was made.
 	ScanID   int64   `json:"scan_id"`
 	Findings []int64 `json:"findings"`
 	OK       bool    `json:"ok"`

@@ -273,8 +273,9 @@ func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguar
 			return pr, err
 		}
 		pr.Status = skimguard.CheckFailed
-		pr.Error = fmt.Sprintf("no approved baseline: take one with `skimguard baseline --site %s`", p.Site)
+		pr.Error = NoBaseline(p)
 		pr.Findings = []skimguard.Finding{failure(p, pr.Error)}
+		m.alertNoBaseline(ctx, sinks, p, pr.Findings[0])
 		return pr, nil
 	}
 	scan, scanErr := m.observe(ctx, p)
@@ -310,6 +311,12 @@ func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguar
 	m.alertFindings(ctx, sinks, p, scan)
 	pr.Findings = scan.Findings
 	return pr, nil
+}
+
+// NoBaseline says that page p has no approved baseline yet, so that it
+// cannot be checked, and how to take one.
+func NoBaseline(p skimguard.Page) string {
+	return fmt.Sprintf("no approved baseline yet: take one with `skimguard baseline --site %s --reason TEXT`", p.Site)
 }
 
 // failure is the finding that says a page could not be checked: a skimmer

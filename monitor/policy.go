@@ -178,3 +178,50 @@ func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak [
 	}
 	return told, tried, nil
 }
+
+// alertNoBaseline tells each sink once that page p has no baseline, so
+// that it is not checked; f says so. The notice is recorded as a delivery
+// of finding 0 with no scan (none was made), and "once" is read from those:
+// a sink that was told is told again only after the page was checked
+// against a baseline since, that is, after it had a baseline and lost it.
+// The page's newest scan stands for that (a scan compared with a baseline
+// records its version): simple, and a restart changes nothing.
+func (m *Monitor) alertNoBaseline(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, f skimguard.Finding) {
+	if len(sinks) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	log := m.logger().With("site", p.Site, "page", p.Name)
+	told, err := m.toldNoBaseline(ctx, sinks, p)
+	if err != nil {
+		log.Error("cannot read past alerts; alerting the missing baseline", "err", err)
+	}
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return told[s.Name()] })
+	if len(sinks) > 0 {
+		m.alert(ctx, sinks, p, nil, []skimguard.Finding{f})
+	}
+}
+
+// toldNoBaseline returns the sinks, by name, that were told that p has no
+// baseline since it last had one.
+func (m *Monitor) toldNoBaseline(ctx context.Context, sinks []alerts.Sink, p skimguard.Page) (map[string]bool, error) {
+	var since time.Time
+	scans, err := m.Store.Scans(ctx, skimguard.ScanFilter{Site: p.Site, Page: p.Name, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(scans) == 1 && scans[0].BaselineVersion > 0 {
+		since = scans[0].StartedAt
+	}
+	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: []string{p.Site}, From: since, Findings: []int64{0}, Sinks: alerts.Names(sinks)})
+	if err != nil {
+		return nil, err
+	}
+	told := map[string]bool{}
+	for _, d := range ds {
+		if d.Page == p.Name && d.ScanID == 0 && d.OK {
+			told[d.Sink] = true
+		}
+	}
+	return told, nil
+}

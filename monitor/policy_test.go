@@ -3,8 +3,11 @@ package monitor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,4 +295,73 @@ func TestRemindAfterCountsFromTheLastAlertToTheChannel(t *testing.T) {
 	if rcv.count() != 2 {
 		t.Fatalf("the next reminder counts from the last one; alerts: %d", rcv.count())
 	}
+}
+
+// forgetful is a store that can lose its baselines, as a page that had one
+// and lost it would.
+type forgetful struct {
+	skimguard.Store
+	forget atomic.Bool
+}
+
+func (f *forgetful) Baseline(ctx context.Context, site, page string) (*skimguard.Baseline, error) {
+	if f.forget.Load() {
+		return nil, fmt.Errorf("%s/%s: %w", site, page, skimguard.ErrNoBaseline)
+	}
+	return f.Store.Baseline(ctx, site, page)
+}
+
+func TestAPageWithoutABaselineIsAlertedOnce(t *testing.T) {
+	ctx := context.Background()
+	m, _, rcv, pages := setup(t)
+	clk := &clock{t: t0}
+	m.Now = clk.Now
+	store := &forgetful{Store: m.Store}
+	m.Store = store
+	cart := pages[1:]
+
+	res := checkAt(t, m, clk, time.Hour, cart)
+	if res.Pages[0].Status != skimguard.CheckFailed || !strings.Contains(res.Pages[0].Error, "skimguard baseline --site shop --reason") {
+		t.Fatalf("the report must say how to take a baseline: %+v", res.Pages[0])
+	}
+	if rcv.count() != 1 {
+		t.Fatalf("want one alert that the cart has no baseline; alerts: %d", rcv.count())
+	}
+	f := rcv.payload(0).Findings[0]
+	if rcv.payload(0).Page != "cart" || f.Kind != skimguard.KindScanFailed || f.Severity != skimguard.SeverityHigh || f.ID != 0 ||
+		!strings.Contains(f.Detail, "no approved baseline yet") || !strings.Contains(f.Detail, "skimguard baseline --site shop --reason") {
+		t.Fatalf("the alert must say the cart has no baseline and how to take one: %+v", rcv.payload(0))
+	}
+	checkAt(t, m, clk, time.Hour, cart)
+	m = restarted(m)
+	checkAt(t, m, clk, time.Hour, cart)
+	if rcv.count() != 1 {
+		t.Fatalf("alerted once, restart or not; alerts: %d", rcv.count())
+	}
+
+	t.Run("a channel added later is told once too", func(t *testing.T) {
+		other := &receiver{}
+		srv := httptest.NewServer(other)
+		defer srv.Close()
+		m.SetSinks(append(m.Sinks(), hook(srv.URL)))
+		checkAt(t, m, clk, time.Hour, cart)
+		checkAt(t, m, clk, time.Hour, cart)
+		if rcv.count() != 1 || other.count() != 1 {
+			t.Fatalf("want the new channel told once and the old one not again: %d and %d", rcv.count(), other.count())
+		}
+	})
+
+	t.Run("again only after the page had a baseline and lost it", func(t *testing.T) {
+		before := rcv.count()
+		if _, err := m.Learn(ctx, cart, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"}); err != nil {
+			t.Fatal(err)
+		}
+		checkAt(t, m, clk, time.Hour, cart)
+		store.forget.Store(true)
+		checkAt(t, m, clk, time.Hour, cart)
+		checkAt(t, m, clk, time.Hour, cart)
+		if rcv.count() != before+1 || !strings.Contains(rcv.payload(before).Findings[0].Detail, "no approved baseline yet") {
+			t.Fatalf("want one more alert once the baseline is lost: %+v", rcv.bodies[before:])
+		}
+	})
 }

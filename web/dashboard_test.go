@@ -6,6 +6,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	skimguard "github.com/skimguard/skimguard"
 )
 
 func TestTheDashboardSaysLoudlyWhenNoAlertChannelExists(t *testing.T) {
@@ -75,5 +79,26 @@ func TestTheDashboardShowsEachPagesNextCheck(t *testing.T) {
 	_, doc = get(t, c, f.url("/"))
 	if got := strings.TrimSpace(doc.Find("table.pages td.next").Text()); got != "under way" {
 		t.Fatalf("a check under way shown as %q", got)
+	}
+}
+
+func TestTheDashboardSaysWhichPagesHaveNoBaselineYet(t *testing.T) {
+	f := newFixtureWith(t, func(o *Options) {
+		o.Pages = func() []skimguard.Page {
+			return []skimguard.Page{{Site: "shop", Name: "checkout", URL: pageURL}, {Site: "blog", Name: "donate", URL: "http://127.0.0.1:1/donate"}}
+		}
+	})
+	c := f.client(t)
+	f.login(t, c, "alice", password)
+	_, doc := get(t, c, f.url("/"))
+	rows := map[string]string{}
+	doc.Find("table.pages tbody tr").Each(func(_ int, tr *goquery.Selection) {
+		rows[strings.TrimSpace(tr.Find("td").First().Text())] = strings.Join(strings.Fields(tr.Find("td.baseline").Text()), " ")
+	})
+	if got := rows["blog"]; !strings.Contains(got, "no baseline yet") || !strings.Contains(got, `skimguard baseline --site blog --reason`) {
+		t.Fatalf("the page without a baseline shows %q", got)
+	}
+	if got := rows["shop"]; got != "version 1" {
+		t.Fatalf("the page with a baseline shows %q", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,6 +72,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	warnSlow(logger, jobs)
 	warnChannels(logger, a.mon.Sinks())
+	warnNoBaseline(ctx, logger, a.store, a.pages)
 	// A daemon alerts a failing page once it failed twice in a row; a single
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
@@ -94,8 +96,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
 				return
 			}
-			logFindings(ctx, logger, p, res.Pages[0].Findings)
-			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
+			pr := res.Pages[0]
+			logFindings(ctx, logger, p, pr.Findings)
+			if pr.Status == skimguard.CheckFailed {
+				logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
+				return
+			}
+			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
 		},
 	}
 	var ui *http.Server
@@ -132,7 +139,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if ps := reload(c, e, sched, a.mon, logger); ps != nil {
+				if ps := reload(ctx, c, e, sched, a.mon, logger); ps != nil {
 					pages.Store(&ps)
 					select {
 					case poke <- struct{}{}:
@@ -185,7 +192,7 @@ func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.P
 // cannot be built (its secret's environment variable unset), changes
 // nothing: it is logged, the running configuration stays and reload returns
 // nil. Checks under way keep the channels they started with.
-func reload(c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) []skimguard.Page {
+func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) []skimguard.Page {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -209,6 +216,7 @@ func reload(c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, l
 			for i, j := range jobs {
 				pages[i] = j.Page
 			}
+			warnNoBaseline(ctx, logger, mon.Store, pages)
 			return pages
 		}
 	}
@@ -286,6 +294,23 @@ func warnChannels(logger *slog.Logger, sinks []alerts.Sink) {
 			logger.Warn("two alert channels share a name, so the delivery log cannot tell them apart: a finding told to one counts as told to the other", "channel", name)
 		}
 		seen[name] = true
+	}
+}
+
+// warnNoBaseline warns about each page that has no baseline yet, and so is
+// not checked, saying how to take one.
+func warnNoBaseline(ctx context.Context, logger *slog.Logger, store skimguard.Store, pages []skimguard.Page) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	bs, err := store.Baselines(ctx, nil)
+	if err != nil {
+		logger.Error("cannot read the baselines to say which pages have none", "err", err)
+		return
+	}
+	for _, p := range pages {
+		if !slices.ContainsFunc(bs, func(b skimguard.Baseline) bool { return b.Site == p.Site && b.Page == p.Name }) {
+			logger.Warn("page not checked: "+monitor.NoBaseline(p), "site", p.Site, "page", p.Name)
+		}
 	}
 }
 

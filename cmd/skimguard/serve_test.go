@@ -67,6 +67,16 @@ func TestServeChecksOnScheduleAndStopsCleanly(t *testing.T) {
 	if !strings.Contains(logs, "stopped") {
 		t.Errorf("serve did not say it stopped:\n%s", logs)
 	}
+	// The archive has no baseline: said at start, and its check at start
+	// is a warning, not a silent failure.
+	for _, want := range []string{
+		"level=WARN msg=\"page not checked: no approved baseline yet: take one with `skimguard baseline --site archive --reason TEXT`\" site=archive page=old",
+		"level=WARN msg=checked site=archive page=old status=failed err=\"no approved baseline yet",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs)
+		}
+	}
 
 	store, err := sqlite.Open(context.Background(), db)
 	if err != nil {
@@ -473,8 +483,10 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
         url: %s
         wait: 1s
 `, shop.CheckoutURL())
+	// The reload adds a cart page too, which has no baseline.
 	withHook := func(secretEnv string) string {
-		return sites + fmt.Sprintf("alerts:\n  - type: webhook\n    url: %s\n    secret_env: %s\n", hook.URL, secretEnv)
+		return sites + fmt.Sprintf("      - name: cart\n        url: %s\n        wait: 1s\nalerts:\n  - type: webhook\n    url: %s\n    secret_env: %s\n",
+			shop.ShopURL+"/cart", hook.URL, secretEnv)
 	}
 	os.WriteFile(cfg, []byte(sites), 0o600)
 	db := filepath.Join(dir, "sg.db")
@@ -563,6 +575,22 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 	if n := hook.findings()[skimguard.KindDataExfiltration]; n != 1 {
 		t.Errorf("the receiver got the skimmer %d times", n)
 	}
+	t.Run("the page added without a baseline is warned about at the reload and alerted once", func(t *testing.T) {
+		if !strings.Contains(logs.String(), "level=WARN msg=\"page not checked: no approved baseline yet: take one with `skimguard baseline --site shop --reason TEXT`\" site=shop page=cart") {
+			t.Errorf("no warning about the cart at the reload:\n%s", logs.String())
+		}
+		hook.mu.Lock()
+		defer hook.mu.Unlock()
+		n := 0
+		for _, p := range hook.got {
+			if p.Page == "cart" && len(p.Findings) == 1 && strings.Contains(p.Findings[0].Detail, "no approved baseline yet") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("the cart's missing baseline was alerted %d times, want once: %+v", n, hook.got)
+		}
+	})
 }
 
 // Findings opened while serve was not running, by a check without alert
