@@ -194,8 +194,8 @@ func coverage(p skimguard.Page, scans []skimguard.Scan, from, end time.Time) Cov
 	c := Coverage{Site: p.Site, Page: p.Name, Gaps: []Gap{}}
 	last := from
 	for _, s := range scans {
-		if s.Site != p.Site || s.Page != p.Name {
-			continue
+		if s.Site != p.Site || s.Page != p.Name || s.Status == skimguard.ScanStopped {
+			continue // a check stopped by a shutdown is neither a check nor a failure
 		}
 		c.Scans++
 		if s.Status == skimguard.ScanFailed {

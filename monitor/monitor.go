@@ -145,17 +145,24 @@ func (m *Monitor) save(ctx context.Context, scan *skimguard.Scan) error {
 	return nil
 }
 
-// observe scans one page and records the scan's timing.
+// observe scans one page and records the scan's timing. A scan whose ctx
+// was cancelled (not timed out) is stopped, not failed.
 func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Scan, error) {
 	m.progress(p, "loading and watching (window %s)", p.Wait)
 	scan := &skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL, StartedAt: m.now()}
-	if err := ctx.Err(); err != nil {
-		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
-		return scan, err
+	err := ctx.Err()
+	var obs *skimguard.Observation
+	if err == nil {
+		obs, err = m.Scanner.Scan(ctx, p)
+		scan.Duration = m.now().Sub(scan.StartedAt)
 	}
-	obs, err := m.Scanner.Scan(ctx, p)
-	scan.Duration = m.now().Sub(scan.StartedAt)
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		scan.Status, scan.Error = skimguard.ScanStopped, "stopped before it completed: "+err.Error()
+		m.logger().Info("scan stopped before it completed", "site", p.Site, "page", p.Name, "err", err)
+		m.progress(p, "stopped: %v", err)
+		return scan, err
+	case err != nil:
 		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
 		m.logger().Warn("scan failed", "site", p.Site, "page", p.Name, "err", err)
 		m.progress(p, "failed: %v", err)
@@ -213,7 +220,7 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 			if err := m.save(ctx, scan); err != nil {
 				return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 			}
-			if scan.Status == skimguard.ScanFailed {
+			if !scan.Status.Completed() {
 				failed = errors.New(scan.Error)
 				continue
 			}
@@ -297,9 +304,15 @@ func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguar
 		return pr, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 	}
 	if scanErr != nil {
-		pr.Status, pr.Error = skimguard.CheckFailed, scanErr.Error()
+		pr.Status, pr.Error = skimguard.CheckFailed, scan.Error
 		f := failure(p, pr.Error)
-		m.alertFailure(ctx, sinks, p, scan, f)
+		if scan.Status == skimguard.ScanStopped {
+			// The page did not fail: nothing to alert, and failedInARow
+			// does not count it.
+			m.logger().Info("check stopped; no failure alert", "site", p.Site, "page", p.Name)
+		} else {
+			m.alertFailure(ctx, sinks, p, scan, f)
+		}
 		pr.Findings = []skimguard.Finding{f}
 		return pr, nil
 	}

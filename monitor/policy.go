@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -55,11 +54,6 @@ func (m *Monitor) remindAfter() time.Duration {
 // a channel added meanwhile hears of it too.
 func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, f skimguard.Finding) {
 	log := m.logger().With("site", p.Site, "page", p.Name)
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// The check was stopped (shutdown, Ctrl-C): the page did not fail.
-		log.Info("check stopped; no failure alert", "err", ctx.Err())
-		return
-	}
 	ctx = context.WithoutCancel(ctx)
 	n := m.failureAlertAfter()
 	streak, err := m.failedInARow(ctx, p, 0)
@@ -124,7 +118,8 @@ func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skim
 }
 
 // failedInARow returns the page's latest failed scans in a row, newest
-// first, leaving out the scan with id skip (0 skips none).
+// first, leaving out the scan with id skip (0 skips none). Stopped scans
+// say nothing about the page: they neither count nor end a run.
 func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64) ([]skimguard.Scan, error) {
 	// Most runs end within a few scans: read a few, then more. Reading
 	// the newest again with a larger limit, rather than paging by time,
@@ -138,7 +133,7 @@ func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64
 		var streak []skimguard.Scan
 		ended := limit < 0 || len(scans) < limit
 		for _, s := range scans {
-			if s.ID == skip {
+			if s.ID == skip || s.Status == skimguard.ScanStopped {
 				continue
 			}
 			if s.Status != skimguard.ScanFailed {

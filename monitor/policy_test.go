@@ -365,3 +365,38 @@ func TestAPageWithoutABaselineIsAlertedOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestAStoppedCheckIsStoredAsStoppedAndNeverCountsAsAFailure(t *testing.T) {
+	m, sc, rcv, pages := setup(t)
+	clk := &clock{t: t0}
+	m.Now = clk.Now
+	m.Learn(context.Background(), pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	stop := func() {
+		clk.advance(time.Hour)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		m.Scanner = stopping{stop: cancel}
+		if _, err := m.Check(ctx, pages[:1]); err != nil {
+			t.Fatal(err)
+		}
+		m.Scanner = sc
+	}
+	stop()
+	stop()
+	scans, _ := m.Store.Scans(context.Background(), skimguard.ScanFilter{Page: "checkout", Limit: 2})
+	for _, s := range scans {
+		if s.Status != skimguard.ScanStopped || !strings.Contains(s.Error, "stopped before it completed") {
+			t.Fatalf("a check cut short must be stored as stopped: %+v", s)
+		}
+	}
+	sc.fail("checkout", errors.New("HTTP 503"))
+	checkAt(t, m, clk, time.Hour, pages[:1])
+	if rcv.count() != 0 {
+		t.Fatalf("one failure after two stopped checks is one failure in a row, not three; alerts: %+v", rcv.bodies)
+	}
+	stop()
+	checkAt(t, m, clk, time.Hour, pages[:1])
+	if rcv.count() != 1 || !strings.Contains(rcv.payload(0).Findings[0].Detail, "2 times in a row") {
+		t.Fatalf("a stopped check between two failures does not end the run: %+v", rcv.bodies)
+	}
+}

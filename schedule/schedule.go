@@ -61,6 +61,11 @@ type Scheduler struct {
 	// check's ctx then ends with context.DeadlineExceeded. 0 or less means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// Grace is how long the checks under way may go on once Run's ctx
+	// ends: no check starts after that, and the checks still running when
+	// Grace has passed see their ctx cancelled (context.Canceled). 0 or
+	// less cancels them at once.
+	Grace time.Duration
 	// CheckAtStart checks each page once as soon as Run starts, and a page
 	// that Reload adds as soon as it is added, after its jitter like any
 	// run, then on its schedule: a new install or page is not left unchecked
@@ -106,7 +111,8 @@ func (s *Scheduler) logger() *slog.Logger {
 }
 
 // Run checks the jobs' pages on their schedules until ctx is done, then
-// waits for the checks under way, which see ctx cancelled, and returns nil.
+// starts no more, gives the checks under way up to Grace to finish, cancels
+// those still running, waits for them and returns nil.
 // It fails at once when Check is not set, a spec is invalid or a page has
 // two jobs, and when the Scheduler is already running.
 func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
@@ -137,11 +143,15 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 	}
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
+	// Checks run under checkCtx, which outlives ctx by the grace period, so
+	// that a shutdown does not cut them short at once.
+	checkCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopChecks()
 	log := s.logger()
 	log.Info("scheduler started", "pages", len(jobs), "workers", workers)
 	for {
 		now := clock.Now()
-		next := s.startDue(ctx, now, sem, &wg)
+		next := s.startDue(ctx, checkCtx, now, sem, &wg)
 		var fire <-chan time.Time
 		var t Timer
 		if !next.IsZero() {
@@ -155,8 +165,7 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 			if t != nil {
 				t.Stop()
 			}
-			log.Info("scheduler stopping; waiting for checks under way")
-			wg.Wait()
+			s.drain(clock, &wg, stopChecks)
 			log.Info("scheduler stopped")
 			return nil
 		case <-fire:
@@ -168,9 +177,36 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 	}
 }
 
+// drain waits for the runs under way, for up to Grace before it stops
+// their checks.
+func (s *Scheduler) drain(clock Clock, wg *sync.WaitGroup, stopChecks func()) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	log := s.logger()
+	if s.Grace > 0 {
+		log.Info("scheduler stopping; checks under way may finish", "grace", s.Grace)
+		t := clock.NewTimer(s.Grace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-t.C():
+			log.Warn("grace period over; stopping the checks still under way", "grace", s.Grace)
+		}
+	} else {
+		log.Info("scheduler stopping; stopping the checks under way")
+	}
+	stopChecks()
+	<-done
+}
+
 // startDue starts the runs due at now and returns when the next one is due
-// (zero when none ever is).
-func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct{}, wg *sync.WaitGroup) time.Time {
+// (zero when none ever is). Runs wait for their jitter and a worker under
+// ctx, and check under checkCtx.
+func (s *Scheduler) startDue(ctx, checkCtx context.Context, now time.Time, sem chan struct{}, wg *sync.WaitGroup) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var earliest time.Time
@@ -185,7 +221,7 @@ func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct
 			} else {
 				s.running[e.key] = true
 				wg.Add(1)
-				go s.run(ctx, e.job, e.key, sem, wg)
+				go s.run(ctx, checkCtx, e.job, e.key, sem, wg)
 			}
 			// From now, not from the missed time: a scheduler that was
 			// held up runs once, not once per missed slot.
@@ -201,8 +237,9 @@ func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct
 	return earliest
 }
 
-// run waits its jitter and a worker, then checks the page.
-func (s *Scheduler) run(ctx context.Context, job Job, key string, sem chan struct{}, wg *sync.WaitGroup) {
+// run waits its jitter and a worker, unless ctx ends first, then checks
+// the page under checkCtx.
+func (s *Scheduler) run(ctx, checkCtx context.Context, job Job, key string, sem chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -227,7 +264,7 @@ func (s *Scheduler) run(ctx context.Context, job Job, key string, sem chan struc
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	cctx, stop := withClockTimeout(ctx, clock, timeout)
+	cctx, stop := withClockTimeout(checkCtx, clock, timeout)
 	defer stop()
 	start := clock.Now()
 	log.Info("check started")

@@ -346,6 +346,70 @@ func TestRunReturnsAfterCancelOnceChecksEnd(t *testing.T) {
 	}
 }
 
+func TestAfterStopChecksUnderWayMayFinishWithinGrace(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	release := make(chan struct{})
+	c.block = func(string, int) chan struct{} { return release }
+	// One worker: the checkout's check runs, the cart's waits for it.
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, Workers: 1, Grace: 30 * time.Second}
+	stop, done := start(t, s, []Job{{page("checkout"), "@hourly"}, {page("cart"), "@hourly"}})
+	st := step(t, clk, c, at("10:00:00"), 1)[0]
+	stop()
+	clk.waitTimer(t, at("10:00:30")) // the grace period
+	if err := st.ctx.Err(); err != nil {
+		t.Fatalf("a check under way must not be stopped within the grace period: %v", err)
+	}
+	clk.set(at("10:00:20"))
+	if err := st.ctx.Err(); err != nil {
+		t.Fatalf("a check under way must not be stopped within the grace period: %v", err)
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		done <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return once the check under way finished")
+	}
+	c.none(t, "no check starts after the stop, not even one that was waiting for a worker")
+}
+
+func TestAfterTheGracePeriodTheChecksStillRunningAreStopped(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	stopped := make(chan error, 1)
+	c.block = func(string, int) chan struct{} {
+		c.mu.Lock()
+		ctx := c.runs[0].ctx
+		c.mu.Unlock()
+		<-ctx.Done()
+		stopped <- ctx.Err()
+		return nil
+	}
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, Grace: time.Minute}
+	stop, _ := start(t, s, []Job{{page("checkout"), "@hourly"}})
+	step(t, clk, c, at("10:00:00"), 1)
+	stop()
+	clk.waitTimer(t, at("10:01:00"))
+	select {
+	case err := <-stopped:
+		t.Fatalf("the check was stopped before the grace period ended: %v", err)
+	default:
+	}
+	clk.set(at("10:01:00"))
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("want the check cancelled (context.Canceled), got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the check was not stopped when the grace period ended")
+	}
+}
+
 func TestTimeoutCancelsAHungCheck(t *testing.T) {
 	clk := &fakeClock{now: at("09:59:30")}
 	c := newChecks(clk)

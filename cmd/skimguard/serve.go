@@ -28,24 +28,29 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [flags]",
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [--jitter D] [--grace D] [flags]",
 		"Run as a daemon: check each page once at start, then on its site's schedule (sites.yaml); store every\n"+
 			"scan and finding, and tell each configured alert channel about each open finding once, retrying failed\n"+
 			"deliveries until they succeed (with no channel at all it says so loudly; findings are logged either\n"+
 			"way). Serves the web interface and JSON API on --listen: sign in as a user from `skimguard user add`,\n"+
 			"or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads sites.yaml, its pages and\n"+
 			"alert channels (an invalid file, or a channel whose secret's environment variable is unset, is logged\n"+
-			"and the running configuration kept; checks under way keep their channels); SIGTERM or Ctrl-C lets\n"+
-			"running checks finish, then exits.")
+			"and the running configuration kept; checks under way keep their channels). SIGTERM or Ctrl-C starts\n"+
+			"no new check, lets those under way finish for up to --grace, stops the rest (stored as stopped, not\n"+
+			"as failed), then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
+	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *workers < 1 {
 		return usageErr("--workers must be at least 1")
+	}
+	if *grace < 0 {
+		return usageErr("--grace must not be negative")
 	}
 	if *publicURL != "" {
 		if _, err := uiURL(*publicURL); err != nil {
@@ -86,6 +91,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	sched := &schedule.Scheduler{
 		Workers: *workers,
 		Jitter:  *jitter,
+		Grace:   *grace,
 		Logger:  logger,
 		// A new install, or a page added by a reload, is not left
 		// unchecked until its schedule first comes due.

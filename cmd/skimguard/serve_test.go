@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -637,7 +638,8 @@ func TestServeTellsItsChannelsAtStartAboutFindingsOpenedBefore(t *testing.T) {
 	var logs syncBuffer
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, []string{"serve", "--config", cfg, "--db", db, "--listen", "off", "--jitter", "0"},
+		// --grace 0: the 15 s check at start need not finish when the test ends.
+		exited <- run(ctx, []string{"serve", "--config", cfg, "--db", db, "--listen", "off", "--jitter", "0", "--grace", "0"},
 			env{stdout: io.Discard, stderr: &logs, getenv: func(k string) string { return map[string]string{"SECRET": secret}[k] }})
 	}()
 	defer func() {
@@ -725,5 +727,89 @@ func TestServeChecksEachPageAtStartAndShowsItsNextCheck(t *testing.T) {
 	}
 	if next := *got.Pages[0].NextCheck; next.Before(started.Add(59*time.Minute)) || next.After(time.Now().Add(time.Hour)) {
 		t.Fatalf("the next check is at %s, want an hour after the start at %s", next, started)
+	}
+}
+
+// SIGTERM (here the context serve runs under, which SIGTERM ends) lets a
+// check under way finish within --grace and stores it as it ended; one
+// still running when the grace period is over is stored as stopped, not as
+// failed. The page is a loopback page watched for 4 s.
+func TestServeLetsChecksFinishWithinTheGracePeriod(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Chromium; skipped with -short")
+	}
+	var hits atomic.Int64
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/checkout" {
+			http.NotFound(w, r)
+			return
+		}
+		hits.Add(1)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>Checkout</title><form action="/pay" method="post"><input name="cardnumber" autocomplete="cc-number"><button>Pay</button></form>`)
+	}))
+	defer page.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sites.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`sites:
+  - name: shop
+    schedule: "@every 1h"
+    pages:
+      - name: checkout
+        url: %s/checkout
+        wait: 4s
+        interact: false
+`, page.URL)), 0o600)
+	db := filepath.Join(dir, "sg.db")
+	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", db, "--samples", "1", "--reason", "onboarding"); code != exitOK {
+		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
+	}
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	for _, tc := range []struct {
+		name  string
+		grace string
+		want  skimguard.ScanStatus
+	}{
+		{"within the default grace, the check completes and is stored ok", "", skimguard.ScanOK},
+		{"past a tiny grace, the check is stopped and stored as stopped", "--grace=10ms", skimguard.ScanStopped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"serve", "--config", cfg, "--db", db, "--listen", "off", "--jitter", "0"}
+			if tc.grace != "" {
+				args = append(args, tc.grace)
+			}
+			ctx, sigterm := context.WithCancel(context.Background())
+			defer sigterm()
+			var logs syncBuffer
+			exited := make(chan int, 1)
+			started := time.Now()
+			before := hits.Load()
+			go func() {
+				exited <- run(ctx, args, env{stdout: io.Discard, stderr: &logs, getenv: func(string) string { return "" }})
+			}()
+			// The check at start has loaded the page and watches it for 4 s.
+			waitFor(t, 60*time.Second, "the check at start to load the page", func() bool { return hits.Load() > before })
+			sigterm()
+			select {
+			case code := <-exited:
+				if code != exitOK {
+					t.Fatalf("serve exited %d:\n%s", code, logs.String())
+				}
+			case <-time.After(90 * time.Second):
+				t.Fatalf("serve did not exit:\n%s", logs.String())
+			}
+			scans, err := store.Scans(context.Background(), skimguard.ScanFilter{Site: "shop", Page: "checkout", Limit: 1})
+			if err != nil || len(scans) != 1 || !scans[0].StartedAt.After(started) {
+				t.Fatalf("the check under way was not stored: %+v, %v\n%s", scans, err, logs.String())
+			}
+			if s := scans[0]; s.Status != tc.want {
+				t.Fatalf("the check under way was stored %s (%s), want %s\n%s", s.Status, s.Error, tc.want, logs.String())
+			}
+		})
 	}
 }
