@@ -129,7 +129,7 @@ func (m *Monitor) alertFindings(ctx context.Context, sinks []alerts.Sink, p skim
 	defer mu.Unlock()
 	open, err := m.openFindings(ctx, []skimguard.Page{p})
 	if err == nil {
-		err = m.tell(ctx, sinks, p, scan, open[key(p)], scan.Findings)
+		err = m.tell(ctx, sinks, p, scan, open[pageKey(p)], scan.Findings)
 	}
 	if err != nil {
 		// Better a repeated alert than a silent one: the findings this
@@ -167,7 +167,7 @@ func (m *Monitor) Redeliver(ctx context.Context, pages []skimguard.Page) error {
 	}
 	var errs []error
 	for _, p := range pages {
-		fs := open[key(p)]
+		fs := open[pageKey(p)]
 		if len(fs) == 0 {
 			continue
 		}
@@ -187,15 +187,15 @@ func (m *Monitor) Redeliver(ctx context.Context, pages []skimguard.Page) error {
 	return errors.Join(errs...)
 }
 
-// key names a page in maps.
-func key(p skimguard.Page) string { return p.Site + "/" + p.Name }
+// pageKey names a page in maps.
+func pageKey(p skimguard.Page) string { return p.Site + "/" + p.Name }
 
 // openFindings reads the open findings of the pages, by page key.
 func (m *Monitor) openFindings(ctx context.Context, pages []skimguard.Page) (map[string][]skimguard.Finding, error) {
 	want := map[string]bool{}
 	var sites []string
 	for _, p := range pages {
-		want[key(p)] = true
+		want[pageKey(p)] = true
 		if !slices.Contains(sites, p.Site) {
 			sites = append(sites, p.Site)
 		}
@@ -206,7 +206,7 @@ func (m *Monitor) openFindings(ctx context.Context, pages []skimguard.Page) (map
 	}
 	out := map[string][]skimguard.Finding{}
 	for _, f := range fs {
-		k := key(skimguard.Page{Site: f.Site, Name: f.Page})
+		k := pageKey(skimguard.Page{Site: f.Site, Name: f.Page})
 		if want[k] {
 			out[k] = append(out[k], f)
 		}
@@ -218,6 +218,6 @@ func (m *Monitor) openFindings(ctx context.Context, pages []skimguard.Page) (map
 // deliveries one step, so that a check and the sweep never send one
 // finding twice.
 func (m *Monitor) pageLock(p skimguard.Page) *sync.Mutex {
-	mu, _ := m.delivering.LoadOrStore(key(p), &sync.Mutex{})
+	mu, _ := m.delivering.LoadOrStore(pageKey(p), &sync.Mutex{})
 	return mu.(*sync.Mutex)
 }

@@ -306,11 +306,9 @@ func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguar
 	if scanErr != nil {
 		pr.Status, pr.Error = skimguard.CheckFailed, scan.Error
 		f := failure(p, pr.Error)
-		if scan.Status == skimguard.ScanStopped {
-			// The page did not fail: nothing to alert, and failedInARow
-			// does not count it.
-			m.logger().Info("check stopped; no failure alert", "site", p.Site, "page", p.Name)
-		} else {
+		// A stopped check is no failure of the page: nothing to alert, and
+		// failedInARow does not count it.
+		if scan.Status != skimguard.ScanStopped {
 			m.alertFailure(ctx, sinks, p, scan, f)
 		}
 		pr.Findings = []skimguard.Finding{f}

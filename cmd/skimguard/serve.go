@@ -104,7 +104,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 			}
 			pr := res.Pages[0]
 			logFindings(ctx, logger, p, pr.Findings)
-			if pr.Status == skimguard.CheckFailed {
+			switch {
+			case pr.Status == skimguard.CheckFailed && errors.Is(ctx.Err(), context.Canceled):
+				logger.Info("check stopped before it completed", "site", p.Site, "page", p.Name)
+				return
+			case pr.Status == skimguard.CheckFailed:
 				logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
 				return
 			}

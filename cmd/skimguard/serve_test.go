@@ -810,6 +810,9 @@ func TestServeLetsChecksFinishWithinTheGracePeriod(t *testing.T) {
 			if s := scans[0]; s.Status != tc.want {
 				t.Fatalf("the check under way was stored %s (%s), want %s\n%s", s.Status, s.Error, tc.want, logs.String())
 			}
+			if strings.Contains(logs.String(), "status=failed") {
+				t.Fatalf("a check stopped by the shutdown is logged as failed:\n%s", logs.String())
+			}
 		})
 	}
 }
