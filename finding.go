@@ -212,7 +212,17 @@ const (
 	// ScanObserved: the page was observed without comparison (scan, or a
 	// baseline sample).
 	ScanObserved ScanStatus = "observed"
+	// ScanStopped: the check was stopped before it completed (shutdown,
+	// Ctrl-C). It says nothing about the page: it is neither a check nor a
+	// failure.
+	ScanStopped ScanStatus = "stopped"
 )
+
+// Completed reports whether a scan with this status observed the page: ok,
+// findings or observed, not failed or stopped.
+func (s ScanStatus) Completed() bool {
+	return s == ScanOK || s == ScanFindings || s == ScanObserved
+}
 
 // Scan is one load of a page and, when compared, its findings.
 type Scan struct {

@@ -73,7 +73,8 @@ type Delivery struct {
 	Site string    `json:"site"`
 	Page string    `json:"page"`
 	// ScanID is the scan whose findings were sent; Findings their ids (0
-	// for a scan.failed notice, which is not stored as a finding).
+	// for a scan.failed notice, which is not stored as a finding). A notice
+	// with ScanID 0 says the page has no baseline, so no scan was made.
 	ScanID   int64   `json:"scan_id"`
 	Findings []int64 `json:"findings"`
 	OK       bool    `json:"ok"`
@@ -85,6 +86,12 @@ type Delivery struct {
 type DeliveryFilter struct {
 	Sites    []string
 	From, To time.Time
+	// Findings selects the deliveries that carried at least one of these
+	// finding ids (0: a scan.failed notice).
+	Findings []int64
+	// Sinks selects the deliveries to these sinks, by the sink's name
+	// (alerts.Sink.Name).
+	Sinks []string
 }
 
 // User is someone who may sign in to the web interface.

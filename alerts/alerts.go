@@ -463,16 +463,21 @@ func newDeliveryID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Names returns the sinks' names, in order.
+func Names(sinks []Sink) []string {
+	names := make([]string, len(sinks))
+	for i, s := range sinks {
+		names[i] = s.Name()
+	}
+	return names
+}
+
 // Multi delivers each alert to every sink in it.
 type Multi []Sink
 
 // Name lists the sinks' names.
 func (m Multi) Name() string {
-	names := make([]string, len(m))
-	for i, s := range m {
-		names[i] = s.Name()
-	}
-	return "multi(" + strings.Join(names, ", ") + ")"
+	return "multi(" + strings.Join(Names(m), ", ") + ")"
 }
 
 // Send delivers a to all sinks at once, so that a slow one does not hold
@@ -503,11 +508,20 @@ type Filter struct {
 // Name returns the name of the filtered sink.
 func (f Filter) Name() string { return f.Sink.Name() }
 
-// Send passes a on with only the findings at or above MinSeverity, when a
-// is for one of Sites and some finding is left.
+// Send passes on what Route keeps of a, when some finding is left.
 func (f Filter) Send(ctx context.Context, a Alert) error {
-	if len(f.Sites) > 0 && !slices.Contains(f.Sites, a.Site) {
+	if a = f.Route(a); len(a.Findings) == 0 {
 		return nil
+	}
+	return f.Sink.Send(ctx, a)
+}
+
+// Route returns a with only the findings at or above MinSeverity, or with
+// none when a is not for one of Sites.
+func (f Filter) Route(a Alert) Alert {
+	if len(f.Sites) > 0 && !slices.Contains(f.Sites, a.Site) {
+		a.Findings = nil
+		return a
 	}
 	if f.MinSeverity != "" {
 		var kept []skimguard.Finding
@@ -516,12 +530,20 @@ func (f Filter) Send(ctx context.Context, a Alert) error {
 				kept = append(kept, fd)
 			}
 		}
-		if len(kept) == 0 {
-			return nil
-		}
 		a.Findings = kept
 	}
-	return f.Sink.Send(ctx, a)
+	return a
+}
+
+// Routed returns what of a the sink s delivers: for a sink with a route
+// (a Filter), the findings its route keeps; for any other sink, a whole.
+// The monitor records and retries deliveries of those findings only, so
+// that a finding a channel does not take is never counted as told to it.
+func Routed(s Sink, a Alert) Alert {
+	if r, ok := s.(interface{ Route(Alert) Alert }); ok {
+		return r.Route(a)
+	}
+	return a
 }
 
 // New builds the sink of one configured alert: a Webhook, a Slack, an

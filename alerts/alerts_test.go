@@ -400,6 +400,23 @@ func TestFilter(t *testing.T) {
 			t.Errorf("got %+v", rec.got)
 		}
 	})
+	t.Run("Routed says what a sink takes before it is sent", func(t *testing.T) {
+		rec := &recorder{}
+		if got := Routed(rec, testAlert()); len(got.Findings) != 2 {
+			t.Errorf("a sink without a route takes every finding: %+v", got.Findings)
+		}
+		var s Sink = Filter{Sink: rec, MinSeverity: skimguard.SeverityCritical}
+		if got := Routed(s, testAlert()); len(got.Findings) != 1 || got.Findings[0].ID != 7 {
+			t.Errorf("a filter takes the findings its route keeps: %+v", got.Findings)
+		}
+		s = Filter{Sink: rec, Sites: []string{"other"}}
+		if got := Routed(s, testAlert()); len(got.Findings) != 0 {
+			t.Errorf("a filter for another site takes nothing: %+v", got.Findings)
+		}
+		if len(rec.got) != 0 {
+			t.Errorf("Routed sent something: %+v", rec.got)
+		}
+	})
 }
 
 func TestNew(t *testing.T) {

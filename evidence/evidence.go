@@ -269,8 +269,8 @@ func coverage(p skimguard.Page, scans []skimguard.Scan, from, end, began time.Ti
 	}
 	last := began
 	for _, s := range scans {
-		if s.Site != p.Site || s.Page != p.Name {
-			continue
+		if s.Site != p.Site || s.Page != p.Name || s.Status == skimguard.ScanStopped {
+			continue // a check stopped by a shutdown is neither a check nor a failure
 		}
 		c.Scans++
 		if s.Status == skimguard.ScanFailed {

@@ -152,6 +152,23 @@ func TestStoreScanVersionsAndUsers(t *testing.T) {
 		}
 	})
 
+	t.Run("deliveries are kept and selected by finding and sink", func(t *testing.T) {
+		s := NewStore(FromBaselines(baselines()))
+		for _, d := range []skimguard.Delivery{
+			{Sink: "webhook a", Site: "shop", Page: "checkout", Findings: []int64{1, 2}, OK: true},
+			{Sink: "webhook b", Site: "shop", Page: "checkout", Findings: []int64{2}},
+			{Sink: "webhook a", Site: "shop", Page: "checkout", Findings: []int64{3}},
+		} {
+			if err := s.SaveDelivery(t.Context(), &d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Deliveries(t.Context(), skimguard.DeliveryFilter{Findings: []int64{2, 3}, Sinks: []string{"webhook a"}})
+		if err != nil || len(got) != 2 || got[0].Findings[0] != 1 || got[1].Findings[0] != 3 {
+			t.Errorf("Deliveries of findings 2 or 3 to webhook a = %+v, %v", got, err)
+		}
+	})
+
 	t.Run("there are no users and none can be added or removed", func(t *testing.T) {
 		s := NewStore(FromBaselines(baselines()))
 		if err := s.SaveUser(t.Context(), &skimguard.User{Name: "alice", PasswordHash: []byte("h")}, "admin"); !errors.Is(err, errReadOnly) {

@@ -175,7 +175,9 @@ func (s *Store) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]s
 	defer s.mu.Unlock()
 	var out []skimguard.Delivery
 	for _, d := range s.deliveries {
-		if (len(f.Sites) == 0 || slices.Contains(f.Sites, d.Site)) && (f.From.IsZero() || !d.At.Before(f.From)) && (f.To.IsZero() || d.At.Before(f.To)) {
+		if (len(f.Sites) == 0 || slices.Contains(f.Sites, d.Site)) && (f.From.IsZero() || !d.At.Before(f.From)) && (f.To.IsZero() || d.At.Before(f.To)) &&
+			(len(f.Sinks) == 0 || slices.Contains(f.Sinks, d.Sink)) &&
+			(len(f.Findings) == 0 || slices.ContainsFunc(d.Findings, func(id int64) bool { return slices.Contains(f.Findings, id) })) {
 			out = append(out, d)
 		}
 	}

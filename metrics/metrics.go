@@ -27,7 +27,7 @@ const namespace = "skimguard"
 // created for all of them at its first scan, so that a counter exists at 0
 // before its first increase and increase() sees that first one.
 var scanStatuses = []skimguard.ScanStatus{
-	skimguard.ScanOK, skimguard.ScanFindings, skimguard.ScanFailed, skimguard.ScanObserved,
+	skimguard.ScanOK, skimguard.ScanFindings, skimguard.ScanFailed, skimguard.ScanObserved, skimguard.ScanStopped,
 }
 
 // Delivery results, the values of the result label.
@@ -168,7 +168,7 @@ func (m *Metrics) Scanned(s skimguard.Scan) {
 		m.latest[key] = s.StartedAt
 		m.lastScan.WithLabelValues(s.Site, s.Page).Set(unixSeconds(s.StartedAt))
 	}
-	if s.Status != skimguard.ScanFailed && s.StartedAt.After(m.latestSuccess[key]) {
+	if s.Status.Completed() && s.StartedAt.After(m.latestSuccess[key]) {
 		m.latestSuccess[key] = s.StartedAt
 		m.lastSuccessful.WithLabelValues(s.Site, s.Page).Set(unixSeconds(s.StartedAt))
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -22,14 +23,12 @@ type Scanner interface {
 	Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error)
 }
 
-// Monitor ties a scanner, a store and alert sinks together.
+// Monitor ties a scanner, a store and alert sinks together. It must not be
+// copied once used.
 type Monitor struct {
 	Scanner Scanner
 	Store   skimguard.Store
-	// Sinks receive what a check has to tell, under the alert policy below
-	// (see Check); each attempt is recorded in the Store with its result.
-	Sinks  []alerts.Sink
-	Logger *slog.Logger
+	Logger  *slog.Logger
 	// Concurrency bounds the page loads in flight; 0 means 4.
 	Concurrency int
 	// Now is the clock; nil means time.Now.
@@ -61,16 +60,42 @@ type Monitor struct {
 	// FailureAlertAfter is how many scans of a page in a row must fail
 	// before one scan.failed alert goes out; 0 or less means
 	// DefaultFailureAlertAfter. No further failure alert follows while the
-	// page keeps failing, and its next successful scan sends one recovery
-	// alert. Failures are counted from the stored scans, so the count
-	// survives restarts.
+	// page keeps failing, except to a channel that was not told yet (its
+	// delivery failed, or it was added since), and its next successful scan
+	// sends one recovery alert. Failures are counted from the stored scans,
+	// so the count survives restarts.
 	FailureAlertAfter int
 	// RemindAfter is how long an open finding that is still seen may go
-	// without an alert before it is alerted again as a reminder. 0 means
-	// DefaultRemindAfter (the zero Monitor reminds daily); a negative value
-	// turns reminders off. The last alert is read from the stored
-	// deliveries, so reminders survive restarts.
+	// without an alert to a channel before it is alerted there again as a
+	// reminder. 0 means DefaultRemindAfter (the zero Monitor reminds daily);
+	// a negative value turns reminders off. The last alert is read from the
+	// stored deliveries, so reminders survive restarts.
 	RemindAfter time.Duration
+
+	// sinks receive what a check has to tell, under the alert policy (see
+	// Check); each attempt is recorded in the Store with its result. It is
+	// swapped whole by SetSinks (the daemon's reload) while checks run.
+	sinks atomic.Pointer[[]alerts.Sink]
+	// delivering holds a *sync.Mutex per page key (see pageLock).
+	delivering sync.Map
+}
+
+// SetSinks makes sinks the alert channels of the checks that start from
+// now on. Checks under way finish with the channels they started with, so
+// that one check never alerts half through the old channels and half
+// through the new.
+func (m *Monitor) SetSinks(sinks []alerts.Sink) {
+	sinks = slices.Clone(sinks)
+	m.sinks.Store(&sinks)
+}
+
+// Sinks returns the alert channels a check starting now would use; none
+// until SetSinks.
+func (m *Monitor) Sinks() []alerts.Sink {
+	if p := m.sinks.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // DefaultSaveRetry is Monitor.SaveRetry when not set: long enough to
@@ -192,17 +217,24 @@ func (m *Monitor) persist(ctx context.Context, log *slog.Logger, what string, re
 	}
 }
 
-// observe scans one page and records the scan's timing.
+// observe scans one page and records the scan's timing. A scan whose ctx
+// was cancelled (not timed out) is stopped, not failed.
 func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Scan, error) {
 	m.progress(p, "loading and watching (window %s)", p.Wait)
 	scan := &skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL, StartedAt: m.now()}
-	if err := ctx.Err(); err != nil {
-		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
-		return scan, err
+	err := ctx.Err()
+	var obs *skimguard.Observation
+	if err == nil {
+		obs, err = m.Scanner.Scan(ctx, p)
+		scan.Duration = m.now().Sub(scan.StartedAt)
 	}
-	obs, err := m.Scanner.Scan(ctx, p)
-	scan.Duration = m.now().Sub(scan.StartedAt)
-	if err != nil {
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		scan.Status, scan.Error = skimguard.ScanStopped, "stopped before it completed: "+err.Error()
+		m.logger().Info("scan stopped before it completed", "site", p.Site, "page", p.Name, "err", err)
+		m.progress(p, "stopped: %v", err)
+		return scan, err
+	case err != nil:
 		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
 		m.logger().Warn("scan failed", "site", p.Site, "page", p.Name, "err", err)
 		m.progress(p, "failed: %v", err)
@@ -263,7 +295,7 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 			if err := m.save(ctx, scan); err != nil {
 				return out, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 			}
-			if scan.Status == skimguard.ScanFailed {
+			if !scan.Status.Completed() {
 				failed = errors.New(scan.Error)
 				continue
 			}
@@ -305,22 +337,29 @@ func (m *Monitor) Learn(ctx context.Context, pages []skimguard.Page, opts LearnO
 // well as the results.
 //
 // What is alerted follows a policy meant for a daemon that checks every
-// page again and again:
-//   - newly opened findings, once;
-//   - open findings still seen RemindAfter after the last alert about them,
-//     again as reminders (see RemindAfter);
-//   - a page that failed FailureAlertAfter scans in a row, once, and once
-//     more when it is next checked successfully (see FailureAlertAfter).
+// page again and again. It holds for each alert channel (sink) on its own,
+// and is decided from the stored deliveries, so that it survives restarts:
+//   - every open finding of the page the channel was never told about, until
+//     a delivery succeeds: findings opened by this check, and those opened
+//     while the channel did not exist or whose every delivery failed (those
+//     when due: see RetryFirst; Redeliver does the same between checks);
+//   - open findings still seen RemindAfter after the channel was last told
+//     about them, again as reminders (see RemindAfter);
+//   - a page that failed FailureAlertAfter scans in a row, once (again at
+//     the next failure to a channel whose delivery failed), and once more
+//     when it is next checked successfully (see FailureAlertAfter).
 func (m *Monitor) Check(ctx context.Context, pages []skimguard.Page) (skimguard.CheckResult, error) {
 	res := skimguard.CheckResult{Pages: make([]skimguard.PageResult, len(pages))}
 	errs := make([]error, len(pages))
+	// Read once: a reload during the check does not change whom it tells.
+	sinks := m.Sinks()
 	m.each(ctx, len(pages), func(ctx context.Context, i int) {
-		res.Pages[i], errs[i] = m.checkPage(ctx, pages[i])
+		res.Pages[i], errs[i] = m.checkPage(ctx, sinks, pages[i])
 	})
 	return res, errors.Join(errs...)
 }
 
-func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.PageResult, error) {
+func (m *Monitor) checkPage(ctx context.Context, sinks []alerts.Sink, p skimguard.Page) (skimguard.PageResult, error) {
 	pr := skimguard.PageResult{Page: p}
 	b, err := m.Store.Baseline(ctx, p.Site, p.Name)
 	if err != nil {
@@ -330,8 +369,9 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 			return pr, fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 		}
 		pr.Status = skimguard.CheckFailed
-		pr.Error = fmt.Sprintf("no approved baseline: take one with `skimguard baseline --site %s`", p.Site)
+		pr.Error = NoBaseline(p)
 		pr.Findings = []skimguard.Finding{failure(p, pr.Error)}
+		m.alertNoBaseline(ctx, sinks, p, pr.Findings[0])
 		return pr, nil
 	}
 	scan, scanErr := m.observe(ctx, p)
@@ -339,7 +379,6 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 	if scan.Observation != nil {
 		pr.FinalURL = scan.Observation.FinalURL
 	}
-	var opened []skimguard.Finding
 	if scanErr == nil {
 		if m.Observed != nil {
 			m.Observed(p, scan.Observation)
@@ -356,9 +395,13 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 		storeErr = fmt.Errorf("%s/%s: %w", p.Site, p.Name, err)
 	}
 	if scanErr != nil {
-		pr.Status, pr.Error = skimguard.CheckFailed, scanErr.Error()
+		pr.Status, pr.Error = skimguard.CheckFailed, scan.Error
 		f := failure(p, pr.Error)
-		m.alertFailure(ctx, p, scan, f)
+		// A stopped check is no failure of the page: nothing to alert, and
+		// failedInARow does not count it.
+		if scan.Status != skimguard.ScanStopped {
+			m.alertFailure(ctx, sinks, p, scan, f)
+		}
 		pr.Findings = []skimguard.Finding{f}
 		return pr, storeErr
 	}
@@ -374,17 +417,18 @@ func (m *Monitor) checkPage(ctx context.Context, p skimguard.Page) (skimguard.Pa
 		for i := range fs {
 			fs[i].Detail = NotStoredPrefix + fs[i].Detail
 		}
-		m.alert(ctx, p, scan, fs)
+		m.alert(ctx, sinks, p, scan, fs)
 		return pr, storeErr
 	}
-	m.alertRecovery(ctx, p, scan)
-	for _, f := range scan.Findings {
-		if f.FirstSeen.Equal(f.LastSeen) {
-			opened = append(opened, f)
-		}
-	}
-	m.alert(ctx, p, scan, append(opened, m.reminders(ctx, p, scan)...))
+	m.alertRecovery(ctx, sinks, p, scan)
+	m.alertFindings(ctx, sinks, p, scan)
 	return pr, nil
+}
+
+// NoBaseline says that page p has no approved baseline yet, so that it
+// cannot be checked, and how to take one.
+func NoBaseline(p skimguard.Page) string {
+	return fmt.Sprintf("no approved baseline yet: take one with `skimguard baseline --site %s --reason TEXT`", p.Site)
 }
 
 // failure is the finding that says a page could not be checked: a skimmer
@@ -400,35 +444,55 @@ func failure(p skimguard.Page, msg string) skimguard.Finding {
 	}
 }
 
-func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
-	if len(fs) == 0 {
+// alert sends each sink what it takes of fs, found by scan, and records
+// each attempt.
+func (m *Monitor) alert(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
+	for _, sink := range sinks {
+		m.send(ctx, sink, p, scan, fs)
+	}
+}
+
+// send delivers to one sink what its route takes of fs, found by scan, and
+// records the attempt in the store. A nil scan stands for the latest scan
+// that saw the findings (the sweep has none at hand). It delivers even when
+// ctx was cancelled: what was found must be told.
+func (m *Monitor) send(ctx context.Context, sink alerts.Sink, p skimguard.Page, scan *skimguard.Scan, fs []skimguard.Finding) {
+	ctx = context.WithoutCancel(ctx)
+	a := alerts.Routed(sink, alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Findings: fs})
+	if len(a.Findings) == 0 {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	s := *scan
-	s.Observation, s.Findings = nil, nil
-	a := alerts.Alert{Site: p.Site, Page: p.Name, URL: p.URL, Scan: s, Findings: fs}
+	if scan != nil {
+		a.Scan = *scan
+		a.Scan.Observation, a.Scan.Findings = nil, nil
+	} else {
+		// Each finding's ScanID is the latest scan that saw it, at LastSeen.
+		a.Scan = skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL}
+		for _, f := range a.Findings {
+			if f.LastSeen.After(a.Scan.StartedAt) {
+				a.Scan.ID, a.Scan.StartedAt = f.ScanID, f.LastSeen
+			}
+		}
+	}
 	if m.Link != nil {
 		a.Link = m.Link(a)
 	}
-	var ids []int64
-	for _, f := range fs {
-		ids = append(ids, f.ID)
+	ids := make([]int64, len(a.Findings))
+	for i, f := range a.Findings {
+		ids[i] = f.ID
 	}
-	for _, sink := range m.Sinks {
-		err := sink.Send(ctx, a)
-		d := &skimguard.Delivery{At: m.now(), Sink: sink.Name(), Site: p.Site, Page: p.Name, ScanID: scan.ID, Findings: ids, OK: err == nil}
-		if err != nil {
-			d.Error = err.Error()
-			m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
-		}
-		// A scan that could not be stored says the store is failing: one
-		// try, so that the next sink is not held up.
-		log := m.logger().With("site", p.Site, "page", p.Name, "sink", sink.Name())
-		m.persist(ctx, log, "alert delivery", scan.ID != 0, func(ctx context.Context) error { return m.Store.SaveDelivery(ctx, d) })
-		if m.Delivered != nil {
-			m.Delivered(*d)
-		}
+	err := sink.Send(ctx, a)
+	d := &skimguard.Delivery{At: m.now(), Sink: sink.Name(), Site: p.Site, Page: p.Name, ScanID: a.Scan.ID, Findings: ids, OK: err == nil}
+	if err != nil {
+		d.Error = err.Error()
+		m.logger().Error("alert not delivered", "site", p.Site, "page", p.Name, "sink", sink.Name(), "err", err)
+	}
+	// A scan that could not be stored says the store is failing: one try,
+	// so that the next sink is not held up.
+	log := m.logger().With("site", p.Site, "page", p.Name, "sink", sink.Name())
+	m.persist(ctx, log, "alert delivery", a.Scan.ID != 0, func(ctx context.Context) error { return m.Store.SaveDelivery(ctx, d) })
+	if m.Delivered != nil {
+		m.Delivered(*d)
 	}
 }
 

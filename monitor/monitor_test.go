@@ -106,7 +106,8 @@ func setupAt(t *testing.T, path string) (*Monitor, *scripted, *receiver, []skimg
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
 	sc := &scripted{obs: map[string]*skimguard.Observation{"checkout": cleanObservation(), "cart": cleanObservation()}, err: map[string]error{}}
-	m := &Monitor{Scanner: sc, Store: store, Sinks: []alerts.Sink{&alerts.Webhook{URL: srv.URL, Secret: []byte("s3cret")}}}
+	m := &Monitor{Scanner: sc, Store: store}
+	m.SetSinks([]alerts.Sink{&alerts.Webhook{URL: srv.URL, Secret: []byte("s3cret")}})
 	pages := []skimguard.Page{
 		{Site: "shop", Name: "checkout", URL: "https://shop.test/checkout"},
 		{Site: "shop", Name: "cart", URL: "https://shop.test/cart"},
@@ -164,7 +165,7 @@ func TestAFailedDeliveryIsRecordedWithItsError(t *testing.T) {
 		http.Error(w, "receiver down", http.StatusBadRequest)
 	}))
 	defer down.Close()
-	m.Sinks = append(m.Sinks, &alerts.Webhook{URL: down.URL, Retries: 1})
+	m.SetSinks(append(m.Sinks(), &alerts.Webhook{URL: down.URL, Retries: 1}))
 	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
 	sc.set("checkout", planted())
 	if _, err := m.Check(ctx, pages); err != nil {
@@ -288,5 +289,58 @@ func TestLearningAnUnchangedPageAgainChangesNothing(t *testing.T) {
 	}
 	if !reflect.DeepEqual(bs[0].Items, bs[1].Items) {
 		t.Fatalf("version 2's items differ from version 1's:\n%+v\n%+v", bs[0].Items, bs[1].Items)
+	}
+}
+
+// gated is a Scanner whose scans wait at a gate, so that a test can act
+// while a check is under way.
+type gated struct {
+	Scanner
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g gated) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error) {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.Scanner.Scan(ctx, p)
+}
+
+func TestACheckUnderWayAlertsTheChannelsItStartedWith(t *testing.T) {
+	ctx := context.Background()
+	m, sc, before, pages := setup(t)
+	m.Learn(ctx, pages[:1], LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	sc.set("checkout", planted())
+	after := &receiver{}
+	srv := httptest.NewServer(after)
+	defer srv.Close()
+
+	g := gated{Scanner: sc, entered: make(chan struct{}), release: make(chan struct{})}
+	m.Scanner = g
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Check(ctx, pages[:1])
+		done <- err
+	}()
+	<-g.entered
+	m.SetSinks([]alerts.Sink{&alerts.Webhook{URL: srv.URL, Secret: []byte("s3cret")}}) // a reload mid-check
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if before.count() != 1 || after.count() != 0 {
+		t.Fatalf("the check must alert the channels it started with: old %d, new %d", before.count(), after.count())
+	}
+	sc.set("checkout", func() *skimguard.Observation {
+		o := planted()
+		o.Connections = append(o.Connections, skimguard.Connection{Origin: "https://other-cdn.pw", Types: []string{"Image"}, Count: 1})
+		return o
+	}())
+	m.Scanner = sc
+	if _, err := m.Check(ctx, pages[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if before.count() != 1 || after.count() != 1 {
+		t.Fatalf("the next check must alert the new channels only: old %d, new %d", before.count(), after.count())
 	}
 }

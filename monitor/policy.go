@@ -2,12 +2,12 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
 )
 
 // Defaults of the alert policy.
@@ -47,34 +47,32 @@ func (m *Monitor) remindAfter() time.Duration {
 }
 
 // alertFailure alerts f, the failure of scan (already stored), when the page
-// has now failed FailureAlertAfter scans in a row and no failure alert was
-// sent for this run of failures yet. Deciding from the stored deliveries
-// rather than from the count alone means an alert lost to a crash or
-// withheld at shutdown goes out with the next failure.
-func (m *Monitor) alertFailure(ctx context.Context, p skimguard.Page, scan *skimguard.Scan, f skimguard.Finding) {
+// has now failed FailureAlertAfter scans in a row, to each sink that was not
+// told of this run of failures yet. Deciding from the stored deliveries
+// rather than from the count alone means an alert lost to a crash, withheld
+// at shutdown or failed on every retry goes out with the next failure, and
+// a channel added meanwhile hears of it too.
+func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan, f skimguard.Finding) {
 	log := m.logger().With("site", p.Site, "page", p.Name)
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// The check was stopped (shutdown, Ctrl-C): the page did not fail.
-		log.Info("check stopped; no failure alert", "err", ctx.Err())
-		return
-	}
 	ctx = context.WithoutCancel(ctx)
 	n := m.failureAlertAfter()
 	streak, err := m.failedInARow(ctx, p, 0)
 	if err != nil {
 		// Better a repeated alert than a silent failure.
 		log.Error("cannot count failed scans; alerting this failure", "err", err)
-		m.alert(ctx, p, scan, []skimguard.Finding{f})
+		m.alert(ctx, sinks, p, scan, []skimguard.Finding{f})
 		return
 	}
 	if len(streak) < n {
 		log.Info("scan failed; not alerted yet", "failed_in_a_row", len(streak), "alert_after", n)
 		return
 	}
-	sent, err := m.failureAlerted(ctx, p, streak)
+	told, _, err := m.failureAlerted(ctx, p, streak)
 	if err != nil {
 		log.Error("cannot read past alerts; alerting this failure", "err", err)
-	} else if sent {
+	}
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return told[s.Name()] })
+	if len(sinks) == 0 {
 		log.Info("page still failing; already alerted", "failed_in_a_row", len(streak))
 		return
 	}
@@ -84,12 +82,13 @@ func (m *Monitor) alertFailure(ctx context.Context, p skimguard.Page, scan *skim
 	if len(streak) == 1 {
 		f.Detail = fmt.Sprintf("the page could not be checked at %s: %s", since.UTC().Format(time.RFC3339), scan.Error)
 	}
-	m.alert(ctx, p, scan, []skimguard.Finding{f})
+	m.alert(ctx, sinks, p, scan, []skimguard.Finding{f})
 }
 
 // alertRecovery sends one recovery alert when scan, a successful scan
-// already stored, ends a run of failures that was alerted.
-func (m *Monitor) alertRecovery(ctx context.Context, p skimguard.Page, scan *skimguard.Scan) {
+// already stored, ends a run of failures that was alerted, to each sink a
+// failure alert was sent (or tried) to.
+func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan) {
 	ctx = context.WithoutCancel(ctx)
 	log := m.logger().With("site", p.Site, "page", p.Name)
 	streak, err := m.failedInARow(ctx, p, scan.ID)
@@ -100,16 +99,17 @@ func (m *Monitor) alertRecovery(ctx context.Context, p skimguard.Page, scan *ski
 	if len(streak) == 0 {
 		return
 	}
-	sent, err := m.failureAlerted(ctx, p, streak)
+	_, tried, err := m.failureAlerted(ctx, p, streak)
 	if err != nil {
 		log.Error("cannot read past alerts; no recovery alert", "err", err)
 		return
 	}
-	if !sent {
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return !tried[s.Name()] })
+	if len(sinks) == 0 {
 		return
 	}
 	since := streak[len(streak)-1].StartedAt
-	m.alert(ctx, p, scan, []skimguard.Finding{{
+	m.alert(ctx, sinks, p, scan, []skimguard.Finding{{
 		Kind: skimguard.KindScanFailed, Severity: skimguard.SeverityLow,
 		Site: p.Site, Page: p.Name, Subject: p.URL,
 		Detail: fmt.Sprintf(RecoveredPrefix+"the page was checked again after %d failed scans (failing since %s)",
@@ -118,7 +118,8 @@ func (m *Monitor) alertRecovery(ctx context.Context, p skimguard.Page, scan *ski
 }
 
 // failedInARow returns the page's latest failed scans in a row, newest
-// first, leaving out the scan with id skip (0 skips none).
+// first, leaving out the scan with id skip (0 skips none). Stopped scans
+// say nothing about the page: they neither count nor end a run.
 func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64) ([]skimguard.Scan, error) {
 	// Most runs end within a few scans: read a few, then more. Reading
 	// the newest again with a larger limit, rather than paging by time,
@@ -132,7 +133,7 @@ func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64
 		var streak []skimguard.Scan
 		ended := limit < 0 || len(scans) < limit
 		for _, s := range scans {
-			if s.ID == skip {
+			if s.ID == skip || s.Status == skimguard.ScanStopped {
 				continue
 			}
 			if s.Status != skimguard.ScanFailed {
@@ -152,66 +153,70 @@ func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64
 	}
 }
 
-// failureAlerted reports whether a scan.failed notice was sent (or tried)
-// for one of the scans of streak.
-func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak []skimguard.Scan) (bool, error) {
+// failureAlerted returns the sinks, by name, that a scan.failed notice for
+// one of the scans of streak was delivered to, and those it was tried on.
+func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak []skimguard.Scan) (told, tried map[string]bool, err error) {
 	ids := make([]int64, len(streak))
 	for i, s := range streak {
 		ids[i] = s.ID
 	}
-	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: []string{p.Site}, From: streak[len(streak)-1].StartedAt})
+	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: []string{p.Site}, From: streak[len(streak)-1].StartedAt, Findings: []int64{0}})
 	if err != nil {
-		return false, err
+		return nil, nil, err
 	}
+	told, tried = map[string]bool{}, map[string]bool{}
 	for _, d := range ds {
-		if d.Page == p.Name && slices.Contains(d.Findings, 0) && slices.Contains(ids, d.ScanID) {
-			return true, nil
+		if d.Page == p.Name && slices.Contains(ids, d.ScanID) {
+			tried[d.Sink] = true
+			told[d.Sink] = told[d.Sink] || d.OK
 		}
 	}
-	return false, nil
+	return told, tried, nil
 }
 
-// reminders returns the findings of scan, already stored, that were open
-// before it and got no alert for RemindAfter, with their detail marked as a
-// reminder. A finding never alerted (no sinks then) counts from when it was
-// first seen. A delivery that failed still counts as an alert: it is
-// recorded with its error, and retrying is the sink's job, so that a broken
-// sink does not make every check alert the working ones again.
-func (m *Monitor) reminders(ctx context.Context, p skimguard.Page, scan *skimguard.Scan) []skimguard.Finding {
-	after := m.remindAfter()
-	if after < 0 || len(m.Sinks) == 0 {
-		return nil
+// alertNoBaseline tells each sink once that page p has no baseline, so
+// that it is not checked; f says so. The notice is recorded as a delivery
+// of finding 0 with no scan (none was made), and "once" is read from those:
+// a sink that was told is told again only after the page was checked
+// against a baseline since, that is, after it had a baseline and lost it.
+// The page's newest scan stands for that (a scan compared with a baseline
+// records its version): simple, and a restart changes nothing.
+func (m *Monitor) alertNoBaseline(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, f skimguard.Finding) {
+	if len(sinks) == 0 {
+		return
 	}
-	var still []skimguard.Finding
-	for _, f := range scan.Findings {
-		if f.ID != 0 && !f.FirstSeen.Equal(f.LastSeen) {
-			still = append(still, f)
-		}
-	}
-	if len(still) == 0 {
-		return nil
-	}
-	since := m.now().Add(-after)
-	ds, err := m.Store.Deliveries(context.WithoutCancel(ctx), skimguard.DeliveryFilter{Sites: []string{p.Site}, From: since})
+	ctx = context.WithoutCancel(ctx)
+	log := m.logger().With("site", p.Site, "page", p.Name)
+	told, err := m.toldNoBaseline(ctx, sinks, p)
 	if err != nil {
-		m.logger().Error("cannot read past alerts; no reminders this time", "site", p.Site, "page", p.Name, "err", err)
-		return nil
+		log.Error("cannot read past alerts; alerting the missing baseline", "err", err)
 	}
-	recent := map[int64]bool{}
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return told[s.Name()] })
+	if len(sinks) > 0 {
+		m.alert(ctx, sinks, p, nil, []skimguard.Finding{f})
+	}
+}
+
+// toldNoBaseline returns the sinks, by name, that were told that p has no
+// baseline since it last had one.
+func (m *Monitor) toldNoBaseline(ctx context.Context, sinks []alerts.Sink, p skimguard.Page) (map[string]bool, error) {
+	var since time.Time
+	scans, err := m.Store.Scans(ctx, skimguard.ScanFilter{Site: p.Site, Page: p.Name, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(scans) == 1 && scans[0].BaselineVersion > 0 {
+		since = scans[0].StartedAt
+	}
+	ds, err := m.Store.Deliveries(ctx, skimguard.DeliveryFilter{Sites: []string{p.Site}, From: since, Findings: []int64{0}, Sinks: alerts.Names(sinks)})
+	if err != nil {
+		return nil, err
+	}
+	told := map[string]bool{}
 	for _, d := range ds {
-		if d.Page == p.Name && d.At.After(since) {
-			for _, id := range d.Findings {
-				recent[id] = true
-			}
+		if d.Page == p.Name && d.ScanID == 0 && d.OK {
+			told[d.Sink] = true
 		}
 	}
-	var out []skimguard.Finding
-	for _, f := range still {
-		if recent[f.ID] || f.FirstSeen.After(since) {
-			continue
-		}
-		f.Detail = fmt.Sprintf(ReminderPrefix+"still open since %s: %s", f.FirstSeen.UTC().Format(time.RFC3339), f.Detail)
-		out = append(out, f)
-	}
-	return out
+	return told, nil
 }

@@ -3,8 +3,11 @@ package monitor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +62,9 @@ func checkAt(t *testing.T, m *Monitor, clk *clock, d time.Duration, pages []skim
 // restarted is a new Monitor on the same store, scanner and sinks, as after
 // a restart of the daemon: it knows only what the store holds.
 func restarted(m *Monitor) *Monitor {
-	return &Monitor{Scanner: m.Scanner, Store: m.Store, Sinks: m.Sinks, Now: m.Now, FailureAlertAfter: m.FailureAlertAfter, RemindAfter: m.RemindAfter}
+	n := &Monitor{Scanner: m.Scanner, Store: m.Store, Now: m.Now, FailureAlertAfter: m.FailureAlertAfter, RemindAfter: m.RemindAfter}
+	n.SetSinks(m.Sinks())
+	return n
 }
 
 func TestAPageFailingInARowAlertsOnceThenOnceWhenItRecovers(t *testing.T) {
@@ -137,14 +142,14 @@ func TestFailuresInARowAreCountedFromTheStore(t *testing.T) {
 	clk := &clock{t: t0}
 	m.Now = clk.Now
 	m.Learn(context.Background(), pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
-	sinks := m.Sinks
-	m.Sinks = nil // failures seen by a run without alerts, such as skimguard check
+	sinks := m.Sinks()
+	m.SetSinks(nil) // failures seen by a run without alerts, such as skimguard check
 	sc.fail("cart", errors.New("HTTP 503"))
 	checkAt(t, m, clk, time.Hour, pages)
 	checkAt(t, m, clk, time.Hour, pages)
 
 	m = restarted(m)
-	m.Sinks = sinks
+	m.SetSinks(sinks)
 	checkAt(t, m, clk, time.Hour, pages)
 	if rcv.count() != 1 || !strings.Contains(rcv.payload(0).Findings[0].Detail, "3 times in a row") {
 		t.Fatalf("a page failing 3 times in a row, never alerted, must alert now and say 3 times: %d alerts %+v", rcv.count(), rcv.bodies)
@@ -262,7 +267,7 @@ func TestAStillOpenFindingIsRemindedAfterRemindAfter(t *testing.T) {
 	}
 }
 
-func TestRemindAfterCountsFromTheAlertNotFromFirstSeen(t *testing.T) {
+func TestRemindAfterCountsFromTheLastAlertToTheChannel(t *testing.T) {
 	ctx := context.Background()
 	m, sc, rcv, pages := setup(t)
 	clk := &clock{t: t0}
@@ -270,20 +275,128 @@ func TestRemindAfterCountsFromTheAlertNotFromFirstSeen(t *testing.T) {
 	m.RemindAfter = time.Hour
 	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
 	sc.set("checkout", planted())
-	sinks := m.Sinks
-	m.Sinks = nil
+	sinks := m.Sinks()
+	m.SetSinks(nil)
 	checkAt(t, m, clk, 0, pages) // opened, not alerted: no sinks
-	m.Sinks = sinks
-	checkAt(t, m, clk, 30*time.Minute, pages)
-	if rcv.count() != 0 {
-		t.Fatalf("a finding first seen less than RemindAfter ago is not reminded; alerts: %d", rcv.count())
+	m.SetSinks(sinks)
+	checkAt(t, m, clk, 50*time.Minute, pages)
+	if rcv.count() != 1 || strings.HasPrefix(rcv.payload(0).Findings[0].Detail, ReminderPrefix) {
+		t.Fatalf("a finding the channel was never told about is told at the next check, not as a reminder: %+v", rcv.bodies)
 	}
 	checkAt(t, m, clk, 30*time.Minute, pages)
-	if rcv.count() != 1 || !strings.HasPrefix(rcv.payload(0).Findings[0].Detail, ReminderPrefix) {
-		t.Fatalf("a finding never alerted is reminded RemindAfter after it was first seen: %+v", rcv.bodies)
+	if rcv.count() != 1 {
+		t.Fatalf("no reminder RemindAfter after first seen: it counts from the alert; alerts: %d", rcv.count())
+	}
+	checkAt(t, m, clk, 30*time.Minute, pages)
+	if rcv.count() != 2 || !strings.HasPrefix(rcv.payload(1).Findings[0].Detail, ReminderPrefix) {
+		t.Fatalf("a reminder RemindAfter after the alert: %+v", rcv.bodies)
 	}
 	checkAt(t, m, clk, 59*time.Minute, pages)
-	if rcv.count() != 1 {
+	if rcv.count() != 2 {
 		t.Fatalf("the next reminder counts from the last one; alerts: %d", rcv.count())
+	}
+}
+
+// forgetful is a store that can lose its baselines, as a page that had one
+// and lost it would.
+type forgetful struct {
+	skimguard.Store
+	forget atomic.Bool
+}
+
+func (f *forgetful) Baseline(ctx context.Context, site, page string) (*skimguard.Baseline, error) {
+	if f.forget.Load() {
+		return nil, fmt.Errorf("%s/%s: %w", site, page, skimguard.ErrNoBaseline)
+	}
+	return f.Store.Baseline(ctx, site, page)
+}
+
+func TestAPageWithoutABaselineIsAlertedOnce(t *testing.T) {
+	ctx := context.Background()
+	m, _, rcv, pages := setup(t)
+	clk := &clock{t: t0}
+	m.Now = clk.Now
+	store := &forgetful{Store: m.Store}
+	m.Store = store
+	cart := pages[1:]
+
+	res := checkAt(t, m, clk, time.Hour, cart)
+	if res.Pages[0].Status != skimguard.CheckFailed || !strings.Contains(res.Pages[0].Error, "skimguard baseline --site shop --reason") {
+		t.Fatalf("the report must say how to take a baseline: %+v", res.Pages[0])
+	}
+	if rcv.count() != 1 {
+		t.Fatalf("want one alert that the cart has no baseline; alerts: %d", rcv.count())
+	}
+	f := rcv.payload(0).Findings[0]
+	if rcv.payload(0).Page != "cart" || f.Kind != skimguard.KindScanFailed || f.Severity != skimguard.SeverityHigh || f.ID != 0 ||
+		!strings.Contains(f.Detail, "no approved baseline yet") || !strings.Contains(f.Detail, "skimguard baseline --site shop --reason") {
+		t.Fatalf("the alert must say the cart has no baseline and how to take one: %+v", rcv.payload(0))
+	}
+	checkAt(t, m, clk, time.Hour, cart)
+	m = restarted(m)
+	checkAt(t, m, clk, time.Hour, cart)
+	if rcv.count() != 1 {
+		t.Fatalf("alerted once, restart or not; alerts: %d", rcv.count())
+	}
+
+	t.Run("a channel added later is told once too", func(t *testing.T) {
+		other := &receiver{}
+		srv := httptest.NewServer(other)
+		defer srv.Close()
+		m.SetSinks(append(m.Sinks(), hook(srv.URL)))
+		checkAt(t, m, clk, time.Hour, cart)
+		checkAt(t, m, clk, time.Hour, cart)
+		if rcv.count() != 1 || other.count() != 1 {
+			t.Fatalf("want the new channel told once and the old one not again: %d and %d", rcv.count(), other.count())
+		}
+	})
+
+	t.Run("again only after the page had a baseline and lost it", func(t *testing.T) {
+		before := rcv.count()
+		if _, err := m.Learn(ctx, cart, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"}); err != nil {
+			t.Fatal(err)
+		}
+		checkAt(t, m, clk, time.Hour, cart)
+		store.forget.Store(true)
+		checkAt(t, m, clk, time.Hour, cart)
+		checkAt(t, m, clk, time.Hour, cart)
+		if rcv.count() != before+1 || !strings.Contains(rcv.payload(before).Findings[0].Detail, "no approved baseline yet") {
+			t.Fatalf("want one more alert once the baseline is lost: %+v", rcv.bodies[before:])
+		}
+	})
+}
+
+func TestAStoppedCheckIsStoredAsStoppedAndNeverCountsAsAFailure(t *testing.T) {
+	m, sc, rcv, pages := setup(t)
+	clk := &clock{t: t0}
+	m.Now = clk.Now
+	m.Learn(context.Background(), pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	stop := func() {
+		clk.advance(time.Hour)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		m.Scanner = stopping{stop: cancel}
+		if _, err := m.Check(ctx, pages[:1]); err != nil {
+			t.Fatal(err)
+		}
+		m.Scanner = sc
+	}
+	stop()
+	stop()
+	scans, _ := m.Store.Scans(context.Background(), skimguard.ScanFilter{Page: "checkout", Limit: 2})
+	for _, s := range scans {
+		if s.Status != skimguard.ScanStopped || !strings.Contains(s.Error, "stopped before it completed") {
+			t.Fatalf("a check cut short must be stored as stopped: %+v", s)
+		}
+	}
+	sc.fail("checkout", errors.New("HTTP 503"))
+	checkAt(t, m, clk, time.Hour, pages[:1])
+	if rcv.count() != 0 {
+		t.Fatalf("one failure after two stopped checks is one failure in a row, not three; alerts: %+v", rcv.bodies)
+	}
+	stop()
+	checkAt(t, m, clk, time.Hour, pages[:1])
+	if rcv.count() != 1 || !strings.Contains(rcv.payload(0).Findings[0].Detail, "2 times in a row") {
+		t.Fatalf("a stopped check between two failures does not end the run: %+v", rcv.bodies)
 	}
 }

@@ -7,7 +7,8 @@
 // of the same page at once: a run that comes due while the page's previous
 // one still runs is skipped. A check that fails or panics is logged, and
 // the page's next run comes as scheduled. Reload swaps in a new set of jobs
-// while running, as on SIGHUP.
+// while running, as on SIGHUP. With CheckAtStart, each page is also checked
+// once when it is first scheduled.
 package schedule
 
 import (
@@ -60,6 +61,16 @@ type Scheduler struct {
 	// check's ctx then ends with context.DeadlineExceeded. 0 or less means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// Grace is how long the checks under way may go on once Run's ctx
+	// ends: no check starts after that, and the checks still running when
+	// Grace has passed see their ctx cancelled (context.Canceled). 0 or
+	// less cancels them at once.
+	Grace time.Duration
+	// CheckAtStart checks each page once as soon as Run starts, and a page
+	// that Reload adds as soon as it is added, after its jitter like any
+	// run, then on its schedule: a new install or page is not left unchecked
+	// until its schedule first comes due.
+	CheckAtStart bool
 	// Clock is the time source; nil means RealClock.
 	Clock Clock
 	// Logger receives a line per run, skip and failure; none when nil.
@@ -100,7 +111,8 @@ func (s *Scheduler) logger() *slog.Logger {
 }
 
 // Run checks the jobs' pages on their schedules until ctx is done, then
-// waits for the checks under way, which see ctx cancelled, and returns nil.
+// starts no more, gives the checks under way up to Grace to finish, cancels
+// those still running, waits for them and returns nil.
 // It fails at once when Check is not set, a spec is invalid or a page has
 // two jobs, and when the Scheduler is already running.
 func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
@@ -108,7 +120,7 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 		return errors.New("schedule: Scheduler.Check is not set")
 	}
 	clock := s.clock()
-	entries, err := build(jobs, clock.Now(), nil)
+	entries, err := build(jobs, clock.Now(), nil, s.CheckAtStart)
 	if err != nil {
 		return err
 	}
@@ -131,11 +143,15 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 	}
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
+	// Checks run under checkCtx, which outlives ctx by the grace period, so
+	// that a shutdown does not cut them short at once.
+	checkCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopChecks()
 	log := s.logger()
 	log.Info("scheduler started", "pages", len(jobs), "workers", workers)
 	for {
 		now := clock.Now()
-		next := s.startDue(ctx, now, sem, &wg)
+		next := s.startDue(ctx, checkCtx, now, sem, &wg)
 		var fire <-chan time.Time
 		var t Timer
 		if !next.IsZero() {
@@ -149,8 +165,7 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 			if t != nil {
 				t.Stop()
 			}
-			log.Info("scheduler stopping; waiting for checks under way")
-			wg.Wait()
+			s.drain(clock, &wg, stopChecks)
 			log.Info("scheduler stopped")
 			return nil
 		case <-fire:
@@ -162,9 +177,36 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 	}
 }
 
+// drain waits for the runs under way, for up to Grace before it stops
+// their checks.
+func (s *Scheduler) drain(clock Clock, wg *sync.WaitGroup, stopChecks func()) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	log := s.logger()
+	if s.Grace > 0 {
+		log.Info("scheduler stopping; checks under way may finish", "grace", s.Grace)
+		t := clock.NewTimer(s.Grace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-t.C():
+			log.Warn("grace period over; stopping the checks still under way", "grace", s.Grace)
+		}
+	} else {
+		log.Info("scheduler stopping; stopping the checks under way")
+	}
+	stopChecks()
+	<-done
+}
+
 // startDue starts the runs due at now and returns when the next one is due
-// (zero when none ever is).
-func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct{}, wg *sync.WaitGroup) time.Time {
+// (zero when none ever is). Runs wait for their jitter and a worker under
+// ctx, and check under checkCtx.
+func (s *Scheduler) startDue(ctx, checkCtx context.Context, now time.Time, sem chan struct{}, wg *sync.WaitGroup) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var earliest time.Time
@@ -179,7 +221,7 @@ func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct
 			} else {
 				s.running[e.key] = true
 				wg.Add(1)
-				go s.run(ctx, e.job, e.key, sem, wg)
+				go s.run(ctx, checkCtx, e.job, e.key, sem, wg)
 			}
 			// From now, not from the missed time: a scheduler that was
 			// held up runs once, not once per missed slot.
@@ -195,8 +237,9 @@ func (s *Scheduler) startDue(ctx context.Context, now time.Time, sem chan struct
 	return earliest
 }
 
-// run waits its jitter and a worker, then checks the page.
-func (s *Scheduler) run(ctx context.Context, job Job, key string, sem chan struct{}, wg *sync.WaitGroup) {
+// run waits its jitter and a worker, unless ctx ends first, then checks
+// the page under checkCtx.
+func (s *Scheduler) run(ctx, checkCtx context.Context, job Job, key string, sem chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -221,7 +264,7 @@ func (s *Scheduler) run(ctx context.Context, job Job, key string, sem chan struc
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	cctx, stop := withClockTimeout(ctx, clock, timeout)
+	cctx, stop := withClockTimeout(checkCtx, clock, timeout)
 	defer stop()
 	start := clock.Now()
 	log.Info("check started")
@@ -264,6 +307,25 @@ func (s *Scheduler) sleep(ctx context.Context, clock Clock, d time.Duration) boo
 	}
 }
 
+// NextRun returns when the page's next run is due, zero when it has no
+// job, its schedule never comes due again or the scheduler is not running;
+// the check starts up to Jitter later. running says whether a run of the
+// page is under way: waiting its jitter or a worker, or checking.
+func (s *Scheduler) NextRun(site, page string) (next time.Time, running bool) {
+	k := key(skimguard.Page{Site: site, Name: page})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.active {
+		return time.Time{}, false
+	}
+	for _, e := range s.jobs {
+		if e.key == k {
+			next = e.next
+		}
+	}
+	return next, s.running[k]
+}
+
 // Reload replaces the running scheduler's jobs in one step, as on SIGHUP.
 // When a spec is invalid or a page has two jobs it returns the error and
 // the old jobs keep running. Checks under way are not interrupted, and a
@@ -276,7 +338,7 @@ func (s *Scheduler) Reload(jobs []Job) error {
 	if !s.active {
 		return errors.New("schedule: reload: the scheduler is not running")
 	}
-	entries, err := build(jobs, s.clock().Now(), s.jobs)
+	entries, err := build(jobs, s.clock().Now(), s.jobs, s.CheckAtStart)
 	if err != nil {
 		return fmt.Errorf("reload: %w; the previous schedules stay in force", err)
 	}
@@ -290,8 +352,9 @@ func (s *Scheduler) Reload(jobs []Job) error {
 }
 
 // build parses jobs into entries due from now, keeping the next run time
-// of a page in old whose spec did not change.
-func build(jobs []Job, now time.Time, old []*entry) ([]*entry, error) {
+// of a page in old whose spec did not change; with atOnce, a page not in old
+// is due now.
+func build(jobs []Job, now time.Time, old []*entry, atOnce bool) ([]*entry, error) {
 	prev := map[string]*entry{}
 	for _, e := range old {
 		prev[e.key] = e
@@ -312,8 +375,12 @@ func build(jobs []Job, now time.Time, old []*entry) ([]*entry, error) {
 			continue
 		}
 		e := &entry{job: j, key: k, sched: sched, next: sched.Next(now)}
-		if p, ok := prev[k]; ok && p.job.Spec == j.Spec {
+		p, known := prev[k]
+		switch {
+		case known && p.job.Spec == j.Spec:
 			e.next = p.next
+		case !known && atOnce:
+			e.next = now
 		}
 		entries = append(entries, e)
 	}

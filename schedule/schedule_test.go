@@ -346,6 +346,70 @@ func TestRunReturnsAfterCancelOnceChecksEnd(t *testing.T) {
 	}
 }
 
+func TestAfterStopChecksUnderWayMayFinishWithinGrace(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	release := make(chan struct{})
+	c.block = func(string, int) chan struct{} { return release }
+	// One worker: the checkout's check runs, the cart's waits for it.
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, Workers: 1, Grace: 30 * time.Second}
+	stop, done := start(t, s, []Job{{page("checkout"), "@hourly"}, {page("cart"), "@hourly"}})
+	st := step(t, clk, c, at("10:00:00"), 1)[0]
+	stop()
+	clk.waitTimer(t, at("10:00:30")) // the grace period
+	if err := st.ctx.Err(); err != nil {
+		t.Fatalf("a check under way must not be stopped within the grace period: %v", err)
+	}
+	clk.set(at("10:00:20"))
+	if err := st.ctx.Err(); err != nil {
+		t.Fatalf("a check under way must not be stopped within the grace period: %v", err)
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		done <- nil // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return once the check under way finished")
+	}
+	c.none(t, "no check starts after the stop, not even one that was waiting for a worker")
+}
+
+func TestAfterTheGracePeriodTheChecksStillRunningAreStopped(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	stopped := make(chan error, 1)
+	c.block = func(string, int) chan struct{} {
+		c.mu.Lock()
+		ctx := c.runs[0].ctx
+		c.mu.Unlock()
+		<-ctx.Done()
+		stopped <- ctx.Err()
+		return nil
+	}
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, Grace: time.Minute}
+	stop, _ := start(t, s, []Job{{page("checkout"), "@hourly"}})
+	step(t, clk, c, at("10:00:00"), 1)
+	stop()
+	clk.waitTimer(t, at("10:01:00"))
+	select {
+	case err := <-stopped:
+		t.Fatalf("the check was stopped before the grace period ended: %v", err)
+	default:
+	}
+	clk.set(at("10:01:00"))
+	select {
+	case err := <-stopped:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("want the check cancelled (context.Canceled), got %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the check was not stopped when the grace period ended")
+	}
+}
+
 func TestTimeoutCancelsAHungCheck(t *testing.T) {
 	clk := &fakeClock{now: at("09:59:30")}
 	c := newChecks(clk)
@@ -420,6 +484,75 @@ func TestJitterDelaysEachRunWithinJitter(t *testing.T) {
 	if st := c.expect(t, 1)[0]; !st.at.Equal(when) {
 		t.Fatalf("want the check at %s, got %s", when, st.at)
 	}
+}
+
+func TestCheckAtStartChecksEachPageOnceThenOnSchedule(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, CheckAtStart: true}
+	start(t, s, []Job{{page("checkout"), "*/15 * * * *"}, {page("cart"), "@hourly"}})
+
+	got := c.expect(t, 2)
+	if got[0].page != "cart" || got[1].page != "checkout" || !got[0].at.Equal(at("09:59:30")) || !got[1].at.Equal(at("09:59:30")) {
+		t.Fatalf("want both pages checked at start, got %v", got)
+	}
+	waitIdle(t, s)
+	if got := step(t, clk, c, at("10:00:00"), 2); got[0].page != "cart" {
+		t.Fatalf("then on schedule: %v", got)
+	}
+	waitIdle(t, s)
+	if got := step(t, clk, c, at("10:15:00"), 1); got[0].page != "checkout" {
+		t.Fatalf("then on schedule: %v", got)
+	}
+	waitIdle(t, s)
+
+	t.Run("a page added by a reload is checked at once, the others are not", func(t *testing.T) {
+		if err := s.Reload([]Job{{page("checkout"), "*/15 * * * *"}, {page("cart"), "@hourly"}, {page("login"), "@daily"}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.expect(t, 1); got[0].page != "login" || !got[0].at.Equal(at("10:15:00")) {
+			t.Fatalf("want the new page checked at once, got %v", got)
+		}
+		c.none(t, "the other pages keep their schedule")
+	})
+}
+
+func TestCheckAtStartWaitsEachPagesJitter(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: 10 * time.Minute, CheckAtStart: true}
+	start(t, s, []Job{{page("checkout"), "@daily"}}) // no scheduled run within the jitter
+
+	when := clk.waitTimerIn(t, at("09:59:30"), at("10:09:30"))
+	c.none(t, "the first run waits its jitter too")
+	clk.set(when)
+	if st := c.expect(t, 1)[0]; !st.at.Equal(when) {
+		t.Fatalf("want the check at %s, got %s", when, st.at)
+	}
+}
+
+func TestNextRunSaysWhenEachPageIsCheckedNext(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	release := make(chan struct{})
+	c.block = func(string, int) chan struct{} { return release }
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1}
+	if next, _ := s.NextRun("shop", "checkout"); !next.IsZero() {
+		t.Fatalf("a scheduler not running has no next run: %s", next)
+	}
+	start(t, s, []Job{{page("checkout"), "*/15 * * * *"}})
+	clk.waitTimer(t, at("10:00:00"))
+	if next, running := s.NextRun("shop", "checkout"); !next.Equal(at("10:00:00")) || running {
+		t.Fatalf("NextRun = %s, %v; want 10:00:00, not running", next, running)
+	}
+	step(t, clk, c, at("10:00:00"), 1)
+	if next, running := s.NextRun("shop", "checkout"); !next.Equal(at("10:15:00")) || !running {
+		t.Fatalf("NextRun = %s, %v; want 10:15:00, running", next, running)
+	}
+	if next, _ := s.NextRun("shop", "cart"); !next.IsZero() {
+		t.Fatalf("a page without a job has no next run: %s", next)
+	}
+	close(release)
 }
 
 func TestSlowerThanWeekly(t *testing.T) {

@@ -54,6 +54,16 @@ func (db *DB) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]ski
 		where = append(where, "at < ?")
 		args = append(args, timeText(f.To))
 	}
+	if len(f.Findings) > 0 {
+		// Through the index of migration 0004, not json_each over every
+		// delivery's findings.
+		where = append(where, "id IN (SELECT delivery_id FROM delivery_findings WHERE finding_id IN (SELECT value FROM json_each(?)))")
+		args = append(args, jsonText(f.Findings))
+	}
+	if len(f.Sinks) > 0 {
+		where = append(where, "sink IN (SELECT value FROM json_each(?))")
+		args = append(args, jsonText(f.Sinks))
+	}
 	q := "SELECT id, at, sink, site, page, scan_id, findings, ok, error FROM deliveries"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

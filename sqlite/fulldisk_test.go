@@ -57,7 +57,8 @@ func TestACheckOnAFullDiskIsReportedAlertedCountedAndShownByHealthz(t *testing.T
 	db, _, free := sqlite.OnFullDisk(t)
 	met := metrics.New(db, nil)
 	out := &sink{}
-	m := &monitor.Monitor{Scanner: skimmed{}, Store: db, Sinks: []alerts.Sink{out}, SaveFailed: met.SaveFailed, SaveRetry: 2 * time.Second}
+	m := &monitor.Monitor{Scanner: skimmed{}, Store: db, SaveFailed: met.SaveFailed, SaveRetry: 2 * time.Second}
+	m.SetSinks([]alerts.Sink{out})
 	ui, err := web.New(web.Options{Store: db, Resolve: m.Resolve})
 	if err != nil {
 		t.Fatal(err)

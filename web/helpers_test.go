@@ -78,6 +78,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with the server's options changed by opts.
+func newFixtureWith(t *testing.T, opts func(*Options)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sg.db"))
 	if err != nil {
@@ -118,14 +124,18 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	mon := &monitor.Monitor{Store: store}
-	s, err := New(Options{
+	o := Options{
 		Store: store, Resolve: mon.Resolve, Token: apiToken,
 		Pages:  func() []skimguard.Page { return []skimguard.Page{{Site: "shop", Name: "checkout", URL: pageURL}} },
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "skimguard_test_metric 1\n")
 		}),
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,11 +113,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, dat
 
 // The loaders below read what a page shows; the API serves the same as JSON.
 
-// dashboardData is every page with its state, and the open findings.
+// dashboardData is every page with its state, the open findings and where
+// alerts go.
 type dashboardData struct {
 	Pages []pageSummary              `json:"pages"`
 	Open  map[skimguard.Severity]int `json:"open_findings"`
+	// Channels name the alert channels; null when unknown (see
+	// Options.Channels), empty when there are none.
+	Channels []string `json:"alert_channels"`
 }
+
+// Unheard reports whether findings go to no alert channel at all.
+func (d dashboardData) Unheard() bool { return d.Channels != nil && len(d.Channels) == 0 }
 
 func (s *Server) loadDashboard(ctx context.Context, r *http.Request) (any, error) {
 	pages, err := s.overview(ctx, "", "")
@@ -125,6 +132,9 @@ func (s *Server) loadDashboard(ctx context.Context, r *http.Request) (any, error
 		return nil, err
 	}
 	d := dashboardData{Pages: pages, Open: map[skimguard.Severity]int{}}
+	if s.opts.Channels != nil {
+		d.Channels = append([]string{}, s.opts.Channels()...)
+	}
 	if d.Pages == nil {
 		d.Pages = []pageSummary{}
 	}

@@ -28,6 +28,10 @@ type pageSummary struct {
 	// BaselineVersion is the current baseline's version, 0 when none.
 	BaselineVersion int             `json:"baseline_version"`
 	LastScan        *skimguard.Scan `json:"last_scan,omitempty"`
+	// NextCheck is when the daemon checks the page next; Checking, whether
+	// a check of it is under way (see Options.NextCheck).
+	NextCheck *time.Time `json:"next_check,omitempty"`
+	Checking  bool       `json:"checking,omitempty"`
 	// Open counts the open findings by severity.
 	Open map[skimguard.Severity]int `json:"open_findings"`
 }
@@ -65,6 +69,13 @@ func (s *Server) overview(ctx context.Context, site, page string) ([]pageSummary
 		for _, pg := range s.opts.Pages() {
 			if p := add(pg.Site, pg.Name, pg.URL); p != nil {
 				p.Configured = true
+				if s.opts.NextCheck != nil {
+					next, running := s.opts.NextCheck(pg.Site, pg.Name)
+					if !next.IsZero() {
+						p.NextCheck = &next
+					}
+					p.Checking = running
+				}
 			}
 		}
 	}

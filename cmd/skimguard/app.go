@@ -118,10 +118,12 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	a.log = newLogger(e.stderr, c.logLevel, c.verbose)
 	a.mon = newMonitor(a.log, a.store, e.stderr)
 	if al == sendAlerts {
-		if a.mon.Sinks, err = alertSinks(a.cfg, e.getenv); err != nil {
+		sinks, err := alertSinks(a.cfg, e.getenv)
+		if err != nil {
 			a.Close()
 			return nil, err
 		}
+		a.mon.SetSinks(sinks)
 	}
 	policy := cfg.Egress
 	policy.Own = append(policy.Own, c.own...)

@@ -51,7 +51,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "demo [--port N] [--serve] [--planted]", "run the built-in demo shop: baseline it, plant a skimmer, check, show the findings", runDemo},
-		{"serve", "serve [--listen ADDR] [--url URL] [--workers N] [--jitter D] [flags]", "run as a daemon: check each site's pages on its schedule, store and alert, serve the web interface; SIGHUP reloads sites.yaml", runServe},
+		{"serve", "serve [--listen ADDR] [--url URL] [--workers N] [--jitter D] [--grace D] [flags]", "run as a daemon: check each site's pages at start and on its schedule, store and alert, serve the web interface; SIGHUP reloads sites.yaml", runServe},
 		{"scan", "scan [flags]", "scan the pages and store what each showed, without comparing", runScan},
 		{"baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]", "load each page several times and approve what it showed as its baseline", runBaseline},
 		{"baseline export", "baseline export [--site S] [--out FILE]", "write the approved baselines as a reviewable lock file (skimguard.lock.json)", runBaselineExport},

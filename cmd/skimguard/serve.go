@@ -11,12 +11,15 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/carddata"
 	"github.com/skimguard/skimguard/config"
 	"github.com/skimguard/skimguard/egress"
 	"github.com/skimguard/skimguard/metrics"
@@ -27,21 +30,29 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [flags]",
-		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding, and\n"+
-			"alert through the configured channels. Serves the web interface and JSON API on --listen: sign in as a\n"+
-			"user from `skimguard user add`, or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads\n"+
-			"sites.yaml (an invalid file is logged and the running configuration kept); SIGTERM or Ctrl-C lets running\n"+
-			"checks finish, then exits.")
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [--jitter D] [--grace D] [flags]",
+		"Run as a daemon: check each page once at start, then on its site's schedule (sites.yaml); store every\n"+
+			"scan and finding, and tell each configured alert channel about each open finding once, retrying failed\n"+
+			"deliveries until they succeed (with no channel at all it says so loudly; findings are logged either\n"+
+			"way). Serves the web interface and JSON API on --listen: sign in as a user from `skimguard user add`,\n"+
+			"or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads sites.yaml, its pages and\n"+
+			"alert channels (an invalid file, or a channel whose secret's environment variable is unset, is logged\n"+
+			"and the running configuration kept; checks under way keep their channels). SIGTERM or Ctrl-C starts\n"+
+			"no new check, lets those under way finish for up to --grace, stops the rest (stored as stopped, not\n"+
+			"as failed), then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
+	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *workers < 1 {
 		return usageErr("--workers must be at least 1")
+	}
+	if *grace < 0 {
+		return usageErr("--grace must not be negative")
 	}
 	if *publicURL != "" {
 		if _, err := uiURL(*publicURL); err != nil {
@@ -87,6 +98,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	warnSlow(logger, jobs)
+	warnChannels(logger, a.mon.Sinks())
+	warnNoBaseline(ctx, logger, a.store, a.pages)
 	// A daemon alerts a failing page once it failed twice in a row; a single
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
@@ -94,6 +107,40 @@ func runServe(ctx context.Context, e env, args []string) error {
 	a.mon.Scanned, a.mon.Delivered, a.mon.SaveFailed = m.Scanned, m.Delivered, m.SaveFailed
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
+	if *jitter == 0 {
+		*jitter = -1 // the scheduler reads 0 as its default
+	}
+	sched := &schedule.Scheduler{
+		Workers: *workers,
+		Jitter:  *jitter,
+		Grace:   *grace,
+		Logger:  logger,
+		// A new install, or a page added by a reload, is not left
+		// unchecked until its schedule first comes due.
+		CheckAtStart: true,
+		Check: func(ctx context.Context, p skimguard.Page) {
+			res, err := a.mon.Check(ctx, []skimguard.Page{p})
+			if err != nil && len(res.Pages) == 0 {
+				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
+				return
+			}
+			pr := res.Pages[0]
+			if err != nil {
+				// A scan not stored was still alerted, findings and all.
+				logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings), "err", err)
+			}
+			logFindings(ctx, logger, p, pr.Findings)
+			switch {
+			case pr.Status == skimguard.CheckFailed && errors.Is(ctx.Err(), context.Canceled):
+				logger.Info("check stopped before it completed", "site", p.Site, "page", p.Name)
+				return
+			case pr.Status == skimguard.CheckFailed:
+				logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
+				return
+			}
+			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
+		},
+	}
 	var ui *http.Server
 	if *listen != "off" {
 		ln, err := net.Listen("tcp", *listen)
@@ -102,28 +149,22 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
+		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
 			ln.Close()
 			return err
 		}
 	}
-	if *jitter == 0 {
-		*jitter = -1 // the scheduler reads 0 as its default
-	}
-	sched := &schedule.Scheduler{
-		Workers: *workers,
-		Jitter:  *jitter,
-		Logger:  logger,
-		Check: func(ctx context.Context, p skimguard.Page) {
-			res, err := a.mon.Check(ctx, []skimguard.Page{p})
-			if err != nil {
-				// A scan not stored was still alerted, findings and all.
-				logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()), "err", err)
-				return
-			}
-			logger.Info("checked", "site", p.Site, "page", p.Name, "status", res.Pages[0].Status, "findings", len(res.Findings()))
-		},
-	}
+
+	// The sweep retries alerts between checks; poked at start and after a
+	// reload, it tells a channel that appeared at once. It ends before the
+	// store closes.
+	poke := make(chan struct{}, 1)
+	poke <- struct{}{}
+	var sweeping sync.WaitGroup
+	defer sweeping.Wait()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	sweeping.Go(func() { sweep(sweepCtx, a.mon, func() []skimguard.Page { return *pages.Load() }, poke, logger) })
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -134,13 +175,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if ps := reload(c, sched, logger); ps != nil {
+				if ps := reload(ctx, c, e, sched, a.mon, logger); ps != nil {
 					pages.Store(&ps)
+					select {
+					case poke <- struct{}{}:
+					default:
+					}
 				}
 			}
 		}
 	}()
-	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers)
+	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers, "alert_channels", alerts.Names(a.mon.Sinks()))
 	err = sched.Run(ctx, jobs)
 	if ui != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -153,22 +198,61 @@ func runServe(ctx context.Context, e env, args []string) error {
 	return err
 }
 
-// reload reads sites.yaml again and returns its pages; a bad file leaves
-// the running jobs alone and returns nil.
-func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimguard.Page {
+// sweepEvery is how often serve retries undelivered alerts between checks.
+const sweepEvery = time.Minute
+
+// sweep redelivers the alerts that are due (monitor.Redeliver) every
+// sweepEvery and whenever poke says so, until ctx ends.
+func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.Page, poke <-chan struct{}, logger *slog.Logger) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-poke:
+		}
+		// Bounds the store's reads; deliveries under way finish regardless.
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err := mon.Redeliver(sctx, pages())
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			logger.Error("undelivered alerts could not be retried; trying again in a minute", "err", err)
+		}
+	}
+}
+
+// reload reads sites.yaml again and swaps in its pages and alert channels,
+// returning the pages. A file that is invalid, or names a channel that
+// cannot be built (its secret's environment variable unset), changes
+// nothing: it is logged, the running configuration stays and reload returns
+// nil. Checks under way keep the channels they started with.
+func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) []skimguard.Page {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
+		var sinks []alerts.Sink
 		if jobs, err = jobsOf(cfg, c.sites); err == nil {
+			// Built before the jobs are swapped, so that a channel that
+			// cannot be built leaves everything as it was.
+			if sinks, err = alertSinks(cfg, e.getenv); err != nil {
+				err = fmt.Errorf("alert channel: %w", err)
+			}
+		}
+		if err == nil {
 			err = sched.Reload(jobs)
 		}
 		if err == nil {
-			logger.Info("reloaded", "config", c.config, "pages", len(jobs))
+			mon.SetSinks(sinks)
+			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks))
 			warnSlow(logger, jobs)
+			warnChannels(logger, sinks)
 			pages := make([]skimguard.Page, len(jobs))
 			for i, j := range jobs {
 				pages[i] = j.Page
 			}
+			warnNoBaseline(ctx, logger, mon.Store, pages)
 			return pages
 		}
 	}
@@ -186,9 +270,11 @@ func uiURL(public string) (*url.URL, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
+		NextCheck:     sched.NextRun,
+		Channels:      func() []string { return alerts.Names(a.mon.Sinks()) },
 		SecureCookies: base.Scheme == "https", Logger: logger,
 	})
 	if err != nil {
@@ -226,6 +312,63 @@ func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *u
 func warnSlow(logger *slog.Logger, jobs []schedule.Job) {
 	for _, w := range schedule.SlowerThanWeekly(jobs) {
 		logger.Warn(w)
+	}
+}
+
+// warnChannels says loudly when findings go to no alert channel: a monitor
+// nobody hears. It warns too of channels that share a name, which the
+// delivery log cannot tell apart.
+func warnChannels(logger *slog.Logger, sinks []alerts.Sink) {
+	if len(sinks) == 0 {
+		logger.Error("no alert channel: nobody will be told about findings, which are only logged and shown in the web interface; " +
+			"add one under alerts: in sites.yaml (webhook, slack or email) and reload with kill -HUP")
+		return
+	}
+	seen := map[string]bool{}
+	for _, name := range alerts.Names(sinks) {
+		if seen[name] {
+			logger.Warn("two alert channels share a name, so the delivery log cannot tell them apart: a finding told to one counts as told to the other", "channel", name)
+		}
+		seen[name] = true
+	}
+}
+
+// warnNoBaseline warns about each page that has no baseline yet, and so is
+// not checked, saying how to take one.
+func warnNoBaseline(ctx context.Context, logger *slog.Logger, store skimguard.Store, pages []skimguard.Page) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	bs, err := store.Baselines(ctx, nil)
+	if err != nil {
+		logger.Error("cannot read the baselines to say which pages have none", "err", err)
+		return
+	}
+	for _, p := range pages {
+		if !slices.ContainsFunc(bs, func(b skimguard.Baseline) bool { return b.Site == p.Site && b.Page == p.Name }) {
+			logger.Warn("page not checked: "+monitor.NoBaseline(p), "site", p.Site, "page", p.Name)
+		}
+	}
+}
+
+// logFindings logs each finding of a check, critical and high ones as
+// errors and the others as warnings: the log hears of them even when no
+// channel does. It logs what names a finding, never its evidence, and masks
+// any card number in its subject, as alerts do.
+func logFindings(ctx context.Context, logger *slog.Logger, p skimguard.Page, fs []skimguard.Finding) {
+	for _, f := range fs {
+		if f.ID == 0 {
+			continue // a failure notice: the check's own line says it
+		}
+		level := slog.LevelWarn
+		if f.Severity.Rank() >= skimguard.SeverityHigh.Rank() {
+			level = slog.LevelError
+		}
+		msg := "finding still open"
+		if f.FirstSeen.Equal(f.LastSeen) {
+			msg = "finding opened"
+		}
+		logger.Log(ctx, level, msg, "site", p.Site, "page", p.Name, "finding", f.ID,
+			"severity", f.Severity, "kind", f.Kind, "subject", carddata.MaskPANs(f.Subject))
 	}
 }
 
