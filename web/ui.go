@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -26,17 +27,12 @@ type view struct {
 }
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
+	"when": formatTime,
 	"whenp": func(t *time.Time) string {
 		if t == nil {
 			return ""
 		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		return formatTime(*t)
 	},
 	"took": func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() },
 	"short": func(h string) string {
@@ -186,6 +182,9 @@ func (s *Server) loadFinding(ctx context.Context, r *http.Request) (any, error) 
 	return s.findingDetail(ctx, id)
 }
 
+// resolveForm approves or rejects one finding from its page's form:
+// reason and csrf fields; confirm=yes once the reviewer confirmed the
+// approval of a critical or high finding.
 func (s *Server) resolveForm(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "finding")
 	if err != nil {
@@ -194,11 +193,50 @@ func (s *Server) resolveForm(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := timeout(r)
 	defer cancel()
-	if err := s.resolve(ctx, identityOf(r), id, r.PathValue("action"), r.PostFormValue("reason")); err != nil {
+	back := fmt.Sprintf("/findings/%d", id)
+	err = s.resolve(ctx, identityOf(r), []int64{id}, r.PathValue("action"), r.PostFormValue("reason"), r.PostFormValue("confirm") == "yes")
+	if s.confirm(w, r, err, confirmData{Approve: back + "/approve", Reject: back + "/reject", Back: back}) {
+		return
+	}
+	if err != nil {
 		s.failErr(w, r, err)
 		return
 	}
-	http.Redirect(w, r, fmt.Sprintf("/findings/%d", id), http.StatusSeeOther)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// confirmData is the second step of approving critical or high findings,
+// which takes no script: a page that asks again, the justification
+// carried over.
+type confirmData struct {
+	// Approve and Reject are where the page's form posts; Back is where
+	// the reviewer came from.
+	Approve, Reject, Back string
+	// IDs are the findings of a bulk approval, posted again as id fields
+	// (a single finding's ID is in Approve's path); Filter is the list's
+	// query, posted again so that the list shows as it was.
+	IDs    []int64
+	Filter string
+	Reason string
+	// Findings are the critical and high findings the approval covers;
+	// Total is how many findings it covers in all.
+	Findings []findingJSON
+	Total    int
+}
+
+// confirm shows the confirmation page when err asks for one, and reports
+// whether it did.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request, err error, d confirmData) bool {
+	var need errConfirm
+	if !errors.As(err, &need) {
+		return false
+	}
+	d.Reason, d.Total = need.reason, len(need.ids)
+	for _, f := range need.findings {
+		d.Findings = append(d.Findings, asJSON(f, false))
+	}
+	s.render(w, r, "confirm", d)
+	return true
 }
 
 func (s *Server) loadPage(ctx context.Context, r *http.Request) (any, error) {

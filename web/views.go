@@ -158,6 +158,19 @@ type findingDetail struct {
 	Scan *skimguard.Scan `json:"scan,omitempty"`
 	// Screenshot is the address of that scan's screenshot, when it took one.
 	Screenshot string `json:"screenshot,omitempty"`
+	// Group is the findings one change caused with this one (see group),
+	// this one included, when there are others.
+	Group []findingJSON `json:"group,omitempty"`
+	// Incident says in one sentence what happened when the finding or one
+	// of its group is critical: the page then leads with it and with what
+	// to do.
+	Incident string `json:"incident,omitempty"`
+}
+
+// RejectFirst reports whether the page makes rejection its main action:
+// for incidents and for findings whose approval asks for confirmation.
+func (d *findingDetail) RejectFirst() bool {
+	return d.Incident != "" || asksConfirmation(d.Finding.Finding)
 }
 
 func (s *Server) findingDetail(ctx context.Context, id int64) (*findingDetail, error) {
@@ -170,6 +183,19 @@ func (s *Server) findingDetail(ctx context.Context, id int64) (*findingDetail, e
 	}
 	f := fs[0]
 	d := &findingDetail{Finding: asJSON(f, true)}
+	group, err := s.group(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(group) > 1 {
+		for _, g := range group {
+			d.Group = append(d.Group, asJSON(g, false))
+		}
+	}
+	if isIncident(group) {
+		lead := group[0]
+		d.Incident = headline(lead, cmp.Or(lead.Evidence.Initiator, "a script the browser did not name"))
+	}
 	ev := f.Evidence
 	switch {
 	case f.Kind == skimguard.KindScriptChanged && (ev.BeforeSource != "" || ev.AfterSource != ""):
@@ -323,7 +349,7 @@ func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail
 			d.Open = append(d.Open, asJSON(f, false))
 		}
 	}
-	slices.SortStableFunc(d.Open, func(a, b findingJSON) int { return b.Severity.Rank() - a.Severity.Rank() })
+	slices.SortFunc(d.Open, func(a, b findingJSON) int { return byUrgency(a.Finding, b.Finding) })
 	bs, err := s.store.BaselineVersions(ctx, site, page)
 	switch {
 	case errors.Is(err, skimguard.ErrNoBaseline):
@@ -343,22 +369,62 @@ func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail
 	return d, nil
 }
 
-// resolve approves or rejects one finding for the request's user.
-func (s *Server) resolve(ctx context.Context, id identity, findingID int64, action, reason string) error {
+// resolve approves or rejects findings for the request's user, as one
+// change: one new baseline version per page. Single findings and bulk
+// selections, forms and the API all come through here.
+//
+// Approving a critical or high finding needs confirmed: without it nothing
+// changes and the error is an errConfirm naming those findings.
+func (s *Server) resolve(ctx context.Context, id identity, ids []int64, action, reason string, confirmed bool) error {
 	status := map[string]skimguard.FindingStatus{"approve": skimguard.StatusApproved, "reject": skimguard.StatusRejected}[action]
 	if status == "" {
 		return errBadRequest{fmt.Sprintf("unknown action %q: use approve or reject", action)}
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return errBadRequest{"no finding selected: tick the findings to " + action}
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return errBadRequest{"a justification is required: say why this change is " + string(status)}
 	}
-	err := s.opts.Resolve(ctx, []int64{findingID}, skimguard.Resolution{Status: status, By: id.user, Reason: reason, At: s.now()})
+	if status == skimguard.StatusApproved && !confirmed {
+		fs, err := s.store.Findings(ctx, skimguard.FindingFilter{IDs: ids})
+		if err != nil {
+			return err
+		}
+		need := errConfirm{ids: ids, reason: reason}
+		for _, f := range fs {
+			if asksConfirmation(f) {
+				need.findings = append(need.findings, f)
+			}
+		}
+		// Unknown and closed findings are refused below, with nothing to
+		// confirm.
+		refused := len(fs) < len(ids) || slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return f.Status != skimguard.StatusOpen })
+		if len(need.findings) > 0 && !refused {
+			slices.SortFunc(need.findings, byUrgency)
+			return need
+		}
+	}
+	err := s.opts.Resolve(ctx, ids, skimguard.Resolution{Status: status, By: id.user, Reason: reason, At: s.now()})
 	if err != nil {
 		return err
 	}
-	s.opts.Logger.Info("finding resolved", "finding", findingID, "status", status, "by", id.user)
+	s.opts.Logger.Info("findings resolved", "findings", ids, "status", status, "by", id.user)
 	return nil
+}
+
+// errConfirm is an approval of critical or high findings that was not
+// confirmed: the form asks again, naming them.
+type errConfirm struct {
+	ids      []int64
+	reason   string
+	findings []skimguard.Finding
+}
+
+func (e errConfirm) Error() string {
+	return fmt.Sprintf("approving %d critical or high finding(s) needs confirmation: they may be a skimmer", len(e.findings))
 }
 
 // errBadRequest is a request the user can fix; its text says how.

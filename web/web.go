@@ -176,9 +176,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg stri
 // failErr maps a store or resolve error to a status, once, here.
 func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	var bad errBadRequest
+	var confirm errConfirm
 	switch {
 	case errors.As(err, &bad):
 		s.fail(w, r, http.StatusBadRequest, bad.msg)
+	case errors.As(err, &confirm):
+		s.fail(w, r, http.StatusBadRequest, confirm.Error())
 	case errors.Is(err, skimguard.ErrNotFound), errors.Is(err, skimguard.ErrNoBaseline):
 		s.fail(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, skimguard.ErrNotOpen):

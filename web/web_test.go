@@ -242,7 +242,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 		}
 	})
 	t.Run("with the token and a justification", func(t *testing.T) {
-		resp := postForm(t, c, approve, url.Values{"reason": {"the provider's new fraud check, ticket SEC-9"}, "csrf": {csrf}})
+		resp := postForm(t, c, approve, url.Values{"reason": {"the provider's new fraud check, ticket SEC-9"}, "csrf": {csrf}, "confirm": {"yes"}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/findings/"+itoa(id) {
 			t.Fatalf("want 303 back to the finding, got %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -349,7 +349,7 @@ func TestPageShowsBaselineHistoryAndInventory(t *testing.T) {
 	c := f.client(t)
 	_, csrf := f.login(t, c, "alice", password)
 	id := f.ids[skimguard.KindScriptChanged]
-	postForm(t, c, f.url("/findings/"+itoa(id)+"/approve"), url.Values{"reason": {"vendor update v2.1, ticket SEC-7"}, "csrf": {csrf}})
+	postForm(t, c, f.url("/findings/"+itoa(id)+"/approve"), url.Values{"reason": {"vendor update v2.1, ticket SEC-7"}, "csrf": {csrf}, "confirm": {"yes"}})
 
 	_, doc := get(t, c, f.url("/pages/shop/checkout"))
 	rows := doc.Find("table.history tbody tr")
