@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
 	"github.com/skimguard/skimguard/internal/browsertest"
 )
 
@@ -211,6 +213,67 @@ func TestReviewInChromium(t *testing.T) {
 	}
 	if fd := f.finding(t, id); fd.Status != skimguard.StatusApproved || fd.ResolvedBy != "alice" {
 		t.Fatalf("the store says %s by %q", fd.Status, fd.ResolvedBy)
+	}
+	tb.noErrors()
+}
+
+// A responder follows the alert of a card skimmer on shop/pay, reads what
+// happened and which script sent the card (an inline script: the browser
+// named only the page), sees the findings of the incident and rejects
+// the exfiltration as not ours: in real Chromium.
+func TestIncidentInChromium(t *testing.T) {
+	f := newFixture(t)
+	byKind, added := f.payIncident(t)
+	exfil := byKind[skimguard.KindDataExfiltration]
+	tb := newTab(t, f)
+
+	base, _ := url.Parse(f.srv.URL)
+	link := Link(base, alerts.Alert{Site: "shop", Page: "pay", Findings: []skimguard.Finding{exfil}})
+	tb.signIn(link, `#headline`)
+
+	if h := tb.text(`#headline`); !strings.HasPrefix(h, "Card data typed into shop/pay was sent to "+thief+" by "+skimName+", first seen ") {
+		t.Fatalf("what happened: %q", h)
+	}
+	if n := tb.count(`ol.todo li`); n < 4 {
+		t.Fatalf("the checklist has %d steps", n)
+	}
+	if culprit := tb.text(`#sent-by .culprit:first-child .culprit-name`); culprit != skimName {
+		t.Fatalf("the culprit is %q, want %q", culprit, skimName)
+	}
+	if mark := tb.text(`#sent-by .culprit:first-child ol.chain li:first-child .mark`); mark != "new" {
+		t.Fatalf("the culprit is marked %q, want new", mark)
+	}
+	group := tb.text(`#group`)
+	for _, fd := range []skimguard.Finding{exfil, added[""], added[evilJS], byKind[skimguard.KindConnectionAdded]} {
+		if n := tb.count(`#group a[href="/findings/` + itoa(fd.ID) + `"]`); n == 0 {
+			t.Fatalf("the incident does not list finding %d:\n%s", fd.ID, group)
+		}
+	}
+	// The primary action comes first and reads as what a responder does.
+	if first := tb.text(`form.resolve button:first-of-type`); first != "Reject: this is not ours" {
+		t.Fatalf("the first action is %q", first)
+	}
+
+	tb.do("reject it",
+		chromedp.SendKeys(`form.resolve textarea[name=reason]`, "skimmer in an inline script; removed in incident 2026-11"),
+		chromedp.Click(`form.resolve button.danger`),
+		chromedp.WaitNotPresent(`form.resolve`),
+		chromedp.WaitVisible(`#status`))
+	if l := tb.location(); l != link {
+		t.Fatalf("after rejecting, the browser is at %s", l)
+	}
+	if status := tb.text(`#status`); !strings.HasPrefix(status, "rejected by alice") {
+		t.Fatalf("after rejecting the finding says %q", status)
+	}
+	if fd := f.finding(t, exfil.ID); fd.Status != skimguard.StatusRejected || fd.ResolvedBy != "alice" {
+		t.Fatalf("the store says %s by %q", fd.Status, fd.ResolvedBy)
+	}
+
+	tb.do("open the culprit's own finding",
+		chromedp.Click(`#sent-by .culprit:first-child ol.chain li:first-child a`),
+		chromedp.WaitVisible(`section.source`))
+	if src := tb.text(`section.source pre`); !strings.Contains(src, "navigator.sendBeacon(") {
+		t.Fatalf("the inline skimmer's page does not show its text:\n%s", src)
 	}
 	tb.noErrors()
 }

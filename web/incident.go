@@ -2,7 +2,6 @@ package web
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,23 +27,21 @@ func byUrgency(a, b skimguard.Finding) int {
 	)
 }
 
-// group returns the findings one change caused with f: the open findings
-// of f's page first seen by the scan that first saw f (a scan's findings
-// share its start time as FirstSeen), f included whatever its status, in
-// byUrgency order.
-func (s *Server) group(ctx context.Context, f skimguard.Finding) ([]skimguard.Finding, error) {
-	open, err := s.store.Findings(ctx, skimguard.FindingFilter{Sites: []string{f.Site}, Status: skimguard.StatusOpen})
-	if err != nil {
-		return nil, err
-	}
+// groupOf returns the findings one change caused with f: the open
+// findings of f's page first seen by the scan that first saw f (a scan's
+// findings share its start time as FirstSeen) and those of culprits (the
+// findings about the scripts that did it, which an earlier scan may have
+// seen first), f included whatever its status, in byUrgency order. open
+// are the open findings of f's site.
+func groupOf(f skimguard.Finding, open []skimguard.Finding, culprits []int64) []skimguard.Finding {
 	out := []skimguard.Finding{f}
 	for _, o := range open {
-		if o.ID != f.ID && o.Page == f.Page && o.FirstSeen.Equal(f.FirstSeen) {
+		if o.ID != f.ID && o.Page == f.Page && (o.FirstSeen.Equal(f.FirstSeen) || slices.Contains(culprits, o.ID)) {
 			out = append(out, o)
 		}
 	}
 	slices.SortFunc(out, byUrgency)
-	return out, nil
+	return out
 }
 
 // isIncident reports whether a group of findings is an incident: one of
