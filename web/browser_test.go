@@ -187,7 +187,7 @@ func TestReviewInChromium(t *testing.T) {
 	}
 
 	tb.do("approve it with a justification",
-		chromedp.SendKeys(`textarea[name=reason]`, "vendor update 2.1, reviewed in SEC-7"),
+		chromedp.SendKeys(`form.resolve textarea[name=reason]`, "vendor update 2.1, reviewed in SEC-7"),
 		chromedp.Click(`form.resolve button[value=approve]`),
 		chromedp.WaitVisible(`section.confirm`))
 	if st := f.finding(t, id).Status; st != skimguard.StatusOpen {
@@ -254,7 +254,19 @@ func TestIncidentInChromium(t *testing.T) {
 		t.Fatalf("the first action is %q", first)
 	}
 
-	tb.do("reject it",
+	tb.do("open the culprit's own finding",
+		chromedp.Click(`#sent-by .culprit:first-child ol.chain li:first-child a`),
+		chromedp.WaitVisible(`section.source`))
+	if src := tb.text(`section.source pre`); !strings.Contains(src, "navigator.sendBeacon(") {
+		t.Fatalf("the inline skimmer's page does not show its text:\n%s", src)
+	}
+	if n := tb.count(`#group a[href="/findings/` + itoa(exfil.ID) + `"]`); n == 0 {
+		t.Fatalf("the culprit's finding does not link back to the exfiltration")
+	}
+
+	tb.do("go back to the exfiltration and reject it",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`form.resolve`),
 		chromedp.SendKeys(`form.resolve textarea[name=reason]`, "skimmer in an inline script; removed in incident 2026-11"),
 		chromedp.Click(`form.resolve button.danger`),
 		chromedp.WaitNotPresent(`form.resolve`),
@@ -269,11 +281,44 @@ func TestIncidentInChromium(t *testing.T) {
 		t.Fatalf("the store says %s by %q", fd.Status, fd.ResolvedBy)
 	}
 
-	tb.do("open the culprit's own finding",
-		chromedp.Click(`#sent-by .culprit:first-child ol.chain li:first-child a`),
-		chromedp.WaitVisible(`section.source`))
-	if src := tb.text(`section.source pre`); !strings.Contains(src, "navigator.sendBeacon(") {
-		t.Fatalf("the inline skimmer's page does not show its text:\n%s", src)
+	// The rest of the incident is still ticked in its list: one reason
+	// rejects it all.
+	if n := tb.count(`#group input[name=id]:checked`); n != 3 {
+		t.Fatalf("%d findings of the incident are ticked, want the 3 still open", n)
+	}
+	tb.do("reject the rest of the incident",
+		chromedp.SendKeys(`#group textarea[name=reason]`, "the same skimmer; incident 2026-11"),
+		chromedp.Click(`#group button.danger`),
+		chromedp.WaitNotPresent(`#group input[name=id]`))
+	if l := tb.location(); l != link {
+		t.Fatalf("after rejecting the incident, the browser is at %s", l)
+	}
+	for _, fd := range []skimguard.Finding{added[""], added[evilJS], byKind[skimguard.KindConnectionAdded]} {
+		if got := f.finding(t, fd.ID); got.Status != skimguard.StatusRejected || got.Resolution != "the same skimmer; incident 2026-11" {
+			t.Fatalf("finding %d: %s %q", fd.ID, got.Status, got.Resolution)
+		}
+	}
+
+	// On shop/checkout's incident, the review rejects the ticked findings
+	// with its one justification: the ticks in the list belong to it.
+	checkout := f.url("/findings/" + itoa(f.ids[skimguard.KindDataExfiltration]))
+	conn := f.ids[skimguard.KindConnectionAdded]
+	tb.do("untick the new destination and reject the rest of the incident",
+		chromedp.Navigate(checkout),
+		chromedp.WaitVisible(`form.resolve`),
+		chromedp.Click(`#group input[value="`+itoa(conn)+`"]`),
+		chromedp.SendKeys(`form.resolve textarea[name=reason]`, "checkout skimmer; incident 2026-12"),
+		chromedp.Click(`form.resolve button[formaction="/findings/reject"]`),
+		chromedp.WaitNotPresent(`form.resolve`),
+		chromedp.WaitVisible(`#status`))
+	if l := tb.location(); l != checkout {
+		t.Fatalf("after rejecting the ticked findings, the browser is at %s", l)
+	}
+	for id, want := range map[int64]skimguard.FindingStatus{f.ids[skimguard.KindDataExfiltration]: skimguard.StatusRejected,
+		f.ids[skimguard.KindScriptChanged]: skimguard.StatusRejected, conn: skimguard.StatusOpen} {
+		if got := f.finding(t, id).Status; got != want {
+			t.Fatalf("finding %d is %s, want %s", id, got, want)
+		}
 	}
 	tb.noErrors()
 }

@@ -130,6 +130,18 @@ func (x *scanScripts) ref(i int) scriptRef {
 	return r
 }
 
+// refs describes every script of the scan, each with its loader named.
+func (x *scanScripts) refs() []scriptRef {
+	out := make([]scriptRef, len(x.o.Scripts))
+	for i := range x.o.Scripts {
+		out[i] = x.ref(i)
+		if lb := x.o.Scripts[i].LoadedBy; lb != "" {
+			_, out[i].LoadedBy, _ = x.find(lb, i)
+		}
+	}
+	return out
+}
+
 // approved reports whether script i is known to run approved code.
 func (x *scanScripts) approved(i int) bool {
 	return x.states != nil && (x.states[i].State == baseline.ScriptApproved || x.states[i].State == baseline.ScriptAttributesChanged)

@@ -40,6 +40,9 @@ func payPage(compromised bool) *skimguard.Observation {
 	o.Page, o.URL, o.FinalURL = "pay", payURL, payURL
 	o.Scripts[0].Frame = payURL
 	o.Scripts = append(o.Scripts, inlineScript(1, "line 5 col 9", cfgJS))
+	o.Frames = []skimguard.Frame{{URL: "https://psp.example/card?session=1", Origin: "https://psp.example", Parent: payURL, Name: "card", Allow: "payment"}}
+	o.Forms = []skimguard.Form{{Frame: payURL, Action: payURL + "/place", Method: "POST", ID: "pay-form",
+		Inputs: []skimguard.Input{{Field: skimguard.FieldName, Name: "holder", Visible: true}}}}
 	if !compromised {
 		return o
 	}

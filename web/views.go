@@ -179,6 +179,17 @@ func (d *findingDetail) RejectFirst() bool {
 	return d.Incident != "" || asksConfirmation(d.Finding.Finding)
 }
 
+// OpenGroup counts the open findings of Group, this one included.
+func (d *findingDetail) OpenGroup() int {
+	n := 0
+	for _, f := range d.Group {
+		if f.Status == skimguard.StatusOpen {
+			n++
+		}
+	}
+	return n
+}
+
 // SentByName names the code behind a request's initiator, as SentBy does.
 func (d *findingDetail) SentByName(initiator string) string {
 	for _, c := range d.SentBy {
@@ -507,9 +518,13 @@ func (e errBadRequest) Error() string { return e.msg }
 // scanDetail is one scan: what it observed, without script texts, and the
 // findings it was the latest scan to see.
 type scanDetail struct {
-	Scan       skimguard.Scan `json:"scan"`
-	Findings   []findingJSON  `json:"findings"`
-	Screenshot string         `json:"screenshot,omitempty"`
+	Scan     skimguard.Scan `json:"scan"`
+	Findings []findingJSON  `json:"findings"`
+	// Scripts are the observation's scripts (same order) as culprit
+	// names them: each marked against the baseline version the scan was
+	// compared with, linked to its open finding, its loader named.
+	Scripts    []scriptRef `json:"scripts,omitempty"`
+	Screenshot string      `json:"screenshot,omitempty"`
 }
 
 func (s *Server) scanDetail(ctx context.Context, id int64) (*scanDetail, error) {
@@ -521,8 +536,18 @@ func (s *Server) scanDetail(ctx context.Context, id int64) (*scanDetail, error) 
 	for _, f := range scan.Findings {
 		d.Findings = append(d.Findings, asJSON(f, false))
 	}
+	slices.SortFunc(d.Findings, func(a, b findingJSON) int { return byUrgency(a.Finding, b.Finding) })
 	scan.Findings = nil
 	if o := scan.Observation; o != nil {
+		open, err := s.store.Findings(ctx, skimguard.FindingFilter{Sites: []string{scan.Site}, Status: skimguard.StatusOpen})
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.scanScripts(ctx, scan, open)
+		if err != nil {
+			return nil, err
+		}
+		d.Scripts = x.refs()
 		obs := *o
 		obs.Scripts = slices.Clone(o.Scripts)
 		for i := range obs.Scripts {

@@ -87,7 +87,8 @@ func New(o Options) (*Server, error) {
 
 	app := http.NewServeMux()
 	app.HandleFunc("GET /{$}", s.show("dashboard", s.loadDashboard))
-	app.HandleFunc("GET /findings", s.show("findings", s.loadFindings))
+	app.HandleFunc("GET /findings", s.show("findings", s.loadFindingList))
+	app.HandleFunc("POST /findings/{action}", s.resolveBulk)
 	app.HandleFunc("GET /findings/{id}", s.show("finding", s.loadFinding))
 	app.HandleFunc("POST /findings/{id}/{action}", s.resolveForm)
 	app.HandleFunc("GET /pages/{site}/{page}", s.show("page", s.loadPage))
