@@ -182,6 +182,13 @@ func TestReviewInChromium(t *testing.T) {
 	if n := tb.count(`table.diff tr.ins`); n < 3 {
 		t.Fatalf("the minified skimmer shows on %d lines, want it pretty-printed", n)
 	}
+	// The code gets the width; the line numbers only what they need.
+	ratio := run(tb, "measure the diff", chromedp.Evaluate[float64](`(() => {
+		const table = document.querySelector("table.diff"), code = document.querySelector("table.diff tr.ins td.code");
+		return code.getBoundingClientRect().width / table.getBoundingClientRect().width; })()`))
+	if ratio < 0.8 {
+		t.Fatalf("the code takes %.0f%% of the diff's width", ratio*100)
+	}
 	if why := tb.text(`dd.detail`); !strings.Contains(why, "body of "+libURL+" changed") {
 		t.Fatalf("the finding does not say why: %q", why)
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/evidence"
@@ -70,8 +71,32 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprint(n)
 	},
-	"join": strings.Join,
-	"list": func(v ...string) []string { return v },
+	"join":   strings.Join,
+	"reveal": reveal,
+	"list":   func(v ...string) []string { return v },
+}
+
+// reveal escapes text taken from a page (script text, subjects, details,
+// URLs) for HTML, and shows each character a reader could not see there
+// (scriptdiff.Hidden: bidirectional controls, zero-width and other format
+// characters...) as a marked ⟨U+XXXX⟩ instead, so that the page shows the
+// code that runs. Every template shows such text through it.
+func reveal(text string) template.HTML {
+	var b strings.Builder
+	plain := 0
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if !scriptdiff.Hidden(r) {
+			i += n
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(text[plain:i]))
+		fmt.Fprintf(&b, `<span class="hidden-char" title="a character that shows nothing or turns text around: U+%04X">⟨U+%04X⟩</span>`, r, r)
+		i += n
+		plain = i
+	}
+	b.WriteString(template.HTMLEscapeString(text[plain:]))
+	return template.HTML(b.String())
 }
 
 func parseTemplates() (map[string]*template.Template, error) {

@@ -317,7 +317,9 @@ func TestFindingPageShowsTheEvidence(t *testing.T) {
 func TestHostileTextIsShownAsText(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	// Marking hidden characters builds HTML around page text: the text
+	// must stay text through it too.
+	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>` + "\u202e" + `<span class="hidden-char">⟨U+0000⟩</span>`
 	scan := &skimguard.Scan{Site: "shop", Page: "checkout", URL: pageURL, Status: skimguard.ScanFindings, StartedAt: time.Now().UTC(),
 		Findings: []skimguard.Finding{{Kind: skimguard.KindScriptAdded, Severity: skimguard.SeverityCritical, Site: "shop", Page: "checkout",
 			Subject: evil, Detail: evil, Fingerprint: "evil", Evidence: skimguard.Evidence{AfterSource: evil, URL: "javascript:alert(3)"}}}}
@@ -337,6 +339,10 @@ func TestHostileTextIsShownAsText(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "&lt;script&gt;alert(1)") {
 		t.Fatal("the hostile text is not shown at all")
+	}
+	if strings.Contains(string(body), "\u202e") || !strings.Contains(string(body), `&gt;<span class="hidden-char"`) ||
+		strings.Contains(string(body), `<span class="hidden-char">⟨U+0000⟩`) {
+		t.Fatal("the hostile text's U+202E is not marked, or its forged marker is markup")
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || resp.Header.Get("X-Frame-Options") != "DENY" {
