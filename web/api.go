@@ -79,7 +79,9 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := timeout(r)
 	defer cancel()
-	if err := s.resolve(ctx, identityOf(r), id, r.PathValue("action"), body.Reason); err != nil {
+	// An API client states its intent in the call itself: the second step
+	// is for people, who approve with a click.
+	if err := s.resolve(ctx, identityOf(r), []int64{id}, r.PathValue("action"), body.Reason, true); err != nil {
 		s.failErr(w, r, err)
 		return
 	}

@@ -150,7 +150,7 @@ func TestInventoryCSVDownloadCannotRunFormulas(t *testing.T) {
 	c := f.client(t)
 	_, csrf := f.login(t, c, "alice", password)
 	reason := `=cmd|' /C calc'!A0`
-	postForm(t, c, f.url("/findings/"+itoa(f.ids[skimguard.KindScriptChanged])+"/approve"), url.Values{"reason": {reason}, "csrf": {csrf}})
+	postForm(t, c, f.url("/findings/"+itoa(f.ids[skimguard.KindScriptChanged])+"/approve"), url.Values{"reason": {reason}, "csrf": {csrf}, "confirm": {"yes"}})
 
 	resp, err := c.Get(f.url("/inventory.csv"))
 	if err != nil {

@@ -3,13 +3,16 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/evidence"
@@ -26,17 +29,12 @@ type view struct {
 }
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
+	"when": formatTime,
 	"whenp": func(t *time.Time) string {
 		if t == nil {
 			return ""
 		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		return formatTime(*t)
 	},
 	"took": func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() },
 	"short": func(h string) string {
@@ -73,7 +71,32 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprint(n)
 	},
-	"join": strings.Join,
+	"join":   strings.Join,
+	"reveal": reveal,
+	"list":   func(v ...string) []string { return v },
+}
+
+// reveal escapes text taken from a page (script text, subjects, details,
+// URLs) for HTML, and shows each character a reader could not see there
+// (scriptdiff.Hidden: bidirectional controls, zero-width and other format
+// characters...) as a marked ⟨U+XXXX⟩ instead, so that the page shows the
+// code that runs. Every template shows such text through it.
+func reveal(text string) template.HTML {
+	var b strings.Builder
+	plain := 0
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if !scriptdiff.Hidden(r) {
+			i += n
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(text[plain:i]))
+		fmt.Fprintf(&b, `<span class="hidden-char" title="a character that shows nothing or turns text around: U+%04X">⟨U+%04X⟩</span>`, r, r)
+		i += n
+		plain = i
+	}
+	b.WriteString(template.HTMLEscapeString(text[plain:]))
+	return template.HTML(b.String())
 }
 
 func parseTemplates() (map[string]*template.Template, error) {
@@ -146,46 +169,118 @@ func (s *Server) loadDashboard(ctx context.Context, r *http.Request) (any, error
 	return d, nil
 }
 
+// findingsData is a list of findings; for the page, with its filter and
+// the filter's choices.
 type findingsData struct {
-	Findings []findingJSON `json:"findings"`
+	Findings []findingJSON    `json:"findings"`
+	Filter   listFilter       `json:"-"`
+	Sites    []string         `json:"-"`
+	Pages    []string         `json:"-"`
+	Kinds    []skimguard.Kind `json:"-"`
 }
 
-// loadFindings lists findings newest first, without script texts:
-// ?status=open (default), approved, rejected or all; ?site= and ?page=.
+// loadFindings lists findings newest first, without script texts, as
+// listFilter reads the query.
 func (s *Server) loadFindings(ctx context.Context, r *http.Request) (any, error) {
-	f, err := findingFilter(r)
+	d, err := s.findingList(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := s.store.Findings(ctx, f)
+	slices.Reverse(d.Findings)
+	return d, nil
+}
+
+// loadFindingList is the findings page: the findings most urgent first,
+// with the filter and its choices.
+func (s *Server) loadFindingList(ctx context.Context, r *http.Request) (any, error) {
+	d, err := s.findingList(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	d := findingsData{Findings: make([]findingJSON, 0, len(fs))}
-	for i := len(fs) - 1; i >= 0; i-- {
-		if p := r.URL.Query().Get("page"); p == "" || fs[i].Page == p {
-			d.Findings = append(d.Findings, asJSON(fs[i], false))
+	slices.SortFunc(d.Findings, func(a, b findingJSON) int { return byUrgency(a.Finding, b.Finding) })
+	pages, err := s.overview(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pages {
+		d.Sites = append(d.Sites, p.Site)
+		d.Pages = append(d.Pages, p.Page)
+	}
+	slices.Sort(d.Pages)
+	d.Sites, d.Pages, d.Kinds = slices.Compact(d.Sites), slices.Compact(d.Pages), skimguard.Kinds
+	return d, nil
+}
+
+// findingList reads the findings the query asks for, oldest first.
+func (s *Server) findingList(ctx context.Context, r *http.Request) (findingsData, error) {
+	lf, err := parseListFilter(r.URL.Query())
+	if err != nil {
+		return findingsData{}, err
+	}
+	fs, err := s.store.Findings(ctx, lf.storeFilter())
+	if err != nil {
+		return findingsData{}, err
+	}
+	d := findingsData{Findings: make([]findingJSON, 0, len(fs)), Filter: lf}
+	for _, f := range fs {
+		if lf.match(f) {
+			d.Findings = append(d.Findings, asJSON(f, false))
 		}
 	}
 	return d, nil
 }
 
-// findingFilter reads ?status= (open by default, or all) and ?site=.
-func findingFilter(r *http.Request) (skimguard.FindingFilter, error) {
+// listFilter is what a list of findings shows, from the query parameters
+// status (open, the default, approved, rejected or all), site, page and
+// kind.
+type listFilter struct {
+	Status, Site, Page, Kind string
+}
+
+func parseListFilter(q url.Values) (listFilter, error) {
+	lf := listFilter{Status: q.Get("status"), Site: q.Get("site"), Page: q.Get("page"), Kind: q.Get("kind")}
+	switch lf.Status {
+	case "", "open", "approved", "rejected", "all":
+	default:
+		return lf, errBadRequest{fmt.Sprintf("unknown status %q: use open, approved, rejected or all", lf.Status)}
+	}
+	if lf.Kind != "" && !slices.Contains(skimguard.Kinds, skimguard.Kind(lf.Kind)) {
+		return lf, errBadRequest{fmt.Sprintf("unknown kind %q: use one of the kinds the README lists, such as data.exfiltration", lf.Kind)}
+	}
+	return lf, nil
+}
+
+// storeFilter is the part of the filter the store applies.
+func (lf listFilter) storeFilter() skimguard.FindingFilter {
 	var f skimguard.FindingFilter
-	switch st := r.URL.Query().Get("status"); st {
+	switch lf.Status {
 	case "", "open":
 		f.Status = skimguard.StatusOpen
 	case "all":
-	case "approved", "rejected":
-		f.Status = skimguard.FindingStatus(st)
 	default:
-		return f, errBadRequest{fmt.Sprintf("unknown status %q: use open, approved, rejected or all", st)}
+		f.Status = skimguard.FindingStatus(lf.Status)
 	}
-	if site := r.URL.Query().Get("site"); site != "" {
-		f.Sites = []string{site}
+	if lf.Site != "" {
+		f.Sites = []string{lf.Site}
 	}
-	return f, nil
+	return f
+}
+
+// match applies the rest.
+func (lf listFilter) match(f skimguard.Finding) bool {
+	return (lf.Page == "" || f.Page == lf.Page) && (lf.Kind == "" || string(f.Kind) == lf.Kind)
+}
+
+// Query is the filter as a query string, without "?"; "" when it shows
+// the default.
+func (lf listFilter) Query() string {
+	q := url.Values{}
+	for k, v := range map[string]string{"status": lf.Status, "site": lf.Site, "page": lf.Page, "kind": lf.Kind} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q.Encode()
 }
 
 func (s *Server) loadFinding(ctx context.Context, r *http.Request) (any, error) {
@@ -196,6 +291,9 @@ func (s *Server) loadFinding(ctx context.Context, r *http.Request) (any, error) 
 	return s.findingDetail(ctx, id)
 }
 
+// resolveForm approves or rejects one finding from its page's form:
+// reason and csrf fields; confirm=yes once the reviewer confirmed the
+// approval of a critical or high finding.
 func (s *Server) resolveForm(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "finding")
 	if err != nil {
@@ -204,11 +302,105 @@ func (s *Server) resolveForm(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := timeout(r)
 	defer cancel()
-	if err := s.resolve(ctx, identityOf(r), id, r.PathValue("action"), r.PostFormValue("reason")); err != nil {
+	back := fmt.Sprintf("/findings/%d", id)
+	err = s.resolve(ctx, identityOf(r), []int64{id}, r.PathValue("action"), r.PostFormValue("reason"), r.PostFormValue("confirm") == "yes")
+	if s.confirm(w, r, err, confirmData{Approve: back + "/approve", Reject: back + "/reject", Back: back}) {
+		return
+	}
+	if err != nil {
 		s.failErr(w, r, err)
 		return
 	}
-	http.Redirect(w, r, fmt.Sprintf("/findings/%d", id), http.StatusSeeOther)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// resolveBulk approves or rejects the findings ticked in a list: id
+// fields, one reason, the csrf field, and confirm=yes once the reviewer
+// confirmed an approval of critical or high findings. It goes back to the
+// list as the filter field says it was, or to the finding the finding
+// field names.
+func (s *Server) resolveBulk(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, http.StatusBadRequest, "the form could not be read: "+err.Error())
+		return
+	}
+	var ids []int64
+	for _, v := range r.PostForm["id"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("%q is no finding id", v))
+			return
+		}
+		ids = append(ids, id)
+	}
+	// Only the filter's own parameters go back into the address.
+	lf, err := parseListFilter(parseQuery(r.PostFormValue("filter")))
+	if err != nil {
+		lf = listFilter{}
+	}
+	back := "/findings"
+	if q := lf.Query(); q != "" {
+		back += "?" + q
+	}
+	// A finding's page sends its incident's findings and expects to come
+	// back to it.
+	if id, err := strconv.ParseInt(r.PostFormValue("finding"), 10, 64); err == nil && id > 0 {
+		back = fmt.Sprintf("/findings/%d", id)
+	}
+	ctx, cancel := timeout(r)
+	defer cancel()
+	err = s.resolve(ctx, identityOf(r), ids, r.PathValue("action"), r.PostFormValue("reason"), r.PostFormValue("confirm") == "yes")
+	if s.confirm(w, r, err, confirmData{Approve: "/findings/approve", Reject: "/findings/reject", Back: back, IDs: ids, Filter: lf.Query(),
+		Finding: r.PostFormValue("finding")}) {
+		return
+	}
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// parseQuery parses a query string, ignoring what does not parse.
+func parseQuery(q string) url.Values {
+	v, _ := url.ParseQuery(q)
+	return v
+}
+
+// confirmData is the second step of approving critical or high findings,
+// which takes no script: a page that asks again, the justification
+// carried over.
+type confirmData struct {
+	// Approve and Reject are where the page's form posts; Back is where
+	// the reviewer came from.
+	Approve, Reject, Back string
+	// IDs are the findings of a bulk approval, posted again as id fields
+	// (a single finding's ID is in Approve's path); Filter is the list's
+	// query and Finding the finding page a bulk form was on, posted again
+	// so that the reviewer comes back to where they were.
+	IDs     []int64
+	Filter  string
+	Finding string
+	Reason  string
+	// Findings are the critical and high findings the approval covers;
+	// Total is how many findings it covers in all.
+	Findings []findingJSON
+	Total    int
+}
+
+// confirm shows the confirmation page when err asks for one, and reports
+// whether it did.
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request, err error, d confirmData) bool {
+	var need errConfirm
+	if !errors.As(err, &need) {
+		return false
+	}
+	d.Reason, d.Total = need.reason, len(need.ids)
+	for _, f := range need.findings {
+		d.Findings = append(d.Findings, asJSON(f, false))
+	}
+	s.render(w, r, "confirm", d)
+	return true
 }
 
 func (s *Server) loadPage(ctx context.Context, r *http.Request) (any, error) {

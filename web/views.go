@@ -165,10 +165,50 @@ type findingDetail struct {
 	// the scripts that may have sent them.
 	Leaks   []skimguard.Leak   `json:"leaks,omitempty"`
 	Senders []skimguard.Script `json:"senders,omitempty"`
+	// SentBy names the code behind the finding's requests (the leaks of a
+	// data.exfiltration, the requests of a connection.added), one per
+	// initiator the crawler recorded; LoadedBy what brought in the script
+	// of a script.added or script.changed.
+	SentBy   []culprit `json:"sent_by,omitempty"`
+	LoadedBy *culprit  `json:"loaded_by,omitempty"`
 	// Scan is the latest scan that saw the finding.
 	Scan *skimguard.Scan `json:"scan,omitempty"`
 	// Screenshot is the address of that scan's screenshot, when it took one.
 	Screenshot string `json:"screenshot,omitempty"`
+	// Group is the findings one change caused with this one (see groupOf),
+	// this one included, when there are others.
+	Group []findingJSON `json:"group,omitempty"`
+	// Incident says in one sentence what happened when the finding or one
+	// of its group is critical: the page then leads with it and with what
+	// to do.
+	Incident string `json:"incident,omitempty"`
+}
+
+// RejectFirst reports whether the page makes rejection its main action:
+// for incidents and for findings whose approval asks for confirmation.
+func (d *findingDetail) RejectFirst() bool {
+	return d.Incident != "" || asksConfirmation(d.Finding.Finding)
+}
+
+// OpenGroup counts the open findings of Group, this one included.
+func (d *findingDetail) OpenGroup() int {
+	n := 0
+	for _, f := range d.Group {
+		if f.Status == skimguard.StatusOpen {
+			n++
+		}
+	}
+	return n
+}
+
+// SentByName names the code behind a request's initiator, as SentBy does.
+func (d *findingDetail) SentByName(initiator string) string {
+	for _, c := range d.SentBy {
+		if c.Initiator == initiator {
+			return c.Name
+		}
+	}
+	return initiator
 }
 
 func (s *Server) findingDetail(ctx context.Context, id int64) (*findingDetail, error) {
@@ -192,25 +232,121 @@ func (s *Server) findingDetail(ctx context.Context, id int64) (*findingDetail, e
 	case ev.BeforeSource != "":
 		d.Source = readable(ev.BeforeSource)
 	}
+
+	open, err := s.store.Findings(ctx, skimguard.FindingFilter{Sites: []string{f.Site}, Status: skimguard.StatusOpen})
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.explain(ctx, f, open)
+	if err != nil {
+		return nil, err
+	}
+	d.Leaks, d.SentBy, d.LoadedBy, d.Senders = e.leaks, e.sentBy, e.loadedBy, senders(e.sentBy)
+	if e.scan != nil {
+		if _, err := s.store.Screenshot(ctx, e.scan.ID); err == nil {
+			d.Screenshot = fmt.Sprintf("/scans/%d/screenshot.png", e.scan.ID)
+		}
+		scan := *e.scan
+		scan.Observation, scan.Findings = nil, nil
+		d.Scan = &scan
+	}
+
+	group := groupOf(f, open, e.culpritFindings())
+	if len(group) > 1 {
+		for _, g := range group {
+			d.Group = append(d.Group, asJSON(g, false))
+		}
+	}
+	if isIncident(group) {
+		lead, le := group[0], e
+		if lead.ID != f.ID && lead.Kind == skimguard.KindDataExfiltration {
+			if le, err = s.explain(ctx, lead, open); err != nil {
+				return nil, err
+			}
+		}
+		sentBy := "a script the browser did not name"
+		if len(le.sentBy) > 0 {
+			sentBy = le.sentBy[0].Name
+		}
+		d.Incident = headline(lead, sentBy)
+	}
+	return d, nil
+}
+
+// explanation is what the latest scan that saw a finding tells about it.
+type explanation struct {
+	// scan is nil when the finding has none (or it is gone).
+	scan     *skimguard.Scan
+	leaks    []skimguard.Leak
+	sentBy   []culprit
+	loadedBy *culprit
+}
+
+// explain reads the latest scan that saw f and names the code behind f;
+// open are the open findings of f's site.
+func (s *Server) explain(ctx context.Context, f skimguard.Finding, open []skimguard.Finding) (*explanation, error) {
+	e := &explanation{}
 	if f.ScanID == 0 {
-		return d, nil
+		return e, nil
 	}
 	scan, err := s.store.Scan(ctx, f.ScanID)
 	if errors.Is(err, skimguard.ErrNotFound) {
-		return d, nil
+		return e, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.Screenshot(ctx, scan.ID); err == nil {
-		d.Screenshot = fmt.Sprintf("/scans/%d/screenshot.png", scan.ID)
+	e.scan = scan
+	o := scan.Observation
+	if o == nil {
+		return e, nil
 	}
-	if f.Kind == skimguard.KindDataExfiltration && scan.Observation != nil {
-		d.Leaks, d.Senders = leaksTo(scan.Observation, f.Subject)
+	x, err := s.scanScripts(ctx, scan, open)
+	if err != nil {
+		return nil, err
 	}
-	scan.Observation, scan.Findings = nil, nil
-	d.Scan = scan
-	return d, nil
+	var initiators []string
+	switch f.Kind {
+	case skimguard.KindDataExfiltration:
+		e.leaks = leaksTo(o, f.Subject)
+		for _, l := range e.leaks {
+			initiators = append(initiators, l.Initiator)
+		}
+	case skimguard.KindConnectionAdded:
+		for _, c := range o.Connections {
+			if c.Origin == f.Subject {
+				initiators = append(initiators, c.Initiators...)
+			}
+		}
+	default:
+		initiators = append(initiators, f.Evidence.Initiator)
+	}
+	seen := map[string]bool{}
+	for _, in := range initiators {
+		if in != "" && !seen[in] {
+			seen[in] = true
+			e.sentBy = append(e.sentBy, x.culprit(in))
+		}
+	}
+	if lb := f.Evidence.LoadedBy; (f.Kind == skimguard.KindScriptAdded || f.Kind == skimguard.KindScriptChanged) && lb != "" && lb != "parser" {
+		c := x.culprit(lb)
+		e.loadedBy = &c
+	}
+	return e, nil
+}
+
+// culpritFindings are the open findings about the scripts that did it:
+// the same incident, though perhaps first seen by an earlier scan.
+func (e *explanation) culpritFindings() []int64 {
+	var ids []int64
+	for _, c := range e.sentBy {
+		for _, r := range append(c.Chain, c.Suspects...) {
+			if r.Finding != 0 {
+				ids = append(ids, r.Finding)
+			}
+		}
+	}
+	return ids
 }
 
 // maxShown caps a script text shown on a page; the API has it whole.
@@ -232,11 +368,9 @@ func readable(src string) string {
 	return src
 }
 
-// leaksTo returns the observation's leaks to origin (all its leaks when
-// none matches) and the scripts that sent them: the external script of
-// the initiator's URL, else the inline and dynamic code of the document
-// at that URL, where the sending script then hides.
-func leaksTo(o *skimguard.Observation, origin string) ([]skimguard.Leak, []skimguard.Script) {
+// leaksTo returns the observation's leaks to origin, all its leaks when
+// none matches.
+func leaksTo(o *skimguard.Observation, origin string) []skimguard.Leak {
 	var leaks []skimguard.Leak
 	for _, l := range o.Leaks {
 		if l.Origin == origin {
@@ -246,32 +380,7 @@ func leaksTo(o *skimguard.Observation, origin string) ([]skimguard.Leak, []skimg
 	if len(leaks) == 0 {
 		leaks = o.Leaks
 	}
-	var senders []skimguard.Script
-	seen := map[string]bool{}
-	for _, l := range leaks {
-		if l.Initiator == "" || seen[l.Initiator] {
-			continue
-		}
-		seen[l.Initiator] = true
-		var inDoc []skimguard.Script
-		found := false
-		for _, sc := range o.Scripts {
-			switch {
-			case sc.URL == l.Initiator:
-				senders = append(senders, sc)
-				found = true
-			case sc.URL == "" && sc.Frame == l.Initiator:
-				inDoc = append(inDoc, sc)
-			}
-		}
-		if !found {
-			senders = append(senders, inDoc...)
-		}
-	}
-	for i := range senders {
-		senders[i].Source = readable(senders[i].Source)
-	}
-	return leaks, senders
+	return leaks
 }
 
 // version is one baseline version with what changed from the one before.
@@ -334,7 +443,7 @@ func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail
 			d.Open = append(d.Open, asJSON(f, false))
 		}
 	}
-	slices.SortStableFunc(d.Open, func(a, b findingJSON) int { return b.Severity.Rank() - a.Severity.Rank() })
+	slices.SortFunc(d.Open, func(a, b findingJSON) int { return byUrgency(a.Finding, b.Finding) })
 	bs, err := s.store.BaselineVersions(ctx, site, page)
 	switch {
 	case errors.Is(err, skimguard.ErrNoBaseline):
@@ -354,22 +463,62 @@ func (s *Server) pageDetail(ctx context.Context, site, page string) (*pageDetail
 	return d, nil
 }
 
-// resolve approves or rejects one finding for the request's user.
-func (s *Server) resolve(ctx context.Context, id identity, findingID int64, action, reason string) error {
+// resolve approves or rejects findings for the request's user, as one
+// change: one new baseline version per page. Single findings and bulk
+// selections, forms and the API all come through here.
+//
+// Approving a critical or high finding needs confirmed: without it nothing
+// changes and the error is an errConfirm naming those findings.
+func (s *Server) resolve(ctx context.Context, id identity, ids []int64, action, reason string, confirmed bool) error {
 	status := map[string]skimguard.FindingStatus{"approve": skimguard.StatusApproved, "reject": skimguard.StatusRejected}[action]
 	if status == "" {
 		return errBadRequest{fmt.Sprintf("unknown action %q: use approve or reject", action)}
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return errBadRequest{"no finding selected: tick the findings to " + action}
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return errBadRequest{"a justification is required: say why this change is " + string(status)}
 	}
-	err := s.opts.Resolve(ctx, []int64{findingID}, skimguard.Resolution{Status: status, By: id.user, Reason: reason, At: s.now()})
+	if status == skimguard.StatusApproved && !confirmed {
+		fs, err := s.store.Findings(ctx, skimguard.FindingFilter{IDs: ids})
+		if err != nil {
+			return err
+		}
+		need := errConfirm{ids: ids, reason: reason}
+		for _, f := range fs {
+			if asksConfirmation(f) {
+				need.findings = append(need.findings, f)
+			}
+		}
+		// Unknown and closed findings are refused below, with nothing to
+		// confirm.
+		refused := len(fs) < len(ids) || slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return f.Status != skimguard.StatusOpen })
+		if len(need.findings) > 0 && !refused {
+			slices.SortFunc(need.findings, byUrgency)
+			return need
+		}
+	}
+	err := s.opts.Resolve(ctx, ids, skimguard.Resolution{Status: status, By: id.user, Reason: reason, At: s.now()})
 	if err != nil {
 		return err
 	}
-	s.opts.Logger.Info("finding resolved", "finding", findingID, "status", status, "by", id.user)
+	s.opts.Logger.Info("findings resolved", "findings", ids, "status", status, "by", id.user)
 	return nil
+}
+
+// errConfirm is an approval of critical or high findings that was not
+// confirmed: the form asks again, naming them.
+type errConfirm struct {
+	ids      []int64
+	reason   string
+	findings []skimguard.Finding
+}
+
+func (e errConfirm) Error() string {
+	return fmt.Sprintf("approving %d critical or high finding(s) needs confirmation: they may be a skimmer", len(e.findings))
 }
 
 // errBadRequest is a request the user can fix; its text says how.
@@ -380,9 +529,13 @@ func (e errBadRequest) Error() string { return e.msg }
 // scanDetail is one scan: what it observed, without script texts, and the
 // findings it was the latest scan to see.
 type scanDetail struct {
-	Scan       skimguard.Scan `json:"scan"`
-	Findings   []findingJSON  `json:"findings"`
-	Screenshot string         `json:"screenshot,omitempty"`
+	Scan     skimguard.Scan `json:"scan"`
+	Findings []findingJSON  `json:"findings"`
+	// Scripts are the observation's scripts (same order) as culprit
+	// names them: each marked against the baseline version the scan was
+	// compared with, linked to its open finding, its loader named.
+	Scripts    []scriptRef `json:"scripts,omitempty"`
+	Screenshot string      `json:"screenshot,omitempty"`
 }
 
 func (s *Server) scanDetail(ctx context.Context, id int64) (*scanDetail, error) {
@@ -394,8 +547,18 @@ func (s *Server) scanDetail(ctx context.Context, id int64) (*scanDetail, error) 
 	for _, f := range scan.Findings {
 		d.Findings = append(d.Findings, asJSON(f, false))
 	}
+	slices.SortFunc(d.Findings, func(a, b findingJSON) int { return byUrgency(a.Finding, b.Finding) })
 	scan.Findings = nil
 	if o := scan.Observation; o != nil {
+		open, err := s.store.Findings(ctx, skimguard.FindingFilter{Sites: []string{scan.Site}, Status: skimguard.StatusOpen})
+		if err != nil {
+			return nil, err
+		}
+		x, err := s.scanScripts(ctx, scan, open)
+		if err != nil {
+			return nil, err
+		}
+		d.Scripts = x.refs()
 		obs := *o
 		obs.Scripts = slices.Clone(o.Scripts)
 		for i := range obs.Scripts {

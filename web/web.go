@@ -102,7 +102,8 @@ func New(o Options) (*Server, error) {
 
 	app := http.NewServeMux()
 	app.HandleFunc("GET /{$}", s.show("dashboard", s.loadDashboard))
-	app.HandleFunc("GET /findings", s.show("findings", s.loadFindings))
+	app.HandleFunc("GET /findings", s.show("findings", s.loadFindingList))
+	app.HandleFunc("POST /findings/{action}", s.resolveBulk)
 	app.HandleFunc("GET /findings/{id}", s.show("finding", s.loadFinding))
 	app.HandleFunc("POST /findings/{id}/{action}", s.resolveForm)
 	app.HandleFunc("GET /pages/{site}/{page}", s.show("page", s.loadPage))
@@ -239,9 +240,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg stri
 // failErr maps a store or resolve error to a status, once, here.
 func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	var bad errBadRequest
+	var confirm errConfirm
 	switch {
 	case errors.As(err, &bad):
 		s.fail(w, r, http.StatusBadRequest, bad.msg)
+	case errors.As(err, &confirm):
+		s.fail(w, r, http.StatusBadRequest, confirm.Error())
 	case errors.Is(err, skimguard.ErrNotFound), errors.Is(err, skimguard.ErrNoBaseline):
 		s.fail(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, skimguard.ErrNotOpen):

@@ -242,7 +242,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 		}
 	})
 	t.Run("with the token and a justification", func(t *testing.T) {
-		resp := postForm(t, c, approve, url.Values{"reason": {"the provider's new fraud check, ticket SEC-9"}, "csrf": {csrf}})
+		resp := postForm(t, c, approve, url.Values{"reason": {"the provider's new fraud check, ticket SEC-9"}, "csrf": {csrf}, "confirm": {"yes"}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/findings/"+itoa(id) {
 			t.Fatalf("want 303 back to the finding, got %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -317,7 +317,9 @@ func TestFindingPageShowsTheEvidence(t *testing.T) {
 func TestHostileTextIsShownAsText(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>`
+	// Marking hidden characters builds HTML around page text: the text
+	// must stay text through it too.
+	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>` + "\u202e" + `<span class="hidden-char">⟨U+0000⟩</span>`
 	scan := &skimguard.Scan{Site: "shop", Page: "checkout", URL: pageURL, Status: skimguard.ScanFindings, StartedAt: time.Now().UTC(),
 		Findings: []skimguard.Finding{{Kind: skimguard.KindScriptAdded, Severity: skimguard.SeverityCritical, Site: "shop", Page: "checkout",
 			Subject: evil, Detail: evil, Fingerprint: "evil", Evidence: skimguard.Evidence{AfterSource: evil, URL: "javascript:alert(3)"}}}}
@@ -338,6 +340,10 @@ func TestHostileTextIsShownAsText(t *testing.T) {
 	if !strings.Contains(string(body), "&lt;script&gt;alert(1)") {
 		t.Fatal("the hostile text is not shown at all")
 	}
+	if strings.Contains(string(body), "\u202e") || !strings.Contains(string(body), `&gt;<span class="hidden-char"`) ||
+		strings.Contains(string(body), `<span class="hidden-char">⟨U+0000⟩`) {
+		t.Fatal("the hostile text's U+202E is not marked, or its forged marker is markup")
+	}
 	csp := resp.Header.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || resp.Header.Get("X-Frame-Options") != "DENY" {
 		t.Fatalf("security headers: CSP %q, XFO %q", csp, resp.Header.Get("X-Frame-Options"))
@@ -349,7 +355,7 @@ func TestPageShowsBaselineHistoryAndInventory(t *testing.T) {
 	c := f.client(t)
 	_, csrf := f.login(t, c, "alice", password)
 	id := f.ids[skimguard.KindScriptChanged]
-	postForm(t, c, f.url("/findings/"+itoa(id)+"/approve"), url.Values{"reason": {"vendor update v2.1, ticket SEC-7"}, "csrf": {csrf}})
+	postForm(t, c, f.url("/findings/"+itoa(id)+"/approve"), url.Values{"reason": {"vendor update v2.1, ticket SEC-7"}, "csrf": {csrf}, "confirm": {"yes"}})
 
 	_, doc := get(t, c, f.url("/pages/shop/checkout"))
 	rows := doc.Find("table.history tbody tr")

@@ -1,0 +1,22 @@
+package scriptdiff
+
+import "testing"
+
+func TestHidden(t *testing.T) {
+	for _, r := range []rune{
+		0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F, 0x061C, // bidi
+		0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0xE0041, 0xE007F, 0x180E, 0xFFF9, // zero width, tags, other Cf
+		0x2028, 0x2029, // JavaScript line breaks
+		0x00, 0x1B, 0x7F, 0x85, // controls
+		0xFE0F, 0xE0100, 0x3164, 0x115F, // variation selectors, fillers
+	} {
+		if !Hidden(r) {
+			t.Errorf("U+%04X is not hidden", r)
+		}
+	}
+	for _, r := range []rune{'\t', '\n', '\r', ' ', 'a', '{', 0x00A0, 'é', 'ש', 0x4E2D, 0x1F600, 0xFFFD} {
+		if Hidden(r) {
+			t.Errorf("U+%04X (%q) is hidden", r, r)
+		}
+	}
+}
