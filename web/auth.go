@@ -339,11 +339,32 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 	})
 }
 
-// localPath returns next when it is a path on this server, else "/", so
-// that the sign-in form cannot send people to another site.
+// localPath returns next when a browser would read it as a path on this
+// server, else "/", so that the sign-in form cannot send people to another
+// site. Browsers strip tabs and newlines anywhere in a URL and read a
+// backslash as a slash, so that "/<TAB>/evil" and "/\evil" both mean the
+// host evil. Rather than repair such a value the way some browser might,
+// anything that would need repair is refused: control characters and
+// backslashes (percent-encoded too), a scheme, a host, and a path that
+// starts with two slashes.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/"
+	const home = "/"
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || !plainPath(next) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	dec, err := url.PathUnescape(next)
+	if err != nil || strings.HasPrefix(dec, "//") || !plainPath(dec) {
+		return home
 	}
 	return next
+}
+
+// plainPath reports whether s has no control characters and no
+// backslashes, which browsers drop or read as slashes.
+func plainPath(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 }
