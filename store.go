@@ -125,6 +125,9 @@ type Store interface {
 	ResolveFindings(ctx context.Context, ids []int64, res Resolution, apply ApplyFunc) error
 	// Audit lists the audit log, oldest first.
 	Audit(ctx context.Context) ([]AuditEntry, error)
+	// AppendAudit records an event that changes nothing else in the store,
+	// such as a failed sign-in, in the audit log; a zero e.At means now.
+	AppendAudit(ctx context.Context, e AuditEntry) error
 	// Screenshot returns the PNG a scan took, or ErrNotFound when the scan
 	// does not exist or took none.
 	Screenshot(ctx context.Context, scanID int64) ([]byte, error)

@@ -182,6 +182,9 @@ func (s *Store) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]s
 	return out, nil
 }
 
+// AppendAudit refuses: see errReadOnly.
+func (s *Store) AppendAudit(ctx context.Context, e skimguard.AuditEntry) error { return errReadOnly }
+
 // SaveUser refuses: see errReadOnly.
 func (s *Store) SaveUser(ctx context.Context, u *skimguard.User, by string) error { return errReadOnly }
 

@@ -719,3 +719,20 @@ func TestAudit(t *testing.T) {
 		}
 	})
 }
+
+func TestAppendAudit(t *testing.T) {
+	db, _ := openTest(t)
+	e := skimguard.AuditEntry{At: t0, Actor: "203.0.113.66", Action: "signin.failed", Detail: `sign-in as "mallory" failed from 203.0.113.66`}
+	if err := db.AppendAudit(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	log := mustAudit(t, db)
+	if len(log) != 1 {
+		t.Fatalf("audit log = %+v, want the one entry", log)
+	}
+	got := log[0]
+	got.ID = 0
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("entry = %+v, want %+v", got, e)
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net"
+
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,14 +25,6 @@ import (
 const (
 	SessionIdle = 8 * time.Hour
 	SessionMax  = 24 * time.Hour
-)
-
-// Sign-in throttling: after maxFailures failed sign-ins for one user name
-// or from one address within failureWindow, further attempts are refused
-// until the window has passed.
-const (
-	maxFailures   = 10
-	failureWindow = 15 * time.Minute
 )
 
 // TokenActor is the actor the audit log records for requests made with the
@@ -88,12 +80,10 @@ type session struct {
 type sessions struct {
 	mu   sync.Mutex
 	byID map[string]*session
-	// failures are recent failed sign-ins per user name and per address.
-	failures map[string][]time.Time
 }
 
 func newSessions() *sessions {
-	return &sessions{byID: map[string]*session{}, failures: map[string][]time.Time{}}
+	return &sessions{byID: map[string]*session{}}
 }
 
 func randomToken() string {
@@ -149,44 +139,6 @@ func (s *sessions) end(token string) {
 	delete(s.byID, tokenKey(token))
 }
 
-// throttled reports how long sign-ins for any of keys must wait, 0 when
-// they may go ahead.
-func (s *sessions) throttled(now time.Time, keys ...string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var wait time.Duration
-	for _, k := range keys {
-		recent := s.recent(k, now)
-		if len(recent) >= maxFailures {
-			wait = max(wait, recent[0].Add(failureWindow).Sub(now))
-		}
-	}
-	return wait
-}
-
-func (s *sessions) recent(key string, now time.Time) []time.Time {
-	ts := s.failures[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > failureWindow {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(s.failures, key)
-		return nil
-	}
-	s.failures[key] = ts
-	return ts
-}
-
-func (s *sessions) failed(now time.Time, keys ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		s.failures[k] = append(s.recent(k, now), now)
-	}
-}
-
 // dummyHash is compared against when a user does not exist, so that a
 // sign-in takes as long for an unknown name as for a wrong password.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("skimguard: no such user"), bcrypt.DefaultCost)
@@ -225,17 +177,6 @@ func (s *Server) current(ctx context.Context, ss session) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) == 1
-}
-
-// clientAddr is the request's remote address without its port, for
-// throttling; behind a proxy every client shares the proxy's address, so
-// the per-user limit still applies.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // sessionCookie is the cookie's name: with the __Host- prefix when

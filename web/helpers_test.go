@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,11 +73,37 @@ type fixture struct {
 	store skimguard.Store
 	srv   *httptest.Server
 	logs  *bytes.Buffer
+	clock *clock
 	// ids of the findings by kind.
 	ids map[skimguard.Kind]int64
 }
 
-func newFixture(t *testing.T) *fixture {
+// clock is the server's clock in a test: the real time until a test moves
+// it on.
+type clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return time.Now()
+	}
+	return c.at
+}
+
+// advance moves the clock d on from now and stops it there.
+func (c *clock) advance(d time.Duration) {
+	at := c.now().Add(d)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = at
+}
+
+// newFixture makes the fixture; options change the server's Options.
+func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sg.db"))
@@ -100,7 +127,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := store.SaveScan(ctx, scan); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: store, logs: &bytes.Buffer{}, ids: map[skimguard.Kind]int64{}}
+	f := &fixture{store: store, logs: &bytes.Buffer{}, clock: &clock{}, ids: map[skimguard.Kind]int64{}}
 	for _, fd := range scan.Findings {
 		f.ids[fd.Kind] = fd.ID
 	}
@@ -118,14 +145,19 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	mon := &monitor.Monitor{Store: store}
-	s, err := New(Options{
+	o := Options{
 		Store: store, Resolve: mon.Resolve, Token: apiToken,
 		Pages:  func() []skimguard.Page { return []skimguard.Page{{Site: "shop", Name: "checkout", URL: pageURL}} },
 		Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "skimguard_test_metric 1\n")
 		}),
-	})
+		Now: f.clock.now,
+	}
+	for _, opt := range options {
+		opt(&o)
+	}
+	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

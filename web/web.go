@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,6 +48,11 @@ type Options struct {
 	// "Authorization: Bearer <Token>"; the daemon reads it from an
 	// environment variable.
 	Token string
+	// TrustedProxies are the proxies (the TLS proxy in front, say) whose
+	// X-Forwarded-For header names the client. Without them every client
+	// behind a proxy has the proxy's address, and sign-in throttling slows
+	// them all down together.
+	TrustedProxies []netip.Prefix
 	// SecureCookies marks cookies Secure and gives them the __Host- prefix:
 	// set it whenever people reach the interface over HTTPS.
 	SecureCookies bool
@@ -60,6 +66,7 @@ type Server struct {
 	opts     Options
 	store    skimguard.Store
 	sessions *sessions
+	throttle *throttle
 	tmpl     map[string]*template.Template
 	handler  http.Handler
 }
@@ -75,7 +82,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, store: o.Store, sessions: newSessions()}
+	s := &Server{opts: o, store: o.Store, sessions: newSessions(), throttle: newThrottle()}
 	var err error
 	if s.tmpl, err = parseTemplates(); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -25,7 +26,7 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [flags]",
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--trusted-proxy CIDR]... [--workers N] [flags]",
 		"Run as a daemon: check each site's pages on its schedule (sites.yaml), store every scan and finding, and\n"+
 			"alert through the configured channels. Serves the web interface and JSON API on --listen: sign in as a\n"+
 			"user from `skimguard user add`, or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads\n"+
@@ -35,7 +36,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
+	var proxyFlags stringList
+	fs.Var(&proxyFlags, "trusted-proxy", "a proxy in front of the web interface, as an address or CIDR range (repeatable): its X-Forwarded-For names the client, for sign-in throttling and the audit log")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	proxies, err := trustedProxies(proxyFlags)
+	if err != nil {
 		return err
 	}
 	if *workers < 1 {
@@ -80,7 +87,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
+		if ui, err = startUI(ctx, token, proxies, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
 			ln.Close()
 			return err
 		}
@@ -162,11 +169,28 @@ func uiURL(public string) (*url.URL, error) {
 	return u, nil
 }
 
+// trustedProxies reads the --trusted-proxy values: addresses or CIDR ranges.
+func trustedProxies(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, usageErr("--trusted-proxy %q: give the proxy's address or a CIDR range, such as 10.0.0.5 or 10.0.0.0/24", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
-		SecureCookies: base.Scheme == "https", Logger: logger,
+		TrustedProxies: proxies, SecureCookies: base.Scheme == "https", Logger: logger,
 	})
 	if err != nil {
 		return nil, err
