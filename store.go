@@ -14,7 +14,14 @@ var (
 	ErrNoBaseline = errors.New("no approved baseline")
 	// ErrNotOpen: the finding was already approved or rejected.
 	ErrNotOpen = errors.New("finding is not open")
+	// ErrReasonTooLong: a justification longer than MaxReason characters.
+	ErrReasonTooLong = errors.New("justification too long")
 )
+
+// MaxReason is the most characters a justification may have: it is kept
+// for ever in the append-only audit log and in every evidence report, so
+// the details belong in the ticket it names.
+const MaxReason = 2000
 
 // FindingFilter selects findings. Zero fields select everything.
 type FindingFilter struct {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
@@ -343,6 +344,10 @@ func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.S
 func (m *Monitor) Resolve(ctx context.Context, ids []int64, res skimguard.Resolution) error {
 	if res.Reason == "" {
 		return errors.New("a reason is required: say why with --reason")
+	}
+	if n := utf8.RuneCountInString(res.Reason); n > skimguard.MaxReason {
+		return fmt.Errorf("%w: %d characters, at most %d are kept: shorten it and link a ticket for the details",
+			skimguard.ErrReasonTooLong, n, skimguard.MaxReason)
 	}
 	if res.At.IsZero() {
 		res.At = m.now()

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -71,10 +72,13 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		s.fail(w, r, http.StatusBadRequest, `the body must be JSON like {"reason": "why"}: `+err.Error())
+		if !errors.As(err, new(*http.MaxBytesError)) {
+			err = errBadRequest{`the body must be JSON like {"reason": "why"}: ` + err.Error()}
+		}
+		s.failErr(w, r, err)
 		return
 	}
 	ctx, cancel := timeout(r)

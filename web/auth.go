@@ -272,12 +272,28 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		if !safeMethod(r.Method) {
+			// Read the form here, so that one too large is refused as such,
+			// not as a form without its CSRF token.
+			if err := r.ParseForm(); err != nil {
+				s.failErr(w, r, formError(err))
+				return
+			}
+		}
 		if !safeMethod(r.Method) && !csrfOK(r, id) {
 			s.fail(w, r, http.StatusForbidden, "the request has no valid CSRF token: reload the page and try again (API clients using a session send it as X-CSRF-Token)")
 			return
 		}
 		h.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
 	})
+}
+
+// formError says what is wrong with a form that could not be read.
+func formError(err error) error {
+	if errors.As(err, new(*http.MaxBytesError)) {
+		return err
+	}
+	return errBadRequest{"the form could not be read: " + err.Error()}
 }
 
 // localPath returns next when a browser would read it as a path on this

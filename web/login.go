@@ -38,7 +38,10 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, code int, nex
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		s.failErr(w, r, formError(err))
+		return
+	}
 	next := localPath(r.PostFormValue("next"))
 	name, password := r.PostFormValue("user"), r.PostFormValue("password")
 	c, err := r.Cookie(s.loginCookie())

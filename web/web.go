@@ -119,7 +119,7 @@ func New(o Options) (*Server, error) {
 	root.HandleFunc("POST /login", s.login)
 	root.Handle("/", s.requireAuth(app))
 
-	s.handler = headers(http.NewCrossOriginProtection().Handler(root))
+	s.handler = headers(limitBody(http.NewCrossOriginProtection().Handler(root)))
 	return s, nil
 }
 
@@ -147,6 +147,22 @@ func headers(h http.Handler) http.Handler {
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// maxBody caps every request body. A form or an API call needs a few
+// kilobytes; MaxReason characters take at most 24 KiB percent-encoded.
+const maxBody = 64 << 10
+
+// tooLarge is what a request over maxBody is told.
+var tooLarge = fmt.Sprintf("the request is larger than %d KiB: a justification may have at most %d characters", maxBody>>10, skimguard.MaxReason)
+
+// limitBody caps every request's body at maxBody, so that no form or API
+// call makes the server read, or the audit log keep, megabytes.
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -183,9 +199,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg stri
 // failErr maps a store or resolve error to a status, once, here.
 func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	var bad errBadRequest
+	var big *http.MaxBytesError
 	switch {
 	case errors.As(err, &bad):
 		s.fail(w, r, http.StatusBadRequest, bad.msg)
+	case errors.As(err, &big):
+		s.fail(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+	case errors.Is(err, skimguard.ErrReasonTooLong):
+		s.fail(w, r, http.StatusBadRequest, err.Error())
 	case errors.Is(err, skimguard.ErrNotFound), errors.Is(err, skimguard.ErrNoBaseline):
 		s.fail(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, skimguard.ErrNotOpen):
