@@ -317,8 +317,9 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	// Cache-Control stays no-store, as for every page: the screenshot of a
+	// payment page is no less sensitive than the page that shows it.
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "private, max-age=86400")
 	w.Write(png)
 }
 

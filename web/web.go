@@ -112,15 +112,39 @@ func New(o Options) (*Server, error) {
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
-	root.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	root.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(filesOnly{static})))
 	// Browsers ask for an icon on their own; there is none.
 	root.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	root.HandleFunc("GET /login", s.loginForm)
 	root.HandleFunc("POST /login", s.login)
 	root.Handle("/", s.requireAuth(app))
 
-	s.handler = headers(limitBody(http.NewCrossOriginProtection().Handler(root)))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, "cross-origin request refused: change things from skimguard's own pages, or call the API from a program, not from another site's page")
+	}))
+	s.handler = headers(limitBody(cop.Handler(root)))
 	return s, nil
+}
+
+// filesOnly is a file system without directories, so that a file server
+// on it lists nothing: a directory is not found.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := file.Stat()
+	if err == nil && st.IsDir() {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return file, nil
 }
 
 // ServeHTTP serves the interface.
