@@ -3,6 +3,7 @@ package skimguard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -94,7 +95,46 @@ type User struct {
 	// PasswordHash is the bcrypt hash of the user's password; the password
 	// itself is never stored.
 	PasswordHash []byte    `json:"-"`
+	Role         Role      `json:"role"`
 	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Role is what a user may do in the web interface and API. Each role may
+// do everything the roles before it may.
+type Role string
+
+// Roles, from the least allowed.
+const (
+	// RoleViewer reads everything and changes nothing.
+	RoleViewer Role = "viewer"
+	// RoleReviewer also approves and rejects findings.
+	RoleReviewer Role = "reviewer"
+	// RoleAdmin also manages users and settings.
+	RoleAdmin Role = "admin"
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleReviewer:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Allows reports whether r may do what need may; an unknown role may do
+// nothing.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// ParseRole parses a role name.
+func ParseRole(s string) (Role, error) {
+	if Role(s).rank() == 0 {
+		return "", fmt.Errorf("unknown role %q: use viewer (reads), reviewer (also approves and rejects findings) or admin (also manages users and settings)", s)
+	}
+	return Role(s), nil
 }
 
 // Store keeps scans, baselines, findings and the audit log. The embedded
@@ -142,10 +182,13 @@ type Store interface {
 	SaveDelivery(ctx context.Context, d *Delivery) error
 	// Deliveries lists recorded deliveries, oldest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
-	// SaveUser adds a user or, when one of that name exists, replaces its
-	// password hash (keeping CreatedAt), and records which in the audit
-	// log with by as the actor.
+	// SaveUser adds a user with u.Role or, when one of that name exists,
+	// replaces its password hash (keeping its role and CreatedAt, which it
+	// sets in u), and records which in the audit log with by as the actor.
 	SaveUser(ctx context.Context, u *User, by string) error
+	// SetUserRole gives a user another role, recording it in the audit
+	// log with by as the actor; ErrNotFound when there is none of that name.
+	SetUserRole(ctx context.Context, name string, role Role, by string) error
 	// User returns the user of that name, or ErrNotFound.
 	User(ctx context.Context, name string) (*User, error)
 	// Users lists the users by name.

@@ -188,6 +188,11 @@ func (s *Store) AppendAudit(ctx context.Context, e skimguard.AuditEntry) error {
 // SaveUser refuses: see errReadOnly.
 func (s *Store) SaveUser(ctx context.Context, u *skimguard.User, by string) error { return errReadOnly }
 
+// SetUserRole refuses: see errReadOnly.
+func (s *Store) SetUserRole(ctx context.Context, name string, role skimguard.Role, by string) error {
+	return errReadOnly
+}
+
 // User finds no one: a lock file store has no users.
 func (s *Store) User(ctx context.Context, name string) (*skimguard.User, error) {
 	return nil, fmt.Errorf("user %q: users are not kept without a database: %w", name, skimguard.ErrNotFound)

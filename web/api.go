@@ -17,7 +17,7 @@ func (s *Server) api(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/pages/{site}/{page}/baselines", s.show("", s.loadBaselines))
 	mux.HandleFunc("GET /api/v1/findings", s.show("", s.loadFindings))
 	mux.HandleFunc("GET /api/v1/findings/{id}", s.show("", s.loadFinding))
-	mux.HandleFunc("POST /api/v1/findings/{id}/{action}", s.apiResolve)
+	mux.HandleFunc("POST /api/v1/findings/{id}/{action}", s.need(skimguard.RoleReviewer, s.apiResolve))
 	mux.HandleFunc("GET /api/v1/scans", s.show("", s.loadScans))
 	mux.HandleFunc("GET /api/v1/scans/{id}", s.show("", s.loadScan))
 	mux.HandleFunc("GET /api/v1/inventory", s.show("", s.loadInventory))

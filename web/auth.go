@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,6 +31,11 @@ const (
 // API token.
 const TokenActor = "api-token"
 
+// TokenRole is what the API token may do: approve and reject findings,
+// for the automation that closes them. Managing users and settings takes
+// a person.
+const TokenRole = skimguard.RoleReviewer
+
 // HashPassword returns the bcrypt hash to store for a password.
 func HashPassword(password string) ([]byte, error) {
 	if len(password) < 12 {
@@ -47,6 +52,7 @@ func HashPassword(password string) ([]byte, error) {
 // identity is who made a request.
 type identity struct {
 	user string
+	role skimguard.Role
 	// csrf is the session's anti-CSRF token; empty for the API token, whose
 	// requests carry no ambient credentials another site could borrow.
 	csrf string
@@ -165,18 +171,22 @@ func hashDigest(h []byte) string {
 	return hex.EncodeToString(d[:])
 }
 
-// current reports whether a session's user still exists with the password
-// it signed in with. The users live in the store, where `skimguard user`
-// changes them from another process, so this is read at every request.
-func (s *Server) current(ctx context.Context, ss session) bool {
+// current returns a session's user's role, and false when the user no
+// longer exists with the password it signed in with. The users live in the
+// store, where `skimguard user` changes them from another process, so this
+// is read at every request: a new role applies at once.
+func (s *Server) current(ctx context.Context, ss session) (skimguard.Role, bool) {
 	u, err := s.store.User(ctx, ss.user)
 	if err != nil {
 		if !errors.Is(err, skimguard.ErrNotFound) {
 			s.opts.Logger.Error("session not checked: the store does not answer", "err", err)
 		}
-		return false
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) == 1
+	if subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) != 1 {
+		return "", false
+	}
+	return u.Role, true
 }
 
 // sessionCookie is the cookie's name: with the __Host- prefix when
@@ -218,7 +228,7 @@ func (s *Server) authenticate(r *http.Request) (identity, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if ok && s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
-			return identity{user: TokenActor}, true
+			return identity{user: TokenActor, role: TokenRole}, true
 		}
 		return identity{}, false
 	}
@@ -232,11 +242,12 @@ func (s *Server) authenticate(r *http.Request) (identity, bool) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if !s.current(ctx, ss) {
+	role, ok := s.current(ctx, ss)
+	if !ok {
 		s.sessions.end(c.Value)
 		return identity{}, false
 	}
-	return identity{user: ss.user, csrf: ss.csrf}, true
+	return identity{user: ss.user, role: role, csrf: ss.csrf}, true
 }
 
 // safeMethod reports whether a request's method cannot change state.
@@ -286,6 +297,29 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
 	})
+}
+
+// need lets a request through only when its user's role allows what role
+// does; others are refused, saying which role it takes, and the refusal is
+// recorded in the audit log: the interface offers no such action to them.
+func (s *Server) need(role skimguard.Role, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := identityOf(r)
+		if id.role.Allows(role) {
+			h(w, r)
+			return
+		}
+		ctx, cancel := timeout(r)
+		defer cancel()
+		err := s.store.AppendAudit(ctx, skimguard.AuditEntry{At: s.now(), Actor: id.user, Action: "access.denied",
+			Detail: fmt.Sprintf("%s %s needs the %s role; %s has %s", r.Method, r.URL.Path, role, id.user, id.role)})
+		if err != nil {
+			s.opts.Logger.Error("refused request not recorded in the audit log", "err", err)
+		}
+		s.opts.Logger.Warn("request refused: role", "user", id.user, "role", id.role, "needs", role, "path", r.URL.Path)
+		s.fail(w, r, http.StatusForbidden, fmt.Sprintf("%s is a %s, and this needs the %s role: ask an admin to run `skimguard user role %s %s`",
+			id.user, id.role, role, id.user, role))
+	}
 }
 
 // formError says what is wrong with a form that could not be read.

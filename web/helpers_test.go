@@ -136,14 +136,10 @@ func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 			t.Fatalf("the fixture has no %s finding: %+v", k, scan.Findings)
 		}
 	}
-	// The lowest cost keeps the tests quick; the server checks any cost.
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.SaveUser(ctx, &skimguard.User{Name: "alice", PasswordHash: hash}, "test"); err != nil {
-		t.Fatal(err)
-	}
+	// alice administers; bob reviews; victor only looks.
+	f.addUser(t, "alice", skimguard.RoleAdmin)
+	f.addUser(t, "bob", skimguard.RoleReviewer)
+	f.addUser(t, "victor", skimguard.RoleViewer)
 	mon := &monitor.Monitor{Store: store}
 	o := Options{
 		Store: store, Resolve: mon.Resolve, Token: apiToken,
@@ -164,6 +160,19 @@ func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	f.srv = httptest.NewServer(s)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// addUser adds a user with the password and role.
+func (f *fixture) addUser(t *testing.T, name string, role skimguard.Role) {
+	t.Helper()
+	// The lowest cost keeps the tests quick; the server checks any cost.
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SaveUser(context.Background(), &skimguard.User{Name: name, PasswordHash: hash, Role: role}, "test"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // client is a browser-like client: it keeps cookies and does not follow

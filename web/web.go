@@ -96,7 +96,7 @@ func New(o Options) (*Server, error) {
 	app.HandleFunc("GET /{$}", s.show("dashboard", s.loadDashboard))
 	app.HandleFunc("GET /findings", s.show("findings", s.loadFindings))
 	app.HandleFunc("GET /findings/{id}", s.show("finding", s.loadFinding))
-	app.HandleFunc("POST /findings/{id}/{action}", s.resolveForm)
+	app.HandleFunc("POST /findings/{id}/{action}", s.need(skimguard.RoleReviewer, s.resolveForm))
 	app.HandleFunc("GET /pages/{site}/{page}", s.show("page", s.loadPage))
 	app.HandleFunc("GET /pages/{site}/{page}/inventory.csv", s.inventoryCSV)
 	app.HandleFunc("GET /inventory.csv", s.inventoryCSV)
