@@ -17,6 +17,9 @@ var (
 	ErrNotOpen = errors.New("finding is not open")
 	// ErrReasonTooLong: a justification longer than MaxReason characters.
 	ErrReasonTooLong = errors.New("justification too long")
+	// ErrSameReviewer: under the two-person rule, the reviewer who gave a
+	// finding its first approval tried to give the second as well.
+	ErrSameReviewer = errors.New("a second reviewer must confirm this approval")
 )
 
 // MaxReason is the most characters a justification may have: it is kept
@@ -48,6 +51,37 @@ type Resolution struct {
 	By     string
 	Reason string
 	At     time.Time
+	// Approvals is the rule an approval is given under; the zero value is
+	// ApprovalsOnePerson.
+	Approvals Approvals
+}
+
+// Approvals is how many reviewers approve a change.
+type Approvals string
+
+// Approval rules.
+const (
+	// ApprovalsOnePerson: one reviewer approves any finding.
+	ApprovalsOnePerson Approvals = "one-person"
+	// ApprovalsTwoPerson: a critical or high finding is approved by two
+	// different reviewers; the first approval leaves it open until a
+	// second reviewer confirms it. Rejections and lower severities take
+	// one reviewer.
+	ApprovalsTwoPerson Approvals = "two-person"
+)
+
+// SecondReviewer reports whether approving a finding of severity sev
+// takes a second reviewer under a.
+func (a Approvals) SecondReviewer(sev Severity) bool {
+	return a == ApprovalsTwoPerson && (sev == SeverityCritical || sev == SeverityHigh)
+}
+
+// Approval is one reviewer's approval of a finding: under the two-person
+// rule, the first of two.
+type Approval struct {
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // ApplyFunc makes a page's new baseline from its current one (nil when the
@@ -167,8 +201,13 @@ type Store interface {
 	// ResolveFindings closes open findings in one transaction and records it
 	// in the audit log. When res.Status is StatusApproved, apply is called
 	// once per page with its current baseline and its findings, and what it
-	// returns becomes the page's new baseline version. Unknown ids give
-	// ErrNotFound, closed ones ErrNotOpen, and nothing is changed.
+	// returns becomes the page's new baseline version. When
+	// res.Approvals.SecondReviewer says a finding needs a second reviewer,
+	// an approval of it without a FirstApproval is recorded as its first and
+	// leaves it open; one with a FirstApproval by someone else closes it;
+	// one by the same reviewer gives ErrSameReviewer. Unknown ids give
+	// ErrNotFound, closed ones ErrNotOpen, and on any error nothing is
+	// changed.
 	ResolveFindings(ctx context.Context, ids []int64, res Resolution, apply ApplyFunc) error
 	// Audit lists the audit log, oldest first.
 	Audit(ctx context.Context) ([]AuditEntry, error)

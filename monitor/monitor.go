@@ -49,6 +49,10 @@ type Monitor struct {
 	// Link, when set, gives the address in the web interface where an
 	// alert's findings can be reviewed.
 	Link func(alerts.Alert) string
+	// Approvals, when set, gives the approval rule Resolve applies (sites.yaml's
+	// approvals:), read at each call so that a reloaded sites.yaml applies at
+	// once; nil means skimguard.ApprovalsOnePerson.
+	Approvals func() skimguard.Approvals
 
 	// FailureAlertAfter is how many scans of a page in a row must fail
 	// before one scan.failed alert goes out; 0 or less means
@@ -340,7 +344,9 @@ func (m *Monitor) alert(ctx context.Context, p skimguard.Page, scan *skimguard.S
 }
 
 // Resolve approves or rejects open findings. Approval makes a new baseline
-// version of each page concerned; the store records who and why.
+// version of each page concerned; the store records who and why. Under the
+// two-person rule (m.Approvals), approving a critical or high finding
+// takes two different reviewers: the first approval leaves it open.
 func (m *Monitor) Resolve(ctx context.Context, ids []int64, res skimguard.Resolution) error {
 	if res.Reason == "" {
 		return errors.New("a reason is required: say why with --reason")
@@ -351,6 +357,10 @@ func (m *Monitor) Resolve(ctx context.Context, ids []int64, res skimguard.Resolu
 	}
 	if res.At.IsZero() {
 		res.At = m.now()
+	}
+	res.Approvals = skimguard.ApprovalsOnePerson
+	if m.Approvals != nil {
+		res.Approvals = m.Approvals()
 	}
 	return m.Store.ResolveFindings(ctx, ids, res, baseline.Apply)
 }

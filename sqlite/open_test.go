@@ -124,6 +124,25 @@ func TestOpen(t *testing.T) {
 		}
 	})
 
+	t.Run("findings from before the two-person rule have no first approval", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "skimguard.db")
+		old := openAt(t, path, 4)
+		mustSaveBaseline(t, old, baselineOf("shop", "checkout", "a"))
+		mustSaveScan(t, old, scanOf("shop", "checkout", t0, finding("", "", "x")))
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open of a database at migration 4: %v", err)
+		}
+		defer db.Close()
+		fs := mustFindings(t, db, skimguard.FindingFilter{})
+		if len(fs) != 1 || fs[0].Status != skimguard.StatusOpen || fs[0].FirstApproval != nil {
+			t.Fatalf("findings after the migration: %+v", fs)
+		}
+	})
+
 	t.Run("an empty file is a new database", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "db")
 		if err := os.WriteFile(path, nil, 0o600); err != nil {

@@ -62,7 +62,9 @@ func (s *Server) loadInventory(ctx context.Context, r *http.Request) (any, error
 }
 
 // apiResolve approves or rejects a finding: POST a JSON body
-// {"reason": "..."} to /api/v1/findings/{id}/approve or .../reject.
+// {"reason": "..."} to /api/v1/findings/{id}/approve or .../reject. It
+// answers the finding after the change: 200, or 202 when it is still open,
+// its approval waiting for a second reviewer.
 func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "finding")
 	if err != nil {
@@ -87,5 +89,14 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	s.show("", s.loadFinding)(w, r)
+	d, err := s.findingDetail(ctx, id)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if d.Finding.Status == skimguard.StatusOpen {
+		code = http.StatusAccepted
+	}
+	writeJSON(w, code, d)
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,6 +75,8 @@ type fixture struct {
 	srv   *httptest.Server
 	logs  *bytes.Buffer
 	clock *clock
+	// twoPerson turns the two-person rule on.
+	twoPerson atomic.Bool
 	// ids of the findings by kind.
 	ids map[skimguard.Kind]int64
 }
@@ -140,7 +143,12 @@ func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	f.addUser(t, "alice", skimguard.RoleAdmin)
 	f.addUser(t, "bob", skimguard.RoleReviewer)
 	f.addUser(t, "victor", skimguard.RoleViewer)
-	mon := &monitor.Monitor{Store: store}
+	mon := &monitor.Monitor{Store: store, Approvals: func() skimguard.Approvals {
+		if f.twoPerson.Load() {
+			return skimguard.ApprovalsTwoPerson
+		}
+		return skimguard.ApprovalsOnePerson
+	}}
 	o := Options{
 		Store: store, Resolve: mon.Resolve, Token: apiToken,
 		Pages:  func() []skimguard.Page { return []skimguard.Page{{Site: "shop", Name: "checkout", URL: pageURL}} },

@@ -5,7 +5,8 @@
 //
 // Every page and API call needs a session (a local user signed in with a
 // bcrypt-checked password) or the API token, except /healthz. State
-// changes need the session's CSRF token as well, and cross-origin browser
+// changes need the session's CSRF token as well, and the role that allows
+// them (approving and rejecting: a reviewer), and cross-origin browser
 // requests are refused outright (net/http's CrossOriginProtection). The
 // interface runs no JavaScript, so its Content-Security-Policy allows none:
 // what it shows comes from hostile pages.
@@ -235,6 +236,8 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 		s.fail(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, skimguard.ErrNotOpen):
 		s.fail(w, r, http.StatusConflict, err.Error())
+	case errors.Is(err, skimguard.ErrSameReviewer):
+		s.fail(w, r, http.StatusForbidden, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		s.opts.Logger.Error("request timed out", "path", r.URL.Path, "err", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "the store did not answer in time; try again")

@@ -79,6 +79,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	a.mon.Scanned, a.mon.Delivered = m.Scanned, m.Delivered
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
+	// The approval rule, like the pages, follows a reloaded sites.yaml.
+	var rule atomic.Pointer[skimguard.Approvals]
+	rule.Store(&a.cfg.Approvals)
+	a.mon.Approvals = func() skimguard.Approvals { return *rule.Load() }
 	var ui *http.Server
 	if *listen != "off" {
 		ln, err := net.Listen("tcp", *listen)
@@ -118,8 +122,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if ps := reload(c, sched, logger); ps != nil {
+				if cfg, ps := reload(c, sched, logger); cfg != nil {
 					pages.Store(&ps)
+					rule.Store(&cfg.Approvals)
 				}
 			}
 		}
@@ -137,9 +142,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	return err
 }
 
-// reload reads sites.yaml again and returns its pages; a bad file leaves
-// the running jobs alone and returns nil.
-func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimguard.Page {
+// reload reads sites.yaml again and returns it and its pages; a bad file
+// leaves the running jobs alone and returns nil.
+func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) (*config.Config, []skimguard.Page) {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -147,17 +152,17 @@ func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimgua
 			err = sched.Reload(jobs)
 		}
 		if err == nil {
-			logger.Info("reloaded", "config", c.config, "pages", len(jobs))
+			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "approvals", cfg.Approvals)
 			warnSlow(logger, jobs)
 			pages := make([]skimguard.Page, len(jobs))
 			for i, j := range jobs {
 				pages[i] = j.Page
 			}
-			return pages
+			return cfg, pages
 		}
 	}
 	logger.Error("reload refused; the running configuration stays", "config", c.config, "err", err)
-	return nil
+	return nil, nil
 }
 
 // uiURL parses the address people reach the web interface at.
