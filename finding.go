@@ -163,6 +163,10 @@ type Finding struct {
 	ResolvedBy  string        `json:"-"`
 	Resolution  string        `json:"-"`
 	ResolvedAt  time.Time     `json:"-"`
+	// FirstApproval is, under the two-person rule, the approval that waits
+	// for a second reviewer while the finding is open, and that the second
+	// confirmed once it is approved; nil when there was none.
+	FirstApproval *Approval `json:"-"`
 }
 
 // Evidence is what a finding rests on. Card data in it is always masked.

@@ -3,6 +3,7 @@ package skimguard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -20,7 +21,17 @@ var (
 	// ErrStoreFull: the store has no room left (its disk is full). The
 	// same write may succeed once space is freed.
 	ErrStoreFull = errors.New("store is full")
+	// ErrReasonTooLong: a justification longer than MaxReason characters.
+	ErrReasonTooLong = errors.New("justification too long")
+	// ErrSameReviewer: under the two-person rule, the reviewer who gave a
+	// finding its first approval tried to give the second as well.
+	ErrSameReviewer = errors.New("a second reviewer must confirm this approval")
 )
+
+// MaxReason is the most characters a justification may have: it is kept
+// for ever in the append-only audit log and in every evidence report, so
+// the details belong in the ticket it names.
+const MaxReason = 2000
 
 // FindingFilter selects findings. Zero fields select everything.
 type FindingFilter struct {
@@ -46,6 +57,37 @@ type Resolution struct {
 	By     string
 	Reason string
 	At     time.Time
+	// Approvals is the rule an approval is given under; the zero value is
+	// ApprovalsOnePerson.
+	Approvals Approvals
+}
+
+// Approvals is how many reviewers approve a change.
+type Approvals string
+
+// Approval rules.
+const (
+	// ApprovalsOnePerson: one reviewer approves any finding.
+	ApprovalsOnePerson Approvals = "one-person"
+	// ApprovalsTwoPerson: a critical or high finding is approved by two
+	// different reviewers; the first approval leaves it open until a
+	// second reviewer confirms it. Rejections and lower severities take
+	// one reviewer.
+	ApprovalsTwoPerson Approvals = "two-person"
+)
+
+// SecondReviewer reports whether approving a finding of severity sev
+// takes a second reviewer under a.
+func (a Approvals) SecondReviewer(sev Severity) bool {
+	return a == ApprovalsTwoPerson && (sev == SeverityCritical || sev == SeverityHigh)
+}
+
+// Approval is one reviewer's approval of a finding: under the two-person
+// rule, the first of two.
+type Approval struct {
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // ApplyFunc makes a page's new baseline from its current one (nil when the
@@ -100,7 +142,46 @@ type User struct {
 	// PasswordHash is the bcrypt hash of the user's password; the password
 	// itself is never stored.
 	PasswordHash []byte    `json:"-"`
+	Role         Role      `json:"role"`
 	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Role is what a user may do in the web interface and API. Each role may
+// do everything the roles before it may.
+type Role string
+
+// Roles, from the least allowed.
+const (
+	// RoleViewer reads everything and changes nothing.
+	RoleViewer Role = "viewer"
+	// RoleReviewer also approves and rejects findings.
+	RoleReviewer Role = "reviewer"
+	// RoleAdmin also manages users and settings.
+	RoleAdmin Role = "admin"
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleReviewer:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Allows reports whether r may do what need may; an unknown role may do
+// nothing.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// ParseRole parses a role name.
+func ParseRole(s string) (Role, error) {
+	if Role(s).rank() == 0 {
+		return "", fmt.Errorf("unknown role %q: use viewer (reads), reviewer (also approves and rejects findings) or admin (also manages users and settings)", s)
+	}
+	return Role(s), nil
 }
 
 // Store keeps scans, baselines, findings and the audit log. The embedded
@@ -133,11 +214,19 @@ type Store interface {
 	// ResolveFindings closes open findings in one transaction and records it
 	// in the audit log. When res.Status is StatusApproved, apply is called
 	// once per page with its current baseline and its findings, and what it
-	// returns becomes the page's new baseline version. Unknown ids give
-	// ErrNotFound, closed ones ErrNotOpen, and nothing is changed.
+	// returns becomes the page's new baseline version. When
+	// res.Approvals.SecondReviewer says a finding needs a second reviewer,
+	// an approval of it without a FirstApproval is recorded as its first and
+	// leaves it open; one with a FirstApproval by someone else closes it;
+	// one by the same reviewer gives ErrSameReviewer. Unknown ids give
+	// ErrNotFound, closed ones ErrNotOpen, and on any error nothing is
+	// changed.
 	ResolveFindings(ctx context.Context, ids []int64, res Resolution, apply ApplyFunc) error
 	// Audit lists the audit log, oldest first.
 	Audit(ctx context.Context) ([]AuditEntry, error)
+	// AppendAudit records an event that changes nothing else in the store,
+	// such as a failed sign-in, in the audit log; a zero e.At means now.
+	AppendAudit(ctx context.Context, e AuditEntry) error
 	// Screenshot returns the PNG a scan took, or ErrNotFound when the scan
 	// does not exist or took none.
 	Screenshot(ctx context.Context, scanID int64) ([]byte, error)
@@ -145,10 +234,13 @@ type Store interface {
 	SaveDelivery(ctx context.Context, d *Delivery) error
 	// Deliveries lists recorded deliveries, oldest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
-	// SaveUser adds a user or, when one of that name exists, replaces its
-	// password hash (keeping CreatedAt), and records which in the audit
-	// log with by as the actor.
+	// SaveUser adds a user with u.Role or, when one of that name exists,
+	// replaces its password hash (keeping its role and CreatedAt, which it
+	// sets in u), and records which in the audit log with by as the actor.
 	SaveUser(ctx context.Context, u *User, by string) error
+	// SetUserRole gives a user another role, recording it in the audit
+	// log with by as the actor; ErrNotFound when there is none of that name.
+	SetUserRole(ctx context.Context, name string, role Role, by string) error
 	// User returns the user of that name, or ErrNotFound.
 	User(ctx context.Context, name string) (*User, error)
 	// Users lists the users by name.

@@ -33,6 +33,12 @@ type Config struct {
 	// cloud metadata addresses). Its Own addresses are not set here: they
 	// are skimguard's listening addresses, which the caller knows.
 	Egress egress.Policy
+	// Approvals is how many reviewers approve a change of any site:
+	// skimguard.ApprovalsOnePerson (the default) or ApprovalsTwoPerson, under
+	// which a critical or high finding needs a second reviewer. One rule for
+	// every site: separation of duties is an organisation's control, and a
+	// site added later cannot be left out of it.
+	Approvals skimguard.Approvals
 	// Path is the file the configuration was read from.
 	Path string
 }
@@ -58,10 +64,25 @@ var configFields = []field[Config]{
 		key:    "egress",
 		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Egress = decodeEgress(d, v) },
 	},
+	{
+		key: "approvals",
+		decode: func(d *decoder, c *Config, v *yaml.Node) {
+			s, ok := d.str(v, "approvals", "two-person")
+			switch a := skimguard.Approvals(s); {
+			case a == skimguard.ApprovalsOnePerson || a == skimguard.ApprovalsTwoPerson:
+				c.Approvals = a
+			case !ok && v.Kind == yaml.ScalarNode:
+				d.errorf(v, "approvals is empty: write one-person or two-person, or leave it out for one-person")
+			case ok:
+				d.errorf(v, "unknown approvals %q: use one-person (one reviewer approves any finding) or two-person (approving a critical or high finding needs a second reviewer)", s)
+			}
+		},
+	},
 }
 
-// decode reads the top level from n.
+// decode reads the top level from n, defaults first.
 func (c *Config) decode(d *decoder, n *yaml.Node) {
+	c.Approvals = skimguard.ApprovalsOnePerson
 	decodeMap(d, n, "the top level", configFields, c)
 	// Alerts may come before sites in the file.
 	d.checkRoutes(c.Sites)

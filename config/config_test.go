@@ -45,6 +45,11 @@ func TestLoadFull(t *testing.T) {
 			t.Errorf("Database = %q, want %q", cfg.Database, want)
 		}
 	})
+	t.Run("the two-person rule", func(t *testing.T) {
+		if cfg.Approvals != skimguard.ApprovalsTwoPerson {
+			t.Errorf("Approvals = %q, want two-person", cfg.Approvals)
+		}
+	})
 	t.Run("values and defaults", func(t *testing.T) {
 		want := []Site{
 			{Name: "outfitters", Schedule: "@every 1h", Pages: []Page{
@@ -136,6 +141,9 @@ func TestParseDefaults(t *testing.T) {
 	if cfg.Database != "" {
 		t.Errorf("Database = %q, want empty", cfg.Database)
 	}
+	if cfg.Approvals != skimguard.ApprovalsOnePerson {
+		t.Errorf("Approvals = %q, want one-person", cfg.Approvals)
+	}
 }
 
 // badFixtures maps each file in testdata/bad to substrings its error must
@@ -198,7 +206,7 @@ var badFixtures = map[string][]string{
 	"syntax.yaml":   {`syntax.yaml:3: invalid YAML: did not find expected '-' indicator`},
 	"tabs.yaml":     {`tabs.yaml:2: invalid YAML: found character that cannot start any token`},
 	"empty.yaml":    {`empty.yaml:1:1: the file is empty: it needs a sites: list`},
-	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, sites, alerts, egress), not a list`},
+	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, sites, alerts, egress, approvals), not a list`},
 	"two_docs.yaml": {`two_docs.yaml:6:1: a second YAML document starts here`},
 	"secrets.yaml": {
 		`secrets.yaml:9:13: "secret" holds a literal secret: put secrets in environment variables: use secret_env: NAME`,
@@ -282,6 +290,11 @@ var badFixtures = map[string][]string{
 		`egress.yaml:19:3: unknown key "alow" in egress; did you mean "allow"?`,
 	},
 	"egress_type.yaml": {`egress_type.yaml:6:9: egress must be a map of keys (allow, deny), not a list`},
+	"approvals.yaml": {
+		`approvals.yaml:3:5: unknown key "approvals" in a site; known keys are name, schedule, pages`,
+		`approvals.yaml:7:12: unknown approvals "four-eyes": use one-person (one reviewer approves any finding) or two-person (approving a critical or high finding needs a second reviewer)`,
+	},
+	"approvals_empty.yaml": {`approvals_empty.yaml:1:11: approvals is empty: write one-person or two-person, or leave it out for one-person`},
 	"top_values.yaml": {
 		`top_values.yaml:7:9: alerts must be a list, each item starting with "- " (- type: webhook), not a map`,
 		`top_values.yaml:8:1: key "sites" appears twice in the top level (first at line 2): keep one`,

@@ -177,6 +177,12 @@ func TestStoreScanVersionsAndUsers(t *testing.T) {
 		if err := s.DeleteUser(t.Context(), "alice", "admin"); !errors.Is(err, errReadOnly) {
 			t.Errorf("DeleteUser = %v, want the read-only refusal", err)
 		}
+		if err := s.SetUserRole(t.Context(), "alice", skimguard.RoleAdmin, "admin"); !errors.Is(err, errReadOnly) {
+			t.Errorf("SetUserRole = %v, want the read-only refusal", err)
+		}
+		if err := s.AppendAudit(t.Context(), skimguard.AuditEntry{Action: "signin.failed"}); !errors.Is(err, errReadOnly) {
+			t.Errorf("AppendAudit = %v, want the read-only refusal", err)
+		}
 		if _, err := s.User(t.Context(), "alice"); !errors.Is(err, skimguard.ErrNotFound) {
 			t.Errorf("User = %v, want ErrNotFound", err)
 		}

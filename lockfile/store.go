@@ -184,8 +184,16 @@ func (s *Store) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]s
 	return out, nil
 }
 
+// AppendAudit refuses: see errReadOnly.
+func (s *Store) AppendAudit(ctx context.Context, e skimguard.AuditEntry) error { return errReadOnly }
+
 // SaveUser refuses: see errReadOnly.
 func (s *Store) SaveUser(ctx context.Context, u *skimguard.User, by string) error { return errReadOnly }
+
+// SetUserRole refuses: see errReadOnly.
+func (s *Store) SetUserRole(ctx context.Context, name string, role skimguard.Role, by string) error {
+	return errReadOnly
+}
 
 // User finds no one: a lock file store has no users.
 func (s *Store) User(ctx context.Context, name string) (*skimguard.User, error) {

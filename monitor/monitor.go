@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
@@ -56,6 +57,10 @@ type Monitor struct {
 	// Link, when set, gives the address in the web interface where an
 	// alert's findings can be reviewed.
 	Link func(alerts.Alert) string
+	// Approvals, when set, gives the approval rule Resolve applies (sites.yaml's
+	// approvals:), read at each call so that a reloaded sites.yaml applies at
+	// once; nil means skimguard.ApprovalsOnePerson.
+	Approvals func() skimguard.Approvals
 
 	// FailureAlertAfter is how many scans of a page in a row must fail
 	// before one scan.failed alert goes out; 0 or less means
@@ -497,13 +502,23 @@ func (m *Monitor) send(ctx context.Context, sink alerts.Sink, p skimguard.Page, 
 }
 
 // Resolve approves or rejects open findings. Approval makes a new baseline
-// version of each page concerned; the store records who and why.
+// version of each page concerned; the store records who and why. Under the
+// two-person rule (m.Approvals), approving a critical or high finding
+// takes two different reviewers: the first approval leaves it open.
 func (m *Monitor) Resolve(ctx context.Context, ids []int64, res skimguard.Resolution) error {
 	if res.Reason == "" {
 		return errors.New("a reason is required: say why with --reason")
 	}
+	if n := utf8.RuneCountInString(res.Reason); n > skimguard.MaxReason {
+		return fmt.Errorf("%w: %d characters, at most %d are kept: shorten it and link a ticket for the details",
+			skimguard.ErrReasonTooLong, n, skimguard.MaxReason)
+	}
 	if res.At.IsZero() {
 		res.At = m.now()
+	}
+	res.Approvals = skimguard.ApprovalsOnePerson
+	if m.Approvals != nil {
+		res.Approvals = m.Approvals()
 	}
 	return m.Store.ResolveFindings(ctx, ids, res, baseline.Apply)
 }

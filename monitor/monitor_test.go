@@ -344,3 +344,25 @@ func TestACheckUnderWayAlertsTheChannelsItStartedWith(t *testing.T) {
 		t.Fatalf("the next check must alert the new channels only: old %d, new %d", before.count(), after.count())
 	}
 }
+
+func TestAJustificationTooLongToKeepIsRefusedAndNothingStored(t *testing.T) {
+	ctx := context.Background()
+	m, sc, _, pages := setup(t)
+	m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"})
+	sc.set("checkout", planted())
+	res, _ := m.Check(ctx, pages)
+	var ids []int64
+	for _, f := range res.Findings() {
+		ids = append(ids, f.ID)
+	}
+	before, _ := m.Store.Audit(ctx)
+	err := m.Resolve(ctx, ids, skimguard.Resolution{Status: skimguard.StatusRejected, By: "bob", Reason: strings.Repeat("x", skimguard.MaxReason+1)})
+	if !errors.Is(err, skimguard.ErrReasonTooLong) || !strings.Contains(err.Error(), "at most 2000") {
+		t.Fatalf("Resolve = %v, want ErrReasonTooLong saying the limit", err)
+	}
+	open, _ := m.Store.Findings(ctx, skimguard.FindingFilter{IDs: ids, Status: skimguard.StatusOpen})
+	after, _ := m.Store.Audit(ctx)
+	if len(open) != len(ids) || len(after) != len(before) {
+		t.Fatalf("the refused rejection changed something: %d of %d findings open, audit %d → %d entries", len(open), len(ids), len(before), len(after))
+	}
+}

@@ -34,6 +34,11 @@ func (db *DB) Audit(ctx context.Context) ([]skimguard.AuditEntry, error) {
 	return log, nil
 }
 
+// AppendAudit records e in the audit log; a zero e.At means now.
+func (db *DB) AppendAudit(ctx context.Context, e skimguard.AuditEntry) error {
+	return db.write(ctx, "record "+e.Action, func(tx *sql.Tx) error { return audit(ctx, tx, e) })
+}
+
 // audit appends e to the audit log within tx; a zero e.At means now.
 func audit(ctx context.Context, tx *sql.Tx, e skimguard.AuditEntry) error {
 	if e.At.IsZero() {

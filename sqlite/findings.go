@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,7 +15,8 @@ import (
 )
 
 const findingColumns = `SELECT id, site, page, kind, severity, subject, detail, evidence, item, fingerprint,
-	status, scan_id, first_seen, last_seen, resolved_by, resolution, resolved_at FROM findings`
+	status, scan_id, first_seen, last_seen, resolved_by, resolution, resolved_at,
+	first_approved_by, first_approval, first_approved_at FROM findings`
 
 // Findings lists the findings f selects, oldest first, with every field
 // filled in.
@@ -66,11 +68,19 @@ func scanFindings(rows *sql.Rows) ([]skimguard.Finding, error) {
 		var f skimguard.Finding
 		var kind, severity, evidence, item, status string
 		var scanID sql.NullInt64
-		var first, last, resolved sql.NullString
+		var first, last, resolved, approvedAt sql.NullString
+		var approval skimguard.Approval
 		err := rows.Scan(&f.ID, &f.Site, &f.Page, &kind, &severity, &f.Subject, &f.Detail, &evidence, &item,
-			&f.Fingerprint, &status, &scanID, &first, &last, &f.ResolvedBy, &f.Resolution, &resolved)
+			&f.Fingerprint, &status, &scanID, &first, &last, &f.ResolvedBy, &f.Resolution, &resolved,
+			&approval.By, &approval.Reason, &approvedAt)
 		if err != nil {
 			return nil, err
+		}
+		if approval.By != "" {
+			if approval.At, err = parseTime(approvedAt); err != nil {
+				return nil, err
+			}
+			f.FirstApproval = &approval
 		}
 		f.Kind, f.Severity, f.Status = skimguard.Kind(kind), skimguard.Severity(severity), skimguard.FindingStatus(status)
 		f.ScanID = scanID.Int64
@@ -98,10 +108,15 @@ func scanFindings(rows *sql.Rows) ([]skimguard.Finding, error) {
 // in one transaction, recording each in the audit log. When approving, apply
 // is called once per page, in site and page order, with the page's current
 // baseline (nil when none) and its approved findings, and what it returns is
-// stored as the page's new baseline version. An unknown id gives an error
-// wrapping skimguard.ErrNotFound, a closed one skimguard.ErrNotOpen; on any
-// error nothing is changed. apply runs inside the write transaction: it must
-// not call back into the DB.
+// stored as the page's new baseline version, approved by the reviewers of
+// its findings. An approval of a finding that res.Approvals says needs a
+// second reviewer is recorded as its first approval ("finding.approve_first")
+// and leaves it open when it has none yet, closes it when its first approval
+// is someone else's, and gives an error wrapping skimguard.ErrSameReviewer
+// when it is res.By's own. An unknown id gives an error wrapping
+// skimguard.ErrNotFound, a closed one skimguard.ErrNotOpen; on any error
+// nothing is changed. apply runs inside the write transaction: it must not
+// call back into the DB.
 func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Resolution, apply skimguard.ApplyFunc) error {
 	var action string
 	switch res.Status {
@@ -157,19 +172,45 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 			return err
 		}
 		defer update.Close()
+		firstApproval, err := tx.PrepareContext(ctx, `UPDATE findings SET first_approved_by = ?, first_approval = ?,
+			first_approved_at = ? WHERE id = ? AND status = 'open'`)
+		if err != nil {
+			return err
+		}
+		defer firstApproval.Close()
+		var closed []skimguard.Finding
 		for i := range fs {
 			f := &fs[i]
+			detail := fmt.Sprintf("finding %d: %s %s", f.ID, f.Kind, f.Subject)
+			if res.Status == skimguard.StatusApproved && res.Approvals.SecondReviewer(f.Severity) {
+				switch {
+				case f.FirstApproval == nil:
+					if _, err := firstApproval.ExecContext(ctx, res.By, res.Reason, timeText(res.At), f.ID); err != nil {
+						return fmt.Errorf("finding %d: %w", f.ID, err)
+					}
+					err := audit(ctx, tx, skimguard.AuditEntry{At: res.At, Actor: res.By, Action: "finding.approve_first",
+						Site: f.Site, Page: f.Page, Reason: res.Reason, Detail: detail + "; waiting for a second reviewer"})
+					if err != nil {
+						return err
+					}
+					continue
+				case f.FirstApproval.By == res.By:
+					return fmt.Errorf("finding %d (%s): %w: %s gave it the first approval, and approvals: %s needs another reviewer to confirm it",
+						f.ID, f.Severity, skimguard.ErrSameReviewer, res.By, res.Approvals)
+				}
+				detail += fmt.Sprintf("; the second approval, the first by %s", f.FirstApproval.By)
+			}
 			if _, err := update.ExecContext(ctx, string(res.Status), res.By, res.Reason, timeText(res.At), f.ID); err != nil {
 				return fmt.Errorf("finding %d: %w", f.ID, err)
 			}
 			f.Status, f.ResolvedBy, f.Resolution, f.ResolvedAt = res.Status, res.By, res.Reason, res.At
 			err := audit(ctx, tx, skimguard.AuditEntry{
-				At: res.At, Actor: res.By, Action: action, Site: f.Site, Page: f.Page, Reason: res.Reason,
-				Detail: fmt.Sprintf("finding %d: %s %s", f.ID, f.Kind, f.Subject),
+				At: res.At, Actor: res.By, Action: action, Site: f.Site, Page: f.Page, Reason: res.Reason, Detail: detail,
 			})
 			if err != nil {
 				return err
 			}
+			closed = append(closed, *f)
 		}
 		if res.Status != skimguard.StatusApproved {
 			return nil
@@ -179,7 +220,7 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 		type pageKey struct{ site, page string }
 		byPage := map[pageKey][]skimguard.Finding{}
 		var pages []pageKey
-		for _, f := range fs {
+		for _, f := range closed {
 			k := pageKey{f.Site, f.Page}
 			if _, ok := byPage[k]; !ok {
 				pages = append(pages, k)
@@ -197,7 +238,8 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 			if err != nil {
 				return fmt.Errorf("load baseline of %s/%s: %w", k.site, k.page, err)
 			}
-			nb, err := apply(cur, byPage[k], res)
+			pres := approvedBy(byPage[k], res)
+			nb, err := apply(cur, byPage[k], pres)
 			if err != nil {
 				return fmt.Errorf("apply approvals to %s/%s: %w", k.site, k.page, err)
 			}
@@ -212,13 +254,13 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 				return fmt.Errorf("apply approvals to %s/%s: it returned a baseline of %s/%s", k.site, k.page, b.Site, b.Page)
 			}
 			if b.ApprovedBy == "" {
-				b.ApprovedBy = res.By
+				b.ApprovedBy = pres.By
 			}
 			if b.Reason == "" {
-				b.Reason = res.Reason
+				b.Reason = pres.Reason
 			}
 			if b.CreatedAt.IsZero() {
-				b.CreatedAt = res.At
+				b.CreatedAt = pres.At
 			}
 			if err := saveBaseline(ctx, tx, &b); err != nil {
 				return fmt.Errorf("save baseline of %s/%s: %w", k.site, k.page, err)
@@ -226,6 +268,29 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 		}
 		return nil
 	})
+}
+
+// approvedBy is the approval a page's new baseline version records: res,
+// or, when some of its findings were confirmed by res.By under the
+// two-person rule, both reviewers, the first with their justification.
+func approvedBy(fs []skimguard.Finding, res skimguard.Resolution) skimguard.Resolution {
+	var by, reasons []string
+	for _, f := range fs {
+		if a := f.FirstApproval; a != nil && res.Approvals.SecondReviewer(f.Severity) {
+			if !slices.Contains(by, a.By) {
+				by = append(by, a.By)
+			}
+			if !slices.Contains(reasons, a.Reason) {
+				reasons = append(reasons, a.Reason)
+			}
+		}
+	}
+	if len(by) == 0 {
+		return res
+	}
+	res.By = strings.Join(by, ", ") + " and " + res.By
+	res.Reason = strings.Join(reasons, "; ") + " (confirmed: " + res.Reason + ")"
+	return res
 }
 
 func queryFindingsStmt(ctx context.Context, stmt *sql.Stmt, args ...any) ([]skimguard.Finding, error) {

@@ -91,11 +91,55 @@ func TestOpen(t *testing.T) {
 		if _, err := db.Baseline(t.Context(), "shop", "checkout"); err != nil {
 			t.Errorf("baseline lost by the migration: %v", err)
 		}
-		if err := db.SaveUser(t.Context(), &skimguard.User{Name: "alice", PasswordHash: []byte("$2a$10$x")}, "admin"); err != nil {
+		if err := db.SaveUser(t.Context(), &skimguard.User{Name: "alice", PasswordHash: []byte("$2a$10$x"), Role: skimguard.RoleAdmin}, "admin"); err != nil {
 			t.Fatalf("SaveUser after the migration: %v", err)
 		}
 		if us, err := db.Users(t.Context()); err != nil || len(us) != 1 {
 			t.Errorf("Users after the migration = %+v, %v; want alice", us, err)
+		}
+	})
+
+	t.Run("users from before roles become admins, so that nobody is locked out", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "skimguard.db")
+		old := openAt(t, path, 3)
+		created := t0.Add(-time.Hour)
+		if _, err := old.sql.ExecContext(t.Context(), "INSERT INTO users (name, password_hash, created_at, updated_at) VALUES ('alice', X'2432', ?, ?)",
+			timeText(created), timeText(created)); err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open of a database at migration 3: %v", err)
+		}
+		defer db.Close()
+		u, err := db.User(t.Context(), "alice")
+		if err != nil || u.Role != skimguard.RoleAdmin || string(u.PasswordHash) != "$2" || !u.CreatedAt.Equal(created) {
+			t.Fatalf("alice after the migration = %+v, %v; want an admin with her hash and creation time", u, err)
+		}
+		if _, err := db.sql.ExecContext(t.Context(), "INSERT INTO users (name, password_hash, created_at, updated_at) VALUES ('bob', X'24', 'x', 'x')"); err == nil {
+			t.Error("a user without a role was stored: the role column must have no default")
+		}
+	})
+
+	t.Run("findings from before the two-person rule have no first approval", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "skimguard.db")
+		old := openAt(t, path, 4)
+		mustSaveBaseline(t, old, baselineOf("shop", "checkout", "a"))
+		mustSaveScan(t, old, scanOf("shop", "checkout", t0, finding("", "", "x")))
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatalf("Open of a database at migration 4: %v", err)
+		}
+		defer db.Close()
+		fs := mustFindings(t, db, skimguard.FindingFilter{})
+		if len(fs) != 1 || fs[0].Status != skimguard.StatusOpen || fs[0].FirstApproval != nil {
+			t.Fatalf("findings after the migration: %+v", fs)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -716,6 +717,160 @@ func TestAudit(t *testing.T) {
 			if want := fmt.Sprintf("version %d, 1 items", i+1); e.Detail != want || !e.At.Equal(t0.Add(time.Duration(i)*time.Hour)) {
 				t.Errorf("entry %d = %+v, want %q", i, e, want)
 			}
+		}
+	})
+}
+
+func TestAppendAudit(t *testing.T) {
+	db, _ := openTest(t)
+	e := skimguard.AuditEntry{At: t0, Actor: "203.0.113.66", Action: "signin.failed", Detail: `sign-in as "mallory" failed from 203.0.113.66`}
+	if err := db.AppendAudit(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	log := mustAudit(t, db)
+	if len(log) != 1 {
+		t.Fatalf("audit log = %+v, want the one entry", log)
+	}
+	got := log[0]
+	got.ID = 0
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("entry = %+v, want %+v", got, e)
+	}
+}
+
+func TestResolveFindingsUnderTheTwoPersonRule(t *testing.T) {
+	// setup stores a baseline of shop/checkout and, on it, a high finding
+	// and a medium one, returning their IDs.
+	setup := func(t *testing.T) (*DB, int64, int64) {
+		db, _ := openTest(t)
+		mustSaveBaseline(t, db, baselineOf("shop", "checkout", "a"))
+		medium := finding("", "", "m")
+		medium.Severity = skimguard.SeverityMedium
+		s := scanOf("shop", "checkout", t0, finding("", "", "h"), medium)
+		mustSaveScan(t, db, s)
+		return db, s.Findings[0].ID, s.Findings[1].ID
+	}
+	approve := func(by, reason string, at time.Duration) skimguard.Resolution {
+		return skimguard.Resolution{Status: skimguard.StatusApproved, By: by, Reason: reason, At: t0.Add(at), Approvals: skimguard.ApprovalsTwoPerson}
+	}
+	apply := func(cur *skimguard.Baseline, approved []skimguard.Finding, res skimguard.Resolution) (*skimguard.Baseline, error) {
+		nb := *cur
+		nb.Items = append(slices.Clone(cur.Items), approved[0].Item)
+		nb.ApprovedBy, nb.Reason, nb.CreatedAt = "", "", time.Time{}
+		return &nb, nil
+	}
+	one := func(t *testing.T, db *DB, id int64) skimguard.Finding {
+		t.Helper()
+		return mustFindings(t, db, skimguard.FindingFilter{IDs: []int64{id}})[0]
+	}
+	version := func(t *testing.T, db *DB) *skimguard.Baseline {
+		t.Helper()
+		b, err := db.Baseline(t.Context(), "shop", "checkout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	t.Run("the first approval of a high finding is recorded and leaves it open", func(t *testing.T) {
+		db, high, _ := setup(t)
+		if err := db.ResolveFindings(t.Context(), []int64{high}, approve("alice", "new vendor, SEC-1", time.Hour), apply); err != nil {
+			t.Fatal(err)
+		}
+		f := one(t, db, high)
+		want := &skimguard.Approval{By: "alice", Reason: "new vendor, SEC-1", At: t0.Add(time.Hour)}
+		if f.Status != skimguard.StatusOpen || f.ResolvedBy != "" || !reflect.DeepEqual(f.FirstApproval, want) {
+			t.Fatalf("finding after one approval: %s by %q, first approval %+v; want open with %+v", f.Status, f.ResolvedBy, f.FirstApproval, want)
+		}
+		if b := version(t, db); b.Version != 1 {
+			t.Fatalf("the baseline moved to version %d on one approval", b.Version)
+		}
+		log := mustAudit(t, db)
+		last := log[len(log)-1]
+		if last.Action != "finding.approve_first" || last.Actor != "alice" || last.Reason != "new vendor, SEC-1" || !strings.Contains(last.Detail, "waiting for a second reviewer") {
+			t.Fatalf("audit: %+v", last)
+		}
+	})
+	t.Run("the same reviewer cannot give the second approval, and nothing changes", func(t *testing.T) {
+		db, high, medium := setup(t)
+		if err := db.ResolveFindings(t.Context(), []int64{high}, approve("alice", "new vendor", time.Hour), apply); err != nil {
+			t.Fatal(err)
+		}
+		before := len(mustAudit(t, db))
+		err := db.ResolveFindings(t.Context(), []int64{medium, high}, approve("alice", "again", 2*time.Hour), apply)
+		if !errors.Is(err, skimguard.ErrSameReviewer) || !strings.Contains(err.Error(), "alice") {
+			t.Fatalf("a second approval by alice = %v, want ErrSameReviewer naming her", err)
+		}
+		if f := one(t, db, high); f.Status != skimguard.StatusOpen || f.FirstApproval.Reason != "new vendor" {
+			t.Fatalf("the refused approval changed the finding: %+v", f)
+		}
+		if f := one(t, db, medium); f.Status != skimguard.StatusOpen {
+			t.Fatalf("the refused batch approved the medium finding: %s", f.Status)
+		}
+		if n := len(mustAudit(t, db)); n != before || version(t, db).Version != 1 {
+			t.Fatalf("the refused approval was recorded: audit %d → %d entries, baseline version %d", before, n, version(t, db).Version)
+		}
+	})
+	t.Run("a second reviewer closes it and the baseline gains a version naming both", func(t *testing.T) {
+		db, high, _ := setup(t)
+		db.ResolveFindings(t.Context(), []int64{high}, approve("alice", "new vendor, SEC-1", time.Hour), apply)
+		if err := db.ResolveFindings(t.Context(), []int64{high}, approve("bob", "checked the vendor's script", 2*time.Hour), apply); err != nil {
+			t.Fatal(err)
+		}
+		f := one(t, db, high)
+		if f.Status != skimguard.StatusApproved || f.ResolvedBy != "bob" || f.FirstApproval == nil || f.FirstApproval.By != "alice" {
+			t.Fatalf("finding: %s by %q, first approval %+v", f.Status, f.ResolvedBy, f.FirstApproval)
+		}
+		b := version(t, db)
+		if b.Version != 2 || b.ApprovedBy != "alice and bob" || b.Reason != "new vendor, SEC-1 (confirmed: checked the vendor's script)" {
+			t.Fatalf("baseline version %d approved by %q: %q", b.Version, b.ApprovedBy, b.Reason)
+		}
+		log := mustAudit(t, db)
+		approval, version := log[len(log)-2], log[len(log)-1]
+		if approval.Action != "finding.approve" || approval.Actor != "bob" || !strings.Contains(approval.Detail, "the first by alice") {
+			t.Fatalf("audit: %+v", approval)
+		}
+		if version.Action != "baseline.approve" || version.Actor != "alice and bob" {
+			t.Fatalf("audit: %+v", version)
+		}
+	})
+	t.Run("anyone's rejection closes it at once, the first approver's too", func(t *testing.T) {
+		db, high, _ := setup(t)
+		db.ResolveFindings(t.Context(), []int64{high}, approve("alice", "new vendor", time.Hour), apply)
+		reject := skimguard.Resolution{Status: skimguard.StatusRejected, By: "alice", Reason: "it is a skimmer after all", At: t0.Add(2 * time.Hour), Approvals: skimguard.ApprovalsTwoPerson}
+		if err := db.ResolveFindings(t.Context(), []int64{high}, reject, nil); err != nil {
+			t.Fatal(err)
+		}
+		if f := one(t, db, high); f.Status != skimguard.StatusRejected || f.ResolvedBy != "alice" {
+			t.Fatalf("finding: %s by %q", f.Status, f.ResolvedBy)
+		}
+	})
+	t.Run("a medium finding, or any under the one-person rule, needs one approval", func(t *testing.T) {
+		db, high, medium := setup(t)
+		if err := db.ResolveFindings(t.Context(), []int64{medium}, approve("alice", "header tweak", time.Hour), apply); err != nil {
+			t.Fatal(err)
+		}
+		if f := one(t, db, medium); f.Status != skimguard.StatusApproved || f.FirstApproval != nil {
+			t.Fatalf("medium finding: %s, first approval %+v", f.Status, f.FirstApproval)
+		}
+		res := approve("alice", "one person is enough here", 2*time.Hour)
+		res.Approvals = skimguard.ApprovalsOnePerson
+		if err := db.ResolveFindings(t.Context(), []int64{high}, res, apply); err != nil {
+			t.Fatal(err)
+		}
+		if f := one(t, db, high); f.Status != skimguard.StatusApproved {
+			t.Fatalf("high finding under one-person: %s", f.Status)
+		}
+		if b := version(t, db); b.Version != 3 || b.ApprovedBy != "alice" {
+			t.Fatalf("baseline version %d approved by %q, want 3 by alice", b.Version, b.ApprovedBy)
+		}
+	})
+	t.Run("a first approval survives the finding being seen again", func(t *testing.T) {
+		db, high, _ := setup(t)
+		db.ResolveFindings(t.Context(), []int64{high}, approve("alice", "new vendor", time.Hour), apply)
+		mustSaveScan(t, db, scanOf("shop", "checkout", t0.Add(3*time.Hour), finding("", "", "h")))
+		if f := one(t, db, high); f.FirstApproval == nil || f.FirstApproval.By != "alice" || !f.LastSeen.Equal(t0.Add(3*time.Hour)) {
+			t.Fatalf("finding seen again: last seen %v, first approval %+v", f.LastSeen, f.FirstApproval)
 		}
 	})
 }

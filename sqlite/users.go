@@ -10,11 +10,12 @@ import (
 	"github.com/skimguard/skimguard"
 )
 
-// SaveUser adds u or, when a user of that name exists, replaces its password
-// hash, keeping its CreatedAt; either way it records "user.added" or
-// "user.password_changed" in the audit log with by as the actor, naming the
-// user but never the hash. A new user's CreatedAt is u.CreatedAt, or now
-// when zero. On success u.CreatedAt is the stored one.
+// SaveUser adds u with u.Role or, when a user of that name exists, replaces
+// its password hash, keeping its role and CreatedAt; either way it records
+// "user.added" (with the role) or "user.password_changed" in the audit log
+// with by as the actor, naming the user but never the hash. A new user's
+// CreatedAt is u.CreatedAt, or now when zero. On success u.Role and
+// u.CreatedAt are the stored ones.
 func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error {
 	if u == nil {
 		return errors.New("save user: nil user")
@@ -27,25 +28,30 @@ func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error 
 		return fmt.Errorf("%s: no password hash: hash the password with bcrypt first", what)
 	}
 	now := time.Now()
-	created := u.CreatedAt
+	created, role := u.CreatedAt, u.Role
 	if created.IsZero() {
 		created = now
 	}
 	err := db.write(ctx, what, func(tx *sql.Tx) error {
 		var stored sql.NullString
-		err := tx.QueryRowContext(ctx, "SELECT created_at FROM users WHERE name = ?", u.Name).Scan(&stored)
-		action := "user.password_changed"
+		var storedRole string
+		err := tx.QueryRowContext(ctx, "SELECT created_at, role FROM users WHERE name = ?", u.Name).Scan(&stored, &storedRole)
+		action, detail := "user.password_changed", userDetail(u.Name)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			action = "user.added"
-			_, err = tx.ExecContext(ctx, "INSERT INTO users (name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?)",
-				u.Name, u.PasswordHash, timeText(created), timeText(now))
+			if _, err := skimguard.ParseRole(string(role)); err != nil {
+				return fmt.Errorf("a new user needs a role: %w", err)
+			}
+			action, detail = "user.added", fmt.Sprintf("%s as %s", userDetail(u.Name), role)
+			_, err = tx.ExecContext(ctx, "INSERT INTO users (name, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+				u.Name, u.PasswordHash, string(role), timeText(created), timeText(now))
 			if err != nil {
 				return fmt.Errorf("insert user: %w", err)
 			}
 		case err != nil:
 			return fmt.Errorf("look up user: %w", err)
 		default:
+			role = skimguard.Role(storedRole)
 			if created, err = parseTime(stored); err != nil {
 				return err
 			}
@@ -55,12 +61,47 @@ func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error 
 				return fmt.Errorf("update password hash: %w", err)
 			}
 		}
-		return audit(ctx, tx, skimguard.AuditEntry{At: now, Actor: by, Action: action, Detail: userDetail(u.Name)})
+		return audit(ctx, tx, skimguard.AuditEntry{At: now, Actor: by, Action: action, Detail: detail})
 	})
 	if err != nil {
 		return err
 	}
-	u.CreatedAt = created
+	u.Role, u.CreatedAt = role, created
+	return nil
+}
+
+// SetUserRole gives the user of that name another role and records
+// "user.role_changed" in the audit log with by as the actor, naming the
+// roles before and after; an error wrapping skimguard.ErrNotFound when there
+// is no such user, and then nothing is recorded.
+func (db *DB) SetUserRole(ctx context.Context, name string, role skimguard.Role, by string) error {
+	what := fmt.Sprintf("set the role of user %q", name)
+	if _, err := skimguard.ParseRole(string(role)); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	found := false
+	err := db.write(ctx, what, func(tx *sql.Tx) error {
+		var old string
+		err := tx.QueryRowContext(ctx, "SELECT role FROM users WHERE name = ?", name).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("look up user: %w", err)
+		}
+		found = true
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET role = ?, updated_at = ? WHERE name = ?", string(role), timeText(time.Now()), name); err != nil {
+			return fmt.Errorf("update role: %w", err)
+		}
+		return audit(ctx, tx, skimguard.AuditEntry{Actor: by, Action: "user.role_changed",
+			Detail: fmt.Sprintf("%s: %s → %s", userDetail(name), old, role)})
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("sqlite: %s: %w", what, skimguard.ErrNotFound)
+	}
 	return nil
 }
 
@@ -124,13 +165,13 @@ func (db *DB) DeleteUser(ctx context.Context, name, by string) error {
 	return nil
 }
 
-const userColumns = "SELECT name, password_hash, created_at FROM users"
+const userColumns = "SELECT name, password_hash, role, created_at FROM users"
 
 // scanUser reads one row of userColumns.
 func scanUser(row interface{ Scan(...any) error }) (skimguard.User, error) {
 	var u skimguard.User
 	var created sql.NullString
-	if err := row.Scan(&u.Name, &u.PasswordHash, &created); err != nil {
+	if err := row.Scan(&u.Name, &u.PasswordHash, &u.Role, &created); err != nil {
 		return u, err
 	}
 	var err error

@@ -31,7 +31,7 @@ func TestUsers(t *testing.T) {
 	t.Run("a new user is stored, read back and audited", func(t *testing.T) {
 		db, _ := openTest(t)
 		before := time.Now()
-		u := &skimguard.User{Name: "alice", PasswordHash: hashA}
+		u := &skimguard.User{Name: "alice", PasswordHash: hashA, Role: skimguard.RoleAdmin}
 		mustSaveUser(t, db, u, "admin")
 		if u.CreatedAt.Before(before) || u.CreatedAt.After(time.Now()) {
 			t.Errorf("CreatedAt = %v, want now", u.CreatedAt)
@@ -51,7 +51,7 @@ func TestUsers(t *testing.T) {
 
 	t.Run("saving an existing user replaces its hash and keeps CreatedAt", func(t *testing.T) {
 		db, _ := openTest(t)
-		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, CreatedAt: t0}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, Role: skimguard.RoleAdmin, CreatedAt: t0}, "admin")
 		u := &skimguard.User{Name: "alice", PasswordHash: hashB, CreatedAt: t0.Add(time.Hour)}
 		mustSaveUser(t, db, u, "alice")
 		if !u.CreatedAt.Equal(t0) {
@@ -78,7 +78,7 @@ func TestUsers(t *testing.T) {
 
 	t.Run("the audit log never holds a password hash", func(t *testing.T) {
 		db, _ := openTest(t)
-		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, Role: skimguard.RoleAdmin}, "admin")
 		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashB}, "admin")
 		if err := db.DeleteUser(t.Context(), "alice", "admin"); err != nil {
 			t.Fatal(err)
@@ -106,7 +106,7 @@ func TestUsers(t *testing.T) {
 			t.Fatalf("Users of a new database = %+v, %v; want none", us, err)
 		}
 		for _, name := range []string{"carol", "alice", "bob"} {
-			mustSaveUser(t, db, &skimguard.User{Name: name, PasswordHash: []byte("hash of " + name), CreatedAt: t0}, "admin")
+			mustSaveUser(t, db, &skimguard.User{Name: name, PasswordHash: []byte("hash of " + name), Role: skimguard.RoleReviewer, CreatedAt: t0}, "admin")
 		}
 		us, err := db.Users(t.Context())
 		if err != nil {
@@ -127,7 +127,7 @@ func TestUsers(t *testing.T) {
 
 	t.Run("an unknown user is not found", func(t *testing.T) {
 		db, _ := openTest(t)
-		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, Role: skimguard.RoleAdmin}, "admin")
 		_, err := db.User(t.Context(), "Alice")
 		if !errors.Is(err, skimguard.ErrNotFound) || !strings.Contains(err.Error(), "Alice") {
 			t.Errorf("User(Alice) = %v, want ErrNotFound naming Alice", err)
@@ -136,8 +136,8 @@ func TestUsers(t *testing.T) {
 
 	t.Run("removing a user deletes it and records who did", func(t *testing.T) {
 		db, _ := openTest(t)
-		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
-		mustSaveUser(t, db, &skimguard.User{Name: "bob", PasswordHash: hashB}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, Role: skimguard.RoleAdmin}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "bob", PasswordHash: hashB, Role: skimguard.RoleViewer}, "admin")
 		if err := db.DeleteUser(t.Context(), "alice", "root"); err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestUsers(t *testing.T) {
 
 	t.Run("removing an unknown user is not found and records nothing", func(t *testing.T) {
 		db, _ := openTest(t)
-		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA}, "admin")
+		mustSaveUser(t, db, &skimguard.User{Name: "alice", PasswordHash: hashA, Role: skimguard.RoleAdmin}, "admin")
 		err := db.DeleteUser(t.Context(), "bob", "admin")
 		if !errors.Is(err, skimguard.ErrNotFound) || !strings.Contains(err.Error(), "bob") {
 			t.Errorf("DeleteUser(bob) = %v, want ErrNotFound naming bob", err)
@@ -166,9 +166,10 @@ func TestUsers(t *testing.T) {
 		}
 	})
 
-	t.Run("a user without a name or a hash is refused and nothing is stored", func(t *testing.T) {
+	t.Run("a user without a name, a hash or a known role is refused and nothing is stored", func(t *testing.T) {
 		db, _ := openTest(t)
-		for _, u := range []*skimguard.User{nil, {PasswordHash: hashA}, {Name: "alice"}, {Name: "alice", PasswordHash: []byte{}}} {
+		for _, u := range []*skimguard.User{nil, {PasswordHash: hashA, Role: skimguard.RoleAdmin}, {Name: "alice", Role: skimguard.RoleAdmin},
+			{Name: "alice", PasswordHash: []byte{}, Role: skimguard.RoleAdmin}, {Name: "alice", PasswordHash: hashA}, {Name: "alice", PasswordHash: hashA, Role: "root"}} {
 			if err := db.SaveUser(t.Context(), u, "admin"); err == nil {
 				t.Errorf("SaveUser(%+v) succeeded", u)
 			}
@@ -178,6 +179,56 @@ func TestUsers(t *testing.T) {
 		}
 		if n := len(mustAudit(t, db)); n != 0 {
 			t.Errorf("refused saves were audited")
+		}
+	})
+
+	t.Run("a new user keeps its role; a new password keeps the role", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "bob", PasswordHash: hashA, Role: skimguard.RoleReviewer}, "admin")
+		u := &skimguard.User{Name: "bob", PasswordHash: hashB, Role: skimguard.RoleAdmin}
+		mustSaveUser(t, db, u, "bob")
+		got, err := db.User(t.Context(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Role != skimguard.RoleReviewer || u.Role != skimguard.RoleReviewer {
+			t.Errorf("role after a new password = %q (told %q), want reviewer kept", got.Role, u.Role)
+		}
+		if log := mustAudit(t, db); !strings.Contains(log[0].Detail, "as reviewer") {
+			t.Errorf("the addition's audit entry does not name the role: %+v", log[0])
+		}
+	})
+
+	t.Run("a role change is stored and audited with both roles", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "bob", PasswordHash: hashA, Role: skimguard.RoleViewer}, "admin")
+		if err := db.SetUserRole(t.Context(), "bob", skimguard.RoleReviewer, "root"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.User(t.Context(), "bob"); err != nil || got.Role != skimguard.RoleReviewer {
+			t.Fatalf("User(bob) = %+v, %v; want a reviewer", got, err)
+		}
+		log := mustAudit(t, db)
+		last := log[len(log)-1]
+		if last.Actor != "root" || last.Action != "user.role_changed" || !strings.Contains(last.Detail, `"bob"`) || !strings.Contains(last.Detail, "viewer → reviewer") {
+			t.Errorf("last audit entry = %+v, want bob's role changed by root from viewer to reviewer", last)
+		}
+	})
+
+	t.Run("a role for an unknown user or an unknown role is refused and nothing is recorded", func(t *testing.T) {
+		db, _ := openTest(t)
+		mustSaveUser(t, db, &skimguard.User{Name: "bob", PasswordHash: hashA, Role: skimguard.RoleViewer}, "admin")
+		if err := db.SetUserRole(t.Context(), "carol", skimguard.RoleAdmin, "root"); !errors.Is(err, skimguard.ErrNotFound) || !strings.Contains(err.Error(), "carol") {
+			t.Errorf("SetUserRole(carol) = %v, want ErrNotFound naming carol", err)
+		}
+		if err := db.SetUserRole(t.Context(), "bob", "root", "root"); err == nil || !strings.Contains(err.Error(), "viewer") {
+			t.Errorf("SetUserRole(bob, root) = %v, want an error listing the roles", err)
+		}
+		if got, _ := db.User(t.Context(), "bob"); got.Role != skimguard.RoleViewer {
+			t.Errorf("bob is now %q", got.Role)
+		}
+		if n := len(mustAudit(t, db)); n != 1 {
+			t.Errorf("audit log has %d entries, want only bob's addition", n)
 		}
 	})
 }

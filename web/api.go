@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -16,7 +17,7 @@ func (s *Server) api(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/pages/{site}/{page}/baselines", s.show("", s.loadBaselines))
 	mux.HandleFunc("GET /api/v1/findings", s.show("", s.loadFindings))
 	mux.HandleFunc("GET /api/v1/findings/{id}", s.show("", s.loadFinding))
-	mux.HandleFunc("POST /api/v1/findings/{id}/{action}", s.apiResolve)
+	mux.HandleFunc("POST /api/v1/findings/{id}/{action}", s.need(skimguard.RoleReviewer, s.apiResolve))
 	mux.HandleFunc("GET /api/v1/scans", s.show("", s.loadScans))
 	mux.HandleFunc("GET /api/v1/scans/{id}", s.show("", s.loadScan))
 	mux.HandleFunc("GET /api/v1/inventory", s.show("", s.loadInventory))
@@ -61,7 +62,9 @@ func (s *Server) loadInventory(ctx context.Context, r *http.Request) (any, error
 }
 
 // apiResolve approves or rejects a finding: POST a JSON body
-// {"reason": "..."} to /api/v1/findings/{id}/approve or .../reject.
+// {"reason": "..."} to /api/v1/findings/{id}/approve or .../reject. It
+// answers the finding after the change: 200, or 202 when it is still open,
+// its approval waiting for a second reviewer.
 func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "finding")
 	if err != nil {
@@ -71,10 +74,13 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
-		s.fail(w, r, http.StatusBadRequest, `the body must be JSON like {"reason": "why"}: `+err.Error())
+		if !errors.As(err, new(*http.MaxBytesError)) {
+			err = errBadRequest{`the body must be JSON like {"reason": "why"}: ` + err.Error()}
+		}
+		s.failErr(w, r, err)
 		return
 	}
 	ctx, cancel := timeout(r)
@@ -85,5 +91,14 @@ func (s *Server) apiResolve(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	s.show("", s.loadFinding)(w, r)
+	d, err := s.findingDetail(ctx, id)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if d.Finding.Status == skimguard.StatusOpen {
+		code = http.StatusAccepted
+	}
+	writeJSON(w, code, d)
 }

@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,17 +27,14 @@ const (
 	SessionMax  = 24 * time.Hour
 )
 
-// Sign-in throttling: after maxFailures failed sign-ins for one user name
-// or from one address within failureWindow, further attempts are refused
-// until the window has passed.
-const (
-	maxFailures   = 10
-	failureWindow = 15 * time.Minute
-)
-
 // TokenActor is the actor the audit log records for requests made with the
 // API token.
 const TokenActor = "api-token"
+
+// TokenRole is what the API token may do: approve and reject findings,
+// for the automation that closes them. Managing users and settings takes
+// a person.
+const TokenRole = skimguard.RoleReviewer
 
 // HashPassword returns the bcrypt hash to store for a password.
 func HashPassword(password string) ([]byte, error) {
@@ -55,6 +52,7 @@ func HashPassword(password string) ([]byte, error) {
 // identity is who made a request.
 type identity struct {
 	user string
+	role skimguard.Role
 	// csrf is the session's anti-CSRF token; empty for the API token, whose
 	// requests carry no ambient credentials another site could borrow.
 	csrf string
@@ -88,12 +86,10 @@ type session struct {
 type sessions struct {
 	mu   sync.Mutex
 	byID map[string]*session
-	// failures are recent failed sign-ins per user name and per address.
-	failures map[string][]time.Time
 }
 
 func newSessions() *sessions {
-	return &sessions{byID: map[string]*session{}, failures: map[string][]time.Time{}}
+	return &sessions{byID: map[string]*session{}}
 }
 
 func randomToken() string {
@@ -149,44 +145,6 @@ func (s *sessions) end(token string) {
 	delete(s.byID, tokenKey(token))
 }
 
-// throttled reports how long sign-ins for any of keys must wait, 0 when
-// they may go ahead.
-func (s *sessions) throttled(now time.Time, keys ...string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var wait time.Duration
-	for _, k := range keys {
-		recent := s.recent(k, now)
-		if len(recent) >= maxFailures {
-			wait = max(wait, recent[0].Add(failureWindow).Sub(now))
-		}
-	}
-	return wait
-}
-
-func (s *sessions) recent(key string, now time.Time) []time.Time {
-	ts := s.failures[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > failureWindow {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(s.failures, key)
-		return nil
-	}
-	s.failures[key] = ts
-	return ts
-}
-
-func (s *sessions) failed(now time.Time, keys ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		s.failures[k] = append(s.recent(k, now), now)
-	}
-}
-
 // dummyHash is compared against when a user does not exist, so that a
 // sign-in takes as long for an unknown name as for a wrong password.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("skimguard: no such user"), bcrypt.DefaultCost)
@@ -213,29 +171,22 @@ func hashDigest(h []byte) string {
 	return hex.EncodeToString(d[:])
 }
 
-// current reports whether a session's user still exists with the password
-// it signed in with. The users live in the store, where `skimguard user`
-// changes them from another process, so this is read at every request.
-func (s *Server) current(ctx context.Context, ss session) bool {
+// current returns a session's user's role, and false when the user no
+// longer exists with the password it signed in with. The users live in the
+// store, where `skimguard user` changes them from another process, so this
+// is read at every request: a new role applies at once.
+func (s *Server) current(ctx context.Context, ss session) (skimguard.Role, bool) {
 	u, err := s.store.User(ctx, ss.user)
 	if err != nil {
 		if !errors.Is(err, skimguard.ErrNotFound) {
 			s.opts.Logger.Error("session not checked: the store does not answer", "err", err)
 		}
-		return false
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) == 1
-}
-
-// clientAddr is the request's remote address without its port, for
-// throttling; behind a proxy every client shares the proxy's address, so
-// the per-user limit still applies.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) != 1 {
+		return "", false
 	}
-	return host
+	return u.Role, true
 }
 
 // sessionCookie is the cookie's name: with the __Host- prefix when
@@ -277,7 +228,7 @@ func (s *Server) authenticate(r *http.Request) (identity, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if ok && s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
-			return identity{user: TokenActor}, true
+			return identity{user: TokenActor, role: TokenRole}, true
 		}
 		return identity{}, false
 	}
@@ -291,11 +242,12 @@ func (s *Server) authenticate(r *http.Request) (identity, bool) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	if !s.current(ctx, ss) {
+	role, ok := s.current(ctx, ss)
+	if !ok {
 		s.sessions.end(c.Value)
 		return identity{}, false
 	}
-	return identity{user: ss.user, csrf: ss.csrf}, true
+	return identity{user: ss.user, role: role, csrf: ss.csrf}, true
 }
 
 // safeMethod reports whether a request's method cannot change state.
@@ -331,6 +283,14 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		if !safeMethod(r.Method) {
+			// Read the form here, so that one too large is refused as such,
+			// not as a form without its CSRF token.
+			if err := r.ParseForm(); err != nil {
+				s.failErr(w, r, formError(err))
+				return
+			}
+		}
 		if !safeMethod(r.Method) && !csrfOK(r, id) {
 			s.fail(w, r, http.StatusForbidden, "the request has no valid CSRF token: reload the page and try again (API clients using a session send it as X-CSRF-Token)")
 			return
@@ -339,11 +299,63 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 	})
 }
 
-// localPath returns next when it is a path on this server, else "/", so
-// that the sign-in form cannot send people to another site.
+// need lets a request through only when its user's role allows what role
+// does; others are refused, saying which role it takes, and the refusal is
+// recorded in the audit log: the interface offers no such action to them.
+func (s *Server) need(role skimguard.Role, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := identityOf(r)
+		if id.role.Allows(role) {
+			h(w, r)
+			return
+		}
+		ctx, cancel := timeout(r)
+		defer cancel()
+		err := s.store.AppendAudit(ctx, skimguard.AuditEntry{At: s.now(), Actor: id.user, Action: "access.denied",
+			Detail: fmt.Sprintf("%s %s needs the %s role; %s has %s", r.Method, r.URL.Path, role, id.user, id.role)})
+		if err != nil {
+			s.opts.Logger.Error("refused request not recorded in the audit log", "err", err)
+		}
+		s.opts.Logger.Warn("request refused: role", "user", id.user, "role", id.role, "needs", role, "path", r.URL.Path)
+		s.fail(w, r, http.StatusForbidden, fmt.Sprintf("%s is a %s, and this needs the %s role: ask an admin to run `skimguard user role %s %s`",
+			id.user, id.role, role, id.user, role))
+	}
+}
+
+// formError says what is wrong with a form that could not be read.
+func formError(err error) error {
+	if errors.As(err, new(*http.MaxBytesError)) {
+		return err
+	}
+	return errBadRequest{"the form could not be read: " + err.Error()}
+}
+
+// localPath returns next when a browser would read it as a path on this
+// server, else "/", so that the sign-in form cannot send people to another
+// site. Browsers strip tabs and newlines anywhere in a URL and read a
+// backslash as a slash, so that "/<TAB>/evil" and "/\evil" both mean the
+// host evil. Rather than repair such a value the way some browser might,
+// anything that would need repair is refused: control characters and
+// backslashes (percent-encoded too), a scheme, a host, and a path that
+// starts with two slashes.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
-		return "/"
+	const home = "/"
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || !plainPath(next) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	dec, err := url.PathUnescape(next)
+	if err != nil || strings.HasPrefix(dec, "//") || !plainPath(dec) {
+		return home
 	}
 	return next
+}
+
+// plainPath reports whether s has no control characters and no
+// backslashes, which browsers drop or read as slashes.
+func plainPath(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })
 }

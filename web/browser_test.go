@@ -3,6 +3,10 @@ package web
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -328,4 +332,52 @@ func TestIncidentInChromium(t *testing.T) {
 		}
 	}
 	tb.noErrors()
+}
+
+// The probe's open redirect, as Chromium follows it: signed in, a link to
+// /login?next=/%09/HOST/ must not take the browser to HOST, which Chromium
+// reads "/<TAB>/HOST/" as once it strips the tab.
+func TestSignInRedirectStaysOnThisSiteInChromium(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.9:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<!doctype html><title>evil</title><h1 id=evil>another site</h1>")
+	}))
+	evil.Listener.Close()
+	evil.Listener = ln
+	evil.Start()
+	defer evil.Close()
+	evilHost := strings.TrimPrefix(evil.URL, "http://")
+
+	ctx := browsertest.New(t)
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(actx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	do("sign in",
+		chromedp.Navigate(f.url("/login")),
+		chromedp.WaitVisible(`input[name=user]`),
+		chromedp.SendKeys(`input[name=user]`, "alice"),
+		chromedp.SendKeys(`input[name=password]`, password),
+		chromedp.Click(`form[action="/login"] button`),
+		chromedp.WaitVisible(`table.pages`))
+	for _, next := range []string{"/%09/" + evilHost + "/", "/%5C" + evilHost + "/", "//%09" + evilHost + "/", "/%0D%0A/" + evilHost + "/"} {
+		do("follow the link with next="+next, chromedp.Navigate(f.url("/login?next="+next)))
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		at, err := chromedp.Run(actx, chromedp.Location())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(at, f.srv.URL+"/") {
+			t.Errorf("next=%s took Chromium to %s, off skimguard's origin %s", next, at, f.srv.URL)
+		}
+	}
 }

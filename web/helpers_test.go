@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,17 +74,45 @@ type fixture struct {
 	store skimguard.Store
 	srv   *httptest.Server
 	logs  *bytes.Buffer
+	clock *clock
+	// twoPerson turns the two-person rule on.
+	twoPerson atomic.Bool
 	// ids of the findings by kind.
 	ids map[skimguard.Kind]int64
 }
 
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	return newFixtureWith(t, nil)
+// clock is the server's clock in a test: the real time until a test moves
+// it on.
+type clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return time.Now()
+	}
+	return c.at
+}
+
+// advance moves the clock d on from now and stops it there.
+func (c *clock) advance(d time.Duration) {
+	at := c.now().Add(d)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = at
 }
 
 // newFixtureWith is newFixture with the server's options changed by opts.
 func newFixtureWith(t *testing.T, opts func(*Options)) *fixture {
+	t.Helper()
+	return newFixture(t, opts)
+}
+
+// newFixture makes the fixture; options change the server's Options.
+func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sg.db"))
@@ -106,7 +136,7 @@ func newFixtureWith(t *testing.T, opts func(*Options)) *fixture {
 	if err := store.SaveScan(ctx, scan); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{store: store, logs: &bytes.Buffer{}, ids: map[skimguard.Kind]int64{}}
+	f := &fixture{store: store, logs: &bytes.Buffer{}, clock: &clock{}, ids: map[skimguard.Kind]int64{}}
 	for _, fd := range scan.Findings {
 		f.ids[fd.Kind] = fd.ID
 	}
@@ -115,15 +145,16 @@ func newFixtureWith(t *testing.T, opts func(*Options)) *fixture {
 			t.Fatalf("the fixture has no %s finding: %+v", k, scan.Findings)
 		}
 	}
-	// The lowest cost keeps the tests quick; the server checks any cost.
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.SaveUser(ctx, &skimguard.User{Name: "alice", PasswordHash: hash}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	mon := &monitor.Monitor{Store: store}
+	// alice administers; bob reviews; victor only looks.
+	f.addUser(t, "alice", skimguard.RoleAdmin)
+	f.addUser(t, "bob", skimguard.RoleReviewer)
+	f.addUser(t, "victor", skimguard.RoleViewer)
+	mon := &monitor.Monitor{Store: store, Approvals: func() skimguard.Approvals {
+		if f.twoPerson.Load() {
+			return skimguard.ApprovalsTwoPerson
+		}
+		return skimguard.ApprovalsOnePerson
+	}}
 	o := Options{
 		Store: store, Resolve: mon.Resolve, Token: apiToken,
 		Pages:  func() []skimguard.Page { return []skimguard.Page{{Site: "shop", Name: "checkout", URL: pageURL}} },
@@ -131,9 +162,10 @@ func newFixtureWith(t *testing.T, opts func(*Options)) *fixture {
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "skimguard_test_metric 1\n")
 		}),
+		Now: f.clock.now,
 	}
-	if opts != nil {
-		opts(&o)
+	for _, opt := range options {
+		opt(&o)
 	}
 	s, err := New(o)
 	if err != nil {
@@ -142,6 +174,19 @@ func newFixtureWith(t *testing.T, opts func(*Options)) *fixture {
 	f.srv = httptest.NewServer(s)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// addUser adds a user with the password and role.
+func (f *fixture) addUser(t *testing.T, name string, role skimguard.Role) {
+	t.Helper()
+	// The lowest cost keeps the tests quick; the server checks any cost.
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SaveUser(context.Background(), &skimguard.User{Name: name, PasswordHash: hash, Role: role}, "test"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // client is a browser-like client: it keeps cookies and does not follow

@@ -23,10 +23,14 @@ import (
 // CSRF token for its forms, and the page's own data.
 type view struct {
 	User  string
+	Role  skimguard.Role
 	CSRF  string
 	Title string
 	Data  any
 }
+
+// CanReview reports whether the user may approve and reject findings.
+func (v view) CanReview() bool { return v.Role.Allows(skimguard.RoleReviewer) }
 
 var funcs = template.FuncMap{
 	"when": formatTime,
@@ -123,7 +127,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 // error gives a clean error page, not half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
 	id := identityOf(r)
-	v := view{User: id.user, CSRF: id.csrf, Data: data}
+	v := view{User: id.user, Role: id.role, CSRF: id.csrf, Data: data}
 	var b bytes.Buffer
 	if err := s.tmpl[name].Execute(&b, v); err != nil {
 		s.opts.Logger.Error("page not rendered", "page", name, "err", err)
@@ -519,8 +523,9 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	// Cache-Control stays no-store, as for every page: the screenshot of a
+	// payment page is no less sensitive than the page that shows it.
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "private, max-age=86400")
 	w.Write(png)
 }
 

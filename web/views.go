@@ -133,6 +133,9 @@ type findingJSON struct {
 	ResolvedBy string                  `json:"resolved_by,omitempty"`
 	Resolution string                  `json:"resolution,omitempty"`
 	ResolvedAt *time.Time              `json:"resolved_at,omitempty"`
+	// FirstApproval is the approval that, under the two-person rule,
+	// waits for a second reviewer (or that the second confirmed).
+	FirstApproval *skimguard.Approval `json:"first_approval,omitempty"`
 }
 
 // asJSON shows f; without sources, for lists, it leaves out the script
@@ -142,7 +145,7 @@ func asJSON(f skimguard.Finding, sources bool) findingJSON {
 		f.Evidence.BeforeSource, f.Evidence.AfterSource = "", ""
 	}
 	j := findingJSON{Finding: f, Status: f.Status, ScanID: f.ScanID, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen,
-		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution}
+		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution, FirstApproval: f.FirstApproval}
 	if !f.ResolvedAt.IsZero() {
 		t := f.ResolvedAt
 		j.ResolvedAt = &t

@@ -5,7 +5,8 @@
 //
 // Every page and API call needs a session (a local user signed in with a
 // bcrypt-checked password) or the API token, except /healthz. State
-// changes need the session's CSRF token as well, and cross-origin browser
+// changes need the session's CSRF token as well, and the role that allows
+// them (approving and rejecting: a reviewer), and cross-origin browser
 // requests are refused outright (net/http's CrossOriginProtection). The
 // interface runs no JavaScript, so its Content-Security-Policy allows none:
 // what it shows comes from hostile pages.
@@ -21,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,6 +59,11 @@ type Options struct {
 	// "Authorization: Bearer <Token>"; the daemon reads it from an
 	// environment variable.
 	Token string
+	// TrustedProxies are the proxies (the TLS proxy in front, say) whose
+	// X-Forwarded-For header names the client. Without them every client
+	// behind a proxy has the proxy's address, and sign-in throttling slows
+	// them all down together.
+	TrustedProxies []netip.Prefix
 	// SecureCookies marks cookies Secure and gives them the __Host- prefix:
 	// set it whenever people reach the interface over HTTPS.
 	SecureCookies bool
@@ -70,6 +77,7 @@ type Server struct {
 	opts     Options
 	store    skimguard.Store
 	sessions *sessions
+	throttle *throttle
 	tmpl     map[string]*template.Template
 	handler  http.Handler
 
@@ -90,7 +98,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, store: o.Store, sessions: newSessions()}
+	s := &Server{opts: o, store: o.Store, sessions: newSessions(), throttle: newThrottle()}
 	var err error
 	if s.tmpl, err = parseTemplates(); err != nil {
 		return nil, err
@@ -105,7 +113,7 @@ func New(o Options) (*Server, error) {
 	app.HandleFunc("GET /findings", s.show("findings", s.loadFindingList))
 	app.HandleFunc("POST /findings/{action}", s.resolveBulk)
 	app.HandleFunc("GET /findings/{id}", s.show("finding", s.loadFinding))
-	app.HandleFunc("POST /findings/{id}/{action}", s.resolveForm)
+	app.HandleFunc("POST /findings/{id}/{action}", s.need(skimguard.RoleReviewer, s.resolveForm))
 	app.HandleFunc("GET /pages/{site}/{page}", s.show("page", s.loadPage))
 	app.HandleFunc("GET /pages/{site}/{page}/inventory.csv", s.inventoryCSV)
 	app.HandleFunc("GET /inventory.csv", s.inventoryCSV)
@@ -121,15 +129,39 @@ func New(o Options) (*Server, error) {
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
-	root.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	root.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(filesOnly{static})))
 	// Browsers ask for an icon on their own; there is none.
 	root.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	root.HandleFunc("GET /login", s.loginForm)
 	root.HandleFunc("POST /login", s.login)
 	root.Handle("/", s.requireAuth(app))
 
-	s.handler = headers(http.NewCrossOriginProtection().Handler(root))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, "cross-origin request refused: change things from skimguard's own pages, or call the API from a program, not from another site's page")
+	}))
+	s.handler = headers(limitBody(cop.Handler(root)))
 	return s, nil
+}
+
+// filesOnly is a file system without directories, so that a file server
+// on it lists nothing: a directory is not found.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := file.Stat()
+	if err == nil && st.IsDir() {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return file, nil
 }
 
 // ServeHTTP serves the interface.
@@ -156,6 +188,22 @@ func headers(h http.Handler) http.Handler {
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// maxBody caps every request body. A form or an API call needs a few
+// kilobytes; MaxReason characters take at most 24 KiB percent-encoded.
+const maxBody = 64 << 10
+
+// tooLarge is what a request over maxBody is told.
+var tooLarge = fmt.Sprintf("the request is larger than %d KiB: a justification may have at most %d characters", maxBody>>10, skimguard.MaxReason)
+
+// limitBody caps every request's body at maxBody, so that no form or API
+// call makes the server read, or the audit log keep, megabytes.
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -241,15 +289,22 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg stri
 func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	var bad errBadRequest
 	var confirm errConfirm
+	var big *http.MaxBytesError
 	switch {
 	case errors.As(err, &bad):
 		s.fail(w, r, http.StatusBadRequest, bad.msg)
 	case errors.As(err, &confirm):
 		s.fail(w, r, http.StatusBadRequest, confirm.Error())
+	case errors.As(err, &big):
+		s.fail(w, r, http.StatusRequestEntityTooLarge, tooLarge)
+	case errors.Is(err, skimguard.ErrReasonTooLong):
+		s.fail(w, r, http.StatusBadRequest, err.Error())
 	case errors.Is(err, skimguard.ErrNotFound), errors.Is(err, skimguard.ErrNoBaseline):
 		s.fail(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, skimguard.ErrNotOpen):
 		s.fail(w, r, http.StatusConflict, err.Error())
+	case errors.Is(err, skimguard.ErrSameReviewer):
+		s.fail(w, r, http.StatusForbidden, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		s.opts.Logger.Error("request timed out", "path", r.URL.Path, "err", err)
 		s.fail(w, r, http.StatusServiceUnavailable, "the store did not answer in time; try again")

@@ -129,34 +129,11 @@ func TestSignIn(t *testing.T) {
 			t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax, Path=/", session)
 		}
 	})
-	t.Run("the form only sends people to this site", func(t *testing.T) {
-		f := newFixture(t)
-		for _, next := range []string{"//evil.test/", "https://evil.test/", "/\\evil.test", "javascript:alert(1)"} {
-			c := f.client(t)
-			_, doc := get(t, c, f.url("/login"))
-			token, _ := doc.Find(`input[name=csrf]`).Attr("value")
-			resp := postForm(t, c, f.url("/login"), url.Values{"csrf": {token}, "user": {"alice"}, "password": {password}, "next": {next}})
-			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-				t.Errorf("next=%q sent the browser to %q", next, resp.Header.Get("Location"))
-			}
-		}
-	})
 	t.Run("a sign-in without the form's token is refused", func(t *testing.T) {
 		f := newFixture(t)
 		resp := postForm(t, f.client(t), f.url("/login"), url.Values{"user": {"alice"}, "password": {password}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("want 403, got %d", resp.StatusCode)
-		}
-	})
-	t.Run("repeated failures are throttled, even with the right password", func(t *testing.T) {
-		f := newFixture(t)
-		c := f.client(t)
-		for range maxFailures {
-			f.login(t, c, "alice", "guess guess guess")
-		}
-		resp, _ := f.login(t, c, "alice", password)
-		if resp.StatusCode != http.StatusTooManyRequests {
-			t.Fatalf("want 429 after %d failures, got %d", maxFailures, resp.StatusCode)
 		}
 	})
 	t.Run("removing the user or changing its password ends its sessions", func(t *testing.T) {

@@ -82,7 +82,18 @@ func (c *common) openStore(ctx context.Context, e env) (*app, error) {
 	// alert channel either.
 	a.log = newLogger(e.stderr, c.logLevel, c.verbose)
 	a.mon = newMonitor(a.log, a.store, e.stderr)
+	a.mon.Approvals = func() skimguard.Approvals { return approvals(a.cfg) }
 	return a, nil
+}
+
+// approvals is sites.yaml's approval rule. Without sites.yaml (a command
+// given only --db) the rule cannot be known, and the stricter one applies:
+// approve must not become a way around the two-person rule.
+func approvals(cfg *config.Config) skimguard.Approvals {
+	if cfg == nil {
+		return skimguard.ApprovalsTwoPerson
+	}
+	return cfg.Approvals
 }
 
 // alerting says whether a command delivers alerts. Only check and serve
@@ -117,6 +128,7 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	}
 	a.log = newLogger(e.stderr, c.logLevel, c.verbose)
 	a.mon = newMonitor(a.log, a.store, e.stderr)
+	a.mon.Approvals = func() skimguard.Approvals { return approvals(a.cfg) }
 	if al == sendAlerts {
 		sinks, err := alertSinks(a.cfg, e.getenv)
 		if err != nil {

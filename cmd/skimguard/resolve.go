@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -49,8 +50,22 @@ func resolve(ctx context.Context, e env, args []string, status skimguard.Finding
 	}
 	defer a.Close()
 	if err := a.mon.Resolve(ctx, ids, skimguard.Resolution{Status: status, By: *by, Reason: *reason}); err != nil {
+		if errors.Is(err, skimguard.ErrSameReviewer) {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s %d finding(s) as %s\n", status, len(ids), *by)
+	// Under the two-person rule a first approval leaves a finding open.
+	open, err := a.store.Findings(ctx, skimguard.FindingFilter{IDs: ids, Status: skimguard.StatusOpen})
+	if err != nil {
+		return err
+	}
+	if closed := len(ids) - len(open); closed > 0 || len(open) == 0 {
+		fmt.Fprintf(e.stdout, "%s %d finding(s) as %s\n", status, closed, *by)
+	}
+	for _, f := range open {
+		fmt.Fprintf(e.stdout, "finding %d (%s) approved by %s, waiting for a second reviewer (approvals: %s): another reviewer confirms it with `skimguard approve %d --by NAME --reason TEXT`\n",
+			f.ID, f.Severity, *by, skimguard.ApprovalsTwoPerson, f.ID)
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -30,7 +31,7 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--workers N] [--jitter D] [--grace D] [flags]",
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--trusted-proxy CIDR]... [--workers N] [--jitter D] [--grace D] [flags]",
 		"Run as a daemon: check each page once at start, then on its site's schedule (sites.yaml); store every\n"+
 			"scan and finding, and tell each configured alert channel about each open finding once, retrying failed\n"+
 			"deliveries until they succeed (with no channel at all it says so loudly; findings are logged either\n"+
@@ -45,7 +46,13 @@ func runServe(ctx context.Context, e env, args []string) error {
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
+	var proxyFlags stringList
+	fs.Var(&proxyFlags, "trusted-proxy", "a proxy in front of the web interface, as an address or CIDR range (repeatable): its X-Forwarded-For names the client, for sign-in throttling and the audit log")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	proxies, err := trustedProxies(proxyFlags)
+	if err != nil {
 		return err
 	}
 	if *workers < 1 {
@@ -107,6 +114,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 	a.mon.Scanned, a.mon.Delivered, a.mon.SaveFailed = m.Scanned, m.Delivered, m.SaveFailed
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
+	// The approval rule, like the pages, follows a reloaded sites.yaml.
+	var rule atomic.Pointer[skimguard.Approvals]
+	rule.Store(&a.cfg.Approvals)
+	a.mon.Approvals = func() skimguard.Approvals { return *rule.Load() }
 	if *jitter == 0 {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
@@ -149,7 +160,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
+		if ui, err = startUI(ctx, token, proxies, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
 			ln.Close()
 			return err
 		}
@@ -175,8 +186,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if ps := reload(ctx, c, e, sched, a.mon, logger); ps != nil {
+				if cfg, ps := reload(ctx, c, e, sched, a.mon, logger); cfg != nil {
 					pages.Store(&ps)
+					rule.Store(&cfg.Approvals)
 					select {
 					case poke <- struct{}{}:
 					default:
@@ -224,11 +236,11 @@ func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.P
 }
 
 // reload reads sites.yaml again and swaps in its pages and alert channels,
-// returning the pages. A file that is invalid, or names a channel that
+// returning the configuration and its pages. A file that is invalid, or names a channel that
 // cannot be built (its secret's environment variable unset), changes
 // nothing: it is logged, the running configuration stays and reload returns
 // nil. Checks under way keep the channels they started with.
-func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) []skimguard.Page {
+func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -245,7 +257,7 @@ func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mo
 		}
 		if err == nil {
 			mon.SetSinks(sinks)
-			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks))
+			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks), "approvals", cfg.Approvals)
 			warnSlow(logger, jobs)
 			warnChannels(logger, sinks)
 			pages := make([]skimguard.Page, len(jobs))
@@ -253,11 +265,11 @@ func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mo
 				pages[i] = j.Page
 			}
 			warnNoBaseline(ctx, logger, mon.Store, pages)
-			return pages
+			return cfg, pages
 		}
 	}
 	logger.Error("reload refused; the running configuration stays", "config", c.config, "err", err)
-	return nil
+	return nil, nil
 }
 
 // uiURL parses the address people reach the web interface at.
@@ -269,13 +281,30 @@ func uiURL(public string) (*url.URL, error) {
 	return u, nil
 }
 
+// trustedProxies reads the --trusted-proxy values: addresses or CIDR ranges.
+func trustedProxies(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, usageErr("--trusted-proxy %q: give the proxy's address or a CIDR range, such as 10.0.0.5 or 10.0.0.0/24", v)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
-		NextCheck:     sched.NextRun,
-		Channels:      func() []string { return alerts.Names(a.mon.Sinks()) },
-		SecureCookies: base.Scheme == "https", Logger: logger,
+		NextCheck:      sched.NextRun,
+		Channels:       func() []string { return alerts.Names(a.mon.Sinks()) },
+		TrustedProxies: proxies, SecureCookies: base.Scheme == "https", Logger: logger,
 	})
 	if err != nil {
 		return nil, err

@@ -8,10 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,6 +109,16 @@ func TestServeRefusesABadConfigAtStart(t *testing.T) {
 	if code != exitError || !strings.Contains(out+errOut, "sites.yaml:3") {
 		t.Fatalf("exit %d, want 2 naming the line:\n%s%s", code, out, errOut)
 	}
+}
+
+// forwardedFor is a transport that says, as a proxy would, that its
+// requests come from an address.
+type forwardedFor string
+
+func (a forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", string(a))
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // syncBuffer is a log destination safe for the daemon's goroutines and the
@@ -238,7 +251,7 @@ alerts:
 	var logs syncBuffer
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(serveCtx, []string{"serve", "--config", cfg, "--db", db, "--listen", "127.0.0.1:0", "--jitter", "0"},
+		exited <- run(serveCtx, []string{"serve", "--config", cfg, "--db", db, "--listen", "127.0.0.1:0", "--jitter", "0", "--trusted-proxy", "127.0.0.1"},
 			env{stdout: io.Discard, stderr: &logs, getenv: getenv})
 	}()
 	var ui string
@@ -310,6 +323,30 @@ alerts:
 	if alert.payload.Link == "" {
 		t.FailNow()
 	}
+
+	t.Run("a failed sign-in through the trusted proxy is audited with the client's address", func(t *testing.T) {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, Transport: forwardedFor("203.0.113.66")}
+		resp, err := c.Get(ui + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no sign-in form:\n%s", page)
+		}
+		resp, err = c.PostForm(ui+"/login", url.Values{"csrf": {string(m[1])}, "user": {"mallory"}, "password": {"a guess at it"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		entries, _ := store.Audit(ctx)
+		if last := entries[len(entries)-1]; resp.StatusCode != http.StatusUnauthorized || last.Action != "signin.failed" || last.Actor != "203.0.113.66" {
+			t.Fatalf("sign-in: %d; the audit log's last entry: %+v; want mallory's failure from 203.0.113.66", resp.StatusCode, last)
+		}
+	})
 
 	t.Run("a person follows the link, signs in and rejects the change", func(t *testing.T) {
 		b := browsertest.New(t)
@@ -387,6 +424,12 @@ func TestServeRefusesABadWebAddress(t *testing.T) {
 	t.Run("a --url that is no web address", func(t *testing.T) {
 		code, out, errOut := cli(t, "serve", "--config", cfg, "--db", db, "--url", "skimguard.example")
 		if code != exitError || !strings.Contains(out+errOut, "https://skimguard.example.com") {
+			t.Fatalf("exit %d, want 2 with an example:\n%s%s", code, out, errOut)
+		}
+	})
+	t.Run("a --trusted-proxy that is no address", func(t *testing.T) {
+		code, out, errOut := cli(t, "serve", "--config", cfg, "--db", db, "--trusted-proxy", "10.0.0.5", "--trusted-proxy", "proxy.internal")
+		if code != exitError || !strings.Contains(out+errOut, `--trusted-proxy "proxy.internal"`) || !strings.Contains(out+errOut, "10.0.0.0/24") {
 			t.Fatalf("exit %d, want 2 with an example:\n%s%s", code, out, errOut)
 		}
 	})
@@ -817,6 +860,7 @@ func TestServeLetsChecksFinishWithinTheGracePeriod(t *testing.T) {
 		})
 	}
 }
+
 // A hostile page must not reach the interface that approves findings: serve
 // refuses its own --listen address to the crawler's browser, and the check
 // says the page tried.
