@@ -85,10 +85,19 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// A daemon says what it does at info level, the alert policy's
 	// decisions included; --verbose adds the crawler's debug log.
 	c.logLevel = slog.LevelInfo
+	// Listening before the browser starts: a busy address fails at once,
+	// and the address is known even when --listen asked for port 0.
+	var ln net.Listener
 	if *listen != "off" {
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			return fmt.Errorf("web interface: listen on %s: %w (use --listen HOST:PORT for another address, or --listen off)", *listen, err)
+		}
+		// The web server's Shutdown closes it too; this is for the
+		// returns before it serves.
+		defer ln.Close()
 		// The pages the browser loads are hostile: none may reach the
 		// interface that approves findings.
-		own, err := egress.OwnAddress(*listen)
+		own, err := egress.OwnAddress(ln.Addr().String())
 		if err != nil {
 			return usageErr("--listen %q: %v", *listen, err)
 		}
@@ -153,15 +162,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		},
 	}
 	var ui *http.Server
-	if *listen != "off" {
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			return fmt.Errorf("web interface: listen on %s: %w (use --listen HOST:PORT for another address, or --listen off)", *listen, err)
-		}
+	if ln != nil {
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
 		if ui, err = startUI(ctx, token, proxies, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
-			ln.Close()
 			return err
 		}
 	}
