@@ -61,6 +61,7 @@ func commands() []command {
 		{"approve", "approve ID... --reason TEXT [--by NAME]", "accept findings into the baseline as a new baseline version", runApprove},
 		{"reject", "reject ID... --reason TEXT [--by NAME]", "close findings as rejected; the baseline stays", runReject},
 		{"report", "report [--from DATE] [--to DATE] [--format html|csv|json] [--out FILE]", "write an auditor's PCI DSS 6.4.3 and 11.6.1 evidence for a period", runReport},
+		{"csp", "csp [--site S] [--page P] [--report-to URL] [--enforce]", "print the Content-Security-Policy and integrity attributes that make shoppers' browsers enforce each page's baseline and report to skimguard", runCSP},
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
 		{"user", "user add|list|remove [NAME] [--db FILE]", "manage the web interface's users (bcrypt-hashed passwords)", runUser},
 	}
