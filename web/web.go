@@ -4,7 +4,9 @@
 // inventory and scan history.
 //
 // Every page and API call needs a session (a local user signed in with a
-// bcrypt-checked password) or the API token, except /healthz. State
+// bcrypt-checked password) or the API token, except /healthz and the
+// collector of shoppers' browsers' reports, which a site's token in its
+// path guards instead (reports.go). State
 // changes need the session's CSRF token as well, and cross-origin browser
 // requests are refused outright (net/http's CrossOriginProtection). The
 // interface runs no JavaScript, so its Content-Security-Policy allows none:
@@ -54,6 +56,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Collector, when set, serves the collector of shoppers' reports at
+	// /reports/{site}/{token} and the pages' reports view (reports.go).
+	Collector *Collector
 }
 
 // Server is the web interface and API; it is an http.Handler.
@@ -68,6 +73,12 @@ type Server struct {
 	// check ("" when healthy).
 	healthMu   sync.Mutex
 	lastHealth string
+
+	// limits is the collector's rate limit; pruned is when it last
+	// removed old reports, guarded by pruneMu.
+	limits  *limiter
+	pruneMu sync.Mutex
+	pruned  time.Time
 }
 
 //go:embed templates/*.html static/*
@@ -118,7 +129,9 @@ func New(o Options) (*Server, error) {
 	root.HandleFunc("POST /login", s.login)
 	root.Handle("/", s.requireAuth(app))
 
-	s.handler = headers(http.NewCrossOriginProtection().Handler(root))
+	cop := http.NewCrossOriginProtection()
+	s.reportRoutes(root, app, cop)
+	s.handler = headers(cop.Handler(root))
 	return s, nil
 }
 

@@ -37,6 +37,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
+	retention := fs.Duration("report-retention", web.DefaultReportRetention, "how long shoppers' reports are kept after the last one of a kind")
+	reportRate := fs.Int("report-rate", web.DefaultReportRate, "requests a minute one address may send the report collector (behind a proxy, all browsers share its address)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,7 +104,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, token, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
+		collector, err := shoppersCollector(a, m, *retention, *reportRate)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if ui, err = startUI(ctx, token, a, ln, base, m, collector, func() []skimguard.Page { return *pages.Load() }, logger); err != nil {
 			ln.Close()
 			return err
 		}
@@ -186,10 +193,10 @@ func uiURL(public string) (*url.URL, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, collector *web.Collector, pages func() []skimguard.Page, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
-		SecureCookies: base.Scheme == "https", Logger: logger,
+		SecureCookies: base.Scheme == "https", Logger: logger, Collector: collector,
 	})
 	if err != nil {
 		return nil, err
