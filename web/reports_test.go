@@ -50,6 +50,11 @@ func (c *counts) add(k string, n int) {
 func (c *counts) Received(site, typ string, n int) { c.add("received "+site+" "+typ, n) }
 func (c *counts) Filtered(site, why string, n int) { c.add("filtered "+site+" "+why, n) }
 func (c *counts) Rejected(why string)              { c.add("rejected "+why, 1) }
+func (c *counts) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.n)
+}
 func (c *counts) get(k string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -235,7 +240,7 @@ func TestCollectorTakesWhatShoppersBrowsersReport(t *testing.T) {
 			t.Fatalf("aggregates %+v", rs)
 		}
 		if f.counted.get("received shop csp-hash") != 1 {
-			t.Errorf("counted %v", f.counted.n)
+			t.Errorf("counted %v", f.counted)
 		}
 	})
 	t.Run("a wrong token and an unknown site are 404 and change nothing", func(t *testing.T) {
