@@ -185,6 +185,13 @@ type Evidence struct {
 	// brought a script into the page.
 	Initiator string `json:"initiator,omitempty"`
 	LoadedBy  string `json:"loaded_by,omitempty"`
+	// Source says who saw the change: empty for skimguard's own checks,
+	// SourceShoppers for shoppers' browsers reporting under the page's
+	// policy. Reports is then how many reports had come in when the
+	// finding was opened, and FirstReported when the first came.
+	Source        string    `json:"source,omitempty"`
+	Reports       int64     `json:"reports,omitempty"`
+	FirstReported time.Time `json:"first_reported,omitzero"`
 }
 
 // Baseline is one approved version of what a page is expected to show.

@@ -57,6 +57,7 @@ type Metrics struct {
 	deliveries     *prometheus.CounterVec
 	saveFailures   *prometheus.CounterVec
 	openFindings   *openFindingsCollector
+	reports        *shopperReports
 
 	// mu guards the latest times below, which keep the timestamp gauges
 	// from moving backwards when two scans of one page are reported out of
@@ -126,6 +127,7 @@ func New(store skimguard.Store, logger *slog.Logger) *Metrics {
 		m.scans, m.scanFailures, m.scanDuration, m.lastScan, m.lastSuccessful,
 		m.deliveries, m.saveFailures, m.openFindings,
 	)
+	m.reports = newShopperReports(m.registry)
 	// Every reason exists at 0 from the start, so that increase() sees the
 	// first failure.
 	for _, r := range []string{reasonFull, reasonLocked, reasonOther} {

@@ -81,11 +81,14 @@ func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 }
 
 // saveFindings stores the findings of a scan or folds them into the open
-// findings with the same fingerprint, filling in the copies in fs.
+// findings with the same fingerprint, filling in the copies in fs. A
+// scanID of 0 stores findings seen without a scan (shoppers' reports):
+// they name no scan, and an open finding they join keeps its own.
 func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []skimguard.Finding, scanID int64, at time.Time) error {
 	if len(fs) == 0 {
 		return nil
 	}
+	scanRef := sql.NullInt64{Int64: scanID, Valid: scanID != 0}
 	find, err := tx.PrepareContext(ctx, `SELECT id, first_seen, last_seen FROM findings
 		WHERE site = ? AND page = ? AND fingerprint = ? AND status = 'open'`)
 	if err != nil {
@@ -95,7 +98,7 @@ func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []sk
 	// Scans may be saved out of order (crawls overlap): first_seen and
 	// last_seen only ever widen, and scan_id follows last_seen.
 	seen, err := tx.PrepareContext(ctx, `UPDATE findings SET first_seen = min(first_seen, ?1),
-		last_seen = max(last_seen, ?1), scan_id = CASE WHEN ?1 >= last_seen THEN ?2 ELSE scan_id END
+		last_seen = max(last_seen, ?1), scan_id = CASE WHEN ?1 >= last_seen THEN coalesce(?2, scan_id) ELSE scan_id END
 		WHERE id = ?3`)
 	if err != nil {
 		return err
@@ -121,7 +124,7 @@ func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []sk
 			var first, last sql.NullString
 			err := find.QueryRowContext(ctx, f.Site, f.Page, f.Fingerprint).Scan(&f.ID, &first, &last)
 			if err == nil {
-				if _, err := seen.ExecContext(ctx, atText, scanID, f.ID); err != nil {
+				if _, err := seen.ExecContext(ctx, atText, scanRef, f.ID); err != nil {
 					return fmt.Errorf("update finding %d: %w", f.ID, err)
 				}
 				f.FirstSeen, f.LastSeen = at, at
@@ -150,7 +153,7 @@ func saveFindings(ctx context.Context, tx *sql.Tx, scan *skimguard.Scan, fs []sk
 			return err
 		}
 		res, err := insert.ExecContext(ctx, f.Site, f.Page, string(f.Kind), string(f.Severity), f.Subject, f.Detail,
-			string(evidence), string(item), f.Fingerprint, scanID, atText, atText)
+			string(evidence), string(item), f.Fingerprint, scanRef, atText, atText)
 		if err != nil {
 			return fmt.Errorf("insert finding %s %s: %w", f.Kind, f.Subject, err)
 		}

@@ -4,9 +4,11 @@
 // inventory and scan history.
 //
 // Every page and API call needs a session (a local user signed in with a
-// bcrypt-checked password) or the API token, except /healthz. State
-// changes need the session's CSRF token as well, and the role that allows
-// them (approving and rejecting: a reviewer), and cross-origin browser
+// bcrypt-checked password) or the API token, except /healthz and the
+// collector of shoppers' browsers' reports, which a site's token in its
+// path guards instead (reports.go). State changes need the session's CSRF
+// token as well, and the role that allows them (approving and rejecting: a
+// reviewer), and cross-origin browser
 // requests are refused outright (net/http's CrossOriginProtection). The
 // interface runs no JavaScript, so its Content-Security-Policy allows none:
 // what it shows comes from hostile pages.
@@ -70,6 +72,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Collector, when set, serves the collector of shoppers' reports at
+	// /reports/{site}/{token} and the pages' reports view (reports.go).
+	Collector *Collector
 }
 
 // Server is the web interface and API; it is an http.Handler.
@@ -85,6 +90,12 @@ type Server struct {
 	// check ("" when healthy).
 	healthMu   sync.Mutex
 	lastHealth string
+
+	// limits is the collector's rate limit; pruned is when it last
+	// removed old reports, guarded by pruneMu.
+	limits  *limiter
+	pruneMu sync.Mutex
+	pruned  time.Time
 }
 
 //go:embed templates/*.html static/*
@@ -140,6 +151,7 @@ func New(o Options) (*Server, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "cross-origin request refused: change things from skimguard's own pages, or call the API from a program, not from another site's page")
 	}))
+	s.reportRoutes(root, app, cop)
 	s.handler = headers(limitBody(cop.Handler(root)))
 	return s, nil
 }

@@ -61,6 +61,9 @@ func commands() []command {
 		{"approve", "approve ID... --reason TEXT [--by NAME]", "accept findings into the baseline as a new baseline version", runApprove},
 		{"reject", "reject ID... --reason TEXT [--by NAME]", "close findings as rejected; the baseline stays", runReject},
 		{"report", "report [--from DATE] [--to DATE] [--format html|csv|json] [--out FILE]", "write an auditor's PCI DSS 6.4.3 and 11.6.1 evidence for a period", runReport},
+		{"csp", "csp [--site S] [--page P] [--report-to URL] [--enforce]", "print the Content-Security-Policy and integrity attributes that make shoppers' browsers enforce each page's baseline and report to skimguard", runCSP},
+		{"reports", "reports [--site S] [--page P]", "list what shoppers' browsers reported under each page's policy, and what the baseline made of it", runReports},
+		{"reports token", "reports token SITE [--url URL]", "make or rotate the site's report token and print the collector URL for `csp --report-to`", runReportsToken},
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
 		{"user", "user add|list|role|remove [NAME] [ROLE] [--db FILE]", "manage the web interface's users and their roles (bcrypt-hashed passwords)", runUser},
 	}

@@ -48,6 +48,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
 	var proxyFlags stringList
 	fs.Var(&proxyFlags, "trusted-proxy", "a proxy in front of the web interface, as an address or CIDR range (repeatable): its X-Forwarded-For names the client, for sign-in throttling and the audit log")
+	retention := fs.Duration("report-retention", web.DefaultReportRetention, "how long shoppers' reports are kept after the last one of a kind")
+	reportRate := fs.Int("report-rate", web.DefaultReportRate, "requests a minute one address may send the report collector (behind a proxy, all browsers share its address)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -165,7 +167,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if ln != nil {
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		if ui, err = startUI(ctx, token, proxies, a, ln, base, m, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
+		collector, err := shoppersCollector(a, m, *retention, *reportRate)
+		if err != nil {
+			return err
+		}
+		if ui, err = startUI(ctx, token, proxies, a, ln, base, m, collector, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
 			return err
 		}
 	}
@@ -303,12 +309,12 @@ func trustedProxies(vals []string) ([]netip.Prefix, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, collector *web.Collector, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
 		NextCheck:      sched.NextRun,
 		Channels:       func() []string { return alerts.Names(a.mon.Sinks()) },
-		TrustedProxies: proxies, SecureCookies: base.Scheme == "https", Logger: logger,
+		TrustedProxies: proxies, SecureCookies: base.Scheme == "https", Logger: logger, Collector: collector,
 	})
 	if err != nil {
 		return nil, err
