@@ -438,7 +438,9 @@ func TestReportsViewComparesWithTheBaselineAndTheLastScan(t *testing.T) {
 	t.Run("the page shows them, linked to their findings", func(t *testing.T) {
 		jar := &fixture{srv: f.srv}
 		hc := jar.client(t)
-		f.store.SaveUser(context.Background(), &skimguard.User{Name: "bob", PasswordHash: mustHash(t)}, "test")
+		if err := f.store.SaveUser(context.Background(), &skimguard.User{Name: "bob", PasswordHash: mustHash(t), Role: skimguard.RoleViewer}, "test"); err != nil {
+			t.Fatal(err)
+		}
 		if _, csrf := jar.login(t, hc, "bob", password); csrf == "" {
 			t.Fatal("not signed in")
 		}
