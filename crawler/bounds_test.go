@@ -57,12 +57,26 @@ func heapUse() (total, inuse uint64) {
 	return m.TotalAlloc, m.HeapInuse
 }
 
+// patientCrawler is a crawler of its own with a load timeout long enough
+// for a page that builds 80 MB of strings on a busy machine: the shared
+// one's short timeout would make these tests fail for the wrong reason.
+func patientCrawler(t *testing.T) *Crawler {
+	t.Helper()
+	needBrowser(t)
+	c, err := New(context.Background(), Options{LoadTimeout: 2 * time.Minute, DefaultWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // TestHugeScriptsAreNotFetched: a page that evals four 20 MB strings is
 // scanned without the crawler fetching them; they are inventoried as too
 // large, with their size and V8's SHA-256 of their text, and the Go heap
 // stays far below the strings' size.
 func TestHugeScriptsAreNotFetched(t *testing.T) {
-	c := needBrowser(t)
+	c := patientCrawler(t)
 	page := &bigEvalPage{}
 	srv := serveOn(t, "127.0.0.1", page)
 	const n = 20_000_000
@@ -105,7 +119,7 @@ func TestHugeScriptsAreNotFetched(t *testing.T) {
 // TestHugeConsoleMessages: strings a page logs or throws do not reach the
 // crawler.
 func TestHugeConsoleMessages(t *testing.T) {
-	c := needBrowser(t)
+	c := patientCrawler(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<script>
