@@ -144,7 +144,7 @@ var badFixtures = map[string][]string{
 	"unknown_key.yaml": {
 		`unknown_key.yaml:3:5: unknown key "shedule" in a site; did you mean "schedule"?`,
 		`unknown_key.yaml:7:9: unknown key "wiat" in a page; did you mean "wait"?`,
-		`unknown_key.yaml:8:9: unknown key "colour" in a page; known keys are name, url, wait, interact, profile`,
+		`unknown_key.yaml:8:9: unknown key "colour" in a page; known keys are name, url, wait, interact, profile, steps`,
 		`unknown_key.yaml:9:1: unknown key "datbase" in the top level; did you mean "database"?`,
 	},
 	"names.yaml": {
@@ -186,7 +186,7 @@ var badFixtures = map[string][]string{
 	},
 	"pages_type.yaml": {
 		`pages_type.yaml:3:12: pages must be a list`,
-		`pages_type.yaml:6:9: a page must be a map of keys (name, url, wait, interact, profile), not the value "checkout"`,
+		`pages_type.yaml:6:9: a page must be a map of keys (name, url, wait, interact, profile, steps), not the value "checkout"`,
 		`pages_type.yaml:7:5: a site must be a map of keys`,
 	},
 	"empty_sites.yaml": {`empty_sites.yaml:2:8: sites is empty: list at least one site`},
@@ -248,7 +248,7 @@ var badFixtures = map[string][]string{
 		`email.yaml:30:5: a console alert takes no from: remove it`,
 	},
 	"structure.yaml": {
-		`structure.yaml:4:8: a page must be a map of keys (name, url, wait, interact, profile), not empty`,
+		`structure.yaml:4:8: a page must be a map of keys (name, url, wait, interact, profile, steps), not empty`,
 		`structure.yaml:7:11: keys in a page must be plain words, not a list`,
 		`structure.yaml:10:9: unknown key "token": put secrets in environment variables: use secret_env: NAME`,
 		`structure.yaml:12:22: "api_key" holds a literal secret`,
@@ -282,6 +282,25 @@ var badFixtures = map[string][]string{
 		`egress.yaml:19:3: unknown key "alow" in egress; did you mean "allow"?`,
 	},
 	"egress_type.yaml": {`egress_type.yaml:6:9: egress must be a map of keys (allow, deny), not a list`},
+	"steps.yaml": {
+		`steps.yaml:7:13: unknown key "clik" in a step; did you mean "click"?`,
+		`steps.yaml:9:13: a step does one thing, and this one has both click and fill: split it into two steps`,
+		`steps.yaml:10:19: goto "ftp://shop.example/a" is not an absolute http or https address`,
+		`steps.yaml:11:20: click: "#a[" is not a CSS selector`,
+		`steps.yaml:12:33: "#password" gets a literal secret: write its value as "${NAME}" and set NAME in the environment`,
+		`steps.yaml:13:19: wait "12" is not a duration`,
+		`steps.yaml:15:22: timeout 10m0s is out of range`,
+		`steps.yaml:16:20: press: unknown key "Entr"; did you mean "Enter"?`,
+		`steps.yaml:17:21: scroll takes a position in pixels (scroll: 600), a selector to bring into view`,
+		`steps.yaml:18:21: scroll position "-5" is not a number of pixels`,
+		`steps.yaml:19:26: fill: the value for "#x": ${lower-case} is not a reference to an environment variable`,
+		`steps.yaml:20:21: select must be a map of selectors to values`,
+		`steps.yaml:21:13: the step does nothing: give it one of goto, click, fill`,
+		`steps.yaml:25:13: the journey starts in an empty tab: make its first step goto:`,
+		`steps.yaml:28:16: steps is empty`,
+		`steps.yaml:32:19: goto "https://u:xxxxx@shop.example/d" holds a literal password`,
+		`steps.yaml:33:29: "#pass" gets a literal secret`,
+	},
 	"top_values.yaml": {
 		`top_values.yaml:7:9: alerts must be a list, each item starting with "- " (- type: webhook), not a map`,
 		`top_values.yaml:8:1: key "sites" appears twice in the top level (first at line 2): keep one`,

@@ -94,6 +94,10 @@ type Page struct {
 	// Profile is the browser profile, skimguard.ProfileDesktop (default) or
 	// skimguard.ProfileMobile.
 	Profile string
+
+	// Journey is the way a shopper reaches the page, from steps:; nil when
+	// the page is reached by its URL.
+	Journey *skimguard.Journey
 }
 
 // MinWait and MaxWait bound a page's wait.
@@ -137,6 +141,12 @@ var pageFields = []field[Page]{
 				d.errorf(v, "unknown profile %q: use desktop or mobile", s)
 			}
 		},
+	},
+
+	// The journey to the page (journey.go).
+	{
+		key:    "steps",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Journey = decodeJourney(d, v) },
 	},
 }
 
