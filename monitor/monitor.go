@@ -130,6 +130,9 @@ func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Sca
 	obs, err := m.Scanner.Scan(ctx, p)
 	scan.Duration = m.now().Sub(scan.StartedAt)
 	if err != nil {
+		// A failed scan keeps what the page showed, when it showed
+		// anything (a journey's failed step: its screenshot).
+		scan.Observation = obs
 		scan.Status, scan.Error = skimguard.ScanFailed, err.Error()
 		m.logger().Warn("scan failed", "site", p.Site, "page", p.Name, "err", err)
 		m.progress(p, "failed: %v", err)

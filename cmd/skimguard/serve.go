@@ -121,7 +121,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if ps := reload(c, sched, logger); ps != nil {
+				if ps := reload(c, sched, logger, e.getenv); ps != nil {
 					pages.Store(&ps)
 				}
 			}
@@ -140,23 +140,23 @@ func runServe(ctx context.Context, e env, args []string) error {
 	return err
 }
 
-// reload reads sites.yaml again and returns its pages; a bad file leaves
-// the running jobs alone and returns nil.
-func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger) []skimguard.Page {
+// reload reads sites.yaml again and returns its pages; a bad file, or a
+// journey whose variables getenv has no value for, leaves the running jobs
+// alone and returns nil.
+func reload(c *common, sched *schedule.Scheduler, logger *slog.Logger, getenv func(string) string) []skimguard.Page {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
 		if jobs, err = jobsOf(cfg, c.sites); err == nil {
+			err = config.CheckEnv(jobPages(jobs), getenv)
+		}
+		if err == nil {
 			err = sched.Reload(jobs)
 		}
 		if err == nil {
 			logger.Info("reloaded", "config", c.config, "pages", len(jobs))
 			warnSlow(logger, jobs)
-			pages := make([]skimguard.Page, len(jobs))
-			for i, j := range jobs {
-				pages[i] = j.Page
-			}
-			return pages
+			return jobPages(jobs)
 		}
 	}
 	logger.Error("reload refused; the running configuration stays", "config", c.config, "err", err)
@@ -217,6 +217,15 @@ func warnSlow(logger *slog.Logger, jobs []schedule.Job) {
 }
 
 // jobsOf makes the scheduler's jobs from the configured pages of the sites.
+// jobPages returns the pages of jobs.
+func jobPages(jobs []schedule.Job) []skimguard.Page {
+	pages := make([]skimguard.Page, len(jobs))
+	for i, j := range jobs {
+		pages[i] = j.Page
+	}
+	return pages
+}
+
 func jobsOf(cfg *config.Config, sites []string) ([]schedule.Job, error) {
 	pages, err := cfg.Pages(sites)
 	if err != nil {
