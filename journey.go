@@ -284,3 +284,39 @@ func IsKeyName(key string) bool {
 	r, n := utf8.DecodeRuneInString(key)
 	return n == len(key) && r != utf8.RuneError && r > ' ' && r != 0x7f
 }
+
+// SelectorKind is how one part of a selector chain finds its element.
+type SelectorKind string
+
+// Selector kinds, and the prefixes Chrome's Recorder writes them with.
+const (
+	SelectorCSS    SelectorKind = "css"    // no prefix
+	SelectorARIA   SelectorKind = "aria"   // aria/NAME or aria/NAME[role="ROLE"]
+	SelectorText   SelectorKind = "text"   // text/TEXT
+	SelectorXPath  SelectorKind = "xpath"  // xpath/EXPRESSION
+	SelectorPierce SelectorKind = "pierce" // pierce/CSS, through every shadow root
+)
+
+// ParseSelectorPart splits one part of a selector chain into its kind and
+// what follows the kind's prefix.
+func ParseSelectorPart(part string) (SelectorKind, string) {
+	for _, k := range []SelectorKind{SelectorARIA, SelectorText, SelectorXPath, SelectorPierce} {
+		if rest, ok := strings.CutPrefix(part, string(k)+"/"); ok {
+			return k, rest
+		}
+	}
+	return SelectorCSS, part
+}
+
+// ParseARIA splits what follows aria/ into the accessible name and the
+// role of an optional trailing [role="ROLE"]; ok is false when it names
+// neither, or its role is malformed.
+func ParseARIA(s string) (name, role string, ok bool) {
+	i := strings.LastIndex(s, "[role=")
+	if i < 0 || !strings.HasSuffix(s, "]") {
+		name = strings.TrimSpace(s)
+		return name, "", name != "" && !strings.Contains(s, "[role")
+	}
+	role = strings.Trim(s[i+len("[role="):len(s)-1], `"'`)
+	return strings.TrimSpace(s[:i]), role, role != ""
+}

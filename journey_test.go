@@ -57,3 +57,36 @@ func TestIsKeyName(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSelectorPart(t *testing.T) {
+	for _, tc := range []struct {
+		part       string
+		kind       SelectorKind
+		rest       string
+		name, role string
+	}{
+		{"#pay", SelectorCSS, "#pay", "", ""},
+		{"aria/Add to cart", SelectorARIA, "Add to cart", "Add to cart", ""},
+		{`aria/Pay[role="button"]`, SelectorARIA, `Pay[role="button"]`, "Pay", "button"},
+		{`aria/[role="dialog"]`, SelectorARIA, `[role="dialog"]`, "", "dialog"},
+		{"text/Continue", SelectorText, "Continue", "", ""},
+		{`xpath///*[@id="a"]`, SelectorXPath, `//*[@id="a"]`, "", ""},
+		{"pierce/#card", SelectorPierce, "#card", "", ""},
+	} {
+		kind, rest := ParseSelectorPart(tc.part)
+		if kind != tc.kind || rest != tc.rest {
+			t.Errorf("ParseSelectorPart(%q) = %s, %q", tc.part, kind, rest)
+		}
+		if kind == SelectorARIA {
+			name, role, ok := ParseARIA(rest)
+			if !ok || name != tc.name || role != tc.role {
+				t.Errorf("ParseARIA(%q) = %q, %q, %v", rest, name, role, ok)
+			}
+		}
+	}
+	for _, bad := range []string{"", "  ", `Pay[role=]`, "Pay[role"} {
+		if _, _, ok := ParseARIA(bad); ok {
+			t.Errorf("ParseARIA(%q) accepted", bad)
+		}
+	}
+}

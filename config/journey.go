@@ -3,7 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/recorder"
 )
 
 // Bounds of a journey.
@@ -19,6 +23,7 @@ const (
 	maxSteps        = 100
 	maxStepDuration = 5 * time.Minute
 	maxScrollY      = 1_000_000
+	maxFrameIndex   = 1000
 )
 
 // stepDecoding is a step while it is read: the step, and the keys of the
@@ -26,6 +31,9 @@ const (
 type stepDecoding struct {
 	skimguard.Step
 	kinds []string
+	// frame is the frame: key, which applies to every element of the
+	// step, whatever order the keys are written in.
+	frame []int
 }
 
 // setKind records kind as a kind of the step; the first one written is the
@@ -52,6 +60,13 @@ var stepFields = []field[stepDecoding]{
 		decode: func(d *decoder, s *stepDecoding, v *yaml.Node) {
 			s.setKind(skimguard.StepClick)
 			s.Target = d.target(v, "click")
+		},
+	},
+	{
+		key: string(skimguard.StepDoubleClick),
+		decode: func(d *decoder, s *stepDecoding, v *yaml.Node) {
+			s.setKind(skimguard.StepDoubleClick)
+			s.Target = d.target(v, "double_click")
 		},
 	},
 	{
@@ -97,6 +112,16 @@ var stepFields = []field[stepDecoding]{
 		},
 	},
 	{
+		key: string(skimguard.StepWaitForExpression),
+		decode: func(d *decoder, s *stepDecoding, v *yaml.Node) {
+			s.setKind(skimguard.StepWaitForExpression)
+			s.Expression, _ = d.str(v, "wait_for_expression", `"window.checkoutReady === true"`)
+			if err := checkExpression(s.Expression); err != nil {
+				d.errorf(v, "wait_for_expression: %v", err)
+			}
+		},
+	},
+	{
 		key: string(skimguard.StepWait),
 		decode: func(d *decoder, s *stepDecoding, v *yaml.Node) {
 			s.setKind(skimguard.StepWait)
@@ -107,13 +132,20 @@ var stepFields = []field[stepDecoding]{
 		key:    "timeout",
 		decode: func(d *decoder, s *stepDecoding, v *yaml.Node) { s.Timeout = d.stepDuration(v, "timeout", "30s") },
 	},
+	{
+		key:    "frame",
+		decode: func(d *decoder, s *stepDecoding, v *yaml.Node) { s.frame = d.frame(v) },
+	},
 }
+
+// stepOptions are the keys of stepFields that are not a step's kind.
+var stepOptions = []string{"timeout", "frame"}
 
 // stepKindKeys are the keys of stepFields that name a step's kind.
 func stepKindKeys() []string {
 	var keys []string
 	for _, f := range stepFields {
-		if f.key != "timeout" {
+		if !slices.Contains(stepOptions, f.key) {
 			keys = append(keys, f.key)
 		}
 	}
@@ -141,7 +173,7 @@ func decodeJourney(d *decoder, n *yaml.Node) *skimguard.Journey {
 		switch len(s.kinds) {
 		case 0:
 			// Unknown keys were reported already, with what they may mean.
-			if len(has) == 0 || s.Timeout > 0 {
+			if len(has) == 0 || s.Timeout > 0 || s.frame != nil {
 				d.errorf(item, "the step does nothing: give it one of %s", strings.Join(stepKindKeys(), ", "))
 			}
 			return
@@ -151,8 +183,15 @@ func decodeJourney(d *decoder, n *yaml.Node) *skimguard.Journey {
 			return
 		}
 		s.Line, s.Column = item.Line, item.Column
-		if len(j.Steps) == 0 && items == 1 && s.Kind != skimguard.StepGoto {
-			d.errorf(item, "the journey starts in an empty tab: make its first step goto: followed by the address to start from")
+		if len(s.frame) > 0 {
+			if err := s.setFrame(s.frame); err != nil {
+				d.errorf(has["frame"].value, "frame: %v", err)
+			}
+		}
+		if len(j.Steps) == 0 && items == 1 {
+			if err := checkStart(s.Step); err != nil {
+				d.errorf(item, "%v", err)
+			}
 		}
 		j.Steps = append(j.Steps, s.Step)
 	})
@@ -172,19 +211,123 @@ func (d *decoder) gotoURL(n *yaml.Node) string {
 		}
 		return ""
 	}
+	if err := checkGoto(s); err != nil {
+		d.errorf(n, "%v", err)
+	}
+	return s
+}
+
+// checkGoto says what is wrong with the address of a goto step, or nil.
+func checkGoto(s string) error {
 	if _, err := skimguard.ParseEnvRefs(s); err != nil {
-		d.errorf(n, "goto: %v", err)
-		return s
+		return fmt.Errorf("goto: %w", err)
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		d.errorf(n, "goto %q is not an absolute http or https address: write it in full, such as https://shop.example/cart", s)
-		return s
+		return fmt.Errorf("goto %q is not an absolute http or https address: write it in full, such as https://shop.example/cart", s)
 	}
 	if pw, hasPassword := u.User.Password(); hasPassword && !skimguard.IsEnvRef(pw) {
-		d.errorf(n, "goto %q holds a literal password: write it as ${NAME} and set NAME in the environment, or sign in with fill and click steps", u.Redacted())
+		return fmt.Errorf("goto %q holds a literal password: write it as ${NAME} and set NAME in the environment, or sign in with fill and click steps", u.Redacted())
 	}
-	return s
+	return nil
+}
+
+// checkFieldValue says what is wrong with the value a fill or select step
+// gives the target, or nil: a malformed reference, or a literal secret.
+func checkFieldValue(t skimguard.Target, v string) error {
+	if _, err := skimguard.ParseEnvRefs(v); err != nil {
+		return fmt.Errorf("the value for %q: %w", t.String(), err)
+	}
+	if skimguard.IsEnvRef(v) {
+		return nil
+	}
+	for _, chain := range t.Selectors {
+		for _, part := range chain {
+			if looksSecret(part) {
+				return fmt.Errorf("%q gets a literal secret: write its value as \"${NAME}\" and set NAME in the environment; secrets never go in sites.yaml or a recording", t.String())
+			}
+		}
+	}
+	return nil
+}
+
+// checkKey says what is wrong with the key of a press step, or nil.
+func checkKey(s string) error {
+	if skimguard.IsKeyName(s) {
+		return nil
+	}
+	keys := strings.Join(skimguard.KeyNames(), ", ")
+	if c := closest(s, skimguard.KeyNames()); c != "" {
+		return fmt.Errorf("press: unknown key %q; did you mean %q? The keys are %s, and any single character", s, c, keys)
+	}
+	return fmt.Errorf("press: unknown key %q; the keys are %s, and any single character", s, keys)
+}
+
+// checkExpression says what is wrong with a wait_for_expression, or nil.
+func checkExpression(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("the expression is empty: write JavaScript that becomes true when the page is ready, such as \"window.checkoutReady === true\"")
+	}
+	return nil
+}
+
+// checkStart says what is wrong with the first step of a journey, or nil.
+func checkStart(s skimguard.Step) error {
+	if s.Kind != skimguard.StepGoto {
+		return errors.New("the journey starts in an empty tab: make its first step goto: followed by the address to start from")
+	}
+	return nil
+}
+
+// setFrame puts every element of the step in the frame at path.
+func (s *stepDecoding) setFrame(path []int) error {
+	switch s.Kind {
+	case skimguard.StepGoto, skimguard.StepPress, skimguard.StepWait:
+		return fmt.Errorf("a %s step acts on the page, not on an element of a frame: remove frame", s.Kind)
+	case skimguard.StepWaitForExpression:
+		return errors.New("wait_for_expression runs in the main page, not in a frame: remove frame")
+	case skimguard.StepScroll:
+		if s.Target.Selectors == nil {
+			return errors.New("scroll to a position scrolls the main page: remove frame, or scroll an element of the frame")
+		}
+	}
+	s.Target.Frame = path
+	for i := range s.Fields {
+		s.Fields[i].Target.Frame = path
+	}
+	return nil
+}
+
+// checkStep says what is wrong with a step read from a recording: the
+// checks a step in sites.yaml gets as it is read.
+func checkStep(s skimguard.Step) []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch s.Kind {
+	case skimguard.StepGoto:
+		add(checkGoto(s.URL))
+	case skimguard.StepFill, skimguard.StepSelect:
+		for _, f := range s.Fields {
+			add(checkTarget(f.Target))
+			add(checkFieldValue(f.Target, f.Value))
+		}
+	case skimguard.StepPress:
+		add(checkKey(s.Key))
+	case skimguard.StepWaitForExpression:
+		add(checkExpression(s.Expression))
+	case skimguard.StepWait:
+	case skimguard.StepScroll:
+		if s.Target.Selectors != nil {
+			add(checkTarget(s.Target))
+		}
+	default:
+		add(checkTarget(s.Target))
+	}
+	return errs
 }
 
 // target reads the selector of the element a step (key) acts on.
@@ -196,10 +339,11 @@ func (d *decoder) target(n *yaml.Node, key string) skimguard.Target {
 		}
 		return skimguard.Target{}
 	}
-	if err := checkSelector(s); err != nil {
+	chain, err := parseSelector(s)
+	if err != nil {
 		d.errorf(n, "%s: %v", key, err)
 	}
-	return skimguard.Target{Selectors: [][]string{{s}}}
+	return skimguard.Target{Selectors: [][]string{chain}}
 }
 
 // fields reads the map of a fill or select step (key): selector → value,
@@ -224,19 +368,19 @@ func (d *decoder) fields(n *yaml.Node, key, example string) []skimguard.Field {
 			continue
 		}
 		seen[sel] = k.Line
-		if err := checkSelector(sel); err != nil {
+		chain, err := parseSelector(sel)
+		if err != nil {
 			d.errorf(k, "%s: %v", key, err)
 		}
 		if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 			d.errorf(v, "%s: the value for %q must be the text to give it (\"\" for none), not %s", key, sel, kindName(v))
 			continue
 		}
-		if _, err := skimguard.ParseEnvRefs(v.Value); err != nil {
-			d.errorf(v, "%s: the value for %q: %v", key, sel, err)
-		} else if looksSecret(sel) && !skimguard.IsEnvRef(v.Value) {
-			d.errorf(v, "%q gets a literal secret: write its value as \"${NAME}\" and set NAME in the environment; secrets never go in sites.yaml", sel)
+		t := skimguard.Target{Selectors: [][]string{chain}}
+		if err := checkFieldValue(t, v.Value); err != nil {
+			d.errorf(v, "%s: %v", key, err)
 		}
-		fs = append(fs, skimguard.Field{Target: skimguard.Target{Selectors: [][]string{{sel}}}, Value: v.Value})
+		fs = append(fs, skimguard.Field{Target: t, Value: v.Value})
 	}
 	return fs
 }
@@ -250,13 +394,8 @@ func (d *decoder) key(n *yaml.Node) string {
 		}
 		return ""
 	}
-	if !skimguard.IsKeyName(s) {
-		keys := strings.Join(skimguard.KeyNames(), ", ")
-		if c := closest(s, skimguard.KeyNames()); c != "" {
-			d.errorf(n, "press: unknown key %q; did you mean %q? The keys are %s, and any single character", s, c, keys)
-		} else {
-			d.errorf(n, "press: unknown key %q; the keys are %s, and any single character", s, keys)
-		}
+	if err := checkKey(s); err != nil {
+		d.errorf(n, "%v", err)
 	}
 	return s
 }
@@ -293,6 +432,30 @@ func (d *decoder) scrollY(n *yaml.Node) int {
 		return 0
 	}
 	return y
+}
+
+// frame reads the frame: of a step, a list of child-frame indexes from the
+// main frame, as Chrome's Recorder writes it.
+func (d *decoder) frame(n *yaml.Node) []int {
+	path := []int{}
+	bad := false
+	d.list(n, "frame", "[0]", func(item *yaml.Node) {
+		item = d.resolve(item)
+		i, err := strconv.Atoi(item.Value)
+		if item.Kind != yaml.ScalarNode || err != nil || i < 0 || i > maxFrameIndex {
+			d.errorf(item, "frame: %s is not a frame index (0 for the first frame of the page, 1 for the second...)", kindName(item))
+			bad = true
+			return
+		}
+		path = append(path, i)
+	})
+	switch {
+	case bad:
+		return nil
+	case len(path) == 0 && d.resolve(n).Kind == yaml.SequenceNode:
+		d.errorf(n, "frame is empty: list frame indexes, such as [0] for the page's first frame or [0, 1] for the second frame in it")
+	}
+	return path
 }
 
 // stepDuration reads a step's wait or timeout.
@@ -350,4 +513,179 @@ func CheckEnv(pages []skimguard.Page, getenv func(string) string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxRecording bounds the size of a recording file.
+const maxRecording = 4 << 20
+
+// recording reads the journey of a page's recording:, a Chrome Recorder
+// export at a path relative to this file. Problems inside the export are
+// reported where they are in it.
+func (d *decoder) recording(n *yaml.Node) *skimguard.Journey {
+	rel, ok := d.str(n, "recording", "checkout.json")
+	if !ok {
+		if n.Kind == yaml.ScalarNode {
+			d.errorf(n, "recording is empty: write the path of a Chrome Recorder export (JSON), relative to this file")
+		}
+		return nil
+	}
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(d.file), path)
+	}
+	data, err := readRecording(path)
+	if err != nil {
+		d.errorf(n, "recording %q: %v: export the flow from Chrome DevTools' Recorder as JSON and give its path, relative to this file", rel, err)
+		return nil
+	}
+	return d.journeyOf(path, data)
+}
+
+// readRecording reads a recording file, within maxRecording.
+func readRecording(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRecording+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRecording {
+		return nil, fmt.Errorf("it is larger than %d bytes", maxRecording)
+	}
+	return data, nil
+}
+
+// journeyOf reads the recording in data, from the file at path, and checks
+// its steps as sites.yaml's are checked, reporting problems at their place
+// in the file.
+func (d *decoder) journeyOf(path string, data []byte) *skimguard.Journey {
+	rec, err := recorder.Parse(data)
+	if err != nil {
+		for _, e := range joined(err) {
+			if re, ok := e.(*recorder.Error); ok {
+				msg := re.Msg
+				if re.Step >= 0 {
+					msg = fmt.Sprintf("steps[%d]: %s", re.Step, re.Msg)
+				}
+				d.errs = append(d.errs, &Error{File: path, Line: re.Line, Column: re.Column, Msg: msg})
+			}
+		}
+		return nil
+	}
+	for i, s := range rec.Steps {
+		errs := checkStep(s)
+		if i == 0 {
+			if err := checkStart(s); err != nil {
+				errs = append(errs, errors.New("the flow must start with a navigate step: the journey starts in an empty tab"))
+			}
+		}
+		for _, err := range errs {
+			msg := err.Error()
+			if !strings.HasPrefix(msg, string(s.Kind)) {
+				msg = string(s.Kind) + ": " + msg
+			}
+			d.errs = append(d.errs, &Error{File: path, Line: s.Line, Column: s.Column, Msg: msg})
+		}
+	}
+	if len(rec.Steps) > maxSteps {
+		d.errs = append(d.errs, &Error{File: path, Line: 1, Column: 1, Msg: fmt.Sprintf("a journey has at most %d steps: shorten the flow", maxSteps)})
+	}
+	return &skimguard.Journey{File: path, Steps: rec.Steps}
+}
+
+// joined returns the errors errors.Join made err of.
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// LoadRecording reads the Chrome Recorder export at path as a journey, its
+// steps checked as a page's steps are; the error joins one *Error per
+// problem, at its place in the file. The title is the flow's.
+func LoadRecording(path string) (j *skimguard.Journey, title string, err error) {
+	data, err := readRecording(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read recording: %w", err)
+	}
+	d := &decoder{file: path}
+	j = d.journeyOf(path, data)
+	if err := d.err(); err != nil {
+		return nil, "", err
+	}
+	if rec, err := recorder.Parse(data); err == nil {
+		title = rec.Title
+	}
+	return j, title, nil
+}
+
+// WriteSteps writes steps as the steps: of a page in sites.yaml: the form
+// `skimguard journey import` prints a recording in. A target with
+// alternatives is written with one of them (see selectorString).
+func WriteSteps(w io.Writer, steps []skimguard.Step) error {
+	str := func(s string, style yaml.Style) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: style}
+	}
+	integer := func(i int) *yaml.Node {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(i)}
+	}
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, s := range steps {
+		m := &yaml.Node{Kind: yaml.MappingNode}
+		add := func(k string, v *yaml.Node) { m.Content = append(m.Content, str(k, 0), v) }
+		var frame []int
+		switch s.Kind {
+		case skimguard.StepGoto:
+			add(string(s.Kind), str(s.URL, 0))
+		case skimguard.StepFill, skimguard.StepSelect:
+			fm := &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+			for _, f := range s.Fields {
+				fm.Content = append(fm.Content, str(selectorString(f.Target), yaml.DoubleQuotedStyle), str(f.Value, yaml.DoubleQuotedStyle))
+				frame = f.Target.Frame
+			}
+			add(string(s.Kind), fm)
+		case skimguard.StepPress:
+			add(string(s.Kind), str(s.Key, 0))
+		case skimguard.StepScroll:
+			switch {
+			case s.Target.Selectors == nil:
+				add(string(s.Kind), integer(s.ScrollY))
+			case s.IntoView:
+				add(string(s.Kind), str(selectorString(s.Target), yaml.DoubleQuotedStyle))
+			default:
+				add(string(s.Kind), &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle,
+					Content: []*yaml.Node{str(selectorString(s.Target), yaml.DoubleQuotedStyle), integer(s.ScrollY)}})
+			}
+			frame = s.Target.Frame
+		case skimguard.StepWaitForExpression:
+			add(string(s.Kind), str(s.Expression, yaml.DoubleQuotedStyle))
+		case skimguard.StepWait:
+			add(string(s.Kind), str(s.Duration.String(), 0))
+		default:
+			add(string(s.Kind), str(selectorString(s.Target), yaml.DoubleQuotedStyle))
+			frame = s.Target.Frame
+		}
+		if s.Timeout > 0 {
+			add("timeout", str(s.Timeout.String(), 0))
+		}
+		if len(frame) > 0 {
+			fs := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+			for _, f := range frame {
+				fs.Content = append(fs.Content, integer(f))
+			}
+			add("frame", fs)
+		}
+		seq.Content = append(seq.Content, m)
+	}
+	doc := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("steps", 0), seq}}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write steps: %w", err)
+	}
+	return enc.Close()
 }

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -165,5 +167,133 @@ func TestStepStringNamesNoValues(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("String() =\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestLoadRecording(t *testing.T) {
+	cfg, err := Load("testdata/good/recording.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := cfg.Pages(nil)
+	t.Run("a recording beside sites.yaml is the page's journey, at its own lines", func(t *testing.T) {
+		j := pages[0].Journey
+		if j == nil || j.File != filepath.Join("testdata", "good", "cart.json") || len(j.Steps) != 11 {
+			t.Fatalf("Journey = %+v", j)
+		}
+		if s := j.Steps[1]; s.Kind != skimguard.StepClick || s.Line != 24 || s.Target.Selectors[0][0] != "aria/Add to cart" {
+			t.Errorf("step 2 = %#v", s)
+		}
+	})
+	t.Run("recorder selectors, chains and frames in sites.yaml", func(t *testing.T) {
+		steps := pages[1].Journey.Steps
+		if got := steps[1].Target; !reflect.DeepEqual(got, skimguard.Target{Selectors: [][]string{{`aria/Accept cookies[role="button"]`}}, Frame: []int{0}}) {
+			t.Errorf("click target = %#v", got)
+		}
+		if got := steps[3].Fields[0].Target.Selectors; !reflect.DeepEqual(got, [][]string{{"checkout-form", "#email"}}) {
+			t.Errorf("fill chain = %q", got)
+		}
+		if s := steps[2]; s.Kind != skimguard.StepDoubleClick {
+			t.Errorf("double_click = %#v", s)
+		}
+		if s := steps[6]; s.Kind != skimguard.StepWaitForExpression || s.Expression != "window.checkout && window.checkout.ready" || s.Timeout != 20*time.Second {
+			t.Errorf("wait_for_expression = %#v", s)
+		}
+	})
+}
+
+func TestRecordingProblemsAreReportedWhereTheyAre(t *testing.T) {
+	dir := t.TempDir()
+	sites := filepath.Join(dir, "sites.yaml")
+	os.WriteFile(sites, []byte("sites:\n  - name: s\n    pages:\n      - name: p\n        url: https://s.example/pay\n        recording: flows/pay.json\n"), 0o600)
+	os.Mkdir(filepath.Join(dir, "flows"), 0o700)
+	flow := `{
+  "title": "pay",
+  "steps": [
+    {"type": "navigate", "url": "https://s.example/login"},
+    {"type": "change", "selectors": [["aria/Password"], ["#pw"]], "value": "hunter2"},
+    {"type": "click", "selectors": [["#a["]], "offsetX": 1, "offsetY": 1},
+    {"type": "keyDown", "key": "Shift"},
+    {"type": "navigate", "url": "ftp://s.example/pay"}
+  ]
+}`
+	os.WriteFile(filepath.Join(dir, "flows", "pay.json"), []byte(flow), 0o600)
+	_, err := Load(sites)
+	if err == nil {
+		t.Fatal("loaded")
+	}
+	rec := filepath.Join(dir, "flows", "pay.json")
+	want := []string{
+		rec + `:7:5: steps[3]: keyDown "Shift" is not followed by its keyUp`,
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q; got:\n%s", w, err)
+		}
+	}
+	t.Run("once the format is right, the steps are checked as sites.yaml's", func(t *testing.T) {
+		os.WriteFile(filepath.Join(dir, "flows", "pay.json"), []byte(strings.Replace(flow, `{"type": "keyDown", "key": "Shift"},`, "", 1)), 0o600)
+		_, err := Load(sites)
+		if err == nil {
+			t.Fatal("loaded")
+		}
+		for _, w := range []string{
+			rec + `:5:5: fill: "aria/Password" gets a literal secret: write its value as "${NAME}"`,
+			rec + `:6:5: click: "#a[" is not a CSS selector`,
+			rec + `:8:5: goto "ftp://s.example/pay" is not an absolute http or https address`,
+		} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error lacks %q; got:\n%s", w, err)
+			}
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error repeats the password:\n%s", err)
+		}
+	})
+}
+
+func TestWrittenStepsReadBackAsTheRecording(t *testing.T) {
+	j, title, err := LoadRecording("../recorder/testdata/cart.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if title == "" {
+		t.Error("no title")
+	}
+	var out strings.Builder
+	if err := WriteSteps(&out, j.Steps); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("written:\n%s", out.String())
+	// Indented as a page's key, under a page with its url.
+	indented := "sites:\n  - name: s\n    pages:\n      - name: p\n        url: http://127.0.0.1:8780/checkout\n" +
+		"        " + strings.ReplaceAll(strings.TrimSpace(out.String()), "\n", "\n        ") + "\n"
+	cfg, err := Parse("sites.yaml", []byte(indented))
+	if err != nil {
+		t.Fatalf("the written steps do not read back: %v\n%s", err, indented)
+	}
+	got := cfg.Sites[0].Pages[0].Journey.Steps
+	if len(got) != len(j.Steps) {
+		t.Fatalf("%d steps read back, want %d", len(got), len(j.Steps))
+	}
+	for i, s := range j.Steps {
+		w := s
+		w.Line, w.Column = got[i].Line, got[i].Column
+		// One selector of each target is written: the first of CSS only.
+		one := func(t skimguard.Target) skimguard.Target {
+			return skimguard.Target{Selectors: [][]string{strings.Split(selectorString(t), skimguard.ChainSeparator)}, Frame: t.Frame}
+		}
+		if w.Target.Selectors != nil {
+			w.Target = one(w.Target)
+		}
+		for k := range w.Fields {
+			w.Fields[k].Target = one(w.Fields[k].Target)
+		}
+		if !reflect.DeepEqual(got[i], w) {
+			t.Errorf("step %d reads back as\n%#v\nwant\n%#v", i+1, got[i], w)
+		}
+	}
+	if !strings.Contains(out.String(), `  - click: "#add-to-cart"`) {
+		t.Errorf("a target is not written with its CSS selector:\n%s", out.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/input"
@@ -170,6 +171,8 @@ func (s *scan) playStep(ctx context.Context, step skimguard.Step) error {
 	case skimguard.StepWaitFor:
 		_, err := s.waitElement(ctx, step.Target)
 		return err
+	case skimguard.StepWaitForExpression:
+		return s.waitExpression(ctx, step.Expression)
 	case skimguard.StepWait:
 		t := time.NewTimer(step.Duration)
 		defer t.Stop()
@@ -512,8 +515,34 @@ const (
 //# sourceURL=` + internalSourceURL + `scroll.js
 }`
 	// queryJS finds, within this (a document, shadow root or element),
-	// the first element the selector matches.
-	queryJS = `function(sel) { return this.querySelector(sel);
+	// the first element a selector of the kind matches (aria is asked of
+	// the browser's accessibility tree instead). text finds the deepest
+	// element showing the text, and pierce CSS, through shadow roots as
+	// Puppeteer's do.
+	queryJS = `function(kind, sel) {
+  const deep = (root, each) => {
+    for (const el of root.querySelectorAll('*')) {
+      const hit = each(el);
+      if (hit) return hit;
+      if (el.shadowRoot) { const h = deep(el.shadowRoot, each); if (h) return h; }
+    }
+    return null;
+  };
+  switch (kind) {
+  case 'pierce':
+    return this.querySelector(sel) || deep(this, (el) => el.shadowRoot && el.shadowRoot.querySelector(sel));
+  case 'text': {
+    const norm = (s) => (s || '').replace(/\s+/g, ' ').trim(), want = norm(sel);
+    const shows = (el) => el.localName !== 'script' && el.localName !== 'style' &&
+      norm(el.localName === 'input' || el.localName === 'textarea' ? el.value : el.innerText || el.textContent).includes(want);
+    return deep(this, (el) => shows(el) && !Array.prototype.some.call(el.children, shows) ? el : null);
+  }
+  case 'xpath': {
+    const n = (this.ownerDocument || this).evaluate(sel, this, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+    return n && n.nodeType !== Node.ELEMENT_NODE ? n.parentElement : n;
+  }
+  }
+  return this.querySelector(sel);
 //# sourceURL=` + internalSourceURL + `query.js
 }`
 	// intoJS is where the next part of a chain is looked up.
@@ -697,7 +726,7 @@ func (s *scan) findElement(ctx context.Context, t skimguard.Target) (runtime.Rem
 func (s *scan) queryChain(ctx context.Context, w *world, chain []string) (runtime.RemoteObjectID, error) {
 	root := w.document
 	for i, part := range chain {
-		el, err := s.queryPart(ctx, root, part)
+		el, err := s.queryPart(ctx, w, root, part)
 		if err != nil || el == "" {
 			return "", err
 		}
@@ -714,12 +743,17 @@ func (s *scan) queryChain(ctx context.Context, w *world, chain []string) (runtim
 }
 
 // queryPart finds the first element one part of a chain matches within
-// root.
-func (s *scan) queryPart(ctx context.Context, root runtime.RemoteObjectID, part string) (runtime.RemoteObjectID, error) {
-	arg, _ := json.Marshal(part)
+// root, in the world w.
+func (s *scan) queryPart(ctx context.Context, w *world, root runtime.RemoteObjectID, part string) (runtime.RemoteObjectID, error) {
+	kind, sel := skimguard.ParseSelectorPart(part)
+	if kind == skimguard.SelectorARIA {
+		return s.queryARIA(ctx, w, root, sel)
+	}
+	k, _ := json.Marshal(string(kind))
+	arg, _ := json.Marshal(sel)
 	r, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
 		FunctionDeclaration: queryJS, ObjectID: root, Silent: new(true),
-		Arguments: []*runtime.CallArgument{{Value: arg}},
+		Arguments: []*runtime.CallArgument{{Value: k}, {Value: arg}},
 	})
 	if err != nil {
 		return "", err
@@ -731,6 +765,63 @@ func (s *scan) queryPart(ctx context.Context, root runtime.RemoteObjectID, part 
 		return "", nil
 	}
 	return r.Result.ObjectID, nil
+}
+
+// queryARIA finds the first element within root whose accessible name and
+// role, as the browser computes them, are those of sel (what follows
+// aria/).
+func (s *scan) queryARIA(ctx context.Context, w *world, root runtime.RemoteObjectID, sel string) (runtime.RemoteObjectID, error) {
+	name, role, _ := skimguard.ParseARIA(sel)
+	res, err := call(ctx, s, accessibility.QueryAXTree, accessibility.QueryAXTreeParams{ObjectID: root, AccessibleName: name, Role: role})
+	if err != nil {
+		return "", err
+	}
+	for _, n := range res.Nodes {
+		if n.BackendDOMNodeID == 0 || n.Role != nil && (axString(n.Role) == "StaticText" || axString(n.Role) == "InlineTextBox") {
+			continue // text, not an element
+		}
+		r, err := call(ctx, s, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: n.BackendDOMNodeID, ExecutionContextID: w.id})
+		if err != nil || r.Object == nil {
+			continue
+		}
+		return r.Object.ObjectID, nil
+	}
+	return "", nil
+}
+
+// axString is the string an accessibility value holds, "" when none.
+func axString(v *accessibility.Value) string {
+	var str string
+	_ = json.Unmarshal(v.Value, &str)
+	return str
+}
+
+// waitExpression waits until the JavaScript expr, run in the main page,
+// is truthy. A promise it gives is waited for, a second at a time.
+func (s *scan) waitExpression(ctx context.Context, expr string) error {
+	src := "Promise.race([Promise.resolve().then(() => (" + expr + "\n)), new Promise((r) => setTimeout(() => r(false), 1000))]).then((v) => !!v)\n" +
+		"//# sourceURL=" + internalSourceURL + "expression.js"
+	why := "it stayed false"
+	for {
+		r, err := call(ctx, s, runtime.Evaluate, runtime.EvaluateParams{Expression: src, AwaitPromise: new(true), ReturnByValue: new(true), Silent: new(true)})
+		switch {
+		case s.unresponsive.Load():
+			return errUnresponsive
+		case err != nil && ctx.Err() != nil:
+			// The step's time ran out during the call.
+		case err != nil:
+			why = err.Error()
+		case r.ExceptionDetails != nil:
+			why = "it threw " + exceptionText(r.ExceptionDetails)
+		case r.Result != nil && string(r.Result.Value) == "true":
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait_for_expression: %s until the step's time ran out", why)
+		case <-time.After(pollEvery):
+		}
+	}
 }
 
 // exceptionText says what a page's exception was.

@@ -363,3 +363,93 @@ func TestEveryKeyNameCanBePressed(t *testing.T) {
 		}
 	}
 }
+
+func TestRecorderSelectorsFramesAndExpressions(t *testing.T) {
+	c := needBrowser(t)
+	var log hits
+	logger := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		b, _ := io.ReadAll(r.Body)
+		log.add("/log", string(b))
+	}
+	bannerMux := http.NewServeMux()
+	bannerMux.HandleFunc("POST /log", logger)
+	bannerMux.HandleFunc("GET /banner", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><div><span>We use cookies</span> <button onclick="fetch('/log', {method: 'POST', body: 'cookies:' + event.isTrusted})">Accept cookies</button></div>`)
+	})
+	banner := serveOn(t, "127.0.0.2", bannerMux).URL
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /log", logger)
+	mux.HandleFunc("GET /pay", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><html><body>
+<iframe src="`+banner+`/banner" width="400" height="80"></iframe>
+<checkout-form></checkout-form>
+<div><p><span id="express">Express checkout</span></p></div>
+<button aria-label="Add a gift note" id="gift">🎁</button>
+<button id="pay">Pay</button>
+<script>
+function log(s) { fetch('/log', {method: 'POST', body: s}); }
+customElements.define('checkout-form', class extends HTMLElement {
+  constructor() { super(); this.attachShadow({mode: 'open'}).innerHTML = '<label>Email <input id="email"></label><input id="card">'; }
+});
+document.querySelector('checkout-form').shadowRoot.getElementById('email').addEventListener('change', function (e) { log('email:' + e.target.value); });
+document.getElementById('express').addEventListener('dblclick', function (e) { log('dblclick:' + e.isTrusted); });
+document.getElementById('gift').addEventListener('click', function (e) { log('gift:' + e.isTrusted); });
+document.getElementById('pay').addEventListener('mouseover', function (e) { log('pay-hover:' + e.isTrusted); });
+setTimeout(function () { window.ready = true; }, 400);
+</script></body></html>`)
+	})
+	base := serveOn(t, "127.0.0.1", mux).URL
+	alt := func(chains ...[]string) skimguard.Target { return skimguard.Target{Selectors: chains} }
+	j := &skimguard.Journey{File: "checkout.json", Steps: []skimguard.Step{
+		{Kind: skimguard.StepGoto, URL: base + "/pay"},
+		{Kind: skimguard.StepClick, Target: skimguard.Target{Selectors: [][]string{{`aria/Accept cookies[role="button"]`}}, Frame: []int{0}}},
+		{Kind: skimguard.StepFill, Fields: []skimguard.Field{{Target: alt([]string{"#no-such-field"}, []string{"checkout-form", "#email"}), Value: "monitor@example.com"}}},
+		{Kind: skimguard.StepPress, Key: "Tab"},
+		{Kind: skimguard.StepDoubleClick, Target: alt([]string{"text/Express checkout"})},
+		{Kind: skimguard.StepClick, Target: alt([]string{"aria/Add a gift note"})},
+		{Kind: skimguard.StepHover, Target: alt([]string{`xpath///button[@id='pay']`})},
+		{Kind: skimguard.StepWaitFor, Target: alt([]string{"pierce/#card"})},
+		{Kind: skimguard.StepWaitForExpression, Expression: "window.ready === true"},
+		{Kind: skimguard.StepWait, Duration: 300 * time.Millisecond},
+	}}
+	obs, err := scanJourney(t, c, skimguard.Page{Site: "s", Name: "p", URL: base + "/pay", Journey: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := log.values("/log")
+	for _, want := range []string{"cookies:true", "email:monitor@example.com", "dblclick:true", "gift:true", "pay-hover:true"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the page did not see %q; it saw %q", want, got)
+		}
+	}
+	for _, s := range obs.Scripts {
+		if strings.Contains(s.Source, "window.ready === true") || strings.Contains(s.Location, internalSourceURL) {
+			t.Errorf("skimguard's own expression is in the inventory: %+v", s)
+		}
+	}
+	t.Run("an expression that stays false fails its step saying so", func(t *testing.T) {
+		j := &skimguard.Journey{File: "checkout.json", Steps: []skimguard.Step{
+			{Kind: skimguard.StepGoto, URL: base + "/pay"},
+			{Kind: skimguard.StepWaitForExpression, Expression: "window.nothing.here", Timeout: 1500 * time.Millisecond, Line: 12},
+		}}
+		_, err := scanJourney(t, c, skimguard.Page{Site: "s", Name: "p", URL: base + "/pay", Journey: j})
+		if err == nil || !strings.Contains(err.Error(), `journey step 2 of 2 (wait_for_expression "window.nothing.here", at checkout.json:12) failed: wait_for_expression: it threw TypeError`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("a selector the browser refuses fails at once", func(t *testing.T) {
+		j := &skimguard.Journey{File: "checkout.json", Steps: []skimguard.Step{
+			{Kind: skimguard.StepGoto, URL: base + "/pay"},
+			{Kind: skimguard.StepClick, Target: alt([]string{"button:frobnicate"})},
+		}}
+		start := time.Now()
+		_, err := scanJourney(t, c, skimguard.Page{Site: "s", Name: "p", URL: base + "/pay", Journey: j})
+		if err == nil || !strings.Contains(err.Error(), `the browser refuses the selector "button:frobnicate"`) {
+			t.Fatalf("err = %v", err)
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Errorf("a refused selector was tried until the step timed out")
+		}
+	})
+}

@@ -63,6 +63,7 @@ func commands() []command {
 		{"report", "report [--from DATE] [--to DATE] [--format html|csv|json] [--out FILE]", "write an auditor's PCI DSS 6.4.3 and 11.6.1 evidence for a period", runReport},
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
 		{"user", "user add|list|remove [NAME] [--db FILE]", "manage the web interface's users (bcrypt-hashed passwords)", runUser},
+		{"journey import", "journey import FILE", "print the sites.yaml steps that replay a flow recorded with Chrome DevTools' Recorder (JSON export)", runJourneyImport},
 	}
 }
 
