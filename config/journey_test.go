@@ -297,3 +297,26 @@ func TestWrittenStepsReadBackAsTheRecording(t *testing.T) {
 		t.Errorf("a target is not written with its CSS selector:\n%s", out.String())
 	}
 }
+
+// The README's journey example is valid sites.yaml.
+func TestREADMEJourneyExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Pages behind a cart or a sign-in")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("the README has no journey example")
+	}
+	data := "sites:\n  - name: shop\n    " + strings.ReplaceAll(strings.TrimSpace(block), "\n", "\n    ") + "\n"
+	cfg, err := Parse("README.md", []byte(data))
+	if err != nil {
+		t.Fatalf("the README's example: %v\n%s", err, data)
+	}
+	pages, _ := cfg.Pages(nil)
+	if len(pages) != 2 || len(pages[0].Journey.Steps) != 7 || len(pages[1].Journey.Steps) != 5 {
+		t.Errorf("pages = %+v", pages)
+	}
+}
