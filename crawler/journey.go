@@ -104,6 +104,11 @@ func (s *scan) playJourney(ctx context.Context) error {
 		return &JourneyError{URL: s.page.URL, Step: i + 1, Steps: len(j.Steps), What: s.mask(step.String()),
 			At: fmt.Sprintf("%s:%d", j.File, step.Line), Reason: s.mask(err.Error())}
 	}
+	// The guard first: no document may replace this one once it is the
+	// one observed.
+	if err := s.guardNavigation(ctx); err != nil {
+		return fmt.Errorf("after the journey: %w", err)
+	}
 	s.st.mu.Lock()
 	s.st.endJourney()
 	s.st.mu.Unlock()
@@ -116,9 +121,6 @@ func (s *scan) playJourney(ctx context.Context) error {
 	if final := tree.FrameTree.Frame.URL; !samePage(final, s.page.URL) {
 		return &JourneyError{URL: s.page.URL, Steps: len(j.Steps), At: j.File,
 			Reason: fmt.Sprintf("ended on %s, not on the page", s.mask(stripQuery(final)))}
-	}
-	if err := s.guardNavigation(ctx); err != nil {
-		return fmt.Errorf("after the journey: %w", err)
 	}
 	return nil
 }
