@@ -176,9 +176,9 @@ func TestLoadRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	pages, _ := cfg.Pages(nil)
-	t.Run("a recording beside sites.yaml is the page's journey, at its own lines", func(t *testing.T) {
+	t.Run("a recording is the page's journey, at its own lines, its path relative to sites.yaml", func(t *testing.T) {
 		j := pages[0].Journey
-		if j == nil || j.File != filepath.Join("testdata", "good", "cart.json") || len(j.Steps) != 11 {
+		if j == nil || j.File != filepath.Join("..", "recorder", "testdata", "cart.json") || len(j.Steps) != 11 {
 			t.Fatalf("Journey = %+v", j)
 		}
 		if s := j.Steps[1]; s.Kind != skimguard.StepClick || s.Line != 24 || s.Target.Selectors[0][0] != "aria/Add to cart" {
