@@ -27,6 +27,12 @@ type Page struct {
 	Interact bool `json:"interact"`
 	// Profile names the browser profile: "desktop" (default) or "mobile".
 	Profile string `json:"profile,omitempty"`
+
+	// Journey, when set, is how a shopper reaches the page: its steps run
+	// in the scan's fresh profile before the page is observed, and the
+	// page is the document open when they end. It is shared between
+	// copies of the Page and never changed.
+	Journey *Journey `json:"-"`
 }
 
 // Profiles the crawler knows.

@@ -174,6 +174,7 @@ func (c *Config) Pages(sites []string) ([]skimguard.Page, error) {
 				Wait:     pg.Wait,
 				Interact: pg.Interact,
 				Profile:  pg.Profile,
+				Journey:  pg.Journey,
 			})
 		}
 	}

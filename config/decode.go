@@ -42,10 +42,20 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 // err joins the problems found, in file order whatever order the checks
-// ran in, or returns nil when there are none.
+// ran in, or returns nil when there are none. Problems of the files it
+// names (a page's recording) follow those of the file itself.
 func (d *decoder) err() error {
 	slices.SortStableFunc(d.errs, func(a, b error) int {
 		ea, eb := a.(*Error), b.(*Error)
+		if ea.File != eb.File {
+			switch {
+			case ea.File == d.file:
+				return -1
+			case eb.File == d.file:
+				return 1
+			}
+			return strings.Compare(ea.File, eb.File)
+		}
 		if ea.Line != eb.Line {
 			return ea.Line - eb.Line
 		}

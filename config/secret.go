@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	skimguard "github.com/skimguard/skimguard"
 )
 
 // secretWords are the parts of key names that say the value is a secret.
@@ -25,6 +27,22 @@ func isSecretKey(key string) bool {
 	return false
 }
 
+// selectorSecretWords are the parts of selectors, beyond secretWords, that
+// say the element takes a secret ("#pass", "input[name=pwd]").
+var selectorSecretWords = []string{"pass", "pwd"}
+
+// looksSecret reports whether a journey's selector names an element that
+// takes a secret, whose value must then come from the environment.
+func looksSecret(selector string) bool {
+	s := strings.ToLower(selector)
+	for _, w := range selectorSecretWords {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return isSecretKey(s)
+}
+
 // secret reports a secret-looking key: refused with a literal value,
 // unknown otherwise. It points to the key's _env form when the map takes
 // one (password: to password_env:), to secret_env otherwise.
@@ -33,11 +51,17 @@ func (d *decoder) secret(k, v *yaml.Node, known []string) {
 	if slices.Contains(known, k.Value+"_env") {
 		envKey = k.Value + "_env"
 	}
-	if v.Kind == yaml.ScalarNode && v.Tag != "!!null" && v.Value != "" {
+	if isLiteral(v) {
 		d.errorf(v, "%q holds a literal secret: put secrets in environment variables: use %s: NAME and set NAME in the environment", k.Value, envKey)
 		return
 	}
 	d.errorf(k, "unknown key %q: put secrets in environment variables: use %s: NAME", k.Value, envKey)
+}
+
+// isLiteral reports whether v is a value written out in the file: not
+// empty, and not made only of ${NAME} references to the environment.
+func isLiteral(v *yaml.Node) bool {
+	return v.Kind == yaml.ScalarNode && v.Tag != "!!null" && v.Value != "" && !skimguard.IsEnvRef(v.Value)
 }
 
 // scanSecrets looks for literal secrets under an unknown key, so that a
@@ -51,7 +75,7 @@ func (d *decoder) scanSecrets(n *yaml.Node, depth int) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind == yaml.ScalarNode && isSecretKey(k.Value) && v.Kind == yaml.ScalarNode && v.Tag != "!!null" && v.Value != "" {
+			if k.Kind == yaml.ScalarNode && isSecretKey(k.Value) && isLiteral(v) {
 				d.errorf(v, "%q holds a literal secret: put secrets in environment variables: use secret_env: NAME and set NAME in the environment", k.Value)
 				continue
 			}

@@ -94,6 +94,10 @@ type Page struct {
 	// Profile is the browser profile, skimguard.ProfileDesktop (default) or
 	// skimguard.ProfileMobile.
 	Profile string
+
+	// Journey is the way a shopper reaches the page, from steps: or
+	// recording:; nil when the page is reached by its URL.
+	Journey *skimguard.Journey
 }
 
 // MinWait and MaxWait bound a page's wait.
@@ -138,12 +142,29 @@ var pageFields = []field[Page]{
 			}
 		},
 	},
+
+	// The journey to the page (journey.go): steps, or a Chrome Recorder
+	// export.
+	{
+		key:    "steps",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Journey = decodeJourney(d, v) },
+	},
+	{
+		key:    "recording",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Journey = d.recording(v) },
+	},
 }
 
 // decode reads a page from n, defaults first; false means n is no page.
 func (pg *Page) decode(d *decoder, n *yaml.Node) (map[string]entry, bool) {
 	*pg = Page{Interact: true, Profile: skimguard.ProfileDesktop}
-	return decodeMap(d, n, "a page", pageFields, pg)
+	has, ok := decodeMap(d, n, "a page", pageFields, pg)
+	if _, steps := has["steps"]; steps {
+		if r, rec := has["recording"]; rec {
+			d.errorf(r.key, "a page takes steps or a recording, not both: keep one")
+		}
+	}
+	return has, ok
 }
 
 // decodePages reads a site's list of pages, each with its own name.

@@ -253,7 +253,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			return
 		}
 		obs.Leaks = append(obs.Leaks, skimguard.Leak{
-			Origin: originOf(rawURL), URL: s.card.Mask(rawURL), Method: method, Type: typ,
+			Origin: originOf(rawURL), URL: s.mask(rawURL), Method: method, Type: typ,
 			Initiator: initiator, Fields: m.Fields, Encoding: m.Encoding, Where: where,
 		})
 	}
@@ -268,14 +268,18 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 	}
 }
 
-// maskCard masks the test card wherever a page could have put it once it
-// was typed: in URLs (a hidden iframe's src, a script's src, a redirect), in
-// the text of code made at run time, and in the names of initiators. The
-// observation is stored and shown to people; card data must not be.
-// Hashes stay those of the real texts.
-func maskCard(obs *skimguard.Observation, card carddata.Card) {
-	m := card.Mask
+// maskObservation masks the test card and the journey's secrets wherever a
+// page could have put them: in URLs (a hidden iframe's src, a script's src,
+// a redirect), in the text of code made at run time, and in the names of
+// initiators; secrets in the text of external scripts too, which a server
+// may write them into. The observation is stored and shown to people;
+// card data and secrets must not be. Hashes stay those of the real texts.
+func maskObservation(obs *skimguard.Observation, card carddata.Card, sec *secrets) {
+	m := func(s string) string { return sec.mask(card.Mask(s)) }
 	obs.FinalURL = m(obs.FinalURL)
+	for k, v := range obs.Headers {
+		obs.Headers[k] = m(v)
+	}
 	for i := range obs.Redirects {
 		obs.Redirects[i] = m(obs.Redirects[i])
 	}
@@ -284,6 +288,8 @@ func maskCard(obs *skimguard.Observation, card carddata.Card) {
 		sc.URL, sc.Frame, sc.LoadedBy, sc.Location = m(sc.URL), m(sc.Frame), m(sc.LoadedBy), m(sc.Location)
 		if sc.Kind != skimguard.ScriptExternal {
 			sc.Source = m(sc.Source)
+		} else {
+			sc.Source = sec.mask(sc.Source)
 		}
 	}
 	for i := range obs.Frames {

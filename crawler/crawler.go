@@ -106,6 +106,10 @@ type Options struct {
 	// and cloud metadata addresses are refused by default, and so are
 	// skimguard's own listening addresses, given in Egress.Own.
 	Egress egress.Policy
+	// Getenv reads the ${NAME} references of journeys (a shop password)
+	// when a journey plays; nil means os.Getenv. What it returns is masked
+	// wherever the test card is, and never logged.
+	Getenv func(string) string
 
 	// fetchLimits lets tests lower the bounds on fetched script text.
 	fetchLimits fetchLimits
@@ -225,6 +229,14 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// getenv reads a variable a journey refers to.
+func (c *Crawler) getenv(name string) string {
+	if c.opts.Getenv != nil {
+		return c.opts.Getenv(name)
+	}
+	return os.Getenv(name)
 }
 
 // findBrowser returns the Chromium binary to run.
@@ -361,6 +373,9 @@ func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observ
 		// between scans) is replaced once, and the scan starts over.
 		if err != nil && attempt == 0 && !s.started() && ctx.Err() == nil && c.browserGone(bctx) {
 			continue
+		}
+		if err != nil && s.secrets.any() {
+			err = &maskedError{msg: s.mask(err.Error()), err: err}
 		}
 		return obs, err
 	}

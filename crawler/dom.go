@@ -121,7 +121,7 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 			FrameID: f.id, WorldName: worldName, GrantUniveralAccess: new(true),
 		})
 		if err != nil {
-			s.log.Debug("no isolated world for frame", "frame", f.url, "err", err)
+			s.log.Debug("no isolated world for frame", "frame", s.mask(f.url), "err", err)
 			continue
 		}
 		f.world = w.ExecutionContextID
@@ -129,7 +129,7 @@ func (s *scan) scanFrames(ctx context.Context) ([]*frameScan, error) {
 			Expression: scanJS, ContextID: f.world, ReturnByValue: new(true), Silent: new(true),
 		})
 		if err != nil || r.ExceptionDetails != nil || r.Result == nil {
-			s.log.Debug("scanning frame failed", "frame", f.url, "err", err)
+			s.log.Debug("scanning frame failed", "frame", s.mask(f.url), "err", err)
 			continue
 		}
 		var text string

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,10 +81,31 @@ type state struct {
 	leakDropped int // requests, bodies and frames not kept for want of leakLeft
 
 	typing bool // the test card is being typed or was typed
+
+	// journey is set while a page's journey plays: each document of the
+	// main frame that commits then replaces what the earlier ones showed
+	// (see newDocument). journeyReqs are the requests seen meanwhile, so
+	// that those of the document that stays can be counted again, and
+	// redirects the main frame's redirect hops, by loader.
+	journey     bool
+	journeyReqs []*reqRec
+	redirects   map[cdp.LoaderID][]string
+	// docRespLoader is the loader of docResp; fetchBudget is fetchLeft at
+	// the start of each document.
+	docRespLoader cdp.LoaderID
+	fetchBudget   int64
+	// Navigations of the main frame, for a step that waits for the one it
+	// started: navSeq counts them, and the others describe the newest.
+	navSeq       int
+	navLoader    cdp.LoaderID
+	navReq       network.RequestID
+	navFailed    string // its network error, when it failed
+	navNoContent bool   // it answered 204 or 205: no document comes
 }
 
 func (st *state) init(fetchBudget int64) {
-	st.fetchLeft, st.leakLeft = fetchBudget, maxLeakData
+	st.fetchLeft, st.fetchBudget, st.leakLeft = fetchBudget, fetchBudget, maxLeakData
+	st.redirects = map[cdp.LoaderID][]string{}
 	st.bodyLen = map[network.RequestID]int64{}
 	st.refused = map[string]*refusal{}
 	st.dialErrs = map[string]error{}
@@ -127,6 +149,7 @@ type scriptRec struct {
 // reqRec is a request the page made.
 type reqRec struct {
 	id          network.RequestID
+	loader      cdp.LoaderID // the document it belongs to; "" for workers
 	url         string
 	method      string
 	typ         string
@@ -170,10 +193,76 @@ func (st *state) docStatus() int {
 	return int(st.docResp.Status)
 }
 
+// docStatusOf is the HTTP status of the main frame's document of loader,
+// 0 when none came.
+func (st *state) docStatusOf(loader cdp.LoaderID) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.docResp == nil || st.docRespLoader != loader {
+		return 0
+	}
+	return int(st.docResp.Status)
+}
+
 func (st *state) isCrashed() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.crashed
+}
+
+// navigation is what became of the newest navigation of the main frame.
+type navigation struct {
+	seq               int
+	loaded, noContent bool
+	failed            string
+}
+
+// navCount is how many navigations of the main frame have started.
+func (st *state) navCount() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.navSeq
+}
+
+// lastNavigation says what became of the newest navigation of the main
+// frame.
+func (st *state) lastNavigation() navigation {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return navigation{seq: st.navSeq, loaded: st.loaded[st.navLoader], noContent: st.navNoContent, failed: st.navFailed}
+}
+
+// newDocument forgets what the documents before loader showed, when the
+// main frame commits to it during a journey: what a journey's earlier pages
+// (a product page, a sign-in) loaded is not the payment page's. The new
+// document's own navigation, redirects included, is kept. Called with
+// st.mu held.
+func (st *state) newDocument(loader cdp.LoaderID) {
+	st.mainLoader = loader
+	st.scripts, st.scriptsLost = nil, 0
+	st.scriptByID = map[cdp.ScriptID]*scriptRec{}
+	st.loadedByURL = map[string]string{}
+	st.fetchLeft = st.fetchBudget
+	st.refused, st.refusedOrder = map[string]*refusal{}, nil
+	st.dialErrs = map[string]error{}
+	kept := st.journeyReqs
+	st.journeyReqs = nil
+	st.conns, st.connOrder, st.requestsLost = map[string]*connRec{}, nil, 0
+	for _, r := range kept {
+		if r.loader == loader {
+			st.addRequest(r)
+		}
+	}
+	st.mainURLs = slices.Clone(st.redirects[loader])
+	if st.docRespLoader != loader {
+		st.docResp = nil
+	}
+}
+
+// endJourney makes the document open now the one observed. Called with
+// st.mu held.
+func (st *state) endJourney() {
+	st.journey, st.journeyReqs, st.redirects = false, nil, nil
 }
 
 // waitLoad waits for the load event of the main frame's document loader.
@@ -249,6 +338,9 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 		}
 		st.frameURL[ev.Frame.ID] = ev.Frame.URL
 		if ev.Frame.ParentID == "" && ev.Frame.ID == st.mainFrame {
+			if st.journey {
+				st.newDocument(ev.Frame.LoaderID)
+			}
 			st.mainURLs = append(st.mainURLs, ev.Frame.URL)
 		}
 	case *page.EventWindowOpen:
@@ -262,8 +354,20 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 		if ev.Type == network.ResourceTypeDocument {
 			st.docReq[ev.FrameID] = ev.RequestID
 			if ev.FrameID == st.mainFrame && (st.mainLoader == "" || ev.LoaderID == st.mainLoader || !st.typing) {
-				st.docResp = ev.Response
+				st.docResp, st.docRespLoader = ev.Response, ev.LoaderID
 			}
+			if ev.FrameID == st.mainFrame && ev.LoaderID == st.navLoader && ev.Response != nil && (ev.Response.Status == 204 || ev.Response.Status == 205) {
+				st.navNoContent = true
+				signal(st.loadCh)
+			}
+		}
+	case *network.EventLoadingFailed:
+		if ev.RequestID == st.navReq && st.navReq != "" {
+			st.navFailed = ev.ErrorText
+			if st.navFailed == "" {
+				st.navFailed = "net::ERR_FAILED"
+			}
+			signal(st.loadCh)
 		}
 	case *network.EventWebSocketCreated:
 		init := initiatorOf(ev.Initiator)
@@ -456,8 +560,16 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	}
 	url := ev.Request.URL + ev.Request.URLFragment
 	init := initiatorOf(ev.Initiator)
-	if ev.Type == network.ResourceTypeDocument && ev.FrameID == st.mainFrame && ev.RedirectResponse != nil {
-		st.mainURLs = append(st.mainURLs, ev.RedirectResponse.URL)
+	if ev.Type == network.ResourceTypeDocument && ev.FrameID == st.mainFrame {
+		if ev.RedirectResponse != nil {
+			st.mainURLs = append(st.mainURLs, ev.RedirectResponse.URL)
+			if st.journey && len(st.redirects) < maxFrames {
+				st.redirects[ev.LoaderID] = append(st.redirects[ev.LoaderID], ev.RedirectResponse.URL)
+			}
+		} else {
+			st.navSeq++
+			st.navLoader, st.navReq, st.navFailed, st.navNoContent = ev.LoaderID, ev.RequestID, "", false
+		}
 	}
 	if ev.Type == network.ResourceTypeScript {
 		if _, ok := st.loadedByURL[ev.Request.URL]; !ok && init != "" && len(st.loadedByURL) < maxScripts {
@@ -465,7 +577,7 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 		}
 	}
 	rec := &reqRec{
-		id: ev.RequestID, url: url, method: ev.Request.Method, typ: string(ev.Type),
+		id: ev.RequestID, loader: ev.LoaderID, url: url, method: ev.Request.Method, typ: string(ev.Type),
 		initiator: init, afterTyping: st.typing,
 	}
 	if !st.addRequest(rec) {
@@ -520,7 +632,7 @@ func (s *scan) onRequestHeaders(ev *network.EventRequestWillBeSentExtraInfo) {
 func (s *scan) fetchBody(rec *reqRec, n int64) {
 	st := &s.st
 	if n <= 0 || n > maxPostData {
-		s.log.Debug("request body not searched for the card: too large or of unknown size", "bytes", n, "url", s.card.Mask(stripQuery(rec.url)))
+		s.log.Debug("request body not searched for the card: too large or of unknown size", "bytes", n, "url", s.mask(stripQuery(rec.url)))
 		return
 	}
 	if !st.takeLeakData(n) {
@@ -591,6 +703,9 @@ func (st *state) addRequest(r *reqRec) bool {
 	if r.afterTyping {
 		c.afterTyping = true
 	}
+	if st.journey && len(st.journeyReqs) < maxRequests {
+		st.journeyReqs = append(st.journeyReqs, r)
+	}
 	if !r.afterTyping {
 		return false // only requests after typing can carry the card
 	}
@@ -631,7 +746,7 @@ func (s *scan) onRefused(r *egress.Refusal) {
 		note: refusedByEgress + ": " + r.Why + " (" + dest + ")"}
 	st.refused[key] = rf
 	st.refusedOrder = append(st.refusedOrder, key)
-	s.log.Warn("the page tried to reach a destination the egress policy refuses", "destination", s.card.Mask(key), "why", r.Why)
+	s.log.Warn("the page tried to reach a destination the egress policy refuses", "destination", s.mask(key), "why", r.Why)
 }
 
 // onDialError records a connection the scan's egress proxy could not make.
@@ -722,14 +837,14 @@ func (rf *refusal) origin() string {
 	return scheme + "://" + host
 }
 
-// onPaused handles a request held by the navigation guard, which is on only
-// after typing: a main-frame navigation (a form submit, a redirect by a
-// script) is cancelled so that the page stays and nothing is submitted;
-// everything else goes on.
+// onPaused handles a request held by the navigation guard, which is on
+// from typing, or from the end of a page's journey: a main-frame navigation
+// (a form submit, a redirect by a script) is cancelled so that the page
+// stays and nothing is submitted; everything else goes on.
 func (s *scan) onPaused(ctx context.Context, ev *fetch.EventRequestPaused) {
 	block := ev.ResourceType == network.ResourceTypeDocument && ev.FrameID == s.mainFrame
 	if block {
-		s.log.Info("blocked a navigation away from the page after typing", "url", s.card.Mask(stripQuery(ev.Request.URL)))
+		s.log.Info("blocked a navigation away from the observed page", "url", s.mask(stripQuery(ev.Request.URL)))
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, cmdTimeout)

@@ -70,10 +70,8 @@ func (s *scan) interact(ctx context.Context) error {
 		return nil
 	}
 
-	if _, err := call(ctx, s, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{
-		URLPattern: "*", ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest,
-	}}}); err != nil {
-		return fmt.Errorf("guarding navigation: %w", err)
+	if err := s.guardNavigation(ctx); err != nil {
+		return err
 	}
 	s.st.mu.Lock()
 	s.st.typing = true
@@ -134,6 +132,19 @@ func (s *scan) interact(ctx context.Context) error {
 	}
 	if s.unresponsive.Load() {
 		return errUnresponsive
+	}
+	return nil
+}
+
+// guardNavigation turns the navigation guard on: from now on, every
+// navigation of the main frame is cancelled (see onPaused), so that the
+// page observed stays and nothing is submitted. Turning it on again changes
+// nothing.
+func (s *scan) guardNavigation(ctx context.Context) error {
+	if _, err := call(ctx, s, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{
+		URLPattern: "*", ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest,
+	}}}); err != nil {
+		return fmt.Errorf("guarding navigation: %w", err)
 	}
 	return nil
 }

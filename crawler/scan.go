@@ -92,6 +92,12 @@ type scan struct {
 	unresponsive atomic.Bool
 
 	typed bool // guarded by st.mu
+
+	// secrets are what the journey typed that must never leave the scan.
+	secrets secrets
+	// worlds are skimguard's isolated worlds in the frames a journey's
+	// steps looked in, by frame; only the journey's goroutine uses them.
+	worlds map[cdp.FrameID]*world
 }
 
 func newScan(c *Crawler, p skimguard.Page) *scan {
@@ -107,10 +113,17 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		wait:     wait,
 		idle:     make(chan struct{}),
 		workWake: make(chan struct{}, 1),
+		worlds:   map[cdp.FrameID]*world{},
 	}
 	close(s.idle)
 	s.st.init(c.opts.fetchLimits.perScan)
 	return s
+}
+
+// mask hides the test card and the journey's secrets in text that leaves
+// the scan: the observation, logs and errors.
+func (s *scan) mask(text string) string {
+	return s.secrets.mask(s.card.Mask(text))
 }
 
 // enqueue adds a command to run off the event loop.
@@ -228,7 +241,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	defer closeTab()
 	// The caller's ctx and a hard deadline both close the tab, so no
 	// command can outlive them.
-	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second
+	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second + journeyBudget(s.page.Journey)
 	tab, cancelHard := context.WithTimeout(tab, hard)
 	defer cancelHard()
 	stopAfter := context.AfterFunc(ctx, cancelHard)
@@ -246,17 +259,32 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	}
 
 	s.log.Debug("tab ready", "after", time.Since(started))
-	perr, err := s.navigate(tab)
-	s.log.Debug("navigated", "after", time.Since(started))
-	if err != nil {
-		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
-	}
-	if perr != nil && perr.Reason == reasonLoadTimeout {
-		s.slow.Store(true)
-	}
-	if perr != nil && perr.Status == 0 && perr.Reason != reasonLoadTimeout {
-		// Unreachable: nothing to observe.
-		return nil, perr
+	var perr *PageError
+	if s.page.Journey != nil {
+		if err := s.playJourney(tab); err != nil {
+			var je *JourneyError
+			if errors.As(err, &je) {
+				// Could not check, never clean: the failed scan keeps what
+				// the page showed at that moment, screenshot included.
+				return s.partial(tab, obs, started), je
+			}
+			return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+		}
+		s.log.Debug("journey played", "after", time.Since(started))
+	} else {
+		var err error
+		perr, err = s.navigate(tab)
+		s.log.Debug("navigated", "after", time.Since(started))
+		if err != nil {
+			return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
+		}
+		if perr != nil && perr.Reason == reasonLoadTimeout {
+			s.slow.Store(true)
+		}
+		if perr != nil && perr.Status == 0 && perr.Reason != reasonLoadTimeout {
+			// Unreachable: nothing to observe.
+			return nil, perr
+		}
 	}
 	if perr == nil {
 		if err := s.observeWindow(tab); err != nil {
@@ -292,7 +320,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	s.drain(tab, drainTimeout)
 	obs.Screenshot = <-shotDone
 	s.build(obs, dom)
-	maskCard(obs, s.card)
+	maskObservation(obs, s.card, &s.secrets)
 	obs.Duration = time.Since(started)
 	s.log.Debug("observation built", "after", obs.Duration)
 	if err := s.tabErr(tab); err != nil && perr == nil {
@@ -302,6 +330,21 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		return obs, perr
 	}
 	return obs, nil
+}
+
+// partial is what a scan whose journey failed keeps: the page as it was
+// then, in a screenshot, and what its document had loaded.
+func (s *scan) partial(tab context.Context, obs *skimguard.Observation, started time.Time) *skimguard.Observation {
+	if !s.unresponsive.Load() {
+		if shot, err := call(tab, s, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng, OptimizeForSpeed: new(true)}); err == nil {
+			obs.Screenshot = shot.Data
+		}
+	}
+	s.drain(tab, drainTimeout)
+	s.build(obs, nil)
+	maskObservation(obs, s.card, &s.secrets)
+	obs.Duration = time.Since(started)
+	return obs
 }
 
 // fail turns an error into the one Scan returns, naming the cause when the

@@ -58,30 +58,48 @@ type Shop struct {
 // address when one is taken.
 func Start(ctx context.Context, opts Options) (*Shop, error) {
 	s := &Shop{}
-	origins := []struct {
-		host string
-		mux  http.Handler
-		base *string
-	}{
+	var err error
+	s.servers, err = listen(ctx, opts.Port, []origin{
 		{ShopHost, s.shopHandler(), &s.ShopURL},
 		{ProviderHost, s.providerHandler(), &s.ProviderURL},
 		{CDNHost, s.cdnHandler(), &s.CDNURL},
 		{AttackerHost, s.attackerHandler(), &s.AttackerURL},
+	})
+	if err != nil {
+		return nil, err
 	}
+	return s, nil
+}
+
+// origin is one origin of a demo shop: the loopback address it listens
+// on, what it serves there, and where to put its base URL.
+type origin struct {
+	host    string
+	handler http.Handler
+	base    *string
+}
+
+// listen serves each origin on port (0: a free port for each) until the
+// servers it returns are closed. It fails naming the address when one is
+// taken, closing those it started.
+func listen(ctx context.Context, port int, origins []origin) ([]*http.Server, error) {
+	var servers []*http.Server
 	var lc net.ListenConfig
 	for _, o := range origins {
-		addr := net.JoinHostPort(o.host, strconv.Itoa(opts.Port))
+		addr := net.JoinHostPort(o.host, strconv.Itoa(port))
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
-			s.Close()
+			for _, srv := range servers {
+				srv.Close()
+			}
 			return nil, fmt.Errorf("demo shop: listen on %s: %w (is another demo running? stop it or pick another --port)", addr, err)
 		}
-		srv := &http.Server{Handler: o.mux, ReadHeaderTimeout: 10 * time.Second}
-		s.servers = append(s.servers, srv)
+		srv := &http.Server{Handler: o.handler, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
 		*o.base = "http://" + ln.Addr().String()
 		go srv.Serve(ln) //nolint:errcheck // ends with Close
 	}
-	return s, nil
+	return servers, nil
 }
 
 // CheckoutURL is the payment page to watch.

@@ -233,6 +233,9 @@ func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Sca
 		obs, err = m.Scanner.Scan(ctx, p)
 		scan.Duration = m.now().Sub(scan.StartedAt)
 	}
+	// A failed scan keeps what the page showed, when it showed anything
+	// (a journey's failed step: its screenshot).
+	scan.Observation = obs
 	switch {
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
 		scan.Status, scan.Error = skimguard.ScanStopped, "stopped before it completed: "+err.Error()
@@ -245,7 +248,6 @@ func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Sca
 		m.progress(p, "failed: %v", err)
 		return scan, err
 	}
-	scan.Observation = obs
 	scan.Status = skimguard.ScanObserved
 	m.progress(p, "observed %d scripts, %d destinations in %s", len(obs.Scripts), len(obs.Connections), scan.Duration.Round(time.Millisecond))
 	return scan, nil

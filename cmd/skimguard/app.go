@@ -116,6 +116,11 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	if err != nil {
 		return nil, err
 	}
+	// A journey's password missing from the environment is a configuration
+	// error now, not a failed scan later.
+	if err := config.CheckEnv(pages, e.getenv); err != nil {
+		return nil, err
+	}
 	a := &app{cfg: cfg, pages: pages}
 	if c.baselineFile != "" {
 		lock, err := readLock(c.baselineFile)
@@ -139,7 +144,7 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	}
 	policy := cfg.Egress
 	policy.Own = append(policy.Own, c.own...)
-	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy})
+	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy, Getenv: e.getenv})
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -66,6 +66,7 @@ func commands() []command {
 		{"reports token", "reports token SITE [--url URL]", "make or rotate the site's report token and print the collector URL for `csp --report-to`", runReportsToken},
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
 		{"user", "user add|list|role|remove [NAME] [ROLE] [--db FILE]", "manage the web interface's users and their roles (bcrypt-hashed passwords)", runUser},
+		{"journey import", "journey import FILE", "print the sites.yaml steps that replay a flow recorded with Chrome DevTools' Recorder (JSON export)", runJourneyImport},
 	}
 }
 

@@ -249,6 +249,9 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 	goodDir := filepath.Join(dir, "good")
 	os.Mkdir(goodDir, 0o700)
 	good := writeConfig(t, goodDir, "http://127.0.0.1:9/checkout")
+	journey := filepath.Join(dir, "journey.yaml")
+	os.WriteFile(journey, []byte("sites:\n  - name: shop\n    pages:\n      - name: pay\n        url: http://127.0.0.1:9/pay\n        steps:\n"+
+		"          - goto: http://127.0.0.1:9/login\n          - fill: {\"#password\": \"${SKIMGUARD_TEST_UNSET}\"}\n"), 0o600)
 	corrupt := filepath.Join(dir, "corrupt.db")
 	garbage := []byte("this is not a database, and skimguard must not touch it\n")
 	os.WriteFile(corrupt, garbage, 0o600)
@@ -262,6 +265,8 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"missing config file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
 		{"config error names the line", []string{"check", "--config", bad}, "sites.yaml:3"},
+		{"a journey's variable that is not set is named where it is used", []string{"check", "--config", journey, "--db", filepath.Join(dir, "j.db")},
+			"journey.yaml:8:13: page \"pay\", step 2 (fill \"#password\"): ${SKIMGUARD_TEST_UNSET} is not set in the environment"},
 		{"bad format", []string{"check", "--format", "xml", "--config", bad}, "--format"},
 		{"bad --fail-on", []string{"check", "--fail-on", "urgent", "--config", bad}, "--fail-on"},
 		{"report with a bad date", []string{"report", "--from", "01/10/2026", "--config", bad}, "YYYY-MM-DD"},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	skimguard "github.com/skimguard/skimguard"
 )
 
 func runScan(ctx context.Context, e env, args []string) error {
@@ -18,7 +20,7 @@ func runScan(ctx context.Context, e env, args []string) error {
 	defer a.Close()
 	scans, err := a.mon.Observe(ctx, a.pages)
 	for _, s := range scans {
-		if s.Observation == nil {
+		if s.Status == skimguard.ScanFailed {
 			fmt.Fprintf(e.stdout, "%s/%s  %s\n  COULD NOT SCAN: %s\n\n", s.Site, s.Page, s.URL, s.Error)
 			continue
 		}

@@ -248,8 +248,9 @@ func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.P
 // reload reads sites.yaml again and swaps in its pages and alert channels,
 // returning the configuration and its pages. A file that is invalid, or names a channel that
 // cannot be built (its secret's environment variable unset), changes
-// nothing: it is logged, the running configuration stays and reload returns
-// nil. Checks under way keep the channels they started with.
+// nothing, as does a journey whose variables have no value in the
+// environment: it is logged, the running configuration stays and reload
+// returns nil. Checks under way keep the channels they started with.
 func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
 	cfg, err := config.Load(c.config)
 	if err == nil {
@@ -260,6 +261,8 @@ func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mo
 			// cannot be built leaves everything as it was.
 			if sinks, err = alertSinks(cfg, e.getenv); err != nil {
 				err = fmt.Errorf("alert channel: %w", err)
+			} else {
+				err = config.CheckEnv(jobPages(jobs), e.getenv)
 			}
 		}
 		if err == nil {
@@ -270,10 +273,7 @@ func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mo
 			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks), "approvals", cfg.Approvals)
 			warnSlow(logger, jobs)
 			warnChannels(logger, sinks)
-			pages := make([]skimguard.Page, len(jobs))
-			for i, j := range jobs {
-				pages[i] = j.Page
-			}
+			pages := jobPages(jobs)
 			warnNoBaseline(ctx, logger, mon.Store, pages)
 			return cfg, pages
 		}
@@ -412,6 +412,15 @@ func logFindings(ctx context.Context, logger *slog.Logger, p skimguard.Page, fs 
 }
 
 // jobsOf makes the scheduler's jobs from the configured pages of the sites.
+// jobPages returns the pages of jobs.
+func jobPages(jobs []schedule.Job) []skimguard.Page {
+	pages := make([]skimguard.Page, len(jobs))
+	for i, j := range jobs {
+		pages[i] = j.Page
+	}
+	return pages
+}
+
 func jobsOf(cfg *config.Config, sites []string) ([]schedule.Job, error) {
 	pages, err := cfg.Pages(sites)
 	if err != nil {
