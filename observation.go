@@ -27,6 +27,13 @@ type Page struct {
 	Interact bool `json:"interact"`
 	// Profile names the browser profile: "desktop" (default) or "mobile".
 	Profile string `json:"profile,omitempty"`
+
+	// Locale is the shopper's language, a BCP 47 tag such as "ja-JP", for
+	// Accept-Language, navigator.languages and Intl; "" is en-US.
+	Locale string `json:"locale,omitempty"`
+	// Timezone is the shopper's IANA time zone, such as "Asia/Tokyo"; ""
+	// is the machine's.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // Profiles the crawler knows.

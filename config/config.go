@@ -7,6 +7,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,6 +154,8 @@ func (c *Config) Pages(sites []string) ([]skimguard.Page, error) {
 				Wait:     pg.Wait,
 				Interact: pg.Interact,
 				Profile:  pg.Profile,
+				Locale:   cmp.Or(pg.Locale, s.Locale),
+				Timezone: cmp.Or(pg.Timezone, s.Timezone),
 			})
 		}
 	}

@@ -1,7 +1,9 @@
 package crawler
 
 import (
+	"cmp"
 	"context"
+	"strings"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -13,12 +15,24 @@ import (
 // for HeadlessChrome in the user agent and in the Sec-CH-UA brands, for
 // navigator.webdriver, and for a missing Accept-Language.
 const (
-	chromeMajor    = "156"
-	chromeFull     = "156.0.8078.79"
-	desktopUA      = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
-	mobileUA       = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Mobile Safari/537.36"
-	acceptLanguage = "en-US,en" // Chromium sends it as "en-US,en;q=0.9"
+	chromeMajor = "156"
+	chromeFull  = "156.0.8078.79"
+	desktopUA   = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
+	mobileUA    = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Mobile Safari/537.36"
 )
+
+// defaultLocale is the shopper's language when the page names none.
+const defaultLocale = "en-US"
+
+// acceptLanguage is what a browser set to locale (a BCP 47 tag) sends and
+// shows in navigator.languages: the tag, then its language alone, as
+// Chrome lists them ("ja-JP,ja"; Chromium adds ";q=0.9").
+func acceptLanguage(locale string) string {
+	if lang, _, ok := strings.Cut(locale, "-"); ok {
+		return locale + "," + lang
+	}
+	return locale
+}
 
 // allocatorOptions are the browser flags: chromedp's defaults, minus the
 // automation give-aways, plus quiet networking, no site isolation, all
@@ -61,8 +75,35 @@ func allocatorOptions(execPath, proxyURL, profileDir string) []chromedp.ExecAllo
 // the metadata service's) around any proxy.
 const proxyBypass = "<-loopback>"
 
-// applyProfile sets the tab's identity before navigation.
-func applyProfile(ctx context.Context, profile string) error {
+// profileSteps set the tab's identity before navigation: the device, the
+// language and the time zone. They are independent of each other, so
+// setup sends them at once. Everything is set over the protocol, before the
+// page exists: no script of skimguard's runs in the page for it.
+func (s *scan) profileSteps(ctx context.Context) []func() error {
+	locale := cmp.Or(s.page.Locale, defaultLocale)
+	steps := []func() error{
+		func() error { return applyProfile(ctx, s.page.Profile, locale) },
+		// Intl and Date formatting; Accept-Language and
+		// navigator.languages come with the user agent.
+		func() error {
+			_, err := call(ctx, s, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: locale})
+			return err
+		},
+	}
+	if s.page.Timezone != "" {
+		// Intl's timeZone, Date's offset and zone name, in the page and
+		// its workers. Without it the browser keeps the machine's.
+		steps = append(steps, func() error {
+			_, err := call(ctx, s, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: s.page.Timezone})
+			return err
+		})
+	}
+	return steps
+}
+
+// applyProfile sets the tab's device and user agent, with Accept-Language
+// for locale.
+func applyProfile(ctx context.Context, profile, locale string) error {
 	mobile := profile == skimguard.ProfileMobile
 	meta := &emulation.UserAgentMetadata{
 		Brands: []*emulation.UserAgentBrandVersion{
@@ -87,7 +128,7 @@ func applyProfile(ctx context.Context, profile string) error {
 		meta.Model, meta.Mobile = "Pixel 8", true
 	}
 	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
-		UserAgent: ua, AcceptLanguage: acceptLanguage, Platform: platform, UserAgentMetadata: meta,
+		UserAgent: ua, AcceptLanguage: acceptLanguage(locale), Platform: platform, UserAgentMetadata: meta,
 	}); err != nil {
 		return err
 	}

@@ -45,12 +45,12 @@ const (
 	// maxPostData bounds one request body or WebSocket frame searched for
 	// the card; maxLeakData bounds the bytes of request URLs, bodies and
 	// frames one scan keeps for that search.
-	maxPostData      = 1 << 20
-	maxLeakData      = 32 << 20
-	cmdTimeout       = 5 * time.Second // one CDP call after navigation
-	collectTimeout   = 15 * time.Second
-	drainTimeout     = 5 * time.Second
-	settleAfterWait  = 200 * time.Millisecond
+	maxPostData     = 1 << 20
+	maxLeakData     = 32 << 20
+	cmdTimeout      = 5 * time.Second // one CDP call after navigation
+	collectTimeout  = 15 * time.Second
+	drainTimeout    = 5 * time.Second
+	settleAfterWait = 200 * time.Millisecond
 	// minTailAfterType lets a skimmer that polls the card fields (the
 	// gate.php kit polls every 700 ms) fire after typing even in a short
 	// window, with room for a busy machine.
@@ -364,8 +364,8 @@ func (s *scan) setup(ctx context.Context) error {
 			_, err := call(ctx, s, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8})
 			return err
 		},
-		func() error { return applyProfile(ctx, s.page.Profile) },
 	}
+	steps = append(steps, s.profileSteps(ctx)...)
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
 	for i, f := range steps {
