@@ -27,6 +27,17 @@ const identityJS = `(async function () {
   t('timeZone', () => Intl.DateTimeFormat().resolvedOptions().timeZone);
   t('offsets', () => [new Date(winter).getTimezoneOffset(), new Date(summer).getTimezoneOffset()]);
   t('dateString', () => new Date(winter).toString());
+  t('userAgent', () => navigator.userAgent);
+  t('platform', () => navigator.platform);
+  try {
+    r.uaData = await navigator.userAgentData.getHighEntropyValues(['architecture', 'bitness', 'formFactors', 'fullVersionList', 'model', 'platformVersion', 'uaFullVersion', 'wow64']);
+  } catch (e) { r.uaData = null; }
+  t('touch', () => ({ontouchstart: 'ontouchstart' in window, maxTouchPoints: navigator.maxTouchPoints,
+    touchEvent: (() => { try { document.createEvent('TouchEvent'); return true; } catch (e) { return false; } })()}));
+  t('media', () => ['(pointer: coarse)', '(pointer: fine)', '(pointer: none)', '(hover: none)', '(hover: hover)', '(any-pointer: coarse)',
+    '(any-pointer: fine)', '(any-hover: none)', '(any-hover: hover)', '(orientation: portrait)'].filter((q) => matchMedia(q).matches));
+  t('screen', () => ({width: screen.width, height: screen.height, availWidth: screen.availWidth, availHeight: screen.availHeight, orientation: screen.orientation.type}));
+  t('window', () => ({innerWidth, innerHeight, outerWidth, outerHeight, screenX, screenY, devicePixelRatio}));
   r.worker = await new Promise((done) => {
     const w = new Worker(URL.createObjectURL(new Blob([
       'postMessage({timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, intlLocale: Intl.DateTimeFormat().resolvedOptions().locale,' +
@@ -61,7 +72,44 @@ type identity struct {
 	TimeZone     string   `json:"timeZone"`
 	Offsets      []int    `json:"offsets"` // getTimezoneOffset in January and July
 	DateString   string   `json:"dateString"`
-	Worker       *struct {
+
+	UserAgent string `json:"userAgent"`
+	Platform  string `json:"platform"`
+	UAData    *struct {
+		Brands          []brandVersion `json:"brands"`
+		FullVersionList []brandVersion `json:"fullVersionList"`
+		UAFullVersion   string         `json:"uaFullVersion"`
+		Mobile          bool           `json:"mobile"`
+		Platform        string         `json:"platform"`
+		PlatformVersion string         `json:"platformVersion"`
+		Architecture    string         `json:"architecture"`
+		Bitness         string         `json:"bitness"`
+		Model           string         `json:"model"`
+		FormFactors     []string       `json:"formFactors"`
+	} `json:"uaData"`
+	Touch struct {
+		OnTouchStart   bool `json:"ontouchstart"`
+		MaxTouchPoints int  `json:"maxTouchPoints"`
+		TouchEvent     bool `json:"touchEvent"`
+	} `json:"touch"`
+	Media  []string `json:"media"` // the media queries that match
+	Screen struct {
+		Width       int    `json:"width"`
+		Height      int    `json:"height"`
+		AvailWidth  int    `json:"availWidth"`
+		AvailHeight int    `json:"availHeight"`
+		Orientation string `json:"orientation"`
+	} `json:"screen"`
+	Window struct {
+		InnerWidth       int     `json:"innerWidth"`
+		InnerHeight      int     `json:"innerHeight"`
+		OuterWidth       int     `json:"outerWidth"`
+		OuterHeight      int     `json:"outerHeight"`
+		ScreenX          int     `json:"screenX"`
+		ScreenY          int     `json:"screenY"`
+		DevicePixelRatio float64 `json:"devicePixelRatio"`
+	} `json:"window"`
+	Worker *struct {
 		TimeZone   string `json:"timeZone"`
 		IntlLocale string `json:"intlLocale"`
 		Offset     int    `json:"offset"`
@@ -73,6 +121,11 @@ type identity struct {
 		IntlLocale string `json:"intlLocale"`
 		Offset     int    `json:"offset"`
 	} `json:"frame"`
+}
+
+type brandVersion struct {
+	Brand   string `json:"brand"`
+	Version string `json:"version"`
 }
 
 // observeIdentity scans a page that reports what it sees of the browser,
@@ -210,4 +263,64 @@ func TestLocaleAndTimezoneAgreeEverywhere(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMobileProfileLooksLikeAPhone: with profile mobile, what a phone-only
+// kit reads in the page says phone: touch, a coarse pointer that cannot
+// hover, a phone's upright screen and pixel ratio, and Android in the user
+// agent, the client hints and navigator.userAgentData.
+func TestMobileProfileLooksLikeAPhone(t *testing.T) {
+	c := needBrowser(t)
+	id := observeIdentity(t, c, skimguard.Page{Profile: skimguard.ProfileMobile})
+
+	t.Run("the server sees Android Chrome on a phone", func(t *testing.T) {
+		h := id.Header
+		if ua := h.Get("User-Agent"); !strings.Contains(ua, "Android") || !strings.Contains(ua, "Mobile Safari") {
+			t.Errorf("User-Agent = %q", ua)
+		}
+		if m, p := h.Get("Sec-CH-UA-Mobile"), h.Get("Sec-CH-UA-Platform"); m != "?1" || p != `"Android"` {
+			t.Errorf("Sec-CH-UA-Mobile %q, Sec-CH-UA-Platform %q; want ?1 and \"Android\"", m, p)
+		}
+	})
+	t.Run("touch", func(t *testing.T) {
+		if !id.Touch.OnTouchStart || !id.Touch.TouchEvent || id.Touch.MaxTouchPoints < 1 {
+			t.Errorf("touch = %+v: want ontouchstart in window, TouchEvent and maxTouchPoints > 0", id.Touch)
+		}
+	})
+	t.Run("a coarse pointer that cannot hover", func(t *testing.T) {
+		for _, q := range []string{"(pointer: coarse)", "(hover: none)", "(any-pointer: coarse)", "(any-hover: none)", "(orientation: portrait)"} {
+			if !slices.Contains(id.Media, q) {
+				t.Errorf("matchMedia(%q) does not match; matching: %q", q, id.Media)
+			}
+		}
+		for _, q := range []string{"(pointer: fine)", "(hover: hover)", "(any-pointer: fine)", "(any-hover: hover)"} {
+			if slices.Contains(id.Media, q) {
+				t.Errorf("matchMedia(%q) matches on a phone", q)
+			}
+		}
+	})
+	t.Run("a phone's screen and viewport", func(t *testing.T) {
+		sc, w := id.Screen, id.Window
+		if sc.Width != 412 || sc.Height != 915 || sc.AvailWidth != 412 || sc.Orientation != "portrait-primary" {
+			t.Errorf("screen = %+v: want 412×915, portrait-primary", sc)
+		}
+		if w.InnerWidth != sc.Width || w.InnerHeight <= 0 || w.InnerHeight > sc.Height || w.OuterWidth != sc.Width || w.OuterHeight > sc.Height {
+			t.Errorf("window = %+v in a %d×%d screen: want the screen's width and at most its height", w, sc.Width, sc.Height)
+		}
+		if w.DevicePixelRatio < 2 {
+			t.Errorf("devicePixelRatio = %v: a phone's is 2 or more", w.DevicePixelRatio)
+		}
+	})
+	t.Run("Android in navigator", func(t *testing.T) {
+		d := id.UAData
+		if d == nil {
+			t.Fatal("no navigator.userAgentData")
+		}
+		if !d.Mobile || d.Platform != "Android" || d.Model == "" || !slices.Equal(d.FormFactors, []string{"Mobile"}) || d.Bitness != "" || d.Architecture != "" {
+			t.Errorf("userAgentData = %+v: want mobile, Android, a model, form factor Mobile, no architecture or bitness (as Chrome on Android)", *d)
+		}
+		if !strings.HasPrefix(id.Platform, "Linux arm") || id.UserAgent != id.Header.Get("User-Agent") || id.Worker.UserAgent != id.UserAgent {
+			t.Errorf("navigator.platform %q, userAgent %q (a worker's %q, the server's %q)", id.Platform, id.UserAgent, id.Worker.UserAgent, id.Header.Get("User-Agent"))
+		}
+	})
 }

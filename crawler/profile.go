@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -81,8 +82,12 @@ const proxyBypass = "<-loopback>"
 // page exists: no script of skimguard's runs in the page for it.
 func (s *scan) profileSteps(ctx context.Context) []func() error {
 	locale := cmp.Or(s.page.Locale, defaultLocale)
+	mobile := s.page.Profile == skimguard.ProfileMobile
 	steps := []func() error{
-		func() error { return applyProfile(ctx, s.page.Profile, locale) },
+		func() error {
+			_, err := call(ctx, s, setUserAgentOverride, userAgent(mobile, locale))
+			return err
+		},
 		// Intl and Date formatting; Accept-Language and
 		// navigator.languages come with the user agent.
 		func() error {
@@ -98,48 +103,82 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 			return err
 		})
 	}
+	if mobile {
+		steps = append(steps, func() error {
+			_, err := call(ctx, s, emulation.SetDeviceMetricsOverride, phone)
+			return err
+		}, func() error {
+			// Touch events, maxTouchPoints, and a coarse pointer that
+			// cannot hover for (pointer: coarse) and (hover: none).
+			_, err := call(ctx, s, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5})
+			return err
+		})
+	}
 	return steps
 }
 
-// applyProfile sets the tab's device and user agent, with Accept-Language
-// for locale.
-func applyProfile(ctx context.Context, profile, locale string) error {
-	mobile := profile == skimguard.ProfileMobile
-	meta := &emulation.UserAgentMetadata{
-		Brands: []*emulation.UserAgentBrandVersion{
-			{Brand: "Chromium", Version: chromeMajor},
-			{Brand: "Google Chrome", Version: chromeMajor},
-			{Brand: "Not.A/Brand", Version: "99"},
+// phone is the mobile profile's device, a Pixel 8 held upright: a 412×915
+// CSS-pixel screen at 2.625 device pixels each, of which the page gets
+// what Chrome's status bar and toolbar leave. Mobile emulation makes the
+// window as large as the page, as on a phone.
+var phone = emulation.SetDeviceMetricsOverrideParams{
+	Width: 412, Height: 839, DeviceScaleFactor: 2.625, Mobile: true,
+	ScreenWidth: 412, ScreenHeight: 915,
+	ScreenOrientation: &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypePortraitPrimary, Angle: 0},
+}
+
+// uaOverride is Emulation.setUserAgentOverride's parameters, written out
+// because cdproto omits an empty bitness, which Chrome then fills with the
+// machine's "64": Chrome on Android reports it empty.
+type uaOverride struct {
+	UserAgent      string     `json:"userAgent"`
+	AcceptLanguage string     `json:"acceptLanguage,omitempty"`
+	Platform       string     `json:"platform,omitempty"` // navigator.platform
+	Metadata       uaMetadata `json:"userAgentMetadata"`
+}
+
+// uaMetadata is what Sec-CH-UA-* and navigator.userAgentData report.
+type uaMetadata struct {
+	Brands          []*emulation.UserAgentBrandVersion `json:"brands"`
+	FullVersionList []*emulation.UserAgentBrandVersion `json:"fullVersionList"`
+	Platform        string                             `json:"platform"`
+	PlatformVersion string                             `json:"platformVersion"`
+	Architecture    string                             `json:"architecture"`
+	Model           string                             `json:"model"`
+	Mobile          bool                               `json:"mobile"`
+	Bitness         string                             `json:"bitness"`
+	Wow64           bool                               `json:"wow64"`
+	FormFactors     []string                           `json:"formFactors"`
+}
+
+var setUserAgentOverride = cdp.Command[uaOverride, cdp.Empty]{Method: emulation.CommandSetUserAgentOverride}
+
+// userAgent is the user agent and client hints of Chrome on Windows, or on
+// an Android phone, speaking locale.
+func userAgent(mobile bool, locale string) uaOverride {
+	o := uaOverride{
+		UserAgent: desktopUA, AcceptLanguage: acceptLanguage(locale), Platform: "Win32",
+		Metadata: uaMetadata{
+			Brands: []*emulation.UserAgentBrandVersion{
+				{Brand: "Chromium", Version: chromeMajor},
+				{Brand: "Google Chrome", Version: chromeMajor},
+				{Brand: "Not.A/Brand", Version: "99"},
+			},
+			FullVersionList: []*emulation.UserAgentBrandVersion{
+				{Brand: "Chromium", Version: chromeFull},
+				{Brand: "Google Chrome", Version: chromeFull},
+				{Brand: "Not.A/Brand", Version: "99.0.0.0"},
+			},
+			Platform: "Windows", PlatformVersion: "15.0.0", Architecture: "x86", Bitness: "64",
+			FormFactors: []string{"Desktop"},
 		},
-		FullVersionList: []*emulation.UserAgentBrandVersion{
-			{Brand: "Chromium", Version: chromeFull},
-			{Brand: "Google Chrome", Version: chromeFull},
-			{Brand: "Not.A/Brand", Version: "99.0.0.0"},
-		},
-		Platform:        "Windows",
-		PlatformVersion: "15.0.0",
-		Architecture:    "x86",
-		Bitness:         "64",
 	}
-	ua, platform := desktopUA, "Win32"
 	if mobile {
-		ua, platform = mobileUA, "Linux armv81"
-		meta.Platform, meta.PlatformVersion, meta.Architecture, meta.Bitness = "Android", "14.0.0", "", ""
-		meta.Model, meta.Mobile = "Pixel 8", true
+		// The reduced Android user agent and platform Chrome sends.
+		o.UserAgent, o.Platform = mobileUA, "Linux armv81"
+		m := &o.Metadata
+		m.Platform, m.PlatformVersion, m.Architecture, m.Bitness = "Android", "14.0.0", "", ""
+		m.Model, m.Mobile, m.FormFactors = "Pixel 8", true, []string{"Mobile"}
 	}
-	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
-		UserAgent: ua, AcceptLanguage: acceptLanguage(locale), Platform: platform, UserAgentMetadata: meta,
-	}); err != nil {
-		return err
-	}
-	if !mobile {
-		return nil
-	}
-	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-		Width: 412, Height: 915, DeviceScaleFactor: 2.625, Mobile: true,
-	}); err != nil {
-		return err
-	}
-	_, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5})
-	return err
+	return o
 }
