@@ -1,9 +1,14 @@
 package crawler
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -14,13 +19,81 @@ import (
 
 // Shopper-like browser identities. Skimmers that hide from automation look
 // for HeadlessChrome in the user agent and in the Sec-CH-UA brands, for
-// navigator.webdriver, and for a missing Accept-Language.
+// navigator.webdriver, and for a missing Accept-Language; the version they
+// see is the running Chromium's, as a real Chrome's matches its engine.
 const (
-	chromeMajor = "156"
-	chromeFull  = "156.0.8078.79"
-	desktopUA   = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Safari/537.36"
-	mobileUA    = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/" + chromeMajor + ".0.0.0 Mobile Safari/537.36"
+	desktopUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%s.0.0.0 Safari/537.36"
+	mobileUA  = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%s.0.0.0 Mobile Safari/537.36"
 )
+
+// browserVersion is a Chromium version: its major number alone, as the
+// reduced user agent and Sec-CH-UA carry it, and in full.
+type browserVersion struct {
+	major, full string
+}
+
+// parseVersion reads a version such as "156.0.8078.114", alone or at the
+// end of a product ("Chrome/156.0.8078.114") or of `chromium --version`'s
+// line ("Chromium 156.0.8078.114").
+func parseVersion(s string) (browserVersion, bool) {
+	s = strings.TrimSpace(s)
+	s = s[strings.LastIndexAny(s, "/ ")+1:]
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return browserVersion{}, false
+	}
+	for _, p := range parts {
+		if _, err := strconv.ParseUint(p, 10, 32); err != nil {
+			return browserVersion{}, false
+		}
+	}
+	return browserVersion{major: parts[0], full: s}, true
+}
+
+// binaryVersion asks the Chromium binary for its version, for the user
+// agent of the browser's launch flags, which must be written before the
+// browser runs. The scans' identity comes from the running browser itself
+// (Browser.getVersion).
+func binaryVersion(ctx context.Context, path string) (browserVersion, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return browserVersion{}, fmt.Errorf("%s --version: %w", path, err)
+	}
+	v, ok := parseVersion(string(out))
+	if !ok {
+		return browserVersion{}, fmt.Errorf("%s --version said %q: no version in it", path, bytes.TrimSpace(out))
+	}
+	return v, nil
+}
+
+// brands are the Sec-CH-UA brands of Google Chrome at version v, in
+// Chromium's order (embedder_support's GenerateBrandVersionList): with a
+// GREASE brand made from the major number, so that a page sees the brand,
+// version and order a real Chrome of that version shows. full gives the
+// full versions, as in Sec-CH-UA-Full-Version-List.
+func brands(v browserVersion, full bool) []*emulation.UserAgentBrandVersion {
+	seed, _ := strconv.Atoi(v.major)
+	const greaseChars = " (:-./);=?_"
+	greaseVersions := []string{"8", "99", "24"}
+	grease := &emulation.UserAgentBrandVersion{
+		Brand:   "Not" + greaseChars[seed%len(greaseChars):][:1] + "A" + greaseChars[(seed+1)%len(greaseChars):][:1] + "Brand",
+		Version: greaseVersions[seed%len(greaseVersions)],
+	}
+	version := v.major
+	if full {
+		grease.Version += ".0.0.0"
+		version = v.full
+	}
+	orders := [6][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
+	order := orders[seed%len(orders)]
+	list := make([]*emulation.UserAgentBrandVersion, 3)
+	list[order[0]] = grease
+	list[order[1]] = &emulation.UserAgentBrandVersion{Brand: "Chromium", Version: version}
+	list[order[2]] = &emulation.UserAgentBrandVersion{Brand: "Google Chrome", Version: version}
+	return list
+}
 
 // defaultLocale is the shopper's language when the page names none.
 const defaultLocale = "en-US"
@@ -38,14 +111,15 @@ func acceptLanguage(locale string) string {
 // allocatorOptions are the browser flags: chromedp's defaults, minus the
 // automation give-aways, plus quiet networking, no site isolation, all
 // traffic through the egress proxy at proxyURL, and the profile in
-// profileDir.
-func allocatorOptions(execPath, proxyURL, profileDir string) []chromedp.ExecAllocatorOption {
-	return append(chromedp.DefaultExecAllocatorOptions[:],
+// profileDir. The user agent of Chromium version v is the browser's
+// default, which service workers show (each scan's tab sets its own);
+// without a version the flag is left out.
+func allocatorOptions(execPath, proxyURL, profileDir string, v browserVersion) []chromedp.ExecAllocatorOption {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(profileDir),
 		chromedp.Flag("enable-automation", false),
 		chromedp.Flag("disable-blink-features", "AutomationControlled"),
-		chromedp.UserAgent(desktopUA),
 		chromedp.Flag("lang", "en-US"),
 		chromedp.WindowSize(1366, 768),
 		// Quiet: Chromium must not try to reach Google from here.
@@ -68,6 +142,10 @@ func allocatorOptions(execPath, proxyURL, profileDir string) []chromedp.ExecAllo
 		chromedp.Flag("proxy-bypass-list", proxyBypass),
 		chromedp.Flag("webrtc-ip-handling-policy", "disable_non_proxied_udp"),
 	)
+	if v.major != "" {
+		opts = append(opts, chromedp.UserAgent(fmt.Sprintf(desktopUA, v.major)))
+	}
+	return opts
 }
 
 // proxyBypass is the proxy bypass list of the browser and of each scan's
@@ -85,7 +163,7 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 	mobile := s.page.Profile == skimguard.ProfileMobile
 	steps := []func() error{
 		func() error {
-			_, err := call(ctx, s, setUserAgentOverride, userAgent(mobile, locale))
+			_, err := call(ctx, s, setUserAgentOverride, userAgent(s.version, mobile, locale))
 			return err
 		},
 		// Intl and Date formatting; Accept-Language and
@@ -128,8 +206,10 @@ var phone = emulation.SetDeviceMetricsOverrideParams{
 }
 
 // uaOverride is Emulation.setUserAgentOverride's parameters, written out
-// because cdproto omits an empty bitness, which Chrome then fills with the
-// machine's "64": Chrome on Android reports it empty.
+// because cdproto has no fullVersion (navigator.userAgentData's
+// uaFullVersion, deprecated but still reported by Chrome) and omits an
+// empty bitness, which Chrome then fills with the machine's "64": Chrome
+// on Android reports it empty.
 type uaOverride struct {
 	UserAgent      string     `json:"userAgent"`
 	AcceptLanguage string     `json:"acceptLanguage,omitempty"`
@@ -141,6 +221,7 @@ type uaOverride struct {
 type uaMetadata struct {
 	Brands          []*emulation.UserAgentBrandVersion `json:"brands"`
 	FullVersionList []*emulation.UserAgentBrandVersion `json:"fullVersionList"`
+	FullVersion     string                             `json:"fullVersion"`
 	Platform        string                             `json:"platform"`
 	PlatformVersion string                             `json:"platformVersion"`
 	Architecture    string                             `json:"architecture"`
@@ -153,29 +234,20 @@ type uaMetadata struct {
 
 var setUserAgentOverride = cdp.Command[uaOverride, cdp.Empty]{Method: emulation.CommandSetUserAgentOverride}
 
-// userAgent is the user agent and client hints of Chrome on Windows, or on
-// an Android phone, speaking locale.
-func userAgent(mobile bool, locale string) uaOverride {
+// userAgent is the user agent and client hints of Chrome at version v on
+// Windows, or on an Android phone, speaking locale.
+func userAgent(v browserVersion, mobile bool, locale string) uaOverride {
 	o := uaOverride{
-		UserAgent: desktopUA, AcceptLanguage: acceptLanguage(locale), Platform: "Win32",
+		UserAgent: fmt.Sprintf(desktopUA, v.major), AcceptLanguage: acceptLanguage(locale), Platform: "Win32",
 		Metadata: uaMetadata{
-			Brands: []*emulation.UserAgentBrandVersion{
-				{Brand: "Chromium", Version: chromeMajor},
-				{Brand: "Google Chrome", Version: chromeMajor},
-				{Brand: "Not.A/Brand", Version: "99"},
-			},
-			FullVersionList: []*emulation.UserAgentBrandVersion{
-				{Brand: "Chromium", Version: chromeFull},
-				{Brand: "Google Chrome", Version: chromeFull},
-				{Brand: "Not.A/Brand", Version: "99.0.0.0"},
-			},
+			Brands: brands(v, false), FullVersionList: brands(v, true), FullVersion: v.full,
 			Platform: "Windows", PlatformVersion: "15.0.0", Architecture: "x86", Bitness: "64",
 			FormFactors: []string{"Desktop"},
 		},
 	}
 	if mobile {
 		// The reduced Android user agent and platform Chrome sends.
-		o.UserAgent, o.Platform = mobileUA, "Linux armv81"
+		o.UserAgent, o.Platform = fmt.Sprintf(mobileUA, v.major), "Linux armv81"
 		m := &o.Metadata
 		m.Platform, m.PlatformVersion, m.Architecture, m.Bitness = "Android", "14.0.0", "", ""
 		m.Model, m.Mobile, m.FormFactors = "Pixel 8", true, []string{"Mobile"}

@@ -69,6 +69,8 @@ type scan struct {
 	card carddata.Card
 	log  *slog.Logger
 	wait time.Duration
+	// version is the running browser's, for the user agent.
+	version browserVersion
 
 	targetID  target.ID
 	mainFrame cdp.FrameID
