@@ -38,10 +38,48 @@ const identityJS = `(async function () {
     '(any-pointer: fine)', '(any-hover: none)', '(any-hover: hover)', '(orientation: portrait)'].filter((q) => matchMedia(q).matches));
   t('screen', () => ({width: screen.width, height: screen.height, availWidth: screen.availWidth, availHeight: screen.availHeight, orientation: screen.orientation.type}));
   t('window', () => ({innerWidth, innerHeight, outerWidth, outerHeight, screenX, screenY, devicePixelRatio}));
+  t('webdriver', () => navigator.webdriver);
+  t('plugins', () => Array.from(navigator.plugins, (p) => p.name));
+  t('mimeTypes', () => Array.from(navigator.mimeTypes, (m) => m.type));
+  t('chrome', () => window.chrome ? Object.keys(window.chrome).concat(typeof window.chrome.runtime === 'undefined' ? [] : ['runtime']) : null);
+  t('notification', () => Notification.permission);
+  try { r.notificationQuery = (await navigator.permissions.query({name: 'notifications'})).state; } catch (e) { r.notificationQuery = 'error: ' + e; }
+  const gpu = (w) => ['webgl', 'webgl2'].map((kind) => {
+    const gl = w.document.createElement('canvas').getContext(kind);
+    if (!gl) return 'no ' + kind;
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    return gl.getParameter(ext.UNMASKED_VENDOR_WEBGL) + ' | ' + gl.getParameter(ext.UNMASKED_RENDERER_WEBGL);
+  });
+  t('gpu', () => gpu(window));
+  t('gpuBlankFrame', () => { const f = document.createElement('iframe'); document.body.appendChild(f); const g = gpu(f.contentWindow); f.remove(); return g; });
+  t('sourceTexts', () => {
+    const f = document.createElement('iframe'); document.body.appendChild(f);
+    const other = f.contentWindow.Function.prototype.toString, gp = WebGLRenderingContext.prototype.getParameter, ts = Function.prototype.toString;
+    const out = [String(gp), ts.call(ts), other.call(gp), other.call(ts), ts.call(f.contentWindow.WebGL2RenderingContext.prototype.getParameter),
+      gp.name + '/' + gp.length, ts.name + '/' + ts.length, String(Object.keys(Object.getOwnPropertyDescriptor(ts, 'name') || {}))];
+    f.remove();
+    return out;
+  });
+  // The protocol's Runtime, when on, describes what a page logs: it reads
+  // an Error's stack, which formats itself from the name once more (Chrome
+  // itself reads the name once), and older versions read a stack getter;
+  // kits count the getters' calls.
+  const fired = [];
+  const named = new Error('probe');
+  Object.defineProperty(named, 'name', {get() { fired.push('name'); return 'Error'; }});
+  const stacked = new Error('probe');
+  Object.defineProperty(stacked, 'stack', {get() { fired.push('stack'); return ''; }});
+  const obj = {};
+  Object.defineProperty(obj, 'id', {get() { fired.push('id'); return 1; }, enumerable: true});
+  console.log(named); console.debug(stacked); console.log(obj); console.table([obj]); console.dir(obj);
+  const t0 = performance.now();
+  debugger;
+  r.debuggerMs = performance.now() - t0;
   r.worker = await new Promise((done) => {
     const w = new Worker(URL.createObjectURL(new Blob([
+      'const e = new Error("w"); let fired = 0; Object.defineProperty(e, "name", {get() { fired++; return "Error"; }}); console.log(e);' +
       'postMessage({timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, intlLocale: Intl.DateTimeFormat().resolvedOptions().locale,' +
-      ' offset: new Date(' + winter + ').getTimezoneOffset(), userAgent: navigator.userAgent});'])));
+      ' offset: new Date(' + winter + ').getTimezoneOffset(), userAgent: navigator.userAgent, consoleFired: fired});'])));
     w.onmessage = (m) => done(m.data);
     setTimeout(() => done(null), 2000);
   });
@@ -52,6 +90,8 @@ const identityJS = `(async function () {
     document.body.appendChild(f);
     setTimeout(() => done(null), 2000);
   });
+  await new Promise((done) => setTimeout(done, 50));
+  r.consoleFired = fired;
   fetch('/facts', {method: 'POST', body: JSON.stringify(r)});
 })();`
 
@@ -64,6 +104,8 @@ type identity struct {
 	// Header is the page's request headers; FrameHeader the iframe's, on
 	// another origin.
 	Header, FrameHeader http.Header
+	// Obs is the scan's observation of the page.
+	Obs *skimguard.Observation
 
 	Language     string   `json:"language"`
 	Languages    []string `json:"languages"`
@@ -109,11 +151,24 @@ type identity struct {
 		ScreenY          int     `json:"screenY"`
 		DevicePixelRatio float64 `json:"devicePixelRatio"`
 	} `json:"window"`
+	Webdriver         bool     `json:"webdriver"`
+	Plugins           []string `json:"plugins"`
+	MimeTypes         []string `json:"mimeTypes"`
+	Chrome            []string `json:"chrome"` // window.chrome's keys
+	Notification      string   `json:"notification"`
+	NotificationQuery string   `json:"notificationQuery"`
+	GPU               []string `json:"gpu"` // vendor | renderer, for WebGL and WebGL 2
+	GPUBlankFrame     []string `json:"gpuBlankFrame"`
+	SourceTexts       []string `json:"sourceTexts"`
+	ConsoleFired      []string `json:"consoleFired"`
+	DebuggerMs        float64  `json:"debuggerMs"`
+
 	Worker *struct {
-		TimeZone   string `json:"timeZone"`
-		IntlLocale string `json:"intlLocale"`
-		Offset     int    `json:"offset"`
-		UserAgent  string `json:"userAgent"`
+		TimeZone     string `json:"timeZone"`
+		IntlLocale   string `json:"intlLocale"`
+		Offset       int    `json:"offset"`
+		UserAgent    string `json:"userAgent"`
+		ConsoleFired int    `json:"consoleFired"` // calls of an Error's name getter
 	} `json:"worker"`
 	Frame *struct {
 		Language   string `json:"language"`
@@ -163,7 +218,7 @@ func observeIdentity(t *testing.T, c *Crawler, p skimguard.Page) identity {
 	srv := serveOn(t, "127.0.0.1", mux)
 	p.URL = srv.URL + "/id"
 	p.Wait = 2 * time.Second
-	mustScan(t, c, p)
+	obs := mustScan(t, c, p)
 	select {
 	case b := <-facts:
 		if err := json.Unmarshal(b, &id); err != nil {
@@ -178,6 +233,7 @@ func observeIdentity(t *testing.T, c *Crawler, p skimguard.Page) identity {
 		t.Fatal("the cross-origin iframe was not requested")
 	}
 	id.Header = <-pageHeader
+	id.Obs = obs
 	if id.Worker == nil || id.Frame == nil {
 		t.Fatalf("no report from the worker (%v) or the iframe (%v)", id.Worker, id.Frame)
 	}
@@ -321,6 +377,99 @@ func TestMobileProfileLooksLikeAPhone(t *testing.T) {
 		}
 		if !strings.HasPrefix(id.Platform, "Linux arm") || id.UserAgent != id.Header.Get("User-Agent") || id.Worker.UserAgent != id.UserAgent {
 			t.Errorf("navigator.platform %q, userAgent %q (a worker's %q, the server's %q)", id.Platform, id.UserAgent, id.Worker.UserAgent, id.Header.Get("User-Agent"))
+		}
+	})
+	t.Run("a phone's GPU", func(t *testing.T) {
+		for _, g := range append(id.GPU, id.GPUBlankFrame...) {
+			if g != "ARM | Mali-G715" {
+				t.Errorf("WebGL's unmasked vendor and renderer: %q, want a phone's", g)
+			}
+		}
+	})
+}
+
+// TestDesktopLooksLikeChromeOnWindows: a desktop scan shows a page what a
+// shopper's Chrome on Windows shows, where headless Chromium and the
+// DevTools protocol differ and kits look: the window in its screen, the
+// pointer, plugins, window.chrome, notifications, WebGL's GPU, and no
+// trace of the protocol in console or debugger statements.
+func TestDesktopLooksLikeChromeOnWindows(t *testing.T) {
+	c := needBrowser(t)
+	id := observeIdentity(t, c, skimguard.Page{Profile: skimguard.ProfileDesktop})
+
+	t.Run("a maximised window under the browser's toolbar on a screen above a taskbar", func(t *testing.T) {
+		sc, w := id.Screen, id.Window
+		if sc.Width != 1366 || sc.Height != 768 || sc.AvailWidth != 1366 || sc.AvailHeight != 728 || sc.Orientation != "landscape-primary" {
+			t.Errorf("screen = %+v: want 1366×768 with 1366×728 available", sc)
+		}
+		if w.OuterWidth != sc.AvailWidth || w.OuterHeight != sc.AvailHeight || w.ScreenX != 0 || w.ScreenY != 0 || w.DevicePixelRatio != 1 {
+			t.Errorf("window = %+v: want the available screen, at 0,0", w)
+		}
+		// devtools-detect: a side DevTools panel makes the difference in
+		// width over 160, a bottom one in height; none looks headless.
+		if dw, dh := w.OuterWidth-w.InnerWidth, w.OuterHeight-w.InnerHeight; dw < 0 || dw > 16 || dh < 60 || dh > 160 {
+			t.Errorf("outer - inner = %d×%d: want a toolbar's height (60 to 160) and no more than a border's width", dw, dh)
+		}
+	})
+	t.Run("a mouse", func(t *testing.T) {
+		for _, q := range []string{"(pointer: fine)", "(hover: hover)", "(any-pointer: fine)", "(any-hover: hover)"} {
+			if !slices.Contains(id.Media, q) {
+				t.Errorf("matchMedia(%q) does not match; matching: %q", q, id.Media)
+			}
+		}
+		if slices.Contains(id.Media, "(pointer: none)") || slices.Contains(id.Media, "(pointer: coarse)") || id.Touch.OnTouchStart || id.Touch.MaxTouchPoints != 0 {
+			t.Errorf("media %q, touch %+v: want no touch and a fine pointer", id.Media, id.Touch)
+		}
+	})
+	t.Run("Chrome's navigator and window.chrome", func(t *testing.T) {
+		if id.Webdriver || !slices.Contains(id.Plugins, "PDF Viewer") || !slices.Contains(id.MimeTypes, "application/pdf") {
+			t.Errorf("webdriver %v, plugins %q, mimeTypes %q: want false and the PDF viewer", id.Webdriver, id.Plugins, id.MimeTypes)
+		}
+		// On a site no extension talks to, Chrome has no chrome.runtime.
+		if slices.Sort(id.Chrome); !slices.Equal(id.Chrome, []string{"app", "csi", "loadTimes"}) {
+			t.Errorf("window.chrome keys %q: want app, csi and loadTimes", id.Chrome)
+		}
+		if d := id.UAData; d == nil || d.Mobile || d.Platform != "Windows" || !slices.Equal(d.FormFactors, []string{"Desktop"}) || id.Platform != "Win32" {
+			t.Errorf("userAgentData %+v, navigator.platform %q: want Windows, Win32, form factor Desktop", d, id.Platform)
+		}
+		if h := id.Header; h.Get("Sec-CH-UA-Mobile") != "?0" || h.Get("Sec-CH-UA-Platform") != `"Windows"` || !strings.Contains(h.Get("User-Agent"), "Windows NT 10.0; Win64; x64") {
+			t.Errorf("headers %q", h)
+		}
+	})
+	t.Run("notifications may be asked for", func(t *testing.T) {
+		if id.Notification != "default" || id.NotificationQuery != "prompt" {
+			t.Errorf("Notification.permission %q, permissions.query %q: want default and prompt", id.Notification, id.NotificationQuery)
+		}
+	})
+	t.Run("no trace of the DevTools protocol", func(t *testing.T) {
+		// With Runtime on, the protocol reads what a page logs to
+		// describe it: getters fire more often than Chrome's own once.
+		if !slices.Equal(id.ConsoleFired, []string{"name"}) || id.Worker.ConsoleFired > 1 {
+			t.Errorf("getters of what the page logged fired %q in the page (want Chrome's own read of the name), a worker's Error name %d times",
+				id.ConsoleFired, id.Worker.ConsoleFired)
+		}
+		if id.DebuggerMs > 500 {
+			t.Errorf("a debugger statement paused the page for %.0f ms", id.DebuggerMs)
+		}
+	})
+	t.Run("a GPU, not SwiftShader, shown by functions that look native", func(t *testing.T) {
+		for _, g := range append(id.GPU, id.GPUBlankFrame...) {
+			if strings.Contains(g, "SwiftShader") || strings.Contains(g, "Google Inc. (Google)") || !strings.Contains(g, "Intel") {
+				t.Errorf("WebGL's unmasked vendor and renderer: %q (in the page %q, in a new blank frame %q)", g, id.GPU, id.GPUBlankFrame)
+			}
+		}
+		want := []string{"function getParameter() { [native code] }", "function toString() { [native code] }",
+			"function getParameter() { [native code] }", "function toString() { [native code] }", "function getParameter() { [native code] }",
+			"getParameter/1", "toString/0", "value,writable,enumerable,configurable"}
+		if !slices.Equal(id.SourceTexts, want) {
+			t.Errorf("source texts, names and lengths of the replaced functions, in the page and across frames:\n%q\nwant\n%q", id.SourceTexts, want)
+		}
+	})
+	t.Run("skimguard's script is not in the inventory", func(t *testing.T) {
+		for _, s := range id.Obs.Scripts {
+			if strings.Contains(s.URL, internalSourceURL) || strings.Contains(s.Source, gpuJS(false)[:60]) {
+				t.Errorf("inventory holds skimguard's own script: %+v", s)
+			}
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -121,7 +122,17 @@ func allocatorOptions(execPath, proxyURL, profileDir string, v browserVersion) [
 		chromedp.Flag("enable-automation", false),
 		chromedp.Flag("disable-blink-features", "AutomationControlled"),
 		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1366, 768),
+		// A desktop as a page measures it: a maximised window on a
+		// 1366×768 screen above a 40-pixel taskbar, whose page is 87
+		// pixels shorter than the window, as under Chrome's tabs and
+		// toolbar (devtools-detect kits fire on a difference over 160,
+		// bot checks on none). Headless Chromium has no pointing device:
+		// say there is a mouse, for (pointer: fine) and (hover: hover).
+		// Profile mobile overrides all of it in its tab.
+		chromedp.Flag("screen-info", "{1366x768 workAreaBottom=40}"),
+		chromedp.WindowSize(1366, 728),
+		chromedp.Flag("window-position", "0,0"),
+		chromedp.Flag("blink-settings", "primaryPointerType=4,availablePointerTypes=4,primaryHoverType=2,availableHoverTypes=2"),
 		// Quiet: Chromium must not try to reach Google from here.
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -157,7 +168,7 @@ const proxyBypass = "<-loopback>"
 // profileSteps set the tab's identity before navigation: the device, the
 // language and the time zone. They are independent of each other, so
 // setup sends them at once. Everything is set over the protocol, before the
-// page exists: no script of skimguard's runs in the page for it.
+// page exists, except the GPU's name (see gpuJS).
 func (s *scan) profileSteps(ctx context.Context) []func() error {
 	locale := cmp.Or(s.page.Locale, defaultLocale)
 	mobile := s.page.Profile == skimguard.ProfileMobile
@@ -181,6 +192,10 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 			return err
 		})
 	}
+	steps = append(steps, func() error {
+		_, err := call(ctx, s, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: gpuJS(mobile)})
+		return err
+	})
 	if mobile {
 		steps = append(steps, func() error {
 			_, err := call(ctx, s, emulation.SetDeviceMetricsOverride, phone)
@@ -193,6 +208,56 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 		})
 	}
 	return steps
+}
+
+// gpuJS is the only script skimguard adds to pages, in every frame before
+// the page's own. Headless Chromium draws WebGL with SwiftShader, and its
+// WEBGL_debug_renderer_info names it, which anti-sandbox skimmers look for;
+// no flag or protocol command changes it, so the script makes
+// getParameter name a desktop's (or a phone's) GPU instead. The functions
+// it replaces keep their name, length and property attributes, and
+// Function.prototype.toString shows them as native, in every frame and
+// across frames: it recognises them by their source text. It calls
+// nothing the page could have replaced after it ran. A stack trace taken
+// through either function shows its frame, named by internalSourceURL.
+func gpuJS(mobile bool) string {
+	vendor, renderer := "Google Inc. (Intel)", "ANGLE (Intel, Intel(R) UHD Graphics 620 (0x00005917) Direct3D11 vs_5_0 ps_5_0, D3D11)"
+	if mobile {
+		vendor, renderer = "ARM", "Mali-G715"
+	}
+	return fmt.Sprintf(`(() => {
+  const apply = Reflect.apply, toString = Function.prototype.toString, indexOf = String.prototype.indexOf;
+  const describe = Object.getOwnPropertyDescriptor, define = Object.defineProperty;
+  const wrap = (real) => ({
+    getParameter(pname) {
+      const v = apply(real, this, arguments);
+      if (typeof v === 'string') {
+        if (v === 'Google Inc. (Google)') return %q;
+        if (apply(indexOf, v, ['SwiftShader']) >= 0) return %q;
+      }
+      return v;
+    },
+  }).getParameter;
+  const shown = {
+    toString() {
+      const s = apply(toString, this, arguments);
+      return s === wrapped ? 'function getParameter() { [native code] }' : s === own ? 'function toString() { [native code] }' : s;
+    },
+  }.toString;
+  const wrapped = apply(toString, wrap(null), []), own = apply(toString, shown, []);
+  for (const c of [self.WebGLRenderingContext, self.WebGL2RenderingContext]) {
+    const d = c && describe(c.prototype, 'getParameter');
+    if (d && typeof d.value === 'function') {
+      d.value = wrap(d.value);
+      define(c.prototype, 'getParameter', d);
+    }
+  }
+  const d = describe(Function.prototype, 'toString');
+  d.value = shown;
+  define(Function.prototype, 'toString', d);
+})();
+//# sourceURL=%sprofile.js
+`, vendor, renderer, internalSourceURL)
 }
 
 // phone is the mobile profile's device, a Pixel 8 held upright: a 412×915
