@@ -198,7 +198,7 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 	})
 	if mobile {
 		steps = append(steps, func() error {
-			_, err := call(ctx, s, emulation.SetDeviceMetricsOverride, phone)
+			_, err := call(ctx, s, emulation.SetDeviceMetricsOverride, phone())
 			return err
 		}, func() error {
 			// Touch events, maxTouchPoints, and a coarse pointer that
@@ -214,11 +214,12 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 // the page's own. Headless Chromium draws WebGL with SwiftShader, and its
 // WEBGL_debug_renderer_info names it, which anti-sandbox skimmers look for;
 // no flag or protocol command changes it, so the script makes
-// getParameter name a desktop's (or a phone's) GPU instead. The functions
+// getParameter name a desktop's Intel GPU (a phone's ARM Mali) instead. The functions
 // it replaces keep their name, length and property attributes, and
 // Function.prototype.toString shows them as native, in every frame and
-// across frames: it recognises them by their source text. It calls
-// nothing the page could have replaced after it ran. A stack trace taken
+// across frames: it recognises them by their source text, so it keeps no
+// state a page could find. It calls nothing the page could have replaced
+// after it ran. A stack trace taken
 // through either function shows its frame, named by internalSourceURL.
 func gpuJS(mobile bool) string {
 	vendor, renderer := "Google Inc. (Intel)", "ANGLE (Intel, Intel(R) UHD Graphics 620 (0x00005917) Direct3D11 vs_5_0 ps_5_0, D3D11)"
@@ -264,10 +265,12 @@ func gpuJS(mobile bool) string {
 // CSS-pixel screen at 2.625 device pixels each, of which the page gets
 // what Chrome's status bar and toolbar leave. Mobile emulation makes the
 // window as large as the page, as on a phone.
-var phone = emulation.SetDeviceMetricsOverrideParams{
-	Width: 412, Height: 839, DeviceScaleFactor: 2.625, Mobile: true,
-	ScreenWidth: 412, ScreenHeight: 915,
-	ScreenOrientation: &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypePortraitPrimary, Angle: 0},
+func phone() emulation.SetDeviceMetricsOverrideParams {
+	return emulation.SetDeviceMetricsOverrideParams{
+		Width: 412, Height: 839, DeviceScaleFactor: 2.625, Mobile: true,
+		ScreenWidth: 412, ScreenHeight: 915,
+		ScreenOrientation: &emulation.ScreenOrientation{Type: emulation.ScreenOrientationTypePortraitPrimary, Angle: 0},
+	}
 }
 
 // uaOverride is Emulation.setUserAgentOverride's parameters, written out
