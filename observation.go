@@ -33,6 +33,12 @@ type Page struct {
 	// page is the document open when they end. It is shared between
 	// copies of the Page and never changed.
 	Journey *Journey `json:"-"`
+	// Locale is the shopper's language, a BCP 47 tag such as "ja-JP", for
+	// Accept-Language, navigator.languages and Intl; "" is en-US.
+	Locale string `json:"locale,omitempty"`
+	// Timezone is the shopper's IANA time zone, such as "Asia/Tokyo"; ""
+	// is the machine's.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // Profiles the crawler knows.

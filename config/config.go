@@ -7,6 +7,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -175,6 +176,8 @@ func (c *Config) Pages(sites []string) ([]skimguard.Page, error) {
 				Interact: pg.Interact,
 				Profile:  pg.Profile,
 				Journey:  pg.Journey,
+				Locale:   cmp.Or(pg.Locale, s.Locale),
+				Timezone: cmp.Or(pg.Timezone, s.Timezone),
 			})
 		}
 	}

@@ -53,9 +53,10 @@ func TestLoadFull(t *testing.T) {
 	})
 	t.Run("values and defaults", func(t *testing.T) {
 		want := []Site{
-			{Name: "outfitters", Schedule: "@every 1h", Pages: []Page{
+			{Name: "outfitters", Schedule: "@every 1h", Locale: "de-DE", Timezone: "Europe/Berlin", Pages: []Page{
 				{Name: "checkout", URL: "https://shop.example/checkout", Wait: 12 * time.Second, Interact: true, Profile: "desktop"},
-				{Name: "checkout-mobile", URL: "https://shop.example/checkout?step=payment", Wait: 90 * time.Second, Interact: false, Profile: "mobile"},
+				{Name: "checkout-mobile", URL: "https://shop.example/checkout?step=payment", Wait: 90 * time.Second, Interact: false, Profile: "mobile",
+					Locale: "ja-JP", Timezone: "Asia/Tokyo"},
 			}},
 			{Name: "tickets.example", Schedule: "*/15 * * * *", Pages: []Page{
 				{Name: "pay_2", URL: "http://127.0.0.1:8080/pay", Interact: true, Profile: "desktop"},
@@ -65,7 +66,7 @@ func TestLoadFull(t *testing.T) {
 			}},
 		}
 		if !slices.EqualFunc(cfg.Sites, want, func(a, b Site) bool {
-			return a.Name == b.Name && a.Schedule == b.Schedule && slices.Equal(a.Pages, b.Pages)
+			return a.Name == b.Name && a.Schedule == b.Schedule && a.Locale == b.Locale && a.Timezone == b.Timezone && slices.Equal(a.Pages, b.Pages)
 		}) {
 			t.Errorf("Sites =\n%+v\nwant\n%+v", cfg.Sites, want)
 		}
@@ -153,7 +154,7 @@ var badFixtures = map[string][]string{
 	"unknown_key.yaml": {
 		`unknown_key.yaml:3:5: unknown key "shedule" in a site; did you mean "schedule"?`,
 		`unknown_key.yaml:7:9: unknown key "wiat" in a page; did you mean "wait"?`,
-		`unknown_key.yaml:8:9: unknown key "colour" in a page; known keys are name, url, wait, interact, profile, steps, recording`,
+		`unknown_key.yaml:8:9: unknown key "colour" in a page; known keys are name, url, wait, interact, profile, steps, recording, locale, timezone`,
 		`unknown_key.yaml:9:1: unknown key "datbase" in the top level; did you mean "database"?`,
 	},
 	"names.yaml": {
@@ -182,6 +183,20 @@ var badFixtures = map[string][]string{
 		`schedule.yaml:13:15: bad schedule "0 0 30 2 *": it never fires`,
 		`such as "@hourly" or "@every 15m"`,
 	},
+	"locale.yaml": {
+		`locale.yaml:3:13: locale "ja_JP" is not a BCP 47 language tag: write it with hyphens, as ja-JP`,
+		`locale.yaml:4:15: timezone "asia/tokyo" is not an IANA time zone: write one such as Europe/Berlin`,
+		`locale.yaml:8:17: locale "english" is not a BCP 47 language tag`,
+		`locale.yaml:9:19: timezone Local is this machine's zone, the default: leave timezone out`,
+		`locale.yaml:12:17: locale "x-shopper" names no language`,
+		`locale.yaml:13:19: timezone "Mars/Olympus_Mons" is not an IANA time zone`,
+		`locale.yaml:16:16: locale is empty`,
+		`locale.yaml:17:18: timezone is empty`,
+		`locale.yaml:20:17: locale must be a single value such as ja-JP, not a list`,
+		`locale.yaml:21:19: timezone "../../etc/passwd" is not an IANA time zone`,
+		`locale.yaml:24:17: locale "zz-JP" has an unknown subtag "zz"`,
+		`locale.yaml:25:9: unknown key "timezon" in a page; did you mean "timezone"?`,
+	},
 	"page_values.yaml": {
 		`page_values.yaml:6:15: wait "12" is not a duration: write a number with a unit, such as 12s`,
 		`page_values.yaml:9:15: wait 10m0s is out of range: use between 1s and 5m0s`,
@@ -195,7 +210,7 @@ var badFixtures = map[string][]string{
 	},
 	"pages_type.yaml": {
 		`pages_type.yaml:3:12: pages must be a list`,
-		`pages_type.yaml:6:9: a page must be a map of keys (name, url, wait, interact, profile, steps, recording), not the value "checkout"`,
+		`pages_type.yaml:6:9: a page must be a map of keys (name, url, wait, interact, profile, steps, recording, locale, timezone), not the value "checkout"`,
 		`pages_type.yaml:7:5: a site must be a map of keys`,
 	},
 	"empty_sites.yaml": {`empty_sites.yaml:2:8: sites is empty: list at least one site`},
@@ -257,7 +272,7 @@ var badFixtures = map[string][]string{
 		`email.yaml:30:5: a console alert takes no from: remove it`,
 	},
 	"structure.yaml": {
-		`structure.yaml:4:8: a page must be a map of keys (name, url, wait, interact, profile, steps, recording), not empty`,
+		`structure.yaml:4:8: a page must be a map of keys (name, url, wait, interact, profile, steps, recording, locale, timezone), not empty`,
 		`structure.yaml:7:11: keys in a page must be plain words, not a list`,
 		`structure.yaml:10:9: unknown key "token": put secrets in environment variables: use secret_env: NAME`,
 		`structure.yaml:12:22: "api_key" holds a literal secret`,
@@ -292,7 +307,7 @@ var badFixtures = map[string][]string{
 	},
 	"egress_type.yaml": {`egress_type.yaml:6:9: egress must be a map of keys (allow, deny), not a list`},
 	"approvals.yaml": {
-		`approvals.yaml:3:5: unknown key "approvals" in a site; known keys are name, schedule, pages`,
+		`approvals.yaml:3:5: unknown key "approvals" in a site; known keys are name, schedule, pages, locale, timezone`,
 		`approvals.yaml:7:12: unknown approvals "four-eyes": use one-person (one reviewer approves any finding) or two-person (approving a critical or high finding needs a second reviewer)`,
 	},
 	"approvals_empty.yaml": {`approvals_empty.yaml:1:11: approvals is empty: write one-person or two-person, or leave it out for one-person`},
@@ -425,9 +440,25 @@ func TestPages(t *testing.T) {
 		if len(pages) != 4 {
 			t.Fatalf("got %d pages, want 4: %+v", len(pages), pages)
 		}
-		want := skimguard.Page{Site: "outfitters", Name: "checkout-mobile", URL: "https://shop.example/checkout?step=payment", Wait: 90 * time.Second, Interact: false, Profile: "mobile"}
+		want := skimguard.Page{Site: "outfitters", Name: "checkout-mobile", URL: "https://shop.example/checkout?step=payment", Wait: 90 * time.Second, Interact: false, Profile: "mobile",
+			Locale: "ja-JP", Timezone: "Asia/Tokyo"}
 		if pages[1] != want {
 			t.Errorf("pages[1] = %+v, want %+v", pages[1], want)
+		}
+	})
+	t.Run("a page takes its site's locale and time zone unless it sets its own", func(t *testing.T) {
+		pages, err := cfg.Pages(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]string, len(pages))
+		for i, p := range pages {
+			got[i] = p.Name + ":" + p.Locale + ":" + p.Timezone
+		}
+		// The crawler takes "" as en-US and the machine's zone.
+		want := []string{"checkout:de-DE:Europe/Berlin", "checkout-mobile:ja-JP:Asia/Tokyo", "pay_2::", "pay::"}
+		if !slices.Equal(got, want) {
+			t.Errorf("page locale:timezone = %v, want %v", got, want)
 		}
 	})
 	t.Run("named sites only in file order", func(t *testing.T) {

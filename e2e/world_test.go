@@ -62,6 +62,11 @@ type page struct {
 	ExtraCDNFiles                 map[string]string
 	AnalyticsJS                   string
 	ProviderHostedFieldsAutoToken bool
+
+	// Header is the request's headers, for kits that serve the skimmer
+	// by the shopper's language or device; nil when the page is built for
+	// routing or for another origin.
+	Header http.Header
 }
 
 func listen(t testing.TB, ip string, h http.Handler) *httptest.Server {
@@ -139,6 +144,12 @@ func rnd(n int) string {
 // pageFor builds the technique's page for one request: fresh per-load
 // values every time, as real shops have.
 func (w *world) pageFor(tc *technique, planted, count bool) *page {
+	return w.pageOf(tc, planted, count, nil)
+}
+
+// pageOf is pageFor for a request with header h, which the technique may
+// read.
+func (w *world) pageOf(tc *technique, planted, count bool, h http.Header) *page {
 	w.mu.Lock()
 	hits := w.hits[tc.name]
 	w.mu.Unlock()
@@ -167,6 +178,7 @@ func (w *world) pageFor(tc *technique, planted, count bool) *page {
 	p.EvilBase = p.Evil + "/t/" + tc.name
 	p.Action = p.Provider + "/pay"
 	p.FrameSrc = p.Provider + "/hosted"
+	p.Header = h
 	if tc.base != nil {
 		tc.base(p)
 	}
@@ -245,7 +257,7 @@ func (w *world) serveShop(rw http.ResponseWriter, r *http.Request) {
 		http.NotFound(rw, r)
 		return
 	}
-	p := w.pageFor(tc, planted, rest == p0(tc).CheckoutPath)
+	p := w.pageOf(tc, planted, rest == p0(tc).CheckoutPath, r.Header)
 	switch rest {
 	case p.CheckoutPath:
 		if p.Redirect != "" {
