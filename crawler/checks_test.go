@@ -57,9 +57,14 @@ const checksJS = `(async function () {
       return name > 1 || stack > 0 ? 'name read ' + name + ' times, stack ' + stack : '';
     }],
     ['debugger-timing', () => {
-      const t0 = performance.now();
-      debugger;
-      const ms = performance.now() - t0;
+      // The fastest of three: a kit times one statement, but a busy test
+      // machine can stall any one; a real pause stalls all three.
+      let ms = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        debugger;
+        ms = Math.min(ms, performance.now() - t0);
+      }
       return ms > 100 ? 'debugger statement took ' + ms + ' ms' : '';
     }],
     ['webgl-vm-renderer', () => {
