@@ -130,7 +130,7 @@ func allocatorOptions(execPath, proxyURL, profileDir string, v browserVersion) [
 		// say there is a mouse, for (pointer: fine) and (hover: hover).
 		// Profile mobile overrides all of it in its tab.
 		chromedp.Flag("screen-info", "{1366x768 workAreaBottom=40}"),
-		chromedp.WindowSize(1366, 728),
+		chromedp.WindowSize(desktopWindowWidth, desktopWindowHeight),
 		chromedp.Flag("window-position", "0,0"),
 		chromedp.Flag("blink-settings", "primaryPointerType=4,availablePointerTypes=4,primaryHoverType=2,availableHoverTypes=2"),
 		// Quiet: Chromium must not try to reach Google from here.
@@ -169,6 +169,10 @@ const proxyBypass = "<-loopback>"
 // language and the time zone. They are independent of each other, so
 // setup sends them at once. Everything is set over the protocol, before the
 // page exists, except the GPU's name (see gpuJS).
+// The desktop browser window: the width of a 1366×768 screen, its height
+// less the taskbar.
+const desktopWindowWidth, desktopWindowHeight = 1366, 728
+
 func (s *scan) profileSteps(ctx context.Context) []func() error {
 	locale := cmp.Or(s.page.Locale, defaultLocale)
 	mobile := s.page.Profile == skimguard.ProfileMobile
@@ -214,7 +218,9 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 // the page's own. Headless Chromium draws WebGL with SwiftShader, and its
 // WEBGL_debug_renderer_info names it, which anti-sandbox skimmers look for;
 // no flag or protocol command changes it, so the script makes
-// getParameter name a desktop's Intel GPU (a phone's ARM Mali) instead. The functions
+// getParameter name a desktop's Intel GPU (a phone's ARM Mali) instead; and
+// it keeps the window's outer size from reading 0×0 before the browser has
+// told a new tab's page its size. The functions
 // it replaces keep their name, length and property attributes, and
 // Function.prototype.toString shows them as native, in every frame and
 // across frames: it recognises them by their source text, so it keeps no
@@ -223,8 +229,10 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 // through either function shows its frame, named by internalSourceURL.
 func gpuJS(mobile bool) string {
 	vendor, renderer := "Google Inc. (Intel)", "ANGLE (Intel, Intel(R) UHD Graphics 620 (0x00005917) Direct3D11 vs_5_0 ps_5_0, D3D11)"
+	width, height := int64(desktopWindowWidth), int64(desktopWindowHeight)
 	if mobile {
 		vendor, renderer = "ARM", "Mali-G715"
+		width, height = phone().Width, phone().Height
 	}
 	return fmt.Sprintf(`(() => {
   const apply = Reflect.apply, toString = Function.prototype.toString, indexOf = String.prototype.indexOf;
@@ -239,13 +247,33 @@ func gpuJS(mobile bool) string {
       return v;
     },
   }).getParameter;
+  // A new tab's window can report an outer size of 0×0 to the first
+  // scripts of a page, which no real browser does and kits test for: until
+  // the browser has told the page its window's size, the getters answer
+  // the size the profile gives the window.
+  const sizes = {
+    get outerWidth() { return apply(sizeGetters.w, this, []) || %d; },
+    get outerHeight() { return apply(sizeGetters.h, this, []) || %d; },
+  };
+  const sizeGetters = {};
+  const getterOf = (name) => describe(sizes, name).get;
+  const wrappedW = apply(toString, getterOf('outerWidth'), []), wrappedH = apply(toString, getterOf('outerHeight'), []);
   const shown = {
     toString() {
       const s = apply(toString, this, arguments);
-      return s === wrapped ? 'function getParameter() { [native code] }' : s === own ? 'function toString() { [native code] }' : s;
+      return s === wrapped ? 'function getParameter() { [native code] }' : s === own ? 'function toString() { [native code] }' :
+        s === wrappedW ? 'function get outerWidth() { [native code] }' : s === wrappedH ? 'function get outerHeight() { [native code] }' : s;
     },
   }.toString;
   const wrapped = apply(toString, wrap(null), []), own = apply(toString, shown, []);
+  for (const [name, key] of [['outerWidth', 'w'], ['outerHeight', 'h']]) {
+    const d = typeof window === 'object' && describe(window, name);
+    if (d && typeof d.get === 'function') {
+      sizeGetters[key] = d.get;
+      d.get = getterOf(name);
+      define(window, name, d);
+    }
+  }
   for (const c of [self.WebGLRenderingContext, self.WebGL2RenderingContext]) {
     const d = c && describe(c.prototype, 'getParameter');
     if (d && typeof d.value === 'function') {
@@ -258,7 +286,7 @@ func gpuJS(mobile bool) string {
   define(Function.prototype, 'toString', d);
 })();
 //# sourceURL=%sprofile.js
-`, vendor, renderer, internalSourceURL)
+`, vendor, renderer, width, height, internalSourceURL)
 }
 
 // phone is the mobile profile's device, a Pixel 8 held upright: a 412×915
