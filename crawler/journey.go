@@ -663,13 +663,19 @@ func framePath(path []int) string {
 // visible, and returns it.
 func (s *scan) waitElement(ctx context.Context, t skimguard.Target) (runtime.RemoteObjectID, error) {
 	start := time.Now()
+	var why string
 	for {
-		obj, why, err := s.findElement(ctx, t)
+		obj, w, err := s.findElement(ctx, t)
 		if err != nil {
 			return "", err
 		}
 		if obj != "" {
 			return obj, nil
+		}
+		// A look cut short by the deadline says less than the one before
+		// it (on a busy machine, reading the frames is what it cut).
+		if why == "" || ctx.Err() == nil {
+			why = w
 		}
 		select {
 		case <-ctx.Done():
