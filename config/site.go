@@ -78,23 +78,11 @@ func (s *Site) decode(d *decoder, n *yaml.Node) (map[string]entry, bool) {
 
 // decodeSites reads the list of sites, each with its own name.
 func decodeSites(d *decoder, n *yaml.Node) []Site {
-	var sites []Site
-	seen := map[string]int{}
-	items := 0
-	ok := d.list(n, "sites", "- name: shop", func(item *yaml.Node) {
-		items++
-		var s Site
-		has, ok := s.decode(d, item)
-		if !ok {
-			return
-		}
-		d.uniqueName(has["name"].value, s.Name, seen, "site", "")
-		sites = append(sites, s)
+	return decodeNamed(d, n, namedList[Site]{
+		key: "sites", example: "- name: shop", what: "site",
+		empty:  "sites is empty: list at least one site with its pages",
+		decode: (*Site).decode, name: func(s *Site) string { return s.Name },
 	})
-	if ok && items == 0 || isNull(n) {
-		d.errorf(n, "sites is empty: list at least one site with its pages")
-	}
-	return sites
 }
 
 // Page is one payment page of a site.
@@ -198,23 +186,41 @@ func (pg *Page) decode(d *decoder, n *yaml.Node) (map[string]entry, bool) {
 
 // decodePages reads a site's list of pages, each with its own name.
 func decodePages(d *decoder, n *yaml.Node) []Page {
-	var pages []Page
+	return decodeNamed(d, n, namedList[Page]{
+		key: "pages", example: "- name: checkout", what: "page", where: " in this site",
+		empty:  "pages is empty: list at least one page with name: and url:",
+		decode: (*Page).decode, name: func(pg *Page) string { return pg.Name },
+	})
+}
+
+// namedList says how to read a list of named things (sites, pages).
+type namedList[T any] struct {
+	key, example string // the list's key, and an item for the error
+	what, where  string // what an item is, and the scope its name is unique in
+	empty        string // the error for an empty list
+	decode       func(*T, *decoder, *yaml.Node) (map[string]entry, bool)
+	name         func(*T) string
+}
+
+// decodeNamed reads the list l describes, each item with its own name.
+func decodeNamed[T any](d *decoder, n *yaml.Node, l namedList[T]) []T {
+	var out []T
 	seen := map[string]int{}
 	items := 0
-	ok := d.list(n, "pages", "- name: checkout", func(item *yaml.Node) {
+	ok := d.list(n, l.key, l.example, func(item *yaml.Node) {
 		items++
-		var pg Page
-		has, ok := pg.decode(d, item)
+		var v T
+		has, ok := l.decode(&v, d, item)
 		if !ok {
 			return
 		}
-		d.uniqueName(has["name"].value, pg.Name, seen, "page", " in this site")
-		pages = append(pages, pg)
+		d.uniqueName(has["name"].value, l.name(&v), seen, l.what, l.where)
+		out = append(out, v)
 	})
 	if ok && items == 0 || isNull(n) {
-		d.errorf(n, "pages is empty: list at least one page with name: and url:")
+		d.errorf(n, "%s", l.empty)
 	}
-	return pages
+	return out
 }
 
 // uniqueName reports a site or page name (what) already used in its list
