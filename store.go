@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,6 +23,10 @@ var (
 	// ErrStoreFull: the store has no room left (its disk is full). The
 	// same write may succeed once space is freed.
 	ErrStoreFull = errors.New("store is full")
+	// ErrStoreUnavailable: the store's server cannot be reached (it is
+	// down, restarting, or the network between is). The same write may
+	// succeed once it is back.
+	ErrStoreUnavailable = errors.New("store is unavailable")
 	// ErrReasonTooLong: a justification longer than MaxReason characters.
 	ErrReasonTooLong = errors.New("justification too long")
 	// ErrSameReviewer: under the two-person rule, the reviewer who gave a
@@ -80,6 +86,31 @@ const (
 // takes a second reviewer under a.
 func (a Approvals) SecondReviewer(sev Severity) bool {
 	return a == ApprovalsTwoPerson && (sev == SeverityCritical || sev == SeverityHigh)
+}
+
+// Confirming returns the approval a page's new baseline version records
+// when res approves fs, the page's findings: res itself, or, when res.By
+// confirms first approvals of some of them under the two-person rule,
+// both reviewers ("alice and bob"), the first ones' justifications with
+// res's as their confirmation.
+func (res Resolution) Confirming(fs []Finding) Resolution {
+	var by, reasons []string
+	for _, f := range fs {
+		if a := f.FirstApproval; a != nil && res.Approvals.SecondReviewer(f.Severity) {
+			if !slices.Contains(by, a.By) {
+				by = append(by, a.By)
+			}
+			if !slices.Contains(reasons, a.Reason) {
+				reasons = append(reasons, a.Reason)
+			}
+		}
+	}
+	if len(by) == 0 {
+		return res
+	}
+	res.By = strings.Join(by, ", ") + " and " + res.By
+	res.Reason = strings.Join(reasons, "; ") + " (confirmed: " + res.Reason + ")"
+	return res
 }
 
 // Approval is one reviewer's approval of a finding: under the two-person
@@ -185,7 +216,8 @@ func ParseRole(s string) (Role, error) {
 }
 
 // Store keeps scans, baselines, findings and the audit log. The embedded
-// implementation is SQLite; a shared one can be PostgreSQL.
+// implementation is SQLite (package sqlite); the shared one, for several
+// processes on several machines, is PostgreSQL (package postgres).
 type Store interface {
 	// SaveScan stores a scan with its observation and findings, setting
 	// scan.ID and each finding's ID. A finding whose Fingerprint matches a

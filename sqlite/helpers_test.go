@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/obspack"
 )
 
 // openTest opens a new database in a temporary directory, closed at the end
@@ -52,7 +53,7 @@ func script(url string, n, size int) skimguard.Script {
 	src := b.String()
 	return skimguard.Script{
 		Kind: skimguard.ScriptExternal, URL: url, Frame: "https://shop.test/checkout", Ordinal: n,
-		SHA256: hashText(src), SRI: "sha384-test", Size: len(src), Source: src, LoadedBy: "parser",
+		SHA256: obspack.Hash(src), SRI: "sha384-test", Size: len(src), Source: src, LoadedBy: "parser",
 	}
 }
 
@@ -76,7 +77,7 @@ func observation(site, page string, at time.Time, n, changed int, variant string
 		s := script(fmt.Sprintf("https://cdn.test/js/lib%d.js", i), i, 500+(i%20)*400)
 		if i <= changed {
 			s.Source += "// " + variant
-			s.SHA256 = hashText(s.Source)
+			s.SHA256 = obspack.Hash(s.Source)
 		}
 		o.Scripts = append(o.Scripts, s)
 	}
