@@ -20,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/storetest"
 )
 
 // helperEnv makes the test binary, run again by a test, act as a helper
@@ -136,8 +137,8 @@ func wantSays(t *testing.T, err, target error, path string, says ...string) {
 func TestStorageFailuresSayWhatToDo(t *testing.T) {
 	t.Run("a full disk names the file, says to free space, and the save succeeds once there is room", func(t *testing.T) {
 		db, path, free := onFullDisk(t)
-		scan := scanOf("shop", "checkout", t0.Add(time.Hour), finding("shop", "checkout", "x"))
-		scan.Observation = observation("shop", "checkout", t0.Add(time.Hour), 20, 0, "")
+		scan := storetest.ScanOf("shop", "checkout", storetest.T0.Add(time.Hour), storetest.Finding("shop", "checkout", "x"))
+		scan.Observation = storetest.Observation("shop", "checkout", storetest.T0.Add(time.Hour), 20, 0, "")
 		before := count(t, db, "SELECT count(*) FROM scans")
 
 		err := db.SaveScan(t.Context(), scan)
@@ -170,7 +171,7 @@ func TestStorageFailuresSayWhatToDo(t *testing.T) {
 			t.Fatalf("Open of a read-only database (reading still works): %v", err)
 		}
 		defer db.Close()
-		err = db.SaveBaseline(t.Context(), baselineOf("shop", "checkout", "b"))
+		err = db.SaveBaseline(t.Context(), storetest.BaselineOf("shop", "checkout", "b"))
 		wantSays(t, err, ErrReadOnly, path, "cannot be written", "writable by the user skimguard runs as")
 	})
 
