@@ -215,7 +215,8 @@ func ParseRole(s string) (Role, error) {
 	return Role(s), nil
 }
 
-// Store keeps scans, baselines, findings and the audit log. The embedded
+// Store keeps scans, baselines, findings and the audit log, and the web
+// interface's sessions and sign-in failures. The embedded
 // implementation is SQLite (package sqlite); the shared one, for several
 // processes on several machines, is PostgreSQL (package postgres).
 type Store interface {
@@ -268,7 +269,8 @@ type Store interface {
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// SaveUser adds a user with u.Role or, when one of that name exists,
 	// replaces its password hash (keeping its role and CreatedAt, which it
-	// sets in u), and records which in the audit log with by as the actor.
+	// sets in u) and ends its sessions, and records which in the audit log
+	// with by as the actor.
 	SaveUser(ctx context.Context, u *User, by string) error
 	// SetUserRole gives a user another role, recording it in the audit
 	// log with by as the actor; ErrNotFound when there is none of that name.
@@ -277,9 +279,31 @@ type Store interface {
 	User(ctx context.Context, name string) (*User, error)
 	// Users lists the users by name.
 	Users(ctx context.Context) ([]User, error)
-	// DeleteUser removes a user, recording it in the audit log with by as
-	// the actor; ErrNotFound when there is none of that name.
+	// DeleteUser removes a user and ends its sessions, recording it in the
+	// audit log with by as the actor; ErrNotFound when there is none of
+	// that name.
 	DeleteUser(ctx context.Context, name, by string) error
+	// SaveSession stores a new session, and removes the sessions that
+	// ended (their EndsAt passed) before s.CreatedAt.
+	SaveSession(ctx context.Context, s *Session) error
+	// TouchSession returns the session of key marked seen at now, or
+	// ErrNotFound when there is none or it has ended at now
+	// (Session.Ended), and then it is removed.
+	TouchSession(ctx context.Context, key string, now time.Time) (*Session, error)
+	// DeleteSession ends the session of key; there being none is no error.
+	// (SaveUser with a new password and DeleteUser end the user's sessions
+	// themselves.)
+	DeleteSession(ctx context.Context, key string) error
+	// RecordSignInFailure counts a failed sign-in at `at` under each key
+	// (the web interface's: the client's address, and the user name at
+	// that address), and forgets every failure counted before forget.
+	RecordSignInFailure(ctx context.Context, at, forget time.Time, keys ...string) error
+	// SignInFailures returns the failures counted under each of the keys
+	// at or after since, oldest first; a key without any has none in the
+	// map.
+	SignInFailures(ctx context.Context, since time.Time, keys ...string) (map[string][]time.Time, error)
+	// ClearSignInFailures forgets the failures counted under key.
+	ClearSignInFailures(ctx context.Context, key string) error
 	// Health reports whether the store can take writes now: nil, or why
 	// not (errors.Is ErrStoreFull, ErrStoreLocked, or another error). It
 	// writes nothing, so it is cheap enough for every health check.

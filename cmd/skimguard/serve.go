@@ -74,8 +74,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	// One serve per SQLite database, claimed before anything is opened: a
 	// second would store and alert every scan twice. A PostgreSQL database
-	// is shared by design: its serves keep their sessions and counters in
-	// it.
+	// is shared by design: its serves share sessions and sign-in counts
+	// through it.
 	cfg, err := config.Load(c.config)
 	if err != nil {
 		return err

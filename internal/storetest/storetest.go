@@ -47,6 +47,8 @@ func Run(t *testing.T, h Harness) {
 		{"AppendAudit", testAppendAudit},
 		{"Deliveries", testDeliveries},
 		{"Users", testUsers},
+		{"Sessions", testSessions},
+		{"SignInFailures", testSignInFailures},
 		{"HostileText", testHostileText},
 		{"Health", testHealth},
 	} {
