@@ -18,7 +18,7 @@ func (db *DB) Audit(ctx context.Context) ([]skimguard.AuditEntry, error) {
 		if err != nil {
 			return err
 		}
-		log, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (skimguard.AuditEntry, error) {
+		log, err = collect(rows, func(row pgx.CollectableRow) (skimguard.AuditEntry, error) {
 			var e skimguard.AuditEntry
 			err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Site, &e.Page, &e.Reason, &e.Detail)
 			return e, err

@@ -193,7 +193,7 @@ func queryBaselinesWithItems(ctx context.Context, t tx, q string, args ...any) (
 	if err != nil {
 		return nil, err
 	}
-	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (skimguard.Baseline, error) {
+	bs, err := collect(rows, func(row pgx.CollectableRow) (skimguard.Baseline, error) {
 		var b skimguard.Baseline
 		err := row.Scan(&b.ID, &b.Site, &b.Page, &b.URL, &b.Version, &b.Samples, &b.CreatedAt, &b.ApprovedBy, &b.Reason)
 		return b, err

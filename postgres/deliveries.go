@@ -61,7 +61,7 @@ func (db *DB) Deliveries(ctx context.Context, f skimguard.DeliveryFilter) ([]ski
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (skimguard.Delivery, error) {
+		out, err = collect(rows, func(row pgx.CollectableRow) (skimguard.Delivery, error) {
 			var d skimguard.Delivery
 			err := row.Scan(&d.ID, &d.At, &d.Sink, &d.Site, &d.Page, &d.ScanID, &d.Findings, &d.OK, &d.Error)
 			return d, err

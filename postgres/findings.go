@@ -52,7 +52,7 @@ func queryFindings(ctx context.Context, t tx, q string, args ...any) ([]skimguar
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, scanFinding)
+	return collect(rows, scanFinding)
 }
 
 // scanFinding reads one row of findingColumns.
@@ -130,7 +130,7 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 		if err != nil {
 			return err
 		}
-		got, err := pgx.CollectRows(rows, scanFinding)
+		got, err := collect(rows, scanFinding)
 		if err != nil {
 			return err
 		}

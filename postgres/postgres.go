@@ -277,6 +277,16 @@ func timeOf(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
+// collect reads every row with fn; nil when there are none, as the SQLite
+// store gives, so that the JSON of an empty list is the same from both.
+func collect[T any](rows pgx.Rows, fn pgx.RowToFunc[T]) ([]T, error) {
+	out, err := pgx.CollectRows(rows, fn)
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, err
+}
+
 // Transactions.
 
 // Retries of a transaction PostgreSQL aborted (a serialization failure, a
@@ -463,7 +473,7 @@ func appliedMigrations(ctx context.Context, t tx) (map[int]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	vs, err := collect(rows, pgx.RowTo[int])
 	if err != nil {
 		return nil, err
 	}
@@ -482,7 +492,7 @@ func checkEmpty(ctx context.Context, t tx) error {
 	if err != nil {
 		return err
 	}
-	if tables, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+	if tables, err = collect(rows, pgx.RowTo[string]); err != nil {
 		return err
 	}
 	if len(tables) > 0 {

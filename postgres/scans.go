@@ -159,7 +159,7 @@ func (db *DB) Scans(ctx context.Context, f skimguard.ScanFilter) ([]skimguard.Sc
 		if err != nil {
 			return err
 		}
-		scans, err = pgx.CollectRows(rows, scanScan)
+		scans, err = collect(rows, scanScan)
 		return err
 	})
 	if err != nil {
@@ -181,7 +181,7 @@ func (db *DB) Scan(ctx context.Context, id int64) (*skimguard.Scan, error) {
 		if err != nil {
 			return err
 		}
-		scans, err := pgx.CollectRows(rows, scanScan)
+		scans, err := collect(rows, scanScan)
 		if err != nil || len(scans) == 0 {
 			return err
 		}
@@ -299,7 +299,7 @@ func putSources(ctx context.Context, t tx, srcs []obspack.Source) error {
 	if err != nil {
 		return fmt.Errorf("look up script texts: %w", err)
 	}
-	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	have, err := collect(rows, pgx.RowTo[string])
 	if err != nil {
 		return fmt.Errorf("look up script texts: %w", err)
 	}

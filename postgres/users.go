@@ -180,7 +180,7 @@ func queryUsers(ctx context.Context, t tx, q string, args ...any) ([]skimguard.U
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (skimguard.User, error) {
+	return collect(rows, func(row pgx.CollectableRow) (skimguard.User, error) {
 		var u skimguard.User
 		var role string
 		err := row.Scan(&u.Name, &u.PasswordHash, &role, &u.CreatedAt)

@@ -63,6 +63,7 @@ func commands() []command {
 		{"report", "report [--from DATE] [--to DATE] [--format html|csv|json] [--out FILE]", "write an auditor's PCI DSS 6.4.3 and 11.6.1 evidence for a period", runReport},
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
 		{"user", "user add|list|role|remove [NAME] [ROLE] [--db FILE]", "manage the web interface's users and their roles (bcrypt-hashed passwords)", runUser},
+		{"migrate", "migrate --from FILE --to postgres://USER@HOST/DATABASE", "copy a SQLite database's whole history into PostgreSQL, ids and times kept, and check the copy", runMigrate},
 	}
 }
 
