@@ -62,6 +62,26 @@ func (db *DB) Health(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	err := db.probe(pctx)
+	if lostConnection(err) && pctx.Err() == nil {
+		// A connection the server ended while it sat in the pool says
+		// nothing of the server now: ask on a new one.
+		db.pool.Reset()
+		err = db.probe(pctx)
+	}
+	if errors.Is(err, errRollback) {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return &serverError{kind: ErrUnavailable, err: err,
+			msg: fmt.Sprintf("the PostgreSQL database %s did not answer within %s: check the server and the network to it", db.where, probeTimeout)}
+	}
+	return db.fail(ctx, "take a write lock", err)
+}
+
+// probe takes, in a transaction it rolls back (ending with errRollback),
+// the lock every write takes, and checks that the server takes writes.
+func (db *DB) probe(pctx context.Context) error {
 	_, err := db.runOnce(pctx, pgx.TxOptions{}, func(t tx) error {
 		if _, err := t.exec(pctx, "SET LOCAL lock_timeout = 1000"); err != nil {
 			return err
@@ -81,14 +101,7 @@ func (db *DB) Health(ctx context.Context) error {
 		}
 		return errRollback
 	})
-	if errors.Is(err, errRollback) {
-		return nil
-	}
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return &serverError{kind: ErrUnavailable, err: err,
-			msg: fmt.Sprintf("the PostgreSQL database %s did not answer within %s: check the server and the network to it", db.where, probeTimeout)}
-	}
-	return db.fail(ctx, "take a write lock", err)
+	return err
 }
 
 // errRollback ends the probe's transaction without committing it.

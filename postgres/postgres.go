@@ -310,6 +310,11 @@ func (db *DB) run(ctx context.Context, what string, opts pgx.TxOptions, fn func(
 		if err == nil {
 			return nil
 		}
+		if lostConnection(err) {
+			// The others are likely lost too (a server restart ends them
+			// all): the next run gets a new connection.
+			db.pool.Reset()
+		}
 		if attempt < retryAttempts && retryable(err, committing) && ctx.Err() == nil &&
 			(!lostConnection(err) || time.Since(start)+wait < retryFor) {
 			t := time.NewTimer(wait)

@@ -104,3 +104,30 @@ func TestPostgresDatabase(t *testing.T) {
 		}
 	})
 }
+
+func TestPostgresDownAtStart(t *testing.T) {
+	dir := t.TempDir() // a socket directory where nothing listens
+	url := "postgres://sg@/skimguard?host=" + dir
+	cfg := writePostgresConfig(t, url, "approvals: one-person")
+	for _, args := range [][]string{
+		{"findings", "--db", url},
+		{"serve", "--config", cfg, "--listen", "off"},
+		{"check", "--config", cfg},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			start := time.Now()
+			code, out, errOut := cliEnv(t, nil, "", args...)
+			if code != exitError {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitError, out, errOut)
+			}
+			for _, s := range []string{"cannot reach the PostgreSQL database \"skimguard\"", filepath.Join(dir, ".s.PGSQL.5432"), "check that the server is running"} {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr does not say %q:\n%s", s, errOut)
+				}
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("took %s to say so", d)
+			}
+		})
+	}
+}

@@ -40,6 +40,8 @@ type Server struct {
 	// as runs a command as the server's user: runuser -u postgres -- as
 	// root, nothing otherwise.
 	as []string
+	// opts are the server's settings, for pg_ctl start.
+	opts string
 	// made numbers the databases the server made for tests.
 	made atomic.Int64
 }
@@ -115,13 +117,24 @@ func start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -c fsync=off -c synchronous_commit=off "+
+	s.opts = fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories='%s' -c fsync=off -c synchronous_commit=off "+
 		"-c full_page_writes=off -c max_connections=400 -c shared_buffers=32MB", dir)
-	if err := s.run("pg_ctl", "-D", s.data(), "-l", s.log(), "-w", "-t", "60", "-o", opts, "start"); err != nil {
+	if err := s.Up(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	return s, nil
+}
+
+// Up starts the server, which Down stopped.
+func (s *Server) Up() error {
+	return s.run("pg_ctl", "-D", s.data(), "-l", s.log(), "-w", "-t", "60", "-o", s.opts, "start")
+}
+
+// Down stops the server as an administrator would (its clients'
+// connections are ended), keeping its data for Up.
+func (s *Server) Down() error {
+	return s.run("pg_ctl", "-D", s.data(), "-m", "fast", "-w", "stop")
 }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
