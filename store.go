@@ -288,7 +288,9 @@ type Store interface {
 	SaveSession(ctx context.Context, s *Session) error
 	// TouchSession returns the session of key marked seen at now, or
 	// ErrNotFound when there is none or it has ended at now
-	// (Session.Ended), and then it is removed.
+	// (Session.Ended), and then it is removed. A store that cannot take
+	// writes returns the session without marking it seen: a full disk
+	// must not sign people out.
 	TouchSession(ctx context.Context, key string, now time.Time) (*Session, error)
 	// DeleteSession ends the session of key; there being none is no error.
 	// (SaveUser with a new password and DeleteUser end the user's sessions

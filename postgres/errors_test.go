@@ -106,6 +106,15 @@ func TestLocked(t *testing.T) {
 func TestReadOnly(t *testing.T) {
 	url := pg.Database(t)
 	name := url[strings.LastIndex(url, "/")+1 : strings.Index(url, "?")]
+	before, err := Open(t.Context(), url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 1, 9, 30, 0, 0, time.UTC)
+	if err := before.SaveSession(t.Context(), &skimguard.Session{Key: "k", User: "alice", CreatedAt: at, SeenAt: at, Idle: time.Hour, EndsAt: at.Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	before.Close()
 	if _, err := rawConn(t, url).Exec(t.Context(), "ALTER DATABASE "+name+" SET default_transaction_read_only = on"); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +126,10 @@ func TestReadOnly(t *testing.T) {
 	wantSays(t, db.Health(t.Context()), ErrReadOnly, "takes no writes", "primary server")
 	err = db.SaveScan(t.Context(), &skimguard.Scan{Site: "shop", Page: "checkout", Status: skimguard.ScanOK})
 	wantSays(t, err, ErrReadOnly, "save scan of shop/checkout", "takes no writes")
+	got, err := db.TouchSession(t.Context(), "k", at.Add(time.Minute))
+	if err != nil || got.User != "alice" || !got.SeenAt.Equal(at) {
+		t.Fatalf("TouchSession on a read-only database = %+v, %v; want alice's session, not marked seen", got, err)
+	}
 }
 
 func TestAppendOnlyLogsRefuseTruncate(t *testing.T) {

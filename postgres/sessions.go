@@ -27,37 +27,43 @@ func (db *DB) SaveSession(ctx context.Context, s *skimguard.Session) error {
 
 // TouchSession returns the session of key marked seen at now, or an error
 // wrapping skimguard.ErrNotFound when there is none or it has ended, and
-// then removes it.
+// then removes it. Marking it seen is a write of its own, after the read:
+// when the database takes no writes (a full disk, a standby), the session
+// is returned all the same, not marked seen, so that nobody is signed out
+// of the incident they are reading.
 func (db *DB) TouchSession(ctx context.Context, key string, now time.Time) (*skimguard.Session, error) {
 	var s skimguard.Session
 	found := false
-	err := db.write(ctx, "check a session", func(t tx) error {
+	err := db.read(ctx, "check a session", func(t tx) error {
 		var idle int64
 		err := t.queryRow(ctx, `SELECT key, user_name, password_digest, csrf, created_at, seen_at, idle_ns, ends_at
-			FROM sessions WHERE key = $1 FOR UPDATE`, key).
+			FROM sessions WHERE key = $1`, key).
 			Scan(&s.Key, &s.User, &s.PasswordDigest, &s.CSRF, &s.CreatedAt, &s.SeenAt, &idle, &s.EndsAt)
 		found = err == nil
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
 		s.Idle = time.Duration(idle)
-		if s.Ended(now) {
-			found = false
-			_, err := t.exec(ctx, "DELETE FROM sessions WHERE key = $1", key)
-			return err
-		}
-		s.SeenAt = stored(now)
-		_, err = t.exec(ctx, "UPDATE sessions SET seen_at = $1 WHERE key = $2", s.SeenAt, key)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if !found {
+	case !found:
 		return nil, fmt.Errorf("session: %w", skimguard.ErrNotFound)
+	case s.Ended(now):
+		// Ended either way: removing it only tidies up.
+		db.DeleteSession(ctx, key)
+		return nil, fmt.Errorf("session: %w", skimguard.ErrNotFound)
+	}
+	seen := stored(now)
+	err = db.write(ctx, "mark a session seen", func(t tx) error {
+		// Of two requests at once, the later time stays.
+		_, err := t.exec(ctx, "UPDATE sessions SET seen_at = greatest(seen_at, $1) WHERE key = $2", seen, key)
+		return err
+	})
+	if err == nil {
+		s.SeenAt = seen
 	}
 	return &s, nil
 }

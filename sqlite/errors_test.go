@@ -175,6 +175,28 @@ func TestStorageFailuresSayWhatToDo(t *testing.T) {
 		wantSays(t, err, ErrReadOnly, path, "cannot be written", "writable by the user skimguard runs as")
 	})
 
+	t.Run("a database that cannot be written still knows its sessions", func(t *testing.T) {
+		path := populated(t)
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &skimguard.Session{Key: "k", User: "alice", CreatedAt: storetest.T0, SeenAt: storetest.T0, Idle: time.Hour, EndsAt: storetest.T0.Add(24 * time.Hour)}
+		if err := db.SaveSession(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		makeReadOnly(t, path)
+		if db, err = Open(t.Context(), path); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		got, err := db.TouchSession(t.Context(), "k", storetest.T0.Add(time.Minute))
+		if err != nil || got.User != "alice" || !got.SeenAt.Equal(storetest.T0) {
+			t.Fatalf("TouchSession on a read-only database = %+v, %v; want alice's session, not marked seen", got, err)
+		}
+	})
+
 	t.Run("a disk I/O error at open says which file and what to check", func(t *testing.T) {
 		// The reported case: a full disk at start gave only
 		// "disk I/O error (4874)", SQLITE_IOERR_SHMSIZE.

@@ -26,11 +26,14 @@ func (db *DB) SaveSession(ctx context.Context, s *skimguard.Session) error {
 
 // TouchSession returns the session of key marked seen at now, or an error
 // wrapping skimguard.ErrNotFound when there is none or it has ended, and
-// then removes it.
+// then removes it. Marking it seen is a write of its own, after the read:
+// when the database takes no writes (a full disk), the session is
+// returned all the same, not marked seen, so that nobody is signed out of
+// the incident they are reading.
 func (db *DB) TouchSession(ctx context.Context, key string, now time.Time) (*skimguard.Session, error) {
 	var s skimguard.Session
 	found := false
-	err := db.write(ctx, "check a session", func(tx *sql.Tx) error {
+	err := db.read(ctx, "check a session", func(tx *sql.Tx) error {
 		var created, seen, ends sql.NullString
 		var idle int64
 		err := tx.QueryRowContext(ctx, `SELECT key, user_name, password_digest, csrf, created_at, seen_at, idle_ns, ends_at
@@ -41,7 +44,7 @@ func (db *DB) TouchSession(ctx context.Context, key string, now time.Time) (*ski
 		if err != nil {
 			return err
 		}
-		s.Idle = time.Duration(idle)
+		found, s.Idle = true, time.Duration(idle)
 		for _, p := range []struct {
 			to   *time.Time
 			text sql.NullString
@@ -50,19 +53,25 @@ func (db *DB) TouchSession(ctx context.Context, key string, now time.Time) (*ski
 				return err
 			}
 		}
-		if s.Ended(now) {
-			_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE key = ?", key)
-			return err
-		}
-		found, s.SeenAt = true, now
-		_, err = tx.ExecContext(ctx, "UPDATE sessions SET seen_at = ? WHERE key = ?", timeText(now), key)
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		return nil, fmt.Errorf("session: %w", skimguard.ErrNotFound)
+	case s.Ended(now):
+		// Ended either way: removing it only tidies up.
+		db.DeleteSession(ctx, key)
+		return nil, fmt.Errorf("session: %w", skimguard.ErrNotFound)
+	}
+	err = db.write(ctx, "mark a session seen", func(tx *sql.Tx) error {
+		// Of two requests at once, the later time stays.
+		_, err := tx.ExecContext(ctx, "UPDATE sessions SET seen_at = max(seen_at, ?) WHERE key = ?", timeText(now), key)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("session: %w", skimguard.ErrNotFound)
+	if err == nil {
+		s.SeenAt = now
 	}
 	return &s, nil
 }
