@@ -159,9 +159,9 @@ func TestOpenRefusesWhatItCannotUse(t *testing.T) {
 		}
 	})
 	t.Run("something that is not a PostgreSQL URL", func(t *testing.T) {
-		_, err := Open(t.Context(), "host=db.example dbname=skimguard", Options{})
-		if err == nil || !strings.Contains(err.Error(), "postgres://") {
-			t.Errorf("Open = %v, want a refusal showing the URL's form", err)
+		_, err := Open(t.Context(), "host=db.example dbname=skimguard password=hunter2", Options{})
+		if err == nil || !strings.Contains(err.Error(), "postgres://") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open = %v, want a refusal showing the URL's form, and not the password", err)
 		}
 	})
 }

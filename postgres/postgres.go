@@ -114,7 +114,8 @@ func Open(ctx context.Context, dsn string, o Options) (*DB, error) {
 // and says where it points, for messages.
 func parseURL(dsn string, o Options) (*pgxpool.Config, string, error) {
 	if !IsURL(dsn) {
-		return nil, "", fmt.Errorf("%q is not a PostgreSQL URL: write postgres://USER@HOST:5432/DATABASE?sslmode=require, or postgres://USER@/DATABASE?host=/SOCKET/DIR", dsn)
+		// Not repeated: a key=value connection string may hold a password.
+		return nil, "", errors.New("the database is not a PostgreSQL URL: write postgres://USER@HOST:5432/DATABASE?sslmode=require, or postgres://USER@/DATABASE?host=/SOCKET/DIR")
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {

@@ -31,7 +31,7 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	case postgres.IsURL(*from):
 		return usageErr("migrate: --from %s is a PostgreSQL URL: give the SQLite file to copy", *from)
 	case !postgres.IsURL(*to):
-		return usageErr("migrate: --to %q is not a PostgreSQL URL: write postgres://USER@HOST:5432/DATABASE?sslmode=require", *to)
+		return usageErr("migrate: --to is not a PostgreSQL URL: write postgres://USER@HOST:5432/DATABASE?sslmode=require")
 	case missing(*from):
 		return fmt.Errorf("migrate: %s does not exist: give the SQLite database to copy", *from)
 	}

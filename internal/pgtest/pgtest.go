@@ -65,6 +65,7 @@ func Start(t testing.TB) *Server {
 }
 
 func skipShort(t testing.TB) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL; skipped with -short")
 	}
