@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,6 +23,10 @@ var (
 	// ErrStoreFull: the store has no room left (its disk is full). The
 	// same write may succeed once space is freed.
 	ErrStoreFull = errors.New("store is full")
+	// ErrStoreUnavailable: the store's server cannot be reached (it is
+	// down, restarting, or the network between is). The same write may
+	// succeed once it is back.
+	ErrStoreUnavailable = errors.New("store is unavailable")
 	// ErrReasonTooLong: a justification longer than MaxReason characters.
 	ErrReasonTooLong = errors.New("justification too long")
 	// ErrSameReviewer: under the two-person rule, the reviewer who gave a
@@ -80,6 +86,31 @@ const (
 // takes a second reviewer under a.
 func (a Approvals) SecondReviewer(sev Severity) bool {
 	return a == ApprovalsTwoPerson && (sev == SeverityCritical || sev == SeverityHigh)
+}
+
+// Confirming returns the approval a page's new baseline version records
+// when res approves fs, the page's findings: res itself, or, when res.By
+// confirms first approvals of some of them under the two-person rule,
+// both reviewers ("alice and bob"), the first ones' justifications with
+// res's as their confirmation.
+func (res Resolution) Confirming(fs []Finding) Resolution {
+	var by, reasons []string
+	for _, f := range fs {
+		if a := f.FirstApproval; a != nil && res.Approvals.SecondReviewer(f.Severity) {
+			if !slices.Contains(by, a.By) {
+				by = append(by, a.By)
+			}
+			if !slices.Contains(reasons, a.Reason) {
+				reasons = append(reasons, a.Reason)
+			}
+		}
+	}
+	if len(by) == 0 {
+		return res
+	}
+	res.By = strings.Join(by, ", ") + " and " + res.By
+	res.Reason = strings.Join(reasons, "; ") + " (confirmed: " + res.Reason + ")"
+	return res
 }
 
 // Approval is one reviewer's approval of a finding: under the two-person
@@ -184,8 +215,10 @@ func ParseRole(s string) (Role, error) {
 	return Role(s), nil
 }
 
-// Store keeps scans, baselines, findings and the audit log. The embedded
-// implementation is SQLite; a shared one can be PostgreSQL.
+// Store keeps scans, baselines, findings and the audit log, and the web
+// interface's sessions and sign-in failures. The embedded
+// implementation is SQLite (package sqlite); the shared one, for several
+// processes on several machines, is PostgreSQL (package postgres).
 type Store interface {
 	// SaveScan stores a scan with its observation and findings, setting
 	// scan.ID and each finding's ID. A finding whose Fingerprint matches a
@@ -236,7 +269,8 @@ type Store interface {
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// SaveUser adds a user with u.Role or, when one of that name exists,
 	// replaces its password hash (keeping its role and CreatedAt, which it
-	// sets in u), and records which in the audit log with by as the actor.
+	// sets in u) and ends its sessions, and records which in the audit log
+	// with by as the actor.
 	SaveUser(ctx context.Context, u *User, by string) error
 	// SetUserRole gives a user another role, recording it in the audit
 	// log with by as the actor; ErrNotFound when there is none of that name.
@@ -245,9 +279,33 @@ type Store interface {
 	User(ctx context.Context, name string) (*User, error)
 	// Users lists the users by name.
 	Users(ctx context.Context) ([]User, error)
-	// DeleteUser removes a user, recording it in the audit log with by as
-	// the actor; ErrNotFound when there is none of that name.
+	// DeleteUser removes a user and ends its sessions, recording it in the
+	// audit log with by as the actor; ErrNotFound when there is none of
+	// that name.
 	DeleteUser(ctx context.Context, name, by string) error
+	// SaveSession stores a new session, and removes the sessions that
+	// ended (their EndsAt passed) before s.CreatedAt.
+	SaveSession(ctx context.Context, s *Session) error
+	// TouchSession returns the session of key marked seen at now, or
+	// ErrNotFound when there is none or it has ended at now
+	// (Session.Ended), and then it is removed. A store that cannot take
+	// writes returns the session without marking it seen: a full disk
+	// must not sign people out.
+	TouchSession(ctx context.Context, key string, now time.Time) (*Session, error)
+	// DeleteSession ends the session of key; there being none is no error.
+	// (SaveUser with a new password and DeleteUser end the user's sessions
+	// themselves.)
+	DeleteSession(ctx context.Context, key string) error
+	// RecordSignInFailure counts a failed sign-in at `at` under each key
+	// (the web interface's: the client's address, and the user name at
+	// that address), and forgets every failure counted before forget.
+	RecordSignInFailure(ctx context.Context, at, forget time.Time, keys ...string) error
+	// SignInFailures returns the failures counted under each of the keys
+	// at or after since, oldest first; a key without any has none in the
+	// map.
+	SignInFailures(ctx context.Context, since time.Time, keys ...string) (map[string][]time.Time, error)
+	// ClearSignInFailures forgets the failures counted under key.
+	ClearSignInFailures(ctx context.Context, key string) error
 	// Health reports whether the store can take writes now: nil, or why
 	// not (errors.Is ErrStoreFull, ErrStoreLocked, or another error). It
 	// writes nothing, so it is cheap enough for every health check.

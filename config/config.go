@@ -9,6 +9,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,10 +24,15 @@ import (
 
 // Config is a parsed and validated sites.yaml.
 type Config struct {
-	// Database is the SQLite file; a relative path in the file is resolved
-	// against the file's directory. Empty when not set.
+	// Database is the SQLite file, or a PostgreSQL URL (postgres://...); a
+	// relative path in the file is resolved against the file's directory.
+	// Empty when not set.
 	Database string
-	Sites    []Site
+	// DatabasePasswordEnv names the environment variable that holds the
+	// PostgreSQL role's password (default PGPASSWORD); the password never
+	// goes in the file or the URL.
+	DatabasePasswordEnv string
+	Sites               []Site
 	// Alerts are the places findings are delivered to, in file order.
 	Alerts []Alert
 	// Egress is where the crawler's browser may connect: the egress: allow
@@ -48,7 +54,13 @@ type Config struct {
 var configFields = []field[Config]{
 	{
 		key:    "database",
-		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Database, _ = d.str(v, "database", "skimguard.db") },
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Database = d.database(v) },
+	},
+	{
+		key: "database_password_env",
+		decode: func(d *decoder, c *Config, v *yaml.Node) {
+			c.DatabasePasswordEnv = d.envName(v, "database_password_env")
+		},
 	},
 	{
 		key:    "sites",
@@ -87,6 +99,32 @@ func (c *Config) decode(d *decoder, n *yaml.Node) {
 	decodeMap(d, n, "the top level", configFields, c)
 	// Alerts may come before sites in the file.
 	d.checkRoutes(c.Sites)
+}
+
+// isDatabaseURL reports whether a database: value is a PostgreSQL URL, as
+// postgres.IsURL does, rather than a SQLite file's path.
+func isDatabaseURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// database reads database: a SQLite file's path, or a PostgreSQL URL
+// without a password.
+func (d *decoder) database(n *yaml.Node) string {
+	s, _ := d.str(n, "database", "skimguard.db")
+	if !isDatabaseURL(s) {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		d.errorf(n, "database is not a URL that can be read: write postgres://USER@HOST:5432/DATABASE?sslmode=require")
+		return s
+	}
+	if _, has := u.User.Password(); has || u.Query().Has("password") {
+		safe := *u
+		safe.User, safe.RawQuery = url.User(u.User.Username()), ""
+		d.errorf(n, "database %q holds a password: put secrets in environment variables: use database_password_env: NAME (or PGPASSWORD) and set NAME in the environment", safe.String())
+	}
+	return s
 }
 
 // Error is one problem in a configuration file.
@@ -131,7 +169,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg.Path = path
-	if cfg.Database != "" && !filepath.IsAbs(cfg.Database) && cfg.Database != ":memory:" && !strings.HasPrefix(cfg.Database, "file:") {
+	if cfg.Database != "" && !filepath.IsAbs(cfg.Database) && cfg.Database != ":memory:" && !strings.HasPrefix(cfg.Database, "file:") &&
+		!isDatabaseURL(cfg.Database) {
 		cfg.Database = filepath.Join(filepath.Dir(path), cfg.Database)
 	}
 	return cfg, nil

@@ -36,6 +36,19 @@ func TestLoadGood(t *testing.T) {
 	}
 }
 
+func TestLoadPostgres(t *testing.T) {
+	cfg, err := Load("testdata/good/postgres.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "postgres://skimguard@db.example:5432/skimguard?sslmode=require"; cfg.Database != want {
+		t.Errorf("Database = %q, want the URL as written, %q", cfg.Database, want)
+	}
+	if cfg.DatabasePasswordEnv != "SKIMGUARD_DB_PASSWORD" {
+		t.Errorf("DatabasePasswordEnv = %q", cfg.DatabasePasswordEnv)
+	}
+}
+
 func TestLoadFull(t *testing.T) {
 	cfg, err := Load("testdata/good/full.yaml")
 	if err != nil {
@@ -222,8 +235,13 @@ var badFixtures = map[string][]string{
 	"syntax.yaml":   {`syntax.yaml:3: invalid YAML: did not find expected '-' indicator`},
 	"tabs.yaml":     {`tabs.yaml:2: invalid YAML: found character that cannot start any token`},
 	"empty.yaml":    {`empty.yaml:1:1: the file is empty: it needs a sites: list`},
-	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, sites, alerts, egress, approvals), not a list`},
-	"two_docs.yaml": {`two_docs.yaml:6:1: a second YAML document starts here`},
+	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, database_password_env, sites, alerts, egress, approvals), not a list`},
+	"database.yaml": {
+		`database.yaml:1:11: database "postgres://skimguard@db.example:5432/skimguard" holds a password: put secrets in environment variables: use database_password_env: NAME (or PGPASSWORD)`,
+		`database.yaml:2:24: database_password_env "not a name" is not an environment variable name`,
+	},
+	"database_query.yaml": {`database_query.yaml:1:11: database "postgresql://skimguard@db.example/skimguard" holds a password`},
+	"two_docs.yaml":       {`two_docs.yaml:6:1: a second YAML document starts here`},
 	"secrets.yaml": {
 		`secrets.yaml:9:13: "secret" holds a literal secret: put secrets in environment variables: use secret_env: NAME`,
 		`secrets.yaml:11:10: url "https://user:xxxxx@hooks.example/y" holds a password: put secrets in environment variables: use url_env: NAME`,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	skimguard "github.com/skimguard/skimguard"
 )
@@ -20,14 +21,16 @@ type Store struct {
 	scans      []skimguard.Scan
 	findings   []skimguard.Finding
 	deliveries []skimguard.Delivery
-	nextID     int64
+	// failures are the failed sign-ins by key, oldest first.
+	failures map[string][]time.Time
+	nextID   int64
 }
 
 var _ skimguard.Store = (*Store)(nil)
 
 // NewStore serves f's baselines.
 func NewStore(f *File) *Store {
-	s := &Store{baselines: map[[2]string]skimguard.Baseline{}}
+	s := &Store{baselines: map[[2]string]skimguard.Baseline{}, failures: map[string][]time.Time{}}
 	for _, b := range f.Baselines() {
 		s.baselines[[2]string{b.Site, b.Page}] = b
 	}
@@ -205,6 +208,60 @@ func (s *Store) Users(ctx context.Context) ([]skimguard.User, error) { return ni
 
 // DeleteUser refuses: see errReadOnly.
 func (s *Store) DeleteUser(ctx context.Context, name, by string) error { return errReadOnly }
+
+// SaveSession refuses: nobody can sign in without users, which a lock file
+// store does not keep.
+func (s *Store) SaveSession(ctx context.Context, ss *skimguard.Session) error {
+	return errors.New("sessions are not kept without a database: sign in to a serve with a database")
+}
+
+// TouchSession finds none: see SaveSession.
+func (s *Store) TouchSession(ctx context.Context, key string, now time.Time) (*skimguard.Session, error) {
+	return nil, fmt.Errorf("session: sessions are not kept without a database: %w", skimguard.ErrNotFound)
+}
+
+// DeleteSession has nothing to end: see SaveSession.
+func (s *Store) DeleteSession(ctx context.Context, key string) error { return nil }
+
+// RecordSignInFailure counts the failure in memory, for this process.
+func (s *Store) RecordSignInFailure(ctx context.Context, at, forget time.Time, keys ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, ts := range s.failures {
+		if ts = slices.DeleteFunc(ts, func(t time.Time) bool { return t.Before(forget) }); len(ts) == 0 {
+			delete(s.failures, k)
+		} else {
+			s.failures[k] = ts
+		}
+	}
+	for _, k := range keys {
+		s.failures[k] = append(s.failures[k], at)
+	}
+	return nil
+}
+
+// SignInFailures returns this process's failures of the keys since since.
+func (s *Store) SignInFailures(ctx context.Context, since time.Time, keys ...string) (map[string][]time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]time.Time{}
+	for _, k := range keys {
+		for _, t := range s.failures[k] {
+			if !t.Before(since) {
+				out[k] = append(out[k], t)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ClearSignInFailures forgets the failures of key.
+func (s *Store) ClearSignInFailures(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failures, key)
+	return nil
+}
 
 // Health is nil: the store writes nothing, so nothing can stop it.
 func (s *Store) Health(ctx context.Context) error { return nil }

@@ -50,8 +50,8 @@ type Monitor struct {
 	// baseline that could not be stored, retries spent, from several
 	// goroutines at once (the daemon's metrics count them).
 	SaveFailed func(error)
-	// SaveRetry is how long a save that fails because the store is locked
-	// or full is tried again, with backoff, before it is given up and
+	// SaveRetry is how long a save that fails because the store is locked,
+	// full or unavailable is tried again, with backoff, before it is given up and
 	// reported; 0 means DefaultSaveRetry, a negative value one try only.
 	SaveRetry time.Duration
 	// Link, when set, gives the address in the web interface where an
@@ -176,10 +176,11 @@ func (m *Monitor) save(ctx context.Context, scan *skimguard.Scan) error {
 
 // persist runs save, which stores what (a scan, an alert delivery, a
 // baseline), even when ctx was cancelled. While it fails because the store
-// is locked or full and retry is true, it is tried again after 1 s, then
-// twice as long each time up to 15 s, until SaveRetry has passed; once ctx
-// is done (a stopping daemon) no further try is made. A save that fails
-// for good is logged at error level, told to SaveFailed and returned.
+// is locked, full or unavailable (a database server restarting) and retry
+// is true, it is tried again after 1 s, then twice as long each time up to
+// 15 s, until SaveRetry has passed; once ctx is done (a stopping daemon)
+// no further try is made. A save that fails for good is logged at error
+// level, told to SaveFailed and returned.
 func (m *Monitor) persist(ctx context.Context, log *slog.Logger, what string, retry bool, save func(context.Context) error) error {
 	bound := m.SaveRetry
 	if bound == 0 {
@@ -197,7 +198,7 @@ func (m *Monitor) persist(ctx context.Context, log *slog.Logger, what string, re
 		if err == nil {
 			return nil
 		}
-		passing := errors.Is(err, skimguard.ErrStoreLocked) || errors.Is(err, skimguard.ErrStoreFull)
+		passing := errors.Is(err, skimguard.ErrStoreLocked) || errors.Is(err, skimguard.ErrStoreFull) || errors.Is(err, skimguard.ErrStoreUnavailable)
 		left := bound - time.Since(start)
 		if passing && left > 0 && ctx.Err() == nil {
 			wait = min(wait, left)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/obspack"
 )
 
 // Baseline returns the latest approved version of a page's baseline with all
@@ -127,14 +128,14 @@ func saveBaseline(ctx context.Context, tx *sql.Tx, b *skimguard.Baseline) error 
 		return err
 	}
 
-	var srcs []source
+	var srcs []obspack.Source
 	have := map[string]bool{}
 	for _, it := range b.Items {
 		if it.Source != "" {
-			h := hashText(it.Source)
+			h := obspack.Hash(it.Source)
 			if !have[h] {
 				have[h] = true
-				srcs = append(srcs, source{h, it.Source})
+				srcs = append(srcs, obspack.Source{SHA256: h, Text: it.Source})
 			}
 		}
 	}
@@ -159,7 +160,7 @@ func saveBaseline(ctx context.Context, tx *sql.Tx, b *skimguard.Baseline) error 
 		}
 		var src any
 		if it.Source != "" {
-			src = hashText(it.Source)
+			src = obspack.Hash(it.Source)
 		}
 		_, err = insert.ExecContext(ctx, id, i, string(it.Type), it.Key, it.Subject, it.Origin, string(values),
 			it.Optional, string(attrs), src, it.SHA256, it.SRI, nullTime(it.FirstSeen), it.ApprovedBy, it.Reason,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/storetest"
 )
 
 // BenchmarkSaveScan saves scans of a checkout page with 200 external scripts
@@ -14,22 +15,22 @@ import (
 func BenchmarkSaveScan(b *testing.B) {
 	db, _ := openTest(b)
 	ctx := b.Context()
-	base := observation("shop", "checkout", t0, 200, 0, "")
-	mustSaveScan(b, db, &skimguard.Scan{Site: "shop", Page: "checkout", StartedAt: t0, Observation: base})
+	base := storetest.Observation("shop", "checkout", storetest.T0, 200, 0, "")
+	storetest.MustSaveScan(b, db, &skimguard.Scan{Site: "shop", Page: "checkout", StartedAt: storetest.T0, Observation: base})
 	var size int
 	for _, s := range base.Scripts {
 		size += len(s.Source)
 	}
 	for i := 0; b.Loop(); i++ {
-		at := t0.Add(time.Duration(i+1) * time.Minute)
+		at := storetest.T0.Add(time.Duration(i+1) * time.Minute)
 		o := *base
 		o.StartedAt = at
 		o.Scripts = append([]skimguard.Script(nil), base.Scripts...)
 		for j := range 2 {
 			o.Scripts[j].Source += fmt.Sprint("// build ", i)
 		}
-		s := scanOf("shop", "checkout", at,
-			finding("", "", "steady-1"), finding("", "", "steady-2"), finding("", "", fmt.Sprint("new-", i)))
+		s := storetest.ScanOf("shop", "checkout", at,
+			storetest.Finding("", "", "steady-1"), storetest.Finding("", "", "steady-2"), storetest.Finding("", "", fmt.Sprint("new-", i)))
 		s.Observation = &o
 		if err := db.SaveScan(ctx, s); err != nil {
 			b.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/storetest"
 )
 
 // helperEnv makes the test binary, run again by a test, act as a helper
@@ -136,8 +137,8 @@ func wantSays(t *testing.T, err, target error, path string, says ...string) {
 func TestStorageFailuresSayWhatToDo(t *testing.T) {
 	t.Run("a full disk names the file, says to free space, and the save succeeds once there is room", func(t *testing.T) {
 		db, path, free := onFullDisk(t)
-		scan := scanOf("shop", "checkout", t0.Add(time.Hour), finding("shop", "checkout", "x"))
-		scan.Observation = observation("shop", "checkout", t0.Add(time.Hour), 20, 0, "")
+		scan := storetest.ScanOf("shop", "checkout", storetest.T0.Add(time.Hour), storetest.Finding("shop", "checkout", "x"))
+		scan.Observation = storetest.Observation("shop", "checkout", storetest.T0.Add(time.Hour), 20, 0, "")
 		before := count(t, db, "SELECT count(*) FROM scans")
 
 		err := db.SaveScan(t.Context(), scan)
@@ -170,8 +171,30 @@ func TestStorageFailuresSayWhatToDo(t *testing.T) {
 			t.Fatalf("Open of a read-only database (reading still works): %v", err)
 		}
 		defer db.Close()
-		err = db.SaveBaseline(t.Context(), baselineOf("shop", "checkout", "b"))
+		err = db.SaveBaseline(t.Context(), storetest.BaselineOf("shop", "checkout", "b"))
 		wantSays(t, err, ErrReadOnly, path, "cannot be written", "writable by the user skimguard runs as")
+	})
+
+	t.Run("a database that cannot be written still knows its sessions", func(t *testing.T) {
+		path := populated(t)
+		db, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &skimguard.Session{Key: "k", User: "alice", CreatedAt: storetest.T0, SeenAt: storetest.T0, Idle: time.Hour, EndsAt: storetest.T0.Add(24 * time.Hour)}
+		if err := db.SaveSession(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		makeReadOnly(t, path)
+		if db, err = Open(t.Context(), path); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		got, err := db.TouchSession(t.Context(), "k", storetest.T0.Add(time.Minute))
+		if err != nil || got.User != "alice" || !got.SeenAt.Equal(storetest.T0) {
+			t.Fatalf("TouchSession on a read-only database = %+v, %v; want alice's session, not marked seen", got, err)
+		}
 	})
 
 	t.Run("a disk I/O error at open says which file and what to check", func(t *testing.T) {

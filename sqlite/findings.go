@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -238,7 +237,7 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 			if err != nil {
 				return fmt.Errorf("load baseline of %s/%s: %w", k.site, k.page, err)
 			}
-			pres := approvedBy(byPage[k], res)
+			pres := res.Confirming(byPage[k])
 			nb, err := apply(cur, byPage[k], pres)
 			if err != nil {
 				return fmt.Errorf("apply approvals to %s/%s: %w", k.site, k.page, err)
@@ -268,29 +267,6 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 		}
 		return nil
 	})
-}
-
-// approvedBy is the approval a page's new baseline version records: res,
-// or, when some of its findings were confirmed by res.By under the
-// two-person rule, both reviewers, the first with their justification.
-func approvedBy(fs []skimguard.Finding, res skimguard.Resolution) skimguard.Resolution {
-	var by, reasons []string
-	for _, f := range fs {
-		if a := f.FirstApproval; a != nil && res.Approvals.SecondReviewer(f.Severity) {
-			if !slices.Contains(by, a.By) {
-				by = append(by, a.By)
-			}
-			if !slices.Contains(reasons, a.Reason) {
-				reasons = append(reasons, a.Reason)
-			}
-		}
-	}
-	if len(by) == 0 {
-		return res
-	}
-	res.By = strings.Join(by, ", ") + " and " + res.By
-	res.Reason = strings.Join(reasons, "; ") + " (confirmed: " + res.Reason + ")"
-	return res
 }
 
 func queryFindingsStmt(ctx context.Context, stmt *sql.Stmt, args ...any) ([]skimguard.Finding, error) {

@@ -6,17 +6,11 @@ import (
 	"time"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/storetest"
 )
 
 func TestHealth(t *testing.T) {
 	short := options{busyTimeout: 100 * time.Millisecond, maxConns: 2}
-
-	t.Run("a database that takes writes is healthy", func(t *testing.T) {
-		db, _ := openTest(t)
-		if err := db.Health(t.Context()); err != nil {
-			t.Fatalf("Health = %v", err)
-		}
-	})
 
 	t.Run("a write lock held elsewhere makes it unhealthy until it is let go", func(t *testing.T) {
 		path := populated(t)
@@ -50,7 +44,7 @@ func TestHealth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SaveScan(t.Context(), scanOf("shop", "checkout", t0)); !errors.Is(err, ErrLocked) {
+		if err := db.SaveScan(t.Context(), storetest.ScanOf("shop", "checkout", storetest.T0)); !errors.Is(err, ErrLocked) {
 			t.Fatalf("SaveScan = %v, want ErrLocked", err)
 		}
 		tx.Rollback()
@@ -66,8 +60,8 @@ func TestHealth(t *testing.T) {
 		if err := db.Health(t.Context()); err != nil {
 			t.Fatalf("Health before any write = %v", err)
 		}
-		scan := scanOf("shop", "checkout", t0.Add(time.Hour), finding("shop", "checkout", "x"))
-		scan.Observation = observation("shop", "checkout", t0.Add(time.Hour), 20, 0, "")
+		scan := storetest.ScanOf("shop", "checkout", storetest.T0.Add(time.Hour), storetest.Finding("shop", "checkout", "x"))
+		scan.Observation = storetest.Observation("shop", "checkout", storetest.T0.Add(time.Hour), 20, 0, "")
 		if err := db.SaveScan(t.Context(), scan); !errors.Is(err, ErrFull) {
 			t.Fatalf("SaveScan = %v, want ErrFull", err)
 		}
@@ -101,16 +95,5 @@ func TestHealth(t *testing.T) {
 		}
 		defer db.Close()
 		wantSays(t, db.Health(t.Context()), ErrReadOnly, path, "cannot be written", "writable by the user skimguard runs as")
-	})
-
-	t.Run("a write refused for a reason of its own says nothing about the file", func(t *testing.T) {
-		db, _ := openTest(t)
-		err := db.ResolveFindings(t.Context(), []int64{42}, skimguard.Resolution{Status: skimguard.StatusRejected, By: "alice", Reason: "x"}, nil)
-		if !errors.Is(err, skimguard.ErrNotFound) {
-			t.Fatalf("ResolveFindings of no finding = %v, want ErrNotFound", err)
-		}
-		if err := db.Health(t.Context()); err != nil {
-			t.Fatalf("Health = %v", err)
-		}
 	})
 }

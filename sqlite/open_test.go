@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/storetest"
 )
 
 func TestOpen(t *testing.T) {
@@ -44,7 +45,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustSaveBaseline(t, db, baselineOf("shop", "checkout", "a"))
+		storetest.MustSaveBaseline(t, db, storetest.BaselineOf("shop", "checkout", "a"))
 		var applied string
 		if err := db.sql.QueryRow("SELECT group_concat(version || '@' || applied_at) FROM schema_migrations").Scan(&applied); err != nil {
 			t.Fatal(err)
@@ -72,7 +73,7 @@ func TestOpen(t *testing.T) {
 	t.Run("a database made before the users table gets it and keeps its data", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "skimguard.db")
 		old := openAt(t, path, 2)
-		mustSaveBaseline(t, old, baselineOf("shop", "checkout", "a"))
+		storetest.MustSaveBaseline(t, old, storetest.BaselineOf("shop", "checkout", "a"))
 		if n := count(t, old, "SELECT count(*) FROM sqlite_schema WHERE name = 'users'"); n != 0 {
 			t.Fatalf("the database at migration 2 already has a users table")
 		}
@@ -102,7 +103,7 @@ func TestOpen(t *testing.T) {
 	t.Run("users from before roles become admins, so that nobody is locked out", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "skimguard.db")
 		old := openAt(t, path, 3)
-		created := t0.Add(-time.Hour)
+		created := storetest.T0.Add(-time.Hour)
 		if _, err := old.sql.ExecContext(t.Context(), "INSERT INTO users (name, password_hash, created_at, updated_at) VALUES ('alice', X'2432', ?, ?)",
 			timeText(created), timeText(created)); err != nil {
 			t.Fatal(err)
@@ -127,8 +128,8 @@ func TestOpen(t *testing.T) {
 	t.Run("findings from before the two-person rule have no first approval", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "skimguard.db")
 		old := openAt(t, path, 4)
-		mustSaveBaseline(t, old, baselineOf("shop", "checkout", "a"))
-		mustSaveScan(t, old, scanOf("shop", "checkout", t0, finding("", "", "x")))
+		storetest.MustSaveBaseline(t, old, storetest.BaselineOf("shop", "checkout", "a"))
+		storetest.MustSaveScan(t, old, storetest.ScanOf("shop", "checkout", storetest.T0, storetest.Finding("", "", "x")))
 		if err := old.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func TestOpen(t *testing.T) {
 			t.Fatalf("Open of a database at migration 4: %v", err)
 		}
 		defer db.Close()
-		fs := mustFindings(t, db, skimguard.FindingFilter{})
+		fs := storetest.MustFindings(t, db, skimguard.FindingFilter{})
 		if len(fs) != 1 || fs[0].Status != skimguard.StatusOpen || fs[0].FirstApproval != nil {
 			t.Fatalf("findings after the migration: %+v", fs)
 		}
@@ -161,7 +162,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustSaveBaseline(t, db, baselineOf("shop", "checkout", "a"))
+		storetest.MustSaveBaseline(t, db, storetest.BaselineOf("shop", "checkout", "a"))
 		db.Close()
 		if st, err := os.Stat(path); err != nil || st.Size() == 0 {
 			t.Errorf("database not at %s: %v", path, err)
@@ -251,8 +252,8 @@ func populated(t *testing.T) string {
 	for i := 0; i < 200; i++ {
 		keys = append(keys, fmt.Sprintf("script-%03d", i))
 	}
-	mustSaveBaseline(t, db, baselineOf("shop", "checkout", keys...))
-	mustSaveScan(t, db, scanOf("shop", "checkout", t0, finding("shop", "checkout", "x")))
+	storetest.MustSaveBaseline(t, db, storetest.BaselineOf("shop", "checkout", keys...))
+	storetest.MustSaveScan(t, db, storetest.ScanOf("shop", "checkout", storetest.T0, storetest.Finding("shop", "checkout", "x")))
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -376,12 +377,12 @@ func TestLocked(t *testing.T) {
 		}
 		defer db.Close()
 		hold(t, path)
-		err = db.SaveScan(guard(t), scanOf("shop", "checkout", t0))
+		err = db.SaveScan(guard(t), storetest.ScanOf("shop", "checkout", storetest.T0))
 		wantLocked(t, path, err)
 		if !strings.Contains(err.Error(), "save scan of shop/checkout") {
 			t.Errorf("err = %v, want it to say what failed", err)
 		}
-		err = db.SaveBaseline(guard(t), baselineOf("shop", "checkout", "a"))
+		err = db.SaveBaseline(guard(t), storetest.BaselineOf("shop", "checkout", "a"))
 		wantLocked(t, path, err)
 	})
 
@@ -420,9 +421,9 @@ func TestLocked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantLocked(t, path, db.SaveScan(guard(t), scanOf("shop", "checkout", t0)))
+		wantLocked(t, path, db.SaveScan(guard(t), storetest.ScanOf("shop", "checkout", storetest.T0)))
 		tx.Rollback()
-		if err := db.SaveScan(guard(t), scanOf("shop", "checkout", t0)); err != nil {
+		if err := db.SaveScan(guard(t), storetest.ScanOf("shop", "checkout", storetest.T0)); err != nil {
 			t.Errorf("SaveScan after the lock was released: %v", err)
 		}
 	})

@@ -11,6 +11,9 @@ import (
 	"github.com/skimguard/skimguard"
 )
 
+// t0 is the reports' clock: a fixed time, so that spans compare exactly.
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
 func report(typ skimguard.ReportType, subject, hash string, at time.Time, ua string) skimguard.ShopperReport {
 	return skimguard.ShopperReport{Site: "shop", Page: "checkout", Type: typ, Subject: subject, Hash: hash,
 		Count: 1, FirstSeen: at, LastSeen: at, UserAgents: []string{ua}}

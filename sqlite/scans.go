@@ -1,20 +1,16 @@
 package sqlite
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/internal/obspack"
 )
 
 // SaveScan stores a scan with its observation and findings in one
@@ -43,7 +39,7 @@ func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 		at = time.Now()
 	}
 	// Hashing and compressing happen before the write lock is taken.
-	obs, err := encodeObservation(scan.Observation)
+	obs, err := obspack.Pack(scan.Observation)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -55,13 +51,13 @@ func (db *DB) SaveScan(ctx context.Context, scan *skimguard.Scan) error {
 		if err := upsertPage(ctx, tx, scan.Site, scan.Page, scan.URL); err != nil {
 			return err
 		}
-		if err := putSources(ctx, tx, obs.sources); err != nil {
+		if err := putSources(ctx, tx, obs.Sources); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO scans (site, page, url, started_at, duration_ns, status, error,
 			baseline_version, script_sources, observation_gz, screenshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			scan.Site, scan.Page, scan.URL, timeText(at), int64(scan.Duration), string(scan.Status), scan.Error,
-			scan.BaselineVersion, obs.scriptSources, obs.gz, obs.screenshot)
+			scan.BaselineVersion, nullText(obs.ScriptSources), obs.GZ, obs.Screenshot)
 		if err != nil {
 			return fmt.Errorf("insert scan: %w", err)
 		}
@@ -276,59 +272,6 @@ func scanScans(rows *sql.Rows) ([]skimguard.Scan, error) {
 	return scans, rows.Err()
 }
 
-// encodedObservation is an Observation as the scans table holds it.
-type encodedObservation struct {
-	gz            []byte // nil when there was no observation
-	scriptSources any    // JSON array of source hashes, or nil
-	screenshot    []byte
-	sources       []source
-}
-
-type source struct{ sha256, text string }
-
-// encodeObservation compresses o's JSON with script texts moved out to the
-// sources table, keyed by their SHA-256.
-func encodeObservation(o *skimguard.Observation) (encodedObservation, error) {
-	var e encodedObservation
-	if o == nil {
-		return e, nil
-	}
-	stripped := *o
-	stripped.Scripts = make([]skimguard.Script, len(o.Scripts))
-	hashes := make([]string, len(o.Scripts))
-	have := map[string]bool{}
-	for i, s := range o.Scripts {
-		if s.Source != "" {
-			h := hashText(s.Source)
-			hashes[i] = h
-			if !have[h] {
-				have[h] = true
-				e.sources = append(e.sources, source{h, s.Source})
-			}
-			s.Source = ""
-		}
-		stripped.Scripts[i] = s
-	}
-	js, err := json.Marshal(&stripped)
-	if err != nil {
-		return e, fmt.Errorf("encode observation: %w", err)
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(js); err != nil {
-		return e, fmt.Errorf("compress observation: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return e, fmt.Errorf("compress observation: %w", err)
-	}
-	e.gz = buf.Bytes()
-	e.scriptSources = jsonText(hashes)
-	if len(o.Screenshot) > 0 {
-		e.screenshot = o.Screenshot
-	}
-	return e, nil
-}
-
 // Screenshot returns the PNG the scan took.
 func (db *DB) Screenshot(ctx context.Context, scanID int64) ([]byte, error) {
 	var shot []byte
@@ -348,55 +291,29 @@ func (db *DB) Screenshot(ctx context.Context, scanID int64) ([]byte, error) {
 // and screenshot included; nil when the scan had none.
 func loadObservation(ctx context.Context, tx *sql.Tx, scanID int64) (*skimguard.Observation, error) {
 	var gz, shot []byte
-	var hashesJSON sql.NullString
+	var hashes sql.NullString
 	err := tx.QueryRowContext(ctx, "SELECT observation_gz, script_sources, screenshot FROM scans WHERE id = ?", scanID).
-		Scan(&gz, &hashesJSON, &shot)
+		Scan(&gz, &hashes, &shot)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("scan %d: %w", scanID, skimguard.ErrNotFound)
 	}
 	if err != nil || gz == nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		return nil, fmt.Errorf("decompress observation: %w", err)
-	}
-	js, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("decompress observation: %w", err)
-	}
-	o := new(skimguard.Observation)
-	if err := json.Unmarshal(js, o); err != nil {
-		return nil, fmt.Errorf("decode observation: %w", err)
-	}
-	var hashes []string
-	if hashesJSON.Valid {
-		if err := json.Unmarshal([]byte(hashesJSON.String), &hashes); err != nil {
-			return nil, fmt.Errorf("decode script text hashes: %w", err)
-		}
-	}
-	if len(hashes) != len(o.Scripts) {
-		return nil, fmt.Errorf("%d script texts recorded for %d scripts", len(hashes), len(o.Scripts))
-	}
 	get, err := tx.PrepareContext(ctx, "SELECT source FROM sources WHERE sha256 = ?")
 	if err != nil {
 		return nil, err
 	}
 	defer get.Close()
-	for i, h := range hashes {
-		if h == "" {
-			continue
-		}
-		if err := get.QueryRowContext(ctx, h).Scan(&o.Scripts[i].Source); err != nil {
-			return nil, fmt.Errorf("script text %s: %w", h, err)
-		}
-	}
-	o.Screenshot = shot
-	return o, nil
+	return obspack.Unpack(gz, hashes.String, shot, func(h string) (string, error) {
+		var text string
+		err := get.QueryRowContext(ctx, h).Scan(&text)
+		return text, err
+	})
 }
 
 // putSources stores the script texts the sources table lacks.
-func putSources(ctx context.Context, tx *sql.Tx, srcs []source) error {
+func putSources(ctx context.Context, tx *sql.Tx, srcs []obspack.Source) error {
 	if len(srcs) == 0 {
 		return nil
 	}
@@ -413,14 +330,14 @@ func putSources(ctx context.Context, tx *sql.Tx, srcs []source) error {
 	for _, s := range srcs {
 		// Asking first spares binding a text the table already has.
 		var one int
-		err := has.QueryRowContext(ctx, s.sha256).Scan(&one)
+		err := has.QueryRowContext(ctx, s.SHA256).Scan(&one)
 		if err == nil {
 			continue
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("look up script text: %w", err)
 		}
-		if _, err := put.ExecContext(ctx, s.sha256, s.text); err != nil {
+		if _, err := put.ExecContext(ctx, s.SHA256, s.Text); err != nil {
 			return fmt.Errorf("store script text: %w", err)
 		}
 	}
@@ -437,9 +354,12 @@ func upsertPage(ctx context.Context, tx *sql.Tx, site, page, url string) error {
 	return nil
 }
 
-func hashText(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
+// nullText stores "" as NULL.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // jsonText is the JSON of v, for values that cannot fail to encode.

@@ -11,9 +11,10 @@ import (
 )
 
 // SaveUser adds u with u.Role or, when a user of that name exists, replaces
-// its password hash, keeping its role and CreatedAt; either way it records
-// "user.added" (with the role) or "user.password_changed" in the audit log
-// with by as the actor, naming the user but never the hash. A new user's
+// its password hash, keeping its role and CreatedAt, and ends its sessions;
+// either way it records "user.added" (with the role) or
+// "user.password_changed" in the audit log with by as the actor, naming the
+// user but never the hash. A new user's
 // CreatedAt is u.CreatedAt, or now when zero. On success u.Role and
 // u.CreatedAt are the stored ones.
 func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error {
@@ -59,6 +60,9 @@ func (db *DB) SaveUser(ctx context.Context, u *skimguard.User, by string) error 
 				u.PasswordHash, timeText(now), u.Name)
 			if err != nil {
 				return fmt.Errorf("update password hash: %w", err)
+			}
+			if err := endSessions(ctx, tx, u.Name); err != nil {
+				return err
 			}
 		}
 		return audit(ctx, tx, skimguard.AuditEntry{At: now, Actor: by, Action: action, Detail: detail})
@@ -139,9 +143,9 @@ func (db *DB) Users(ctx context.Context) ([]skimguard.User, error) {
 	return us, nil
 }
 
-// DeleteUser removes the user of that name and records "user.removed" in the
-// audit log with by as the actor; an error wrapping skimguard.ErrNotFound
-// when there is none, and then nothing is recorded.
+// DeleteUser removes the user of that name, ends its sessions, and records
+// "user.removed" in the audit log with by as the actor; an error wrapping
+// skimguard.ErrNotFound when there is none, and then nothing is recorded.
 func (db *DB) DeleteUser(ctx context.Context, name, by string) error {
 	found := false
 	err := db.write(ctx, fmt.Sprintf("remove user %q", name), func(tx *sql.Tx) error {
@@ -154,6 +158,9 @@ func (db *DB) DeleteUser(ctx context.Context, name, by string) error {
 			return err
 		}
 		found = true
+		if err := endSessions(ctx, tx, name); err != nil {
+			return err
+		}
 		return audit(ctx, tx, skimguard.AuditEntry{Actor: by, Action: "user.removed", Detail: userDetail(name)})
 	})
 	if err != nil {

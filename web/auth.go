@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -69,80 +68,30 @@ func identityOf(r *http.Request) identity {
 	return id
 }
 
-// session is one signed-in browser.
-type session struct {
-	user string
-	// hash is a digest of the user's password hash at sign-in: the session
-	// ends when the user is removed or given a new password.
-	hash    string
-	csrf    string
-	created time.Time
-	seen    time.Time
-}
-
-// sessions keeps sessions in memory, keyed by the SHA-256 of their cookie
-// value so that the map never holds a usable token. They end when the
-// daemon restarts; people sign in again.
-type sessions struct {
-	mu   sync.Mutex
-	byID map[string]*session
-}
-
-func newSessions() *sessions {
-	return &sessions{byID: map[string]*session{}}
-}
-
 func randomToken() string {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand panics rather than return short)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// tokenKey is what the store keeps of a session's cookie value: its
+// digest, which signs nobody in.
 func tokenKey(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
 }
 
-// create starts a session for user and returns its cookie value.
-func (s *sessions) create(user, hash string, now time.Time) (string, *session) {
+// startSession starts a session for user, whose password hash has digest,
+// and returns its cookie value. The session lives in the store, so that
+// every serve behind one address knows it and a restart keeps it.
+func (s *Server) startSession(ctx context.Context, user, digest string, now time.Time) (string, error) {
 	token := randomToken()
-	ss := &session{user: user, hash: hash, csrf: randomToken(), created: now, seen: now}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, old := range s.byID {
-		if expired(old, now) {
-			delete(s.byID, k)
-		}
+	ss := skimguard.Session{Key: tokenKey(token), User: user, PasswordDigest: digest, CSRF: randomToken(),
+		CreatedAt: now, SeenAt: now, Idle: SessionIdle, EndsAt: now.Add(SessionMax)}
+	if err := s.store.SaveSession(ctx, &ss); err != nil {
+		return "", err
 	}
-	s.byID[tokenKey(token)] = ss
-	return token, ss
-}
-
-func expired(ss *session, now time.Time) bool {
-	return now.Sub(ss.seen) > SessionIdle || now.Sub(ss.created) > SessionMax
-}
-
-// get returns the live session of a cookie value and marks it seen.
-func (s *sessions) get(token string, now time.Time) (session, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := tokenKey(token)
-	ss, ok := s.byID[k]
-	if !ok {
-		return session{}, false
-	}
-	if expired(ss, now) {
-		delete(s.byID, k)
-		return session{}, false
-	}
-	ss.seen = now
-	return *ss, true
-}
-
-func (s *sessions) end(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.byID, tokenKey(token))
+	return token, nil
 }
 
 // dummyHash is compared against when a user does not exist, so that a
@@ -174,16 +123,18 @@ func hashDigest(h []byte) string {
 // current returns a session's user's role, and false when the user no
 // longer exists with the password it signed in with. The users live in the
 // store, where `skimguard user` changes them from another process, so this
-// is read at every request: a new role applies at once.
-func (s *Server) current(ctx context.Context, ss session) (skimguard.Role, bool) {
-	u, err := s.store.User(ctx, ss.user)
+// is read at every request: a new role applies at once. (The store ends
+// the sessions of a user it removes or gives a new password; the digest
+// also ends one that started while that happened.)
+func (s *Server) current(ctx context.Context, ss *skimguard.Session) (skimguard.Role, bool) {
+	u, err := s.store.User(ctx, ss.User)
 	if err != nil {
 		if !errors.Is(err, skimguard.ErrNotFound) {
 			s.opts.Logger.Error("session not checked: the store does not answer", "err", err)
 		}
 		return "", false
 	}
-	if subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.hash)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(hashDigest(u.PasswordHash)), []byte(ss.PasswordDigest)) != 1 {
 		return "", false
 	}
 	return u.Role, true
@@ -236,18 +187,23 @@ func (s *Server) authenticate(r *http.Request) (identity, bool) {
 	if err != nil || c.Value == "" {
 		return identity{}, false
 	}
-	ss, ok := s.sessions.get(c.Value, s.now())
-	if !ok {
-		return identity{}, false
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	role, ok := s.current(ctx, ss)
-	if !ok {
-		s.sessions.end(c.Value)
+	ss, err := s.store.TouchSession(ctx, tokenKey(c.Value), s.now())
+	if err != nil {
+		if !errors.Is(err, skimguard.ErrNotFound) {
+			s.opts.Logger.Error("session not checked: the store does not answer", "err", err)
+		}
 		return identity{}, false
 	}
-	return identity{user: ss.user, role: role, csrf: ss.csrf}, true
+	role, ok := s.current(ctx, ss)
+	if !ok {
+		if err := s.store.DeleteSession(ctx, ss.Key); err != nil {
+			s.opts.Logger.Error("session of a removed user or an old password not ended", "err", err)
+		}
+		return identity{}, false
+	}
+	return identity{user: ss.User, role: role, csrf: ss.CSRF}, true
 }
 
 // safeMethod reports whether a request's method cannot change state.

@@ -73,6 +73,8 @@ func observation(src string, leak bool) *skimguard.Observation {
 type fixture struct {
 	store skimguard.Store
 	srv   *httptest.Server
+	// opts are the server's options.
+	opts  Options
 	logs  *bytes.Buffer
 	clock *clock
 	// twoPerson turns the two-person rule on.
@@ -171,9 +173,26 @@ func newFixture(t *testing.T, options ...func(*Options)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.opts = o
 	f.srv = httptest.NewServer(s)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// another starts another server on the fixture's store, as a second serve
+// behind the same address, or the same serve after a restart, would be,
+// and returns its address.
+func (f *fixture) another(t *testing.T) string {
+	t.Helper()
+	o := f.opts
+	o.Logger = slog.New(slog.DiscardHandler)
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // addUser adds a user with the password and role.

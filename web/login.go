@@ -1,13 +1,13 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -52,22 +52,29 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	addr, typed := s.clientAddr(r), truncate(name, maxTypedName)
-	if wait, why := s.throttle.wait(now, addr, name); wait > 0 {
+	ctx, cancel := timeout(r)
+	defer cancel()
+	wait, why, err := s.throttle.wait(ctx, now, addr, name)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	if wait > 0 {
 		s.opts.Logger.Warn("sign-in refused: too many failures", "user", typed, "addr", addr, "wait", wait)
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		s.showLogin(w, r, http.StatusTooManyRequests, next, name, fmt.Sprintf("%s Try again in %s.", why, waitText(secs)))
 		return
 	}
-	ctx, cancel := timeout(r)
-	defer cancel()
 	hash, err := s.checkPassword(ctx, name, password)
 	if err != nil {
 		s.failErr(w, r, err)
 		return
 	}
 	if hash == "" {
-		s.throttle.failed(now, addr, name)
+		if err := s.throttle.failed(ctx, now, addr, name); err != nil {
+			s.opts.Logger.Error("failed sign-in not counted", "err", err)
+		}
 		s.opts.Logger.Warn("sign-in failed", "user", typed, "addr", addr)
 		// The name as typed, cut short: it is whatever a guesser sent.
 		err := s.store.AppendAudit(ctx, skimguard.AuditEntry{At: now, Actor: addr, Action: "signin.failed",
@@ -78,8 +85,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusUnauthorized, next, name, "Wrong user name or password.")
 		return
 	}
-	s.throttle.succeeded(addr, name)
-	token, _ := s.sessions.create(name, hash, now)
+	if err := s.throttle.succeeded(ctx, addr, name); err != nil {
+		s.opts.Logger.Error("failed sign-ins of a user who signed in not forgotten", "err", err)
+	}
+	token, err := s.startSession(ctx, name, hash, now)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	s.setCookie(w, s.sessionCookie(), token, SessionMax)
 	s.setCookie(w, s.loginCookie(), "", -1)
 	s.opts.Logger.Info("signed in", "user", name, "addr", addr)
@@ -88,7 +101,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(s.sessionCookie()); err == nil {
-		s.sessions.end(c.Value)
+		ctx, cancel := timeout(r)
+		defer cancel()
+		if err := s.store.DeleteSession(ctx, tokenKey(c.Value)); err != nil {
+			s.failErr(w, r, err)
+			return
+		}
 	}
 	s.setCookie(w, s.sessionCookie(), "", -1)
 	s.opts.Logger.Info("signed out", "user", identityOf(r).user)
@@ -129,83 +147,54 @@ const (
 	firstDelay    = time.Second
 	maxDelay      = time.Minute
 	maxFailures   = 10
-	// maxTracked is how many keys the throttle holds before it drops the
-	// expired ones.
-	maxTracked = 10000
 )
 
-// throttle remembers recent failed sign-ins, in memory: a restart forgets
-// them, as it forgets sessions.
-type throttle struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
+// throttle counts failed sign-ins in the store, so that every serve
+// behind one address counts them together and a restart forgets none.
+type throttle struct{ store skimguard.Store }
 
-func newThrottle() *throttle { return &throttle{failures: map[string][]time.Time{}} }
-
-func addrKey(addr string) string       { return "addr\x00" + addr }
-func userKey(addr, name string) string { return "user\x00" + addr + "\x00" + name }
+// The keys failures are counted under: digests, so that the store keeps
+// neither the addresses nor the names typed (a password typed into the
+// name field, say).
+func addrKey(addr string) string       { return tokenKey("addr\x00" + addr) }
+func userKey(addr, name string) string { return tokenKey("user\x00" + addr + "\x00" + name) }
 
 // wait returns how long a sign-in as name from addr must wait, 0 when it
 // may go ahead, and why.
-func (t *throttle) wait(now time.Time, addr, name string) (time.Duration, string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if fs := t.recent(userKey(addr, name), now); len(fs) >= maxFailures {
-		return fs[0].Add(failureWindow).Sub(now), "Too many failed sign-ins for this user from your address."
+func (t throttle) wait(ctx context.Context, now time.Time, addr, name string) (time.Duration, string, error) {
+	uk, ak := userKey(addr, name), addrKey(addr)
+	recent, err := t.store.SignInFailures(ctx, now.Add(-failureWindow), uk, ak)
+	if err != nil {
+		return 0, "", err
 	}
-	fs := t.recent(addrKey(addr), now)
+	if fs := recent[uk]; len(fs) >= maxFailures {
+		return fs[0].Add(failureWindow).Sub(now), "Too many failed sign-ins for this user from your address.", nil
+	}
+	fs := recent[ak]
 	if len(fs) < freeFailures {
-		return 0, ""
+		return 0, "", nil
 	}
 	delay := maxDelay
 	if n := len(fs) - freeFailures; n < 8 {
 		delay = min(firstDelay<<n, maxDelay)
 	}
 	if w := fs[len(fs)-1].Add(delay).Sub(now); w > 0 {
-		return w, "Too many failed sign-ins from your address."
+		return w, "Too many failed sign-ins from your address.", nil
 	}
-	return 0, ""
+	return 0, "", nil
 }
 
-// recent returns the failures of key within the window, forgetting older
-// ones. The caller holds t.mu.
-func (t *throttle) recent(key string, now time.Time) []time.Time {
-	ts := t.failures[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > failureWindow {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(t.failures, key)
-		return nil
-	}
-	t.failures[key] = ts
-	return ts
-}
-
-// failed counts a failed sign-in as name from addr.
-func (t *throttle) failed(now time.Time, addr, name string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.failures) > maxTracked {
-		for k := range t.failures {
-			t.recent(k, now)
-		}
-	}
-	for _, k := range []string{addrKey(addr), userKey(addr, name)} {
-		t.failures[k] = append(t.recent(k, now), now)
-	}
+// failed counts a failed sign-in as name from addr, and lets the store
+// forget failures too old to count.
+func (t throttle) failed(ctx context.Context, now time.Time, addr, name string) error {
+	return t.store.RecordSignInFailure(ctx, now, now.Add(-failureWindow), addrKey(addr), userKey(addr, name))
 }
 
 // succeeded forgets the user's failures at addr: the person got the
 // password right in the end. The address's failures stay, or a guesser
 // with an account of their own could clear them between guesses.
-func (t *throttle) succeeded(addr, name string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, userKey(addr, name))
+func (t throttle) succeeded(ctx context.Context, addr, name string) error {
+	return t.store.ClearSignInFailures(ctx, userKey(addr, name))
 }
 
 // clientAddr is the address a request came from, for throttling and the

@@ -81,8 +81,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	store    skimguard.Store
-	sessions *sessions
-	throttle *throttle
+	throttle throttle
 	tmpl     map[string]*template.Template
 	handler  http.Handler
 
@@ -109,7 +108,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, store: o.Store, sessions: newSessions(), throttle: newThrottle()}
+	s := &Server{opts: o, store: o.Store, throttle: throttle{o.Store}}
 	var err error
 	if s.tmpl, err = parseTemplates(); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/skimguard/skimguard/crawler"
 	"github.com/skimguard/skimguard/lockfile"
 	"github.com/skimguard/skimguard/monitor"
+	"github.com/skimguard/skimguard/postgres"
 	"github.com/skimguard/skimguard/sqlite"
 )
 
@@ -75,7 +76,7 @@ func (c *common) openStore(ctx context.Context, e env) (*app, error) {
 	case len(c.sites) > 0:
 		return nil, fmt.Errorf("--site %s: %s does not exist, so there are no sites to choose from: give --config FILE", &c.sites, c.config)
 	}
-	if a.store, err = sqlite.Open(ctx, c.dbPath(a.cfg)); err != nil {
+	if a.store, err = openDatabase(ctx, e, c.dbPath(a.cfg), a.cfg); err != nil {
 		return nil, err
 	}
 	// Resolving findings sends no alert, so approve and reject need no
@@ -128,7 +129,7 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 			return nil, err
 		}
 		a.store = lockfile.NewStore(lock)
-	} else if a.store, err = sqlite.Open(ctx, c.dbPath(cfg)); err != nil {
+	} else if a.store, err = openDatabase(ctx, e, c.dbPath(cfg), cfg); err != nil {
 		return nil, err
 	}
 	a.log = newLogger(e.stderr, c.logLevel, c.verbose)
@@ -186,6 +187,23 @@ func alertSinks(cfg *config.Config, getenv func(string) string) ([]alerts.Sink, 
 		sinks = append(sinks, s)
 	}
 	return sinks, nil
+}
+
+// openDatabase opens the store dsn names: PostgreSQL for a postgres:// URL,
+// with the role's password from the environment variable sites.yaml's
+// database_password_env names (cfg may be nil), else PGPASSWORD; the
+// SQLite file at that path otherwise.
+func openDatabase(ctx context.Context, e env, dsn string, cfg *config.Config) (skimguard.Store, error) {
+	if !postgres.IsURL(dsn) {
+		return sqlite.Open(ctx, dsn)
+	}
+	password := e.getenv("PGPASSWORD")
+	if cfg != nil && cfg.DatabasePasswordEnv != "" {
+		if password = e.getenv(cfg.DatabasePasswordEnv); password == "" {
+			return nil, fmt.Errorf("%s: database_password_env names %s, which is not set: set it to the PostgreSQL role's password", cfg.Path, cfg.DatabasePasswordEnv)
+		}
+	}
+	return postgres.Open(ctx, dsn, postgres.Options{Password: password})
 }
 
 // dbPath is the database to open: --db, else sites.yaml's database, else

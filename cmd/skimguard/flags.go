@@ -41,7 +41,7 @@ func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
 	fs.SetOutput(e.stderr)
 	c := &common{logLevel: slog.LevelWarn}
 	fs.StringVar(&c.config, "config", "sites.yaml", "the sites.yaml to read")
-	fs.StringVar(&c.db, "db", "", "the SQLite database (default: sites.yaml's database, else skimguard.db beside it)")
+	fs.StringVar(&c.db, "db", "", "the database: a SQLite file, or postgres://USER@HOST/DATABASE with the password in $PGPASSWORD (default: sites.yaml's database, else skimguard.db beside it)")
 	fs.Var(&c.sites, "site", "only this site (repeatable)")
 	fs.StringVar(&c.chromium, "chromium", e.getenv("SKIMGUARD_CHROMIUM"), "the Chromium binary (default: found in PATH)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log what the crawler does")

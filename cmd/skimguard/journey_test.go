@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/demo"
@@ -49,16 +48,6 @@ func TestJourneyImportNamesTheStepsItCannotReplay(t *testing.T) {
 	}
 }
 
-// cliEnv runs the command in-process with vars as its environment.
-func cliEnv(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	code := run(ctx, args, env{stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }})
-	return code, out.String(), errb.String()
-}
-
 func TestMembersPageBehindASignInThroughTheCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs Chromium; skipped with -short")
@@ -91,7 +80,7 @@ func TestMembersPageBehindASignInThroughTheCLI(t *testing.T) {
 	var said strings.Builder // everything the commands printed: reports and logs
 	sg := func(args ...string) (int, string) {
 		t.Helper()
-		code, out, errOut := cliEnv(t, env, append(args, base...)...)
+		code, out, errOut := cliEnv(t, env, "", append(args, base...)...)
 		said.WriteString(out + errOut)
 		return code, out + errOut
 	}

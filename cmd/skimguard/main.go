@@ -67,6 +67,7 @@ func commands() []command {
 		{"inventory", "inventory [--site S] [flags]", "list each page's approved scripts with hashes, origin and justification (PCI DSS 6.4.3)", runInventory},
 		{"user", "user add|list|role|remove [NAME] [ROLE] [--db FILE]", "manage the web interface's users and their roles (bcrypt-hashed passwords)", runUser},
 		{"journey import", "journey import FILE", "print the sites.yaml steps that replay a flow recorded with Chrome DevTools' Recorder (JSON export)", runJourneyImport},
+		{"migrate", "migrate --from FILE --to postgres://USER@HOST/DATABASE", "copy a SQLite database's whole history into PostgreSQL, ids and times kept, and check the copy", runMigrate},
 	}
 }
 

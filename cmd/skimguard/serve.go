@@ -25,6 +25,7 @@ import (
 	"github.com/skimguard/skimguard/egress"
 	"github.com/skimguard/skimguard/metrics"
 	"github.com/skimguard/skimguard/monitor"
+	"github.com/skimguard/skimguard/postgres"
 	"github.com/skimguard/skimguard/schedule"
 	"github.com/skimguard/skimguard/sqlite"
 	"github.com/skimguard/skimguard/web"
@@ -73,17 +74,21 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if token != "" && len(token) < 32 {
 		return errors.New("SKIMGUARD_API_TOKEN is too short to be safe: use at least 32 random characters (openssl rand -hex 32)")
 	}
-	// One serve per database, claimed before anything is opened: a second
-	// would store and alert every scan twice.
+	// One serve per SQLite database, claimed before anything is opened: a
+	// second would store and alert every scan twice. A PostgreSQL database
+	// is shared by design: its serves share sessions and sign-in counts
+	// through it.
 	cfg, err := config.Load(c.config)
 	if err != nil {
 		return err
 	}
-	lock, err := sqlite.LockServe(c.dbPath(cfg))
-	if err != nil {
-		return err
+	if dsn := c.dbPath(cfg); !postgres.IsURL(dsn) {
+		lock, err := sqlite.LockServe(dsn)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
 	}
-	defer lock.Release()
 	// A daemon says what it does at info level, the alert policy's
 	// decisions included; --verbose adds the crawler's debug log.
 	c.logLevel = slog.LevelInfo

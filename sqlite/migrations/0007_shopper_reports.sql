@@ -1,4 +1,4 @@
--- 0005: what shoppers' browsers report under a payment page's policy
+-- 0007: what shoppers' browsers report under a payment page's policy
 -- (`skimguard csp`), and the tokens that let them.
 --
 -- Reports are aggregated as they come, never stored one by one, and no
