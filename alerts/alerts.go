@@ -256,8 +256,22 @@ func truncate(s string, n int) string {
 	return s[:n] + "\n... [cut at " + strconv.Itoa(n) + " bytes]"
 }
 
-// Name returns "webhook" and the URL without its query or password.
-func (w *Webhook) Name() string { return "webhook " + redact(w.URL) }
+// Name returns "webhook" and the URL without its query or password; when
+// those were dropped, a short hash of the whole URL follows, so that two
+// webhooks that differ only there keep two delivery histories.
+func (w *Webhook) Name() string {
+	if shown := redact(w.URL); shown != w.URL {
+		return "webhook " + shown + " #" + urlHash(w.URL)
+	}
+	return "webhook " + w.URL
+}
+
+// urlHash is a short hash of a URL that holds a secret: enough to tell two
+// channels apart, too short and too wide a preimage to give the secret away.
+func urlHash(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:4])
+}
 
 // redact drops what in a URL is most likely secret: the password and the
 // query.

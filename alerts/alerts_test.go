@@ -465,7 +465,7 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sl, ok := s.(*Slack); !ok || sl.URL != "https://hooks.slack.com/services/T0/B0/x" || sl.Name() != "slack https://hooks.slack.com" {
+		if sl, ok := s.(*Slack); !ok || sl.URL != "https://hooks.slack.com/services/T0/B0/x" || !strings.HasPrefix(sl.Name(), "slack https://hooks.slack.com #") || strings.Contains(sl.Name(), "B0") {
 			t.Errorf("sink = %#v", s)
 		}
 	})
@@ -576,7 +576,7 @@ alerts:
 		}
 		sinks = append(sinks, s)
 	}
-	if got, want := sinks.Name(), "multi(webhook https://hooks.example/skimguard, console, slack https://hooks.slack.com, email to security@shop.example via smtp.shop.example:587)"; got != want {
+	if got, want := sinks.Name(), "multi(webhook https://hooks.example/skimguard, console, slack https://hooks.slack.com #fdf3d470, email to security@shop.example via smtp.shop.example:587)"; got != want {
 		t.Errorf("Name = %q, want %q", got, want)
 	}
 }
@@ -592,5 +592,21 @@ func TestPayloadMasksACardNumberCutAtTheSourceLimit(t *testing.T) {
 	got := p.Findings[0].Evidence.AfterSource
 	if strings.Contains(got, "49293861") {
 		t.Fatalf("the payload holds the card number's first digits: …%s", got[len(got)-40:])
+	}
+}
+
+func TestWebhooksThatDifferOnlyInTheirSecretHaveTwoNames(t *testing.T) {
+	a := &Webhook{URL: "https://hooks.example/in?token=one"}
+	b := &Webhook{URL: "https://hooks.example/in?token=two"}
+	if a.Name() == b.Name() {
+		t.Errorf("both named %q: their deliveries would be counted as one channel's", a.Name())
+	}
+	for _, n := range []string{a.Name(), b.Name()} {
+		if strings.Contains(n, "token") || strings.Contains(n, "one") || strings.Contains(n, "two") {
+			t.Errorf("name %q shows the query", n)
+		}
+	}
+	if plain := (&Webhook{URL: "https://hooks.example/in"}).Name(); plain != "webhook https://hooks.example/in" {
+		t.Errorf("a URL with nothing secret is named %q, want it as it is", plain)
 	}
 }

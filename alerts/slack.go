@@ -49,9 +49,11 @@ const (
 	slackMaxHeaderText = 150
 )
 
-// Name returns "slack" and the webhook's host; the rest of the URL is the
-// secret.
-func (s *Slack) Name() string { return "slack " + slackHost(s.URL) }
+// Name returns "slack", the webhook's host (the rest of the URL is the
+// secret) and a short hash of the whole URL, so that two Slack channels
+// have two names: the delivery history is kept per name, and a channel
+// must not count as told because another one was.
+func (s *Slack) Name() string { return "slack " + slackHost(s.URL) + " #" + urlHash(s.URL) }
 
 // slackHost is the scheme and host of a Slack webhook URL: all of it that
 // is not secret.

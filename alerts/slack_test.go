@@ -121,9 +121,13 @@ func TestSlackDelivers(t *testing.T) {
 			t.Errorf("section lacks the masked number: %s", sections(m)[0])
 		}
 	})
-	t.Run("name shows only the host", func(t *testing.T) {
-		if got, want := s.Name(), "slack "+r.srv.URL; got != want {
-			t.Errorf("Name = %q, want %q", got, want)
+	t.Run("name shows only the host, and tells two channels apart", func(t *testing.T) {
+		if got, want := s.Name(), "slack "+r.srv.URL+" #"; !strings.HasPrefix(got, want) || strings.Contains(got, "/services") {
+			t.Errorf("Name = %q, want %q and a hash", got, want)
+		}
+		other := &Slack{URL: r.srv.URL + "/services/T0/B1/other"}
+		if other.Name() == s.Name() || other.Name() != (&Slack{URL: other.URL}).Name() {
+			t.Errorf("two channels' names %q and %q: want distinct, each stable", s.Name(), other.Name())
 		}
 	})
 }
