@@ -100,7 +100,7 @@ type ReportFilter struct {
 }
 
 // ReportStore keeps what shoppers' browsers report and the tokens that
-// let them. The SQLite store is one.
+// let them: the SQLite and the PostgreSQL stores both do.
 type ReportStore interface {
 	// AddReports adds each report's Count to its aggregate (same site,
 	// page, type, subject, hash and directive), made with the report's

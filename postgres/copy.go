@@ -74,6 +74,13 @@ var copyTables = []copyTable{
 	{name: "delivery_findings", key: []keyColumn{{"finding_id", "bigint"}, {"delivery_id", "bigint"}}},
 	{name: "users", key: []keyColumn{{"name", "text"}}, cols: []string{"password_hash", "role", "created_at", "updated_at"},
 		mutable: []string{"password_hash", "role", "updated_at"}, bytea: []string{"password_hash"}},
+	{name: "report_tokens", key: []keyColumn{{"site", "text"}}, cols: []string{"token_hash", "created_at"},
+		mutable: []string{"token_hash", "created_at"}},
+	// Reports go on coming while a history is copied: counts, spans,
+	// browsers and verdicts move on.
+	{name: "shopper_reports", key: id, serial: true, cols: []string{"site", "page", "type", "subject", "hash", "directive",
+		"count", "first_seen", "last_seen", "user_agents", "verdict", "finding_id"},
+		mutable: []string{"count", "first_seen", "last_seen", "user_agents", "verdict", "finding_id"}},
 }
 
 // CopyTables names the tables Copy copies, in order.

@@ -117,6 +117,28 @@ func TestCopy(t *testing.T) {
 			t.Errorf("copying again after a rejection: findings %+v, audit %+v; want 1 updated, 1 new", again["findings"], again["audit"])
 		}
 		storetest.Same(t, src, db)
+
+		// Shoppers went on reporting: a known script again, a new one,
+		// and the token was rotated.
+		rs, err := src.Reports(t.Context(), skimguard.ReportFilter{Site: "shop", Page: "checkout"})
+		if err != nil || len(rs) == 0 {
+			t.Fatalf("the source's reports: %+v, %v", rs, err)
+		}
+		known := rs[0]
+		known.ID, known.Count, known.UserAgents = 0, 5, []string{"Safari 3"}
+		known.FirstSeen, known.LastSeen = storetest.T0.Add(900*time.Hour), storetest.T0.Add(900*time.Hour)
+		fresh := storetest.Report(skimguard.ReportScriptHash, "https://cdn.test/new.js", "sha256:44", storetest.T0.Add(900*time.Hour), "Safari 3")
+		if _, _, err := src.AddReports(t.Context(), []skimguard.ShopperReport{known, fresh}); err != nil {
+			t.Fatal(err)
+		}
+		if err := src.SetReportToken(t.Context(), "shop", "token-hash-3", "carol"); err != nil {
+			t.Fatal(err)
+		}
+		again = copyAll(t, db, src)
+		if r, tok := again["shopper_reports"], again["report_tokens"]; r.Updated != 1 || r.Copied != 1 || tok.Updated != 1 {
+			t.Errorf("copying again after more reports: shopper_reports %+v, report_tokens %+v; want 1 updated and 1 new, 1 updated", r, tok)
+		}
+		storetest.Same(t, src, db)
 	})
 
 	t.Run("the copy goes on where the source left off: new ids follow the copied ones", func(t *testing.T) {
@@ -151,6 +173,15 @@ func TestCopy(t *testing.T) {
 		}
 		if err := db.SaveDelivery(t.Context(), &skimguard.Delivery{Sink: "console", Site: "shop", Page: "cart"}); err != nil {
 			t.Errorf("SaveDelivery after the copy: %v", err)
+		}
+		copied, err := src.Reports(t.Context(), skimguard.ReportFilter{})
+		if err != nil || len(copied) == 0 {
+			t.Fatalf("the source's reports: %+v, %v", copied, err)
+		}
+		made, _, err := db.AddReports(t.Context(), []skimguard.ShopperReport{
+			storetest.Report(skimguard.ReportScriptHash, "https://cdn.test/new.js", "sha256:55", storetest.T0.Add(1000*time.Hour), "UA")})
+		if err != nil || len(made) != 1 || slices.ContainsFunc(copied, func(r skimguard.ShopperReport) bool { return r.ID >= made[0].ID }) {
+			t.Errorf("the first aggregate after the copy: %+v, %v; want an id past the copied ones", made, err)
 		}
 	})
 

@@ -107,17 +107,18 @@ func saveFindings(ctx context.Context, t tx, scan *skimguard.Scan, fs []skimguar
 		// An empty fingerprint identifies nothing: such findings are never
 		// merged (the index leaves them out). Scans may be saved out of
 		// order (crawls overlap): first_seen and last_seen only ever widen,
-		// and scan_id follows last_seen.
+		// and scan_id follows last_seen. Findings shoppers reported have no
+		// scan (scanID 0, NULL): they keep the scan of the finding they join.
 		err = t.queryRow(ctx, `INSERT INTO findings AS f (site, page, kind, severity, subject, detail,
 			evidence, item, fingerprint, status, scan_id, first_seen, last_seen)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $11, $11)
 			ON CONFLICT (site, page, fingerprint) WHERE status = 'open' AND fingerprint <> '' DO UPDATE SET
 				first_seen = least(f.first_seen, excluded.first_seen),
 				last_seen = greatest(f.last_seen, excluded.last_seen),
-				scan_id = CASE WHEN excluded.last_seen >= f.last_seen THEN excluded.scan_id ELSE f.scan_id END
+				scan_id = CASE WHEN excluded.last_seen >= f.last_seen THEN coalesce(excluded.scan_id, f.scan_id) ELSE f.scan_id END
 			RETURNING id, first_seen, last_seen`,
 			f.Site, f.Page, string(f.Kind), string(f.Severity), f.Subject, f.Detail,
-			string(evidence), string(item), f.Fingerprint, scanID, at).Scan(&f.ID, &f.FirstSeen, &f.LastSeen)
+			string(evidence), string(item), f.Fingerprint, nullID(scanID), at).Scan(&f.ID, &f.FirstSeen, &f.LastSeen)
 		if err != nil {
 			return fmt.Errorf("store finding %s %s: %w", f.Kind, f.Subject, err)
 		}
@@ -328,6 +329,14 @@ func upsertPage(ctx context.Context, t tx, site, page, url string) error {
 		return fmt.Errorf("record page: %w", err)
 	}
 	return nil
+}
+
+// nullID stores the id 0 as NULL.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 // nullText stores "" as NULL.

@@ -44,6 +44,8 @@ var exportTables = map[string]exportTable{
 	"deliveries":        {key: "id", kinds: map[string]exportKind{"at": timeColumn, "ok": boolInt, "findings": idArray}},
 	"delivery_findings": {key: "finding_id, delivery_id"},
 	"users":             {key: "name", kinds: map[string]exportKind{"created_at": timeColumn, "updated_at": timeColumn}},
+	"report_tokens":     {key: "site", kinds: map[string]exportKind{"created_at": timeColumn}},
+	"shopper_reports":   {key: "id", kinds: map[string]exportKind{"first_seen": timeColumn, "last_seen": timeColumn}},
 }
 
 // ExportTable calls fn with each row of table, in the order of its key,

@@ -15,11 +15,12 @@ import (
 func runMigrate(ctx context.Context, e env, args []string) error {
 	fs, c := newFlags(e, "migrate", "migrate --from FILE --to postgres://USER@HOST/DATABASE",
 		"Copy the whole history of a SQLite database into PostgreSQL: scans with their observations and screenshots,\n"+
-			"baselines and every version, findings with their reviews, the audit log, alert deliveries and users, each\n"+
-			"with its id and times, so that links and audit references stay valid. Stop serve first. Running it again\n"+
-			"copies what is missing and what changed, and nothing else, so a run cut short can be finished. It ends\n"+
-			"by counting each table's rows in both and fails when they differ. The role's password comes from\n"+
-			"PGPASSWORD, or the variable sites.yaml's database_password_env names.")
+			"baselines and every version, findings with their reviews, the audit log, alert deliveries, users, shoppers'\n"+
+			"reports with their verdicts and the sites' report tokens, each with its id and times, so that links and\n"+
+			"audit references stay valid. Stop serve first. Running it again copies what is missing and what changed,\n"+
+			"and nothing else, so a run cut short can be finished. It ends by counting each table's rows in both and\n"+
+			"fails when they differ. The role's password comes from PGPASSWORD, or the variable sites.yaml's\n"+
+			"database_password_env names.")
 	from := fs.String("from", "", "the SQLite database to copy")
 	to := fs.String("to", "", "the PostgreSQL database to copy into, postgres://USER@HOST:5432/DATABASE?sslmode=require; a new one")
 	if err := fs.Parse(args); err != nil {

@@ -45,9 +45,16 @@ func TestMigrate(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "Every table has as many rows in PostgreSQL as in the SQLite file") {
 			t.Fatalf("migrate: exit %d\n%s%s", code, out, errOut)
 		}
-		for table, n := range counts(t, out) {
+		got := counts(t, out)
+		for table, n := range got {
 			if n[0] == 0 || n[0] != n[1] || (n[2] != n[0] && table != "delivery_findings") {
 				t.Errorf("%s: %d in SQLite, %d in PostgreSQL, %d new; want all copied", table, n[0], n[1], n[2])
+			}
+		}
+		// Shoppers' reports are history too: verdicts, links to findings.
+		for _, table := range []string{"shopper_reports", "report_tokens"} {
+			if _, ok := got[table]; !ok {
+				t.Errorf("migrate did not count %s:\n%s", table, out)
 			}
 		}
 		a, err := sqlite.Open(t.Context(), from)

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/internal/pgtest"
 	"github.com/skimguard/skimguard/postgres"
+	"github.com/skimguard/skimguard/web"
 )
 
 // pg is the test binary's PostgreSQL server, started by the first test
@@ -68,6 +71,33 @@ func TestPostgresDatabase(t *testing.T) {
 		defer db.Close()
 		if _, err := db.User(t.Context(), "alice"); err != nil {
 			t.Fatalf("alice is not in PostgreSQL: %v", err)
+		}
+	})
+
+	t.Run("shoppers' reports are kept in PostgreSQL: reports token, reports", func(t *testing.T) {
+		url := pg.Database(t)
+		cfg := writePostgresConfig(t, url)
+		code, out, errOut := cliEnv(t, nil, "", "reports", "token", "shop", "--url", "https://sg.example", "--by", "alice", "--config", cfg)
+		m := regexp.MustCompile(`Collector URL: https://sg\.example/reports/shop/([0-9a-f]{64})\n`).FindStringSubmatch(out)
+		if code != exitOK || m == nil {
+			t.Fatalf("reports token: exit %d: %s%s", code, out, errOut)
+		}
+		db, err := postgres.Open(t.Context(), url, postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if hash, err := db.ReportToken(t.Context(), "shop"); err != nil || hash != web.ReportTokenHash(m[1]) {
+			t.Fatalf("stored token hash %q, %v; want the hash of the token printed", hash, err)
+		}
+		r := skimguard.ShopperReport{Site: "shop", Page: "checkout", Type: skimguard.ReportScriptHash, Subject: "https://cdn.test/lib.js",
+			Hash: "sha256:" + strings.Repeat("ab", 32), Count: 3}
+		if _, _, err := db.AddReports(t.Context(), []skimguard.ShopperReport{r}); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut = cliEnv(t, nil, "", "reports", "--config", cfg)
+		if code != exitOK || !strings.Contains(out, "shop/checkout") || !strings.Contains(out, "https://cdn.test/lib.js") {
+			t.Fatalf("reports: exit %d: %s%s", code, out, errOut)
 		}
 	})
 

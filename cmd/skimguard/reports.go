@@ -16,11 +16,12 @@ import (
 	"github.com/skimguard/skimguard/web"
 )
 
-// reportStore is the store's side that keeps shoppers' reports.
+// reportStore is the store's side that keeps shoppers' reports: every
+// database store has one; a lock file's store (--baseline-file) has none.
 func reportStore(a *app) (skimguard.ReportStore, error) {
 	rs, ok := a.store.(skimguard.ReportStore)
 	if !ok {
-		return nil, errors.New("this store keeps no shoppers' reports: use the SQLite database (--db)")
+		return nil, errors.New("this store keeps no shoppers' reports: they need a database, a SQLite file or a PostgreSQL URL (--db), not a lock file (--baseline-file)")
 	}
 	return rs, nil
 }

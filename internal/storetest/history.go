@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 // with several baseline versions, scans with observations and screenshots
 // (failed ones without), findings open, seen again, approved into new
 // versions, rejected and waiting for a second reviewer, alert deliveries
-// that failed and succeeded, failure notices and the audit log of it all.
+// that failed and succeeded, failure notices, shoppers' reports judged and
+// not, with the findings they opened and the site's report token, and the
+// audit log of it all.
 func History(t testing.TB, db skimguard.Store) {
 	t.Helper()
 	ctx := t.Context()
@@ -129,13 +132,74 @@ func History(t testing.TB, db skimguard.Store) {
 	}
 	// A session: not history, never copied.
 	must(db.SaveSession(ctx, session("k", "alice", T0)))
+
+	reports, ok := db.(skimguard.ReportStore)
+	if !ok {
+		t.Fatalf("%T keeps no shoppers' reports: the history has them", db)
+	}
+	reportHistory(t, reports, checkout[0])
+}
+
+// reportHistory adds what shoppers' browsers reported to a history: a
+// report token made and rotated, aggregates judged approved, information
+// and finding (linked to the finding with id rejected and to one they
+// opened), and one not judged yet.
+func reportHistory(t testing.TB, db skimguard.ReportStore, rejected int64) {
+	t.Helper()
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(db.SetReportToken(ctx, "shop", "token-hash-1", "alice"))
+	must(db.SetReportToken(ctx, "shop", "token-hash-2", "bob"))
+	at := T0.Add(4 * 24 * time.Hour)
+	lib := Report(skimguard.ReportScriptHash, "https://cdn.test/js/lib1.js", "sha256:11", at, "Chrome 1")
+	skimmed := Report(skimguard.ReportScriptHash, "https://cdn.test/js/lib2.js", "sha256:22", at, "Chrome 1")
+	beacon := Report(skimguard.ReportViolation, "https://evil.test", "", at, "Chrome 2")
+	beacon.Directive = "connect-src"
+	noSRI := Report(skimguard.ReportIntegrity, "https://cdn.test/js/lib3.js", "", at, "Chrome 3")
+	cart := Report(skimguard.ReportScriptHash, "https://cdn.test/js/cart.js", "sha256:33", at, "Chrome 1")
+	cart.Page = "cart"
+	made, _, err := db.AddReports(ctx, []skimguard.ShopperReport{lib, skimmed, beacon, noSRI, cart})
+	must(err)
+	if len(made) != 5 {
+		t.Fatalf("the history's reports: %d aggregates made, want 5", len(made))
+	}
+	for range 3 {
+		lib.FirstSeen, lib.LastSeen = lib.FirstSeen.Add(time.Hour), lib.LastSeen.Add(time.Hour)
+		lib.UserAgents = []string{"Firefox 2"}
+		_, _, err := db.AddReports(ctx, []skimguard.ShopperReport{lib, beacon})
+		must(err)
+	}
+	reported := []skimguard.Finding{{Kind: skimguard.KindScriptChanged, Severity: skimguard.SeverityHigh,
+		Subject: skimmed.Subject, Detail: "shoppers' browsers ran another version", Fingerprint: "shoppers-lib2",
+		Evidence: skimguard.Evidence{Source: skimguard.SourceShoppers, Reports: 1, FirstReported: at},
+		Item:     skimguard.Item{Type: skimguard.ItemScript, Key: "external " + skimmed.Subject + " in top"}}}
+	must(db.SaveReportedFindings(ctx, skimguard.Page{Site: "shop", Name: "checkout"}, reported, at))
+	verdicts := map[string]struct {
+		v  skimguard.ReportVerdict
+		id int64
+	}{
+		lib.Subject:     {skimguard.VerdictApproved, 0},
+		skimmed.Subject: {skimguard.VerdictFinding, reported[0].ID},
+		beacon.Subject:  {skimguard.VerdictFinding, rejected},
+		noSRI.Subject:   {skimguard.VerdictInformation, 0},
+	}
+	for _, r := range made {
+		if v, ok := verdicts[r.Subject]; ok {
+			must(db.JudgeReport(ctx, r.ID, v.v, v.id))
+		}
+	}
 }
 
 // Same fails the test unless a and b hold the same history, as the Store
 // reads it: users, baselines and every version, scans with their
-// observations, screenshots and findings, findings, the audit log and
-// alert deliveries. Times are compared to the microsecond, which is all
-// PostgreSQL keeps.
+// observations, screenshots and findings, findings, the audit log, alert
+// deliveries, shoppers' reports and the report token. Times are compared
+// to the microsecond, which is all PostgreSQL keeps.
 func Same(t testing.TB, a, b skimguard.Store) {
 	t.Helper()
 	ctx := t.Context()
@@ -159,6 +223,20 @@ func Same(t testing.TB, a, b skimguard.Store) {
 	same("audit log", func(s skimguard.Store) (any, error) { return s.Audit(ctx) })
 	same("deliveries", func(s skimguard.Store) (any, error) { return s.Deliveries(ctx, skimguard.DeliveryFilter{}) })
 	same("scans", func(s skimguard.Store) (any, error) { return s.Scans(ctx, skimguard.ScanFilter{Limit: -1}) })
+	same("shoppers' reports", func(s skimguard.Store) (any, error) {
+		rs, ok := s.(skimguard.ReportStore)
+		if !ok {
+			return nil, fmt.Errorf("%T keeps no shoppers' reports", s)
+		}
+		return rs.Reports(ctx, skimguard.ReportFilter{})
+	})
+	same("report token", func(s skimguard.Store) (any, error) {
+		rs, ok := s.(skimguard.ReportStore)
+		if !ok {
+			return nil, fmt.Errorf("%T keeps no shoppers' reports", s)
+		}
+		return rs.ReportToken(ctx, "shop")
+	})
 	bs, err := a.Baselines(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

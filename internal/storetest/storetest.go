@@ -51,6 +51,10 @@ func Run(t *testing.T, h Harness) {
 		{"SignInFailures", testSignInFailures},
 		{"HostileText", testHostileText},
 		{"Health", testHealth},
+		{"Reports", testReports},
+		{"ReportedFindings", testReportedFindings},
+		{"ReportTokens", testReportTokens},
+		{"ConcurrentReports", testConcurrentReports},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
