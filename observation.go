@@ -58,10 +58,14 @@ type Observation struct {
 	// Redirects lists the main document's URLs before FinalURL, in order.
 	Redirects []string `json:"redirects,omitempty"`
 	// Status is the HTTP status of the final main document response.
-	Status    int           `json:"status"`
-	Profile   string        `json:"profile"`
+	Status  int    `json:"status"`
+	Profile string `json:"profile"`
+	// StartedAt is when the scan was admitted and began; Duration is how
+	// long it took from then. Queued is how long it waited before, for
+	// the browser to have room (see crawler.Crawler.Admit).
 	StartedAt time.Time     `json:"started_at"`
 	Duration  time.Duration `json:"duration"`
+	Queued    time.Duration `json:"queued,omitempty"`
 	// Headers holds the main document's security-impacting response headers
 	// (see SecurityHeaders), keyed by lower-case name. Repeated headers are
 	// joined with ", ".
