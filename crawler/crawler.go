@@ -43,6 +43,17 @@
 // available memory (a concurrent page costs 60–150 MB of Chromium and a
 // little of Go), leaving 1 GiB to the rest of the machine.
 //
+// The window is paid in real time, overlapped across pages, not shortened
+// with Chromium's virtual time (Emulation.setVirtualTimePolicy with a
+// budget), though that was tried: under pauseIfNetworkFetchesPending a 12 s
+// window took 0.7 s and every technique test still passed, but one request
+// the server never answers (a long poll, or a skimmer's deliberate one)
+// stops virtual time, and a setTimeout(10 s) loader then did not fire in
+// 13 s of real time, where real time catches it; under advance, which does
+// not wait for fetches, the budget ran out in 14 ms, before the loader's
+// script (served in 300 ms) arrived, and it was not seen. A page could thus
+// hide a delayed loader at will.
+//
 // Every scan is admitted first (Admit, or inside Scan): it waits, never
 // fails, while MaxConcurrent scans run, and while the machine is short of
 // room (memory available below Options.MinMemAvailable, or CPU pressure

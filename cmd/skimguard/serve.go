@@ -165,6 +165,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
 		},
 	}
+	m.WatchQueue(sched.Queue)
 	var ui *http.Server
 	if ln != nil {
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
