@@ -122,7 +122,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
 	m := metrics.New(a.store, logger)
-	a.mon.Scanned, a.mon.Delivered, a.mon.SaveFailed = m.Scanned, m.Delivered, m.SaveFailed
+	a.mon.Delivered, a.mon.SaveFailed = m.Delivered, m.SaveFailed
+	a.mon.Scanned = func(s skimguard.Scan) {
+		m.Scanned(s)
+		// The daemon's progress: where the check's time went, and the
+		// queue behind it.
+		if o := s.Observation; o != nil {
+			waiting, running := a.crawl.Queue()
+			logger.Info("scanned", "site", s.Site, "page", s.Page, "duration", s.Duration.Round(time.Millisecond),
+				"queued", o.Queued.Round(time.Millisecond), "phases", o.Phases.String(), "running", running, "waiting", waiting)
+		}
+	}
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
 	// The approval rule, like the pages, follows a reloaded sites.yaml.
