@@ -44,9 +44,9 @@ import (
 //     its CPU pressure (the share of the last 10 s some task waited for a
 //     CPU) when the level ended, to tell a busy machine's numbers apart.
 //
-// The default level runs twice: as serve admits checks, and with
-// admission not waiting on CPU pressure (on a machine other work keeps
-// busy, the first measures the ceiling that protects it).
+// Checks are admitted as serve admits them: on a machine that other work
+// keeps short of CPU, fewer run at once (peak-running tells), and the
+// figures measure that ceiling rather than the overlap of windows.
 //
 // Run it with
 //
@@ -71,31 +71,21 @@ func BenchmarkChecksPerMinute(b *testing.B) {
 		}
 		b.Run("workers="+name, func(b *testing.B) {
 			for range b.N {
-				checksPerMinute(b, shop, workers, 3*workers, 0)
+				checksPerMinute(b, shop, workers, 3*workers)
 			}
 		})
 	}
-	// The same default, admission not waiting on CPU pressure: on a machine
-	// that other work keeps busy, the line above measures the ceiling that
-	// protects it, this one what overlapping the windows gives.
-	d := crawler.DefaultConcurrency()
-	b.Run("workers="+strconv.Itoa(d)+"-default-no-cpu-ceiling", func(b *testing.B) {
-		for range b.N {
-			checksPerMinute(b, shop, d, 3*d, -1)
-		}
-	})
 }
 
-// checksPerMinute checks n pages of shop, workers at once, and reports;
-// maxCPUPressure is the crawler's Options.MaxCPUPressure.
-func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int, maxCPUPressure float64) {
+// checksPerMinute checks n pages of shop, workers at once, and reports.
+func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	cr, err := crawler.New(ctx, crawler.Options{MaxConcurrent: workers, MaxCPUPressure: maxCPUPressure})
+	cr, err := crawler.New(ctx, crawler.Options{MaxConcurrent: workers})
 	if err != nil {
 		b.Fatal(err)
 	}
