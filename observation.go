@@ -47,6 +47,61 @@ const (
 	ProfileMobile  = "mobile"
 )
 
+// Phases is how long each phase of one check took. A phase that did not
+// happen is 0.
+type Phases struct {
+	// Setup is the scan's browser context, tab and egress proxy.
+	Setup time.Duration `json:"setup,omitempty"`
+	// Load is the main document's navigation, up to its load event.
+	Load time.Duration `json:"load,omitempty"`
+	// Journey is the steps that reach a page behind a cart or a sign-in.
+	Journey time.Duration `json:"journey,omitempty"`
+	// Window is the observation window after the load, Typing excluded.
+	Window time.Duration `json:"window,omitempty"`
+	// Typing is typing the test card.
+	Typing time.Duration `json:"typing,omitempty"`
+	// Sources is reading the DOM and fetching the scripts' text still
+	// pending when the window ended.
+	Sources time.Duration `json:"sources,omitempty"`
+	// Screenshot is taking the screenshot, alongside Sources.
+	Screenshot time.Duration `json:"screenshot,omitempty"`
+	// Store is saving the scan; the monitor sets it once saved, so the
+	// stored copy has 0.
+	Store time.Duration `json:"store,omitempty"`
+}
+
+// Each calls f with each phase's name, as metrics label it, and duration,
+// in the order a check goes through them, zero ones included.
+func (p Phases) Each(f func(name string, d time.Duration)) {
+	f("setup", p.Setup)
+	f("journey", p.Journey)
+	f("load", p.Load)
+	f("window", p.Window)
+	f("typing", p.Typing)
+	f("sources", p.Sources)
+	f("screenshot", p.Screenshot)
+	f("store", p.Store)
+}
+
+// String lists the phases that took time, as "load 1.2s, window 10.5s".
+func (p Phases) String() string {
+	var parts []string
+	p.Each(func(name string, d time.Duration) {
+		if d > 0 {
+			parts = append(parts, name+" "+roundPhase(d).String())
+		}
+	})
+	return strings.Join(parts, ", ")
+}
+
+// roundPhase rounds d for people: to 0.1 s from a second, 1 ms below.
+func roundPhase(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
 // Observation is what one load of a payment page showed a shopper's browser.
 type Observation struct {
 	Site string `json:"site"`
@@ -58,10 +113,16 @@ type Observation struct {
 	// Redirects lists the main document's URLs before FinalURL, in order.
 	Redirects []string `json:"redirects,omitempty"`
 	// Status is the HTTP status of the final main document response.
-	Status    int           `json:"status"`
-	Profile   string        `json:"profile"`
+	Status  int    `json:"status"`
+	Profile string `json:"profile"`
+	// StartedAt is when the scan was admitted and began; Duration is how
+	// long it took from then. Queued is how long it waited before, for
+	// the browser to have room (see crawler.Crawler.Admit).
 	StartedAt time.Time     `json:"started_at"`
 	Duration  time.Duration `json:"duration"`
+	Queued    time.Duration `json:"queued,omitempty"`
+	// Phases is where Duration went.
+	Phases Phases `json:"phases"`
 	// Headers holds the main document's security-impacting response headers
 	// (see SecurityHeaders), keyed by lower-case name. Repeated headers are
 	// joined with ", ".

@@ -40,7 +40,7 @@ func BenchmarkScanOverhead(b *testing.B) {
 	// The bare navigation goes direct, not through the browser-wide egress
 	// proxy: the proxy is part of the scan's overhead.
 	bare := func(b *testing.B) {
-		tab, cancel := chromedp.NewContext(c.browser, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
+		tab, cancel := chromedp.NewContext(c.current().ctx, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
 			p.ProxyServer = "direct://"
 		}))
 		defer cancel()

@@ -4,8 +4,9 @@
 // forms, every network destination and, when asked, where a typed test card
 // went.
 //
-// One Crawler runs one browser process. Each Scan gets a fresh incognito
-// browser context and tab, so no cookie or storage survives between scans.
+// One Crawler runs one browser process at a time. Each Scan gets a fresh
+// incognito browser context and tab, so no cookie or storage survives
+// between scans.
 // Site isolation is off, so cross-origin iframes (payment providers' hosted
 // fields) run in the page's target and their scripts, requests and inputs are
 // seen like the page's own.
@@ -30,6 +31,43 @@
 // WebSockets, workers and service workers, which Fetch does not, or only
 // with one interception per target; and it costs no round trip to the
 // crawler per request. BenchmarkScanOverhead measures its cost.
+//
+// # Concurrency
+//
+// A page waiting in its observation window costs almost no CPU, so checks
+// per minute are bounded by the CPU only when many windows overlap: a scan
+// costs about one CPU-second, most of it loading the page and opening its
+// context and tab, over the 13–15 s that a 12 s window takes. Options.
+// MaxConcurrent therefore defaults to what the machine holds,
+// DefaultConcurrency: 12 pages per CPU, and no more than one per 200 MB of
+// available memory (a concurrent page costs 60–150 MB of Chromium and a
+// little of Go), leaving 1 GiB to the rest of the machine.
+//
+// The window is paid in real time, overlapped across pages, not shortened
+// with Chromium's virtual time (Emulation.setVirtualTimePolicy with a
+// budget), though that was tried: under pauseIfNetworkFetchesPending a 12 s
+// window took 0.7 s and every technique test still passed, but one request
+// the server never answers (a long poll, or a skimmer's deliberate one)
+// stops virtual time, and a setTimeout(10 s) loader then did not fire in
+// 13 s of real time, where real time catches it; under advance, which does
+// not wait for fetches, the budget ran out in 14 ms, before the loader's
+// script (served in 300 ms) arrived, and it was not seen. A page could thus
+// hide a delayed loader at will.
+//
+// Every scan is admitted first (Admit, or inside Scan): it waits, never
+// fails, while MaxConcurrent scans run, and while the machine is short of
+// room (memory available below Options.MinMemAvailable, or CPU pressure
+// at Options.MaxCPUPressure) — except that with none of this crawler's
+// scans running one always starts, so a machine busy with other work slows
+// the checks but never stops them. An Observation's StartedAt and Duration
+// count from admission; Queued is the wait. The daemon admits a check
+// before starting its timeout, so the wait never times it out.
+//
+// One browser serves Options.RecycleAfter scans (500), or until its
+// processes hold more than Options.RecycleMemory (their PSS summed from
+// /proc, measured between scans at most every 15 s): it is then retired.
+// New scans go to a new browser while the old one finishes its scans and
+// closes, so no scan is cut short by a recycling.
 package crawler
 
 import (
@@ -52,6 +90,7 @@ import (
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/carddata"
 	"github.com/skimguard/skimguard/egress"
+	"github.com/skimguard/skimguard/internal/host"
 )
 
 // ErrNoBrowser is returned (wrapped) by New when no Chromium binary is found.
@@ -79,11 +118,11 @@ func startError(path string, err error) error {
 	return fmt.Errorf("starting chromium %s: %w", path, err)
 }
 
-// Defaults for Options.
+// Defaults for Options; see also DefaultConcurrency, DefaultMinMemAvailable,
+// DefaultMaxCPUPressure and DefaultRecycleAfter.
 const (
-	DefaultLoadTimeout   = 30 * time.Second
-	DefaultWait          = 12 * time.Second
-	DefaultMaxConcurrent = 4
+	DefaultLoadTimeout = 30 * time.Second
+	DefaultWait        = 12 * time.Second
 )
 
 // Options configure a Crawler. Zero values take the defaults.
@@ -101,9 +140,28 @@ type Options struct {
 	LoadTimeout time.Duration
 	// DefaultWait is the observation window when Page.Wait is 0; default 12s.
 	DefaultWait time.Duration
-	// MaxConcurrent is how many pages are scanned at once in the one
-	// browser; default 4.
+	// MaxConcurrent is how many pages are scanned at once; default
+	// DefaultConcurrency(), sized from the machine's CPUs and memory.
 	MaxConcurrent int
+	// MinMemAvailable: while the machine has less memory available than
+	// this (/proc/meminfo's MemAvailable), new scans wait for it to come
+	// back; those under way go on. 0 means DefaultMinMemAvailable; a
+	// negative value never waits on memory.
+	MinMemAvailable int64
+	// MaxCPUPressure: while runnable tasks have waited for a CPU this share
+	// (percent) of the last 10 s or more (/proc/pressure/cpu's some avg10;
+	// without it, a load average of 4 per CPU), new scans wait. 0 means
+	// DefaultMaxCPUPressure; a negative value never waits on CPU.
+	MaxCPUPressure float64
+	// RecycleAfter is how many scans one browser process serves before a
+	// new one takes the next scans and the old one closes once its own
+	// have ended; 0 means DefaultRecycleAfter, a negative value never.
+	RecycleAfter int
+	// RecycleMemory: a browser whose processes hold more than this many
+	// bytes (their PSS summed, measured between scans) is recycled in the
+	// same way; 0 means 512 MB plus 300 MB per concurrent scan, a negative
+	// value never.
+	RecycleMemory int64
 	// Egress says where pages may make the browser connect: link-local
 	// and cloud metadata addresses are refused by default, and so are
 	// skimguard's own listening addresses, given in Egress.Own.
@@ -118,6 +176,11 @@ type Options struct {
 	// resolver lets tests choose what names resolve to; nil is the
 	// system's resolver.
 	resolver *net.Resolver
+	// probe lets tests choose what the machine has room for; nil reads
+	// /proc.
+	probe func() hostState
+	// memory lets tests choose how much a browser holds; nil reads /proc.
+	memory func(pid int) (int64, bool)
 }
 
 // fetchLimits bound, in characters, the text of one script that is fetched
@@ -157,31 +220,50 @@ const (
 	reasonUnresponsive = "page unresponsive"
 )
 
-// Crawler loads pages in one Chromium process. Its methods are safe for
-// concurrent use.
+// Crawler loads pages in one Chromium process at a time. Its methods are
+// safe for concurrent use.
 type Crawler struct {
 	opts    Options
 	log     *slog.Logger
 	execPth string
-	sem     chan struct{}
 	guard   *egress.Guard
 	// proxy is the browser-wide proxy, for connections outside any
 	// scan's browser context (each scan has its own).
 	proxy *egress.Proxy
 	// largeFetch holds a slot while a large script text is fetched.
 	largeFetch chan struct{}
+	// probe reads what the machine has room for.
+	probe func() hostState
+	// gate admits scans.
+	gate gate
 
-	mu        sync.Mutex
-	closed    bool
-	allocCtx  context.Context
+	mu     sync.Mutex
+	closed bool
+	// cur is the browser new scans go to; nil until one is needed after
+	// the last was retired or lost.
+	cur *instance
+	// retiring are recycled browsers still finishing their scans.
+	retiring map[*instance]bool
+	// measuring is set while a browser's memory is being measured.
+	measuring bool
+}
+
+// instance is one browser process and what runs on it.
+type instance struct {
 	allocStop context.CancelFunc
-	// profileDir is the running browser's profile directory, which the
-	// crawler makes and removes (see newProfileDir).
+	ctx       context.Context // chromedp context that owns the browser
+	stop      context.CancelFunc
+	// profileDir is the browser's profile directory, which the crawler
+	// makes and removes (see newProfileDir).
 	profileDir string
-	browser    context.Context // chromedp context that owns the browser
-	stop       context.CancelFunc
-	// version is the running browser's, which scans show as theirs.
+	// version is the browser's, which scans show as theirs.
 	version browserVersion
+	// pid is the browser's process id, 0 when unknown.
+	pid int
+	// scans is how many scans started on it, active how many run now;
+	// memAt is when its memory was last measured. Guarded by Crawler.mu.
+	scans, active int
+	memAt         time.Time
 }
 
 // New finds Chromium and starts one browser. The browser lives until Close,
@@ -194,7 +276,19 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		opts.DefaultWait = DefaultWait
 	}
 	if opts.MaxConcurrent <= 0 {
-		opts.MaxConcurrent = DefaultMaxConcurrent
+		opts.MaxConcurrent = DefaultConcurrency()
+	}
+	if opts.MinMemAvailable == 0 {
+		opts.MinMemAvailable = DefaultMinMemAvailable
+	}
+	if opts.MaxCPUPressure == 0 {
+		opts.MaxCPUPressure = DefaultMaxCPUPressure
+	}
+	if opts.RecycleAfter == 0 {
+		opts.RecycleAfter = DefaultRecycleAfter
+	}
+	if opts.RecycleMemory == 0 {
+		opts.RecycleMemory = idleBrowserMem + int64(opts.MaxConcurrent)*300<<20
 	}
 	if opts.Card == (carddata.Card{}) {
 		opts.Card = carddata.Test()
@@ -214,10 +308,15 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		opts:       opts,
 		log:        logger,
 		execPth:    path,
-		sem:        make(chan struct{}, opts.MaxConcurrent),
 		largeFetch: make(chan struct{}, largeFetches),
 		guard:      egress.NewGuard(opts.Egress, opts.resolver),
+		probe:      opts.probe,
+		retiring:   map[*instance]bool{},
 	}
+	if c.probe == nil {
+		c.probe = readHost
+	}
+	c.gate.freed = make(chan struct{})
 	c.proxy, err = egress.NewProxy(c.guard, egress.ProxyOptions{
 		Logger: logger,
 		OnRefuse: func(r *egress.Refusal) {
@@ -228,7 +327,7 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		return nil, err
 	}
 	removeStaleProfiles(logger)
-	if err := c.start(ctx); err != nil {
+	if c.cur, err = c.start(ctx); err != nil {
 		c.proxy.Close()
 		return nil, err
 	}
@@ -265,14 +364,13 @@ func findBrowser(execPath string) (string, error) {
 	return "", fmt.Errorf("looked for chromium, chromium-browser and google-chrome in PATH and %s: %w", debian, ErrNoBrowser)
 }
 
-// start launches the browser. The browser's context is detached from ctx, so
+// start launches a browser. The browser's context is detached from ctx, so
 // that a deadline on ctx never kills the browser later (TECH-NOTES); ctx
-// still bounds how long the start may take. Call with c.mu held or before c
-// is shared.
-func (c *Crawler) start(ctx context.Context) error {
+// still bounds how long the start may take.
+func (c *Crawler) start(ctx context.Context) (*instance, error) {
 	dir, err := newProfileDir()
 	if err != nil {
-		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+		return nil, fmt.Errorf("starting chromium %s: %w", c.execPth, err)
 	}
 	// The launch flags need the version before the browser runs: ask the
 	// binary, which may have been upgraded since the last start.
@@ -291,28 +389,40 @@ func (c *Crawler) start(ctx context.Context) error {
 			allocStop()
 			removeProfileDir(dir, c.log)
 			c.log.Debug("chromium did not start", "err", err)
-			return startError(c.execPth, err)
+			return nil, startError(c.execPth, err)
 		}
 	case <-ctx.Done():
 		stop()
 		allocStop()
 		<-done
 		removeProfileDir(dir, c.log)
-		return fmt.Errorf("starting chromium %s: %w", c.execPth, ctx.Err())
+		return nil, fmt.Errorf("starting chromium %s: %w", c.execPth, ctx.Err())
 	}
 	v, err := runningVersion(ctx, bctx)
 	if err != nil {
 		stop()
 		allocStop()
 		removeProfileDir(dir, c.log)
-		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
+		return nil, fmt.Errorf("starting chromium %s: %w", c.execPth, err)
 	}
 	if flagVersion.full != "" && flagVersion != v {
 		c.log.Warn("Chromium's binary and the running browser tell different versions; the scans show the running one's", "binary", flagVersion.full, "running", v.full)
 	}
-	c.allocCtx, c.allocStop, c.browser, c.stop, c.profileDir, c.version = allocCtx, allocStop, bctx, stop, dir, v
-	c.log.Debug("chromium started", "path", c.execPth, "version", v.full)
-	return nil
+	b := &instance{allocStop: allocStop, ctx: bctx, stop: stop, profileDir: dir, version: v, memAt: time.Now()}
+	if cb := chromedp.FromContext(bctx); cb != nil && cb.Browser != nil {
+		if p := cb.Browser.Process(); p != nil {
+			b.pid = p.Pid
+		}
+	}
+	c.log.Debug("chromium started", "path", c.execPth, "version", v.full, "pid", b.pid)
+	return b, nil
+}
+
+// kill stops browser b and removes its profile.
+func (c *Crawler) kill(b *instance) {
+	b.stop()
+	b.allocStop()
+	removeProfileDir(b.profileDir, c.log)
 }
 
 // runningVersion asks the browser of bctx for its version, within ctx.
@@ -331,56 +441,142 @@ func runningVersion(ctx, bctx context.Context) (browserVersion, error) {
 	return v, nil
 }
 
-// browserContext returns the context of a running browser and its version,
-// starting a new browser when the last one crashed or was killed.
-func (c *Crawler) browserContext(ctx context.Context) (context.Context, browserVersion, error) {
+// acquire returns the browser a scan runs on, counting the scan on it,
+// starting a new browser when the last one was retired, crashed or was
+// killed. The caller calls c.done(b) when the scan ends.
+func (c *Crawler) acquire(ctx context.Context) (*instance, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return nil, browserVersion{}, errors.New("crawler is closed")
+		return nil, errClosed
 	}
-	if c.browser != nil && c.browser.Err() == nil {
-		return c.browser, c.version, nil
-	}
-	if c.stop != nil {
+	if b := c.cur; b != nil && b.ctx.Err() != nil {
 		c.log.Warn("chromium is gone; starting a new one")
-		c.stop()
-		c.allocStop()
-		// Removed meanwhile: the scan waiting here needs no old profile.
-		go removeProfileDir(c.profileDir, c.log)
-		c.browser, c.stop, c.profileDir = nil, nil, ""
+		c.cur = nil
+		if b.active == 0 {
+			// Removed meanwhile: the scan waiting here needs no old profile.
+			go c.kill(b)
+		} else {
+			// Its scans end with the browser's error and close it.
+			c.retiring[b] = true
+		}
 	}
-	if err := c.start(ctx); err != nil {
-		return nil, browserVersion{}, err
+	if c.cur == nil {
+		b, err := c.start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.cur = b
 	}
-	return c.browser, c.version, nil
+	c.cur.scans++
+	c.cur.active++
+	return c.cur, nil
 }
 
-// Close stops the browser. Scans in flight end with an error.
-func (c *Crawler) Close() error {
+// done ends a scan on browser b. It retires b after RecycleAfter scans or
+// when its memory grew past RecycleMemory (measured at most every
+// memEvery), and closes a retired browser whose last scan this was: new
+// scans go to a new browser while the old one finishes its own.
+func (c *Crawler) done(b *instance) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	b.active--
+	if b == c.cur && c.opts.RecycleAfter > 0 && b.scans >= c.opts.RecycleAfter {
+		c.retire(b, fmt.Sprintf("it served %d scans", b.scans))
+	}
+	if b == c.cur && c.opts.RecycleMemory > 0 && !c.measuring && time.Since(b.memAt) >= memEvery {
+		// Off the lock: the measure reads every page table of the tree.
+		c.measuring = true
+		b.memAt = time.Now()
+		go c.measure(b)
+	}
+	if c.retiring[b] && b.active == 0 {
+		delete(c.retiring, b)
+		go c.kill(b)
+	}
+}
+
+// retire makes b take no new scan. Call with c.mu held.
+func (c *Crawler) retire(b *instance, why string) {
+	if c.cur != b {
+		return
+	}
+	c.log.Info("recycling the browser: new scans go to a new one, this one closes once its scans end", "why", why, "scans", b.scans, "running", b.active)
+	c.cur = nil
+	c.retiring[b] = true
+}
+
+// measure retires b when its processes hold more than RecycleMemory.
+func (c *Crawler) measure(b *instance) {
+	mem, ok := c.browserMemory(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.measuring = false
+	if ok && mem > c.opts.RecycleMemory {
+		c.retire(b, fmt.Sprintf("its processes hold %d MB, more than %d MB", mem>>20, c.opts.RecycleMemory>>20))
+		if b.active == 0 {
+			delete(c.retiring, b)
+			go c.kill(b)
+		}
+	}
+}
+
+// browserMemory returns what browser b's processes hold, in bytes.
+func (c *Crawler) browserMemory(b *instance) (int64, bool) {
+	if b.pid == 0 {
+		return 0, false
+	}
+	if c.opts.memory != nil {
+		return c.opts.memory(b.pid)
+	}
+	return host.TreeMemory(b.pid)
+}
+
+// isClosed reports whether Close was called.
+func (c *Crawler) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Close stops the browsers. Scans in flight end with an error, and scans
+// waiting for admission with errClosed.
+func (c *Crawler) Close() error {
+	c.mu.Lock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
 	defer c.proxy.Close()
-	if c.stop == nil {
+	old := make([]*instance, 0, len(c.retiring))
+	for b := range c.retiring {
+		old = append(old, b)
+	}
+	cur := c.cur
+	c.cur, c.retiring = nil, map[*instance]bool{}
+	c.mu.Unlock()
+	// Waiting scans see closed at once rather than at their next poll.
+	c.gate.mu.Lock()
+	close(c.gate.freed)
+	c.gate.freed = make(chan struct{})
+	c.gate.mu.Unlock()
+	for _, b := range old {
+		c.kill(b)
+	}
+	if cur == nil {
 		return nil
 	}
 	var err error
-	if c.browser.Err() == nil {
-		cctx, cancel := context.WithTimeout(c.browser, 10*time.Second)
+	if cur.ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(cur.ctx, 10*time.Second)
 		err = chromedp.Cancel(cctx)
 		cancel()
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			err = nil
 		}
 	}
-	c.stop()
-	c.allocStop()
-	removeProfileDir(c.profileDir, c.log)
-	c.browser, c.stop, c.profileDir = nil, nil, ""
+	c.kill(cur)
 	if err != nil {
 		return fmt.Errorf("closing chromium: %w", err)
 	}
@@ -389,30 +585,39 @@ func (c *Crawler) Close() error {
 
 // Scan loads p once and returns what the load observed. A *PageError comes
 // with the partial Observation when the page was reached. Scan is safe for
-// concurrent use; at most MaxConcurrent scans run at once.
+// concurrent use: it first waits for admission (see Admit; at most
+// MaxConcurrent scans run, and none starts while the machine is short of
+// memory or CPU), unless ctx carries one from Admit. The Observation's
+// StartedAt and Duration begin once admitted; Queued is the wait.
 func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error) {
-	select {
-	case c.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("scan %s: waiting for a free browser slot: %w", p.URL, ctx.Err())
+	a := c.admitted(ctx)
+	if a == nil {
+		var err error
+		if a, err = c.admit(ctx); err != nil {
+			return nil, fmt.Errorf("scan %s: waiting for the browser to have room: %w", p.URL, err)
+		}
 	}
-	defer func() { <-c.sem }()
+	defer a.release()
 
 	for attempt := 0; ; attempt++ {
-		bctx, version, err := c.browserContext(ctx)
+		b, err := c.acquire(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", p.URL, err)
 		}
 		s := newScan(c, p)
-		s.version = version
-		obs, err := s.run(ctx, bctx)
+		s.version = b.version
+		obs, err := s.run(ctx, b.ctx)
+		c.done(b)
 		// A browser that died before the page was asked for (killed
 		// between scans) is replaced once, and the scan starts over.
-		if err != nil && attempt == 0 && !s.started() && ctx.Err() == nil && c.browserGone(bctx) {
+		if err != nil && attempt == 0 && !s.started() && ctx.Err() == nil && c.browserGone(b.ctx) {
 			continue
 		}
 		if err != nil && s.secrets.any() {
 			err = &maskedError{msg: s.mask(err.Error()), err: err}
+		}
+		if obs != nil {
+			obs.Queued = a.waited
 		}
 		return obs, err
 	}

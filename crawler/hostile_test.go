@@ -144,7 +144,7 @@ fetch('/after-dialogs?ok=' + ok);</script>`)
 	if conn == nil || !contains(conn.Types, "Popup") {
 		t.Errorf("popup not counted: %+v", conn)
 	}
-	targets, err := chromedp.Targets(shared.browser)
+	targets, err := chromedp.Targets(shared.current().ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +166,7 @@ func TestBrowserRestart(t *testing.T) {
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { html(w, `<script>var ok = 1;</script>`) })
 	srv := serveOn(t, "127.0.0.1", mux)
 	kill := func() {
-		c.mu.Lock()
-		b := chromedp.FromContext(c.browser).Browser
-		c.mu.Unlock()
+		b := chromedp.FromContext(c.current().ctx).Browser
 		if err := b.Process().Kill(); err != nil {
 			t.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func TestStaleProfiles(t *testing.T) {
 	}
 
 	t.Run("the crawler's own profile", func(t *testing.T) {
-		dir := c.profileDir
+		dir := c.current().profileDir
 		if !strings.HasPrefix(dir, filepath.Join(tmp, profilePrefix)) {
 			t.Fatalf("profile directory %s is not under %s", dir, filepath.Join(tmp, profilePrefix))
 		}

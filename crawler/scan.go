@@ -94,6 +94,9 @@ type scan struct {
 	unresponsive atomic.Bool
 
 	typed bool // guarded by st.mu
+	// typing is how long typing the test card took; only the scan's
+	// goroutine uses it.
+	typing time.Duration
 
 	// secrets are what the journey typed that must never leave the scan.
 	secrets secrets
@@ -254,6 +257,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	if err := s.setup(tab); err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: preparing the browser tab: %w", s.page.URL, err))
 	}
+	obs.Phases.Setup = time.Since(started)
 	workCtx, stopWork := context.WithCancel(tab)
 	defer stopWork()
 	for range sourceWorkers {
@@ -263,7 +267,10 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	s.log.Debug("tab ready", "after", time.Since(started))
 	var perr *PageError
 	if s.page.Journey != nil {
-		if err := s.playJourney(tab); err != nil {
+		t := time.Now()
+		err := s.playJourney(tab)
+		obs.Phases.Journey = time.Since(t)
+		if err != nil {
 			var je *JourneyError
 			if errors.As(err, &je) {
 				// Could not check, never clean: the failed scan keeps what
@@ -275,7 +282,9 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		s.log.Debug("journey played", "after", time.Since(started))
 	} else {
 		var err error
+		t := time.Now()
 		perr, err = s.navigate(tab)
+		obs.Phases.Load = time.Since(t)
 		s.log.Debug("navigated", "after", time.Since(started))
 		if err != nil {
 			return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
@@ -289,7 +298,10 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		}
 	}
 	if perr == nil {
-		if err := s.observeWindow(tab); err != nil {
+		t := time.Now()
+		err := s.observeWindow(tab)
+		obs.Phases.Window, obs.Phases.Typing = time.Since(t)-s.typing, s.typing
+		if err != nil {
 			if errors.Is(err, errUnresponsive) {
 				perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 			} else {
@@ -304,6 +316,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	s.log.Debug("window over", "after", time.Since(started))
 	// The screenshot is the compositor's work: take it while the DOM is
 	// read.
+	collectAt := time.Now()
 	shotDone := make(chan []byte, 1)
 	go func() {
 		var png []byte
@@ -312,6 +325,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 				png = shot.Data
 			}
 		}
+		obs.Phases.Screenshot = time.Since(collectAt) // before the send: read after it
 		shotDone <- png
 	}()
 	dom := s.collectDOM(tab)
@@ -320,6 +334,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 	}
 	s.drain(tab, drainTimeout)
+	obs.Phases.Sources = time.Since(collectAt)
 	obs.Screenshot = <-shotDone
 	s.build(obs, dom)
 	maskObservation(obs, s.card, &s.secrets)
@@ -495,7 +510,10 @@ func (s *scan) observeWindow(ctx context.Context) error {
 		if err := s.sleepUntil(ctx, typeAt); err != nil {
 			return err
 		}
-		if err := s.interact(ctx); err != nil {
+		t := time.Now()
+		err := s.interact(ctx)
+		s.typing = time.Since(t)
+		if err != nil {
 			if errors.Is(err, errUnresponsive) || s.unresponsive.Load() {
 				return errUnresponsive
 			}

@@ -72,7 +72,7 @@ func TestBrandsAreChromesForItsVersion(t *testing.T) {
 // overridden: navigator.userAgentData.brands in a plain tab.
 func ownBrands(t *testing.T, c *Crawler, url string) []brandVersion {
 	t.Helper()
-	tab, cancel := chromedp.NewContext(c.browser, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
+	tab, cancel := chromedp.NewContext(c.current().ctx, chromedp.WithNewBrowserContext(func(p *target.CreateBrowserContextParams) {
 		p.ProxyServer = "direct://"
 	}))
 	defer cancel()
@@ -93,7 +93,7 @@ func ownBrands(t *testing.T, c *Crawler, url string) []brandVersion {
 // runs, as Chrome's own do, GREASE brand included.
 func TestIdentityCarriesTheRunningBrowsersVersion(t *testing.T) {
 	c := needBrowser(t)
-	res, err := chromedp.CallBrowser(c.browser, browser.GetVersion, cdp.Empty{})
+	res, err := chromedp.CallBrowser(c.current().ctx, browser.GetVersion, cdp.Empty{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,9 +162,7 @@ navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.re
 	srv := serveOn(t, "127.0.0.1", mux)
 	mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Wait: 2 * time.Second})
 
-	c.mu.Lock()
-	major := c.version.major
-	c.mu.Unlock()
+	major := c.current().version.major
 	fetched, seen := h.values("/sw.js"), h.values("/seen")
 	if len(fetched) == 0 || len(seen) == 0 {
 		t.Fatalf("the service worker did not run: fetched %q, reported %q", fetched, seen)

@@ -1,6 +1,8 @@
 // Package metrics exposes skimguard's Prometheus metrics: what the daemon
-// scanned and how it went, when each page was last scanned, the findings
-// still open, the alerts delivered and what the store would not keep.
+// scanned and how it went, where each check's time went (phase by phase,
+// and the checks waiting for room and running), when each page was last
+// scanned, the findings still open, the alerts delivered and what the store
+// would not keep.
 //
 // Every Metrics has a registry of its own, never Prometheus's global default,
 // so that two daemons (or two tests) in one process do not share counters.
@@ -52,6 +54,7 @@ type Metrics struct {
 	scans          *prometheus.CounterVec
 	scanFailures   *prometheus.CounterVec
 	scanDuration   *prometheus.HistogramVec
+	phaseDuration  *prometheus.HistogramVec
 	lastScan       *prometheus.GaugeVec
 	lastSuccessful *prometheus.GaugeVec
 	deliveries     *prometheus.CounterVec
@@ -97,6 +100,15 @@ func New(store skimguard.Store, logger *slog.Logger) *Metrics {
 			// per site), so the buckets reach a few minutes.
 			Buckets: []float64{1, 2, 5, 10, 15, 30, 60, 120, 180, 300},
 		}, []string{"site"}),
+		phaseDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace,
+			Name:      "check_phase_seconds",
+			Help: "Where each check's time went, by phase: queued (waiting for the browser to have room, before the check's timeout starts), " +
+				"setup (the scan's browser context and tab), journey, load, window (the observation window, typing excluded), typing, " +
+				"sources (the DOM and script text read after the window), screenshot, store. Checks that load or store slowly show here; a growing queued means too few --workers or a machine short of memory or CPU.",
+			// From a store's milliseconds to a window of minutes.
+			Buckets: []float64{0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120},
+		}, []string{"phase"}),
 		lastScan: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "last_scan_timestamp_seconds",
@@ -124,7 +136,7 @@ func New(store skimguard.Store, logger *slog.Logger) *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.scans, m.scanFailures, m.scanDuration, m.lastScan, m.lastSuccessful,
+		m.scans, m.scanFailures, m.scanDuration, m.phaseDuration, m.lastScan, m.lastSuccessful,
 		m.deliveries, m.saveFailures, m.openFindings,
 	)
 	m.reports = newShopperReports(m.registry)
@@ -158,6 +170,16 @@ func (m *Metrics) Scanned(s skimguard.Scan) {
 		failures.Inc()
 	}
 	m.scanDuration.WithLabelValues(s.Site).Observe(s.Duration.Seconds())
+	if o := s.Observation; o != nil {
+		m.phaseDuration.WithLabelValues("queued").Observe(o.Queued.Seconds())
+		o.Phases.Each(func(name string, d time.Duration) {
+			// A phase the check did not go through (a journey, typing)
+			// is not observed as a zero.
+			if d > 0 {
+				m.phaseDuration.WithLabelValues(name).Observe(d.Seconds())
+			}
+		})
+	}
 
 	if s.StartedAt.IsZero() {
 		// No time to report; a year-1 timestamp would read as "never".
@@ -174,6 +196,24 @@ func (m *Metrics) Scanned(s skimguard.Scan) {
 		m.latestSuccess[key] = s.StartedAt
 		m.lastSuccessful.WithLabelValues(s.Site, s.Page).Set(unixSeconds(s.StartedAt))
 	}
+}
+
+// WatchQueue serves, at each scrape, how many checks wait for room
+// (skimguard_checks_waiting) and how many run (skimguard_checks_running),
+// as queue tells; the daemon passes its scheduler's Queue. Call it once.
+func (m *Metrics) WatchQueue(queue func() (waiting, running int)) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "checks_waiting",
+			Help:      "Checks due that wait for a worker or for the browser to have room (--workers reached, or the machine short of memory or CPU). Staying above 0 means checks come due faster than they run.",
+		}, func() float64 { w, _ := queue(); return float64(w) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "checks_running",
+			Help:      "Checks running, each a page in its own browser tab; at most --workers.",
+		}, func() float64 { _, r := queue(); return float64(r) }),
+	)
 }
 
 // Delivered counts one alert delivery attempt.

@@ -24,6 +24,12 @@ type Scanner interface {
 	Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error)
 }
 
+// queuer is a Scanner that tells how many scans wait for it and run
+// (*crawler.Crawler does), for the progress lines.
+type queuer interface {
+	Queue() (waiting, running int)
+}
+
 // Monitor ties a scanner, a store and alert sinks together. It must not be
 // copied once used.
 type Monitor struct {
@@ -162,11 +168,18 @@ func (m *Monitor) progress(p skimguard.Page, format string, a ...any) {
 }
 
 // save stores a scan, even when ctx was cancelled: the scan is evidence.
+// The time it took becomes the observation's Store phase (in memory: the
+// stored copy was written before it was known).
 func (m *Monitor) save(ctx context.Context, scan *skimguard.Scan) error {
 	log := m.logger().With("site", scan.Site, "page", scan.Page)
+	start := time.Now()
 	err := m.persist(ctx, log, "scan", true, func(ctx context.Context) error { return m.Store.SaveScan(ctx, scan) })
 	if err != nil {
 		return err
+	}
+	if o := scan.Observation; o != nil {
+		o.Phases.Store = time.Since(start)
+		m.progress(skimguard.Page{Site: scan.Site, Name: scan.Page}, "stored in %s", o.Phases.Store.Round(time.Millisecond))
 	}
 	if m.Scanned != nil {
 		m.Scanned(*scan)
@@ -223,16 +236,27 @@ func (m *Monitor) persist(ctx context.Context, log *slog.Logger, what string, re
 	}
 }
 
-// observe scans one page and records the scan's timing. A scan whose ctx
-// was cancelled (not timed out) is stopped, not failed.
+// observe scans one page and records the scan's timing: from its
+// admission by the scanner, the wait for it left out (the observation keeps
+// it as Queued). A scan whose ctx was cancelled (not timed out) is stopped,
+// not failed.
 func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Scan, error) {
-	m.progress(p, "loading and watching (window %s)", p.Wait)
+	if q, ok := m.Scanner.(queuer); ok {
+		waiting, running := q.Queue()
+		m.progress(p, "loading and watching (window %s) once the browser has room: %d scans running, %d waiting", p.Wait, running, waiting)
+	} else {
+		m.progress(p, "loading and watching (window %s)", p.Wait)
+	}
 	scan := &skimguard.Scan{Site: p.Site, Page: p.Name, URL: p.URL, StartedAt: m.now()}
 	err := ctx.Err()
 	var obs *skimguard.Observation
 	if err == nil {
 		obs, err = m.Scanner.Scan(ctx, p)
-		scan.Duration = m.now().Sub(scan.StartedAt)
+		end := m.now()
+		if obs != nil && obs.Queued > 0 {
+			scan.StartedAt = scan.StartedAt.Add(obs.Queued)
+		}
+		scan.Duration = end.Sub(scan.StartedAt)
 	}
 	// A failed scan keeps what the page showed, when it showed anything
 	// (a journey's failed step: its screenshot).
@@ -250,7 +274,8 @@ func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Sca
 		return scan, err
 	}
 	scan.Status = skimguard.ScanObserved
-	m.progress(p, "observed %d scripts, %d destinations in %s", len(obs.Scripts), len(obs.Connections), scan.Duration.Round(time.Millisecond))
+	m.progress(p, "observed %d scripts, %d destinations in %s after %s queued (%s)", len(obs.Scripts), len(obs.Connections),
+		scan.Duration.Round(time.Millisecond), obs.Queued.Round(time.Millisecond), obs.Phases)
 	return scan, nil
 }
 

@@ -3,7 +3,9 @@
 //
 // A Scheduler starts each page's check when its schedule comes due, after a
 // random jitter so that pages do not all start at once, with at most
-// Workers checks at a time and a timeout on each. It never runs two checks
+// Workers checks at a time and a timeout on each, which starts once the
+// check is admitted (Admit: the browser has room for it), not while it
+// waits. It never runs two checks
 // of the same page at once: a run that comes due while the page's previous
 // one still runs is skipped. A check that fails or panics is logged, and
 // the page's next run comes as scheduled. Reload swaps in a new set of jobs
@@ -20,6 +22,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -51,16 +54,23 @@ type Scheduler struct {
 	// Timeout or when Run's ctx does.
 	Check func(ctx context.Context, p skimguard.Page)
 	// Workers bounds the checks running at once; 0 or less means
-	// DefaultWorkers, which suits two cores (each check drives a browser).
+	// DefaultWorkers. The daemon sets it to --workers, as it does the
+	// crawler's cap, so that neither caps the other.
 	Workers int
 	// Jitter is the longest random wait before each run, so that pages on
 	// the same schedule do not start together; 0 means DefaultJitter and a
 	// negative value means no wait.
 	Jitter time.Duration
-	// Timeout bounds each check, its wait for a worker not included: the
-	// check's ctx then ends with context.DeadlineExceeded. 0 or less means
-	// DefaultTimeout.
+	// Timeout bounds each check, its waits for a worker and for Admit not
+	// included: the check's ctx then ends with context.DeadlineExceeded. 0
+	// or less means DefaultTimeout.
 	Timeout time.Duration
+	// Admit, when set, is waited for once a check has a worker and before
+	// its Timeout starts; the check runs under the context it returns
+	// (derived from the one given) and release is called when the check
+	// ends. The daemon passes the crawler's Admit, so that a check that
+	// waits for the machine to have room is not timed out for it.
+	Admit func(ctx context.Context) (admitted context.Context, release func(), err error)
 	// Grace is how long the checks under way may go on once Run's ctx
 	// ends: no check starts after that, and the checks still running when
 	// Grace has passed see their ctx cancelled (context.Canceled). 0 or
@@ -84,6 +94,16 @@ type Scheduler struct {
 	// page's old and new jobs never run at once.
 	running map[string]bool
 	wake    chan struct{}
+
+	// waiting counts the runs past their jitter that wait for a worker or
+	// for Admit; checking those checking.
+	waiting, checking atomic.Int64
+}
+
+// Queue returns how many checks wait for a worker or for admission, past
+// their jitter, and how many run.
+func (s *Scheduler) Queue() (waiting, running int) {
+	return int(s.waiting.Load()), int(s.checking.Load())
 }
 
 // entry is a job with its parsed schedule and next run time.
@@ -251,6 +271,15 @@ func (s *Scheduler) run(ctx, checkCtx context.Context, job Job, key string, sem 
 	if !s.sleep(ctx, clock, s.jitter()) {
 		return
 	}
+	s.waiting.Add(1)
+	waiting := true
+	stopWaiting := func() {
+		if waiting {
+			s.waiting.Add(-1)
+			waiting = false
+		}
+	}
+	defer stopWaiting()
 	select {
 	case sem <- struct{}{}:
 		defer func() { <-sem }()
@@ -260,11 +289,33 @@ func (s *Scheduler) run(ctx, checkCtx context.Context, job Job, key string, sem 
 	if ctx.Err() != nil {
 		return
 	}
+	runCtx := checkCtx
+	if s.Admit != nil {
+		// The wait ends with ctx, but the admitted check runs under
+		// checkCtx, which outlives ctx by the grace period.
+		wctx, cancelWait := context.WithCancel(checkCtx)
+		defer cancelWait()
+		unhook := context.AfterFunc(ctx, cancelWait)
+		admitted, release, err := s.Admit(wctx)
+		if !unhook() || err != nil {
+			if err == nil {
+				release()
+			} else if ctx.Err() == nil {
+				log.Error("check not started: admission failed", "err", err)
+			}
+			return
+		}
+		defer release()
+		runCtx = admitted
+	}
+	stopWaiting()
+	s.checking.Add(1)
+	defer s.checking.Add(-1)
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	cctx, stop := withClockTimeout(checkCtx, clock, timeout)
+	cctx, stop := withClockTimeout(runCtx, clock, timeout)
 	defer stop()
 	start := clock.Now()
 	log.Info("check started")

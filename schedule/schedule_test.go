@@ -574,3 +574,88 @@ func TestSlowerThanWeekly(t *testing.T) {
 		}
 	}
 }
+
+// TestTheTimeoutStartsAtAdmission: a check that waits for Admit (the
+// machine short of room) is not timed out for the wait; its timeout runs
+// from admission, its release comes when it ends, and Queue shows it
+// waiting, then running.
+func TestTheTimeoutStartsAtAdmission(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	room := make(chan struct{})
+	released := make(chan struct{}, 1)
+	type key struct{}
+	admit := func(ctx context.Context) (context.Context, func(), error) {
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		return context.WithValue(ctx, key{}, "admitted"), func() { released <- struct{}{} }, nil
+	}
+	hold := make(chan struct{})
+	c.block = func(string, int) chan struct{} { return hold }
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, Timeout: 2 * time.Minute, Admit: admit}
+	start(t, s, []Job{{page("checkout"), "*/10 * * * *"}})
+
+	clk.waitTimer(t, at("10:00:00"))
+	clk.set(at("10:00:00"))
+	eventually(t, func() bool { w, r := s.Queue(); return w == 1 && r == 0 }, "the check to wait for admission")
+	clk.waitTimer(t, at("10:10:00"))
+	// Five minutes of waiting, more than the timeout.
+	clk.set(at("10:05:00"))
+	c.none(t, "there is no room yet")
+	close(room)
+	st := c.expect(t, 1)[0]
+	if st.ctx.Value(key{}) != "admitted" {
+		t.Error("the check does not run under the admitted context")
+	}
+	if err := st.ctx.Err(); err != nil {
+		t.Fatalf("the check's ctx ended as it started (the wait counted toward its timeout): %v", err)
+	}
+	if w, r := s.Queue(); w != 0 || r != 1 {
+		t.Errorf("Queue while checking = %d waiting, %d running", w, r)
+	}
+	clk.waitTimer(t, at("10:07:00"))
+	clk.set(at("10:07:00"))
+	<-st.ctx.Done()
+	if !errors.Is(st.ctx.Err(), context.DeadlineExceeded) {
+		t.Errorf("the check ended with %v at its timeout", st.ctx.Err())
+	}
+	close(hold)
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the admission was not released when the check ended")
+	}
+	waitIdle(t, s)
+	if w, r := s.Queue(); w != 0 || r != 0 {
+		t.Errorf("Queue when idle = %d waiting, %d running", w, r)
+	}
+}
+
+// TestAStopEndsTheWaitForAdmission: on shutdown a check waiting for
+// admission never starts.
+func TestAStopEndsTheWaitForAdmission(t *testing.T) {
+	clk := &fakeClock{now: at("09:59:30")}
+	c := newChecks(clk)
+	s := &Scheduler{Check: c.check, Clock: clk, Jitter: -1, Admit: func(ctx context.Context) (context.Context, func(), error) {
+		<-ctx.Done()
+		return nil, nil, ctx.Err()
+	}}
+	stop, done := start(t, s, []Job{{page("checkout"), "*/10 * * * *"}})
+	clk.waitTimer(t, at("10:00:00"))
+	clk.set(at("10:00:00"))
+	eventually(t, func() bool { w, _ := s.Queue(); return w == 1 }, "the check to wait for admission")
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		done <- nil // for start's cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return while a check waited for admission")
+	}
+	c.none(t, "the scheduler stopped")
+}

@@ -145,12 +145,15 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	}
 	policy := cfg.Egress
 	policy.Own = append(policy.Own, c.own...)
-	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy, Getenv: e.getenv})
+	// The browser, the monitor and serve's scheduler run as many pages at
+	// once as --workers says: any one of them lower would be the cap.
+	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy, Getenv: e.getenv, MaxConcurrent: c.workers})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.mon.Scanner = a.crawl
+	a.mon.Concurrency = c.workers
 	return a, nil
 }
 

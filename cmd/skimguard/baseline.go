@@ -9,12 +9,16 @@ import (
 )
 
 func runBaseline(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "baseline", "baseline [--samples N] [--by NAME] --reason TEXT [flags]",
+	fs, c := newFlags(e, "baseline", "baseline [--samples N] [--by NAME] [--workers N] --reason TEXT [flags]",
 		"Load each page several times (learning what varies between loads) and approve what it showed as\nthe page's new baseline, recording who approved it and why. Older versions are kept.")
 	samples := fs.Int("samples", 3, "page loads to learn each baseline from")
 	by := fs.String("by", currentUser(e), "who approves the baseline")
 	reason := fs.String("reason", "", "why this is the page's approved state (required; e.g. a change ticket)")
+	c.addWorkers(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.checkWorkers(); err != nil {
 		return err
 	}
 	if *reason == "" {

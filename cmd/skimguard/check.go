@@ -14,7 +14,7 @@ import (
 )
 
 func runCheck(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "check", "check [--format FORMAT] [--out FILE] [--fail-on SEVERITY] [flags]",
+	fs, c := newFlags(e, "check", "check [--format FORMAT] [--out FILE] [--fail-on SEVERITY] [--workers N] [flags]",
 		"Scan the pages, compare each with its approved baseline, store the scan and its findings, and report.\n"+
 			"Exit status: 0 the pages match their baselines, 1 findings at or above --fail-on, 2 could not check\n"+
 			"(config error, no baseline, page unreachable or HTTP error, timeout, browser failure, a scan the database\n"+
@@ -26,7 +26,11 @@ func runCheck(ctx context.Context, e env, args []string) error {
 	writeLock := fs.String("write-lock", "", "also write what this check observed as a lock file, for a reviewer to approve in a pull request")
 	by := fs.String("by", currentUser(e), "with --write-lock: who the observed baseline is recorded as proposed by")
 	saveRetry := fs.Duration("save-retry", monitor.DefaultSaveRetry, "how long to keep trying to store a scan while the database is locked or full (0: once)")
+	c.addWorkers(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.checkWorkers(); err != nil {
 		return err
 	}
 	if !slices.Contains(report.Formats, *format) {

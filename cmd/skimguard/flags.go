@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/skimguard/skimguard/egress"
-
 	"flag"
 	"fmt"
 	"log/slog"
 	"os/user"
 	"strings"
+
+	"github.com/skimguard/skimguard/crawler"
+	"github.com/skimguard/skimguard/egress"
 )
 
 // common holds the flags every command takes.
@@ -26,6 +27,26 @@ type common struct {
 	// own are skimguard's own listening addresses (serve's --listen), which
 	// the crawler's browser must never reach, whatever sites.yaml allows.
 	own []egress.Rule
+	// workers is --workers, of the commands that load pages: the pages
+	// scanned at once, by the crawler, the monitor and serve's scheduler
+	// alike; 0 until the flag is added.
+	workers int
+}
+
+// addWorkers adds --workers to a command that loads pages, defaulting to
+// what the machine can run (crawler.DefaultConcurrency).
+func (c *common) addWorkers(fs *flag.FlagSet) {
+	fs.IntVar(&c.workers, "workers", crawler.DefaultConcurrency(),
+		"pages scanned at once, each in its own browser tab (default: 12 per CPU, at most one per 200 MB of available memory, up to 64); "+
+			"past it, and while the machine is short of memory or CPU, scans wait for room rather than fail")
+}
+
+// checkWorkers refuses a --workers below 1.
+func (c *common) checkWorkers() error {
+	if c.workers < 1 {
+		return usageErr("--workers must be at least 1")
+	}
+	return nil
 }
 
 // stringList is a repeatable flag (--site a --site b).

@@ -9,8 +9,12 @@ import (
 )
 
 func runScan(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "scan", "scan [flags]", "Scan the pages and store what each showed, without comparing.")
+	fs, c := newFlags(e, "scan", "scan [--workers N] [flags]", "Scan the pages and store what each showed, without comparing.")
+	c.addWorkers(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := c.checkWorkers(); err != nil {
 		return err
 	}
 	a, err := c.openCrawler(ctx, e, noAlerts)

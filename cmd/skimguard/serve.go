@@ -44,7 +44,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			"as failed), then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
-	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
+	c.addWorkers(fs)
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
 	var proxyFlags stringList
@@ -58,8 +58,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *workers < 1 {
-		return usageErr("--workers must be at least 1")
+	if err := c.checkWorkers(); err != nil {
+		return err
 	}
 	if *grace < 0 {
 		return usageErr("--grace must not be negative")
@@ -127,7 +127,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// failure is often the network, not a skimmer blocking the scanner.
 	a.mon.FailureAlertAfter = monitor.DefaultFailureAlertAfter
 	m := metrics.New(a.store, logger)
-	a.mon.Scanned, a.mon.Delivered, a.mon.SaveFailed = m.Scanned, m.Delivered, m.SaveFailed
+	a.mon.Delivered, a.mon.SaveFailed = m.Delivered, m.SaveFailed
+	a.mon.Scanned = func(s skimguard.Scan) {
+		m.Scanned(s)
+		// The daemon's progress: where the check's time went, and the
+		// queue behind it.
+		if o := s.Observation; o != nil {
+			waiting, running := a.crawl.Queue()
+			logger.Info("scanned", "site", s.Site, "page", s.Page, "duration", s.Duration.Round(time.Millisecond),
+				"queued", o.Queued.Round(time.Millisecond), "phases", o.Phases.String(), "running", running, "waiting", waiting)
+		}
+	}
 	var pages atomic.Pointer[[]skimguard.Page]
 	pages.Store(&a.pages)
 	// The approval rule, like the pages, follows a reloaded sites.yaml.
@@ -138,10 +148,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
 	sched := &schedule.Scheduler{
-		Workers: *workers,
-		Jitter:  *jitter,
-		Grace:   *grace,
-		Logger:  logger,
+		Workers: c.workers,
+		// A check's timeout starts once the browser has room for it.
+		Admit:  a.crawl.Admit,
+		Jitter: *jitter,
+		Grace:  *grace,
+		Logger: logger,
 		// A new install, or a page added by a reload, is not left
 		// unchecked until its schedule first comes due.
 		CheckAtStart: true,
@@ -168,6 +180,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
 		},
 	}
+	m.WatchQueue(sched.Queue)
 	var ui *http.Server
 	if ln != nil {
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
@@ -212,7 +225,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			}
 		}
 	}()
-	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", *workers, "alert_channels", alerts.Names(a.mon.Sinks()))
+	logger.Info("serving", "config", c.config, "pages", len(jobs), "workers", c.workers, "alert_channels", alerts.Names(a.mon.Sinks()))
 	err = sched.Run(ctx, jobs)
 	if ui != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -72,6 +72,10 @@ func TestServeChecksOnScheduleAndStopsCleanly(t *testing.T) {
 	if !strings.Contains(logs, "stopped") {
 		t.Errorf("serve did not say it stopped:\n%s", logs)
 	}
+	// Each check's progress: where its time went and the queue behind it.
+	if !regexp.MustCompile(`msg=scanned site=shop page=checkout duration=\S+ queued=\S+ phases="setup [^"]*load [^"]*window [^"]*" running=\d+ waiting=\d+`).MatchString(logs) {
+		t.Errorf("no progress line with the check's phases and the queue:\n%s", logs)
+	}
 	// The archive has no baseline: said at start, and its check at start
 	// is a warning, not a silent failure.
 	for _, want := range []string{
