@@ -108,6 +108,9 @@ type Options struct {
 	// and cloud metadata addresses are refused by default, and so are
 	// skimguard's own listening addresses, given in Egress.Own.
 	Egress egress.Policy
+	// Remote, when it names browsers, makes the crawler scan in those
+	// rather than start its own (see Remote); ExecPath is then unused.
+	Remote Remote
 	// Getenv reads the ${NAME} references of journeys (a shop password)
 	// when a journey plays; nil means os.Getenv. What it returns is masked
 	// wherever the test card is, and never logged.
@@ -170,6 +173,8 @@ type Crawler struct {
 	proxy *egress.Proxy
 	// largeFetch holds a slot while a large script text is fetched.
 	largeFetch chan struct{}
+	// remote is the pool of remote browsers, nil for a local one.
+	remote *pool
 
 	mu        sync.Mutex
 	closed    bool
@@ -205,6 +210,9 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(opts.Remote.Browsers) > 0 {
+		return newRemote(ctx, opts, logger)
 	}
 	path, err := findBrowser(opts.ExecPath)
 	if err != nil {
@@ -364,6 +372,10 @@ func (c *Crawler) Close() error {
 		return nil
 	}
 	c.closed = true
+	if c.remote != nil {
+		c.remote.close()
+		return nil
+	}
 	defer c.proxy.Close()
 	if c.stop == nil {
 		return nil
@@ -397,6 +409,9 @@ func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observ
 		return nil, fmt.Errorf("scan %s: waiting for a free browser slot: %w", p.URL, ctx.Err())
 	}
 	defer func() { <-c.sem }()
+	if c.remote != nil {
+		return c.remote.scan(ctx, p)
+	}
 
 	for attempt := 0; ; attempt++ {
 		bctx, version, err := c.browserContext(ctx)

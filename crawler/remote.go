@@ -1,0 +1,541 @@
+package crawler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/remote"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/egress"
+)
+
+// Remote makes a Crawler scan in Chromium browsers that run elsewhere (a
+// pool of chromedp/headless-shell containers) instead of starting its own.
+//
+// Launch flags do not travel over the DevTools protocol: a remote browser
+// must be started with BrowserFlags. What can be set per tab is: each scan
+// gets a new browser context (no cookie or storage shared with another
+// scan) whose proxy is the scan's own egress proxy, and the shopper
+// profile (user agent and client hints, locale, time zone, phone metrics)
+// is set in its tab as for the local browser. The egress proxy listens on
+// an address of this machine that the browser reaches (Remote.ProxyAddr),
+// and serves the browser's address only.
+type Remote struct {
+	// Browsers are the browsers' DevTools endpoints: ws://host:port or
+	// http://host:port (the browser's /json/version names its WebSocket),
+	// wss:// or https:// behind a TLS proxy, or a browser's full
+	// ws://host:port/devtools/browser/ID address.
+	Browsers []string
+	// ProxyAddr is the address of this machine at which the browsers
+	// reach its egress proxies. The zero value is the address this machine
+	// connects to each browser from, which is right unless a NAT or a
+	// published container port stands between them; with ProxyAddr set,
+	// the proxy serves any client, as the browser's address it sees is
+	// then unknown.
+	ProxyAddr netip.Addr
+	// RecycleAfter is how many scans one browser serves before the crawler
+	// closes it (Browser.close), once its scans have ended: its memory
+	// grows with every page, and its container's restart policy starts a
+	// fresh one, which the crawler connects to when it is back. 0 means
+	// DefaultRemoteRecycleAfter; a negative value never closes it.
+	RecycleAfter int
+}
+
+// DefaultRemoteRecycleAfter is how many scans a remote browser serves before
+// it is recycled.
+const DefaultRemoteRecycleAfter = 200
+
+// Bounds on waiting for a remote browser.
+const (
+	remoteDialTimeout = 10 * time.Second
+	// An unreachable endpoint is skipped for a while that doubles with
+	// each failure, up to remoteMaxBackoff.
+	remoteMinBackoff = 2 * time.Second
+	remoteMaxBackoff = time.Minute
+)
+
+// ErrBrowserUnreachable is returned (wrapped) by Scan when no remote browser
+// could be reached.
+var ErrBrowserUnreachable = errors.New("no remote browser is reachable: check that the browsers: endpoints run and that this machine can reach their DevTools port")
+
+// BrowserLostError says that the remote browser a scan ran in went away
+// during the scan (killed, restarted, or the network between them failed).
+// That scan failed; the next ones go to the browsers that are up.
+type BrowserLostError struct {
+	// Endpoint is the browser's, as configured.
+	Endpoint string
+	Err      error
+}
+
+func (e *BrowserLostError) Error() string {
+	return fmt.Sprintf("the remote browser %s went away during the scan (killed, restarted or unreachable); the next scan goes to a browser that is up: %v", e.Endpoint, e.Err)
+}
+
+func (e *BrowserLostError) Unwrap() error { return e.Err }
+
+// BrowserFlags are the command-line flags a remote browser must be started
+// with for its scans to see pages as the crawler's own browser does: no
+// site isolation (payment providers' iframes run in the page's target, so
+// their scripts and requests are seen), quiet networking (no request of
+// Chromium's own to Google), no automation traces, a desktop screen. Add
+// --remote-debugging-address and --remote-debugging-port, and the proxy
+// flags are not needed: each scan's browser context has its own.
+func BrowserFlags() []string {
+	// chromedp's defaults (DefaultExecAllocatorOptions), which the local
+	// browser starts with, less --headless (a headless-shell is; a full
+	// Chromium needs it), --enable-automation (a trace) and the flags
+	// launchFlags sets.
+	out := []string{
+		"--no-first-run", "--no-default-browser-check",
+		"--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+		"--disable-renderer-backgrounding", "--disable-breakpad", "--disable-client-side-phishing-detection",
+		"--disable-default-apps", "--disable-dev-shm-usage", "--disable-extensions", "--disable-hang-monitor",
+		"--disable-ipc-flooding-protection", "--disable-popup-blocking", "--disable-prompt-on-repost",
+		"--disable-sync", "--force-color-profile=srgb", "--metrics-recording-only",
+		"--safebrowsing-disable-auto-update", "--password-store=basic", "--use-mock-keychain",
+	}
+	for _, f := range launchFlags() {
+		switch v := f.value.(type) {
+		case bool:
+			if v {
+				out = append(out, "--"+f.name)
+			}
+		default:
+			out = append(out, fmt.Sprintf("--%s=%v", f.name, v))
+		}
+	}
+	return out
+}
+
+// pool is the remote browsers of a Crawler.
+type pool struct {
+	c         *Crawler
+	recycle   int
+	proxyAddr netip.Addr
+
+	mu     sync.Mutex
+	closed bool
+	eps    []*endpoint
+	next   int // round robin among equally busy browsers
+}
+
+// endpoint is one remote browser and the crawler's connection to it.
+// Its fields are guarded by pool.mu, except while connecting, which
+// connecting marks.
+type endpoint struct {
+	url string
+
+	// conn is the current connection, nil when none.
+	conn       *remoteConn
+	connecting bool
+	// failures counts the connection attempts that failed in a row;
+	// retryAt is when the endpoint may be tried again.
+	failures int
+	retryAt  time.Time
+	lastErr  error
+}
+
+// remoteConn is one connection to a remote browser.
+type remoteConn struct {
+	allocStop context.CancelFunc
+	ctx       context.Context // chromedp context of the connection
+	stop      context.CancelFunc
+	version   browserVersion
+	// local is this machine's address towards the browser, peer the
+	// browser's.
+	local, peer netip.Addr
+	// scans started on it, active running now; retiring once it served
+	// its scans.
+	scans, active int
+	retiring      bool
+}
+
+func newPool(c *Crawler, r Remote) *pool {
+	p := &pool{c: c, recycle: r.RecycleAfter, proxyAddr: r.ProxyAddr}
+	if p.recycle == 0 {
+		p.recycle = DefaultRemoteRecycleAfter
+	}
+	for _, u := range r.Browsers {
+		p.eps = append(p.eps, &endpoint{url: u})
+	}
+	return p
+}
+
+// scan runs one scan in a remote browser. A browser that is lost before
+// the page was asked for is left for another, once.
+func (p *pool) scan(ctx context.Context, pg skimguard.Page) (*skimguard.Observation, error) {
+	for attempt := 0; ; attempt++ {
+		ep, rc, err := p.acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: %w", pg.URL, err)
+		}
+		s := newScan(p.c, pg)
+		s.version = rc.version
+		s.proxyListen = p.proxyAddr
+		if !s.proxyListen.IsValid() {
+			s.proxyListen, s.proxyClients = rc.local, []netip.Addr{rc.peer}
+		}
+		obs, err := s.run(ctx, rc.ctx)
+		lost := err != nil && ctx.Err() == nil && !pageFailed(err) && p.c.browserGone(rc.ctx)
+		p.release(ep, rc, lost)
+		if lost && attempt == 0 && !s.started() {
+			continue
+		}
+		if lost {
+			err = &BrowserLostError{Endpoint: ep.url, Err: err}
+		}
+		if err != nil && s.secrets.any() {
+			err = &maskedError{msg: s.mask(err.Error()), err: err}
+		}
+		return obs, err
+	}
+}
+
+// pageFailed reports whether err is the page's failure rather than the
+// browser's.
+func pageFailed(err error) bool {
+	var pe *PageError
+	var je *JourneyError
+	return errors.As(err, &pe) || errors.As(err, &je)
+}
+
+// acquire picks the browser for a scan: the least busy of those connected,
+// round robin among equals, else one to connect to; an endpoint that
+// cannot be reached is skipped and retried after a backoff. When all are
+// backing off, the one due soonest is tried anyway, so that a single
+// browser that restarts is used as soon as it is back.
+func (p *pool) acquire(ctx context.Context) (*endpoint, *remoteConn, error) {
+	var errs []error
+	tried := map[*endpoint]bool{}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, nil, errors.New("crawler is closed")
+		}
+		ep, rc := p.pickLocked(tried)
+		if rc != nil {
+			rc.scans++
+			rc.active++
+			if p.recycle > 0 && rc.scans >= p.recycle {
+				rc.retiring = true
+			}
+			p.mu.Unlock()
+			return ep, rc, nil
+		}
+		if ep == nil {
+			p.mu.Unlock()
+			return nil, nil, fmt.Errorf("%w: %w", ErrBrowserUnreachable, errors.Join(errs...))
+		}
+		tried[ep] = true
+		ep.connecting = true
+		p.mu.Unlock()
+
+		rc, err := p.connect(ctx, ep.url)
+
+		p.mu.Lock()
+		ep.connecting = false
+		if err != nil {
+			ep.failures++
+			ep.lastErr = err
+			ep.retryAt = time.Now().Add(min(remoteMinBackoff<<min(ep.failures-1, 10), remoteMaxBackoff))
+			p.mu.Unlock()
+			p.c.log.Warn("remote browser unreachable; skipped for now and retried later", "browser", ep.url, "retry_at", ep.retryAt.Format(time.RFC3339), "err", err)
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				return nil, nil, fmt.Errorf("%w: %w", ErrBrowserUnreachable, errors.Join(errs...))
+			}
+			continue
+		}
+		if p.closed {
+			p.mu.Unlock()
+			rc.close()
+			return nil, nil, errors.New("crawler is closed")
+		}
+		ep.failures, ep.lastErr, ep.conn = 0, nil, rc
+		p.mu.Unlock()
+		p.c.log.Info("connected to a remote browser", "browser", ep.url, "version", rc.version.full)
+	}
+}
+
+// pickLocked returns a connected browser to scan in, or else an endpoint to
+// connect to (not in tried), or neither.
+func (p *pool) pickLocked(tried map[*endpoint]bool) (*endpoint, *remoteConn) {
+	var best *endpoint
+	n := len(p.eps)
+	for i := range n {
+		ep := p.eps[(p.next+i)%n]
+		rc := ep.conn
+		if rc != nil && rc.ctx.Err() != nil {
+			// Lost between scans: forget it, and reconnect now.
+			if rc.active == 0 {
+				go rc.close()
+			}
+			ep.conn, rc = nil, nil
+		}
+		if rc == nil || rc.retiring {
+			continue
+		}
+		if best == nil || rc.active < best.conn.active {
+			best = ep
+		}
+	}
+	if best != nil {
+		p.next = (p.next + 1) % n
+		return best, best.conn
+	}
+	now := time.Now()
+	var due *endpoint
+	for _, ep := range p.eps {
+		if ep.conn != nil || ep.connecting || tried[ep] {
+			continue
+		}
+		if !ep.retryAt.After(now) {
+			return ep, nil
+		}
+		if due == nil || ep.retryAt.Before(due.retryAt) {
+			due = ep
+		}
+	}
+	// All are backing off: try the one due soonest, but only when nothing
+	// was tried for this scan yet.
+	if len(tried) == 0 {
+		return due, nil
+	}
+	return nil, nil
+}
+
+// release ends a scan on rc. A lost browser is forgotten; a retiring one
+// is closed when its last scan ends.
+func (p *pool) release(ep *endpoint, rc *remoteConn, lost bool) {
+	p.mu.Lock()
+	rc.active--
+	if lost || rc.ctx.Err() != nil {
+		if ep.conn == rc {
+			ep.conn = nil
+		}
+		rc.retiring = false
+	}
+	closeNow := rc.active == 0 && (rc.retiring || ep.conn != rc)
+	recycle := rc.retiring
+	if closeNow && ep.conn == rc {
+		ep.conn = nil
+	}
+	p.mu.Unlock()
+	if !closeNow {
+		return
+	}
+	if recycle {
+		p.c.log.Info("recycling a remote browser: asking it to close, its container starts a fresh one", "browser", ep.url, "scans", rc.scans)
+		rc.closeBrowser()
+	}
+	rc.close()
+}
+
+// connect opens a connection to the browser at endpoint and reads its
+// version.
+func (p *pool) connect(ctx context.Context, endpoint string) (*remoteConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, remoteDialTimeout+5*time.Second)
+	defer cancel()
+	wsURL, err := debuggerURL(ctx, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("remote browser %s: %w", endpoint, err)
+	}
+	local, peer, err := route(ctx, wsURL)
+	if err != nil {
+		return nil, fmt.Errorf("remote browser %s: %w", endpoint, err)
+	}
+	// The connection lives until closed, whatever ctx does.
+	allocCtx, allocStop := remote.NewAllocator(context.WithoutCancel(ctx), wsURL, remote.NoModifyURL, remote.WithDialTimeout(remoteDialTimeout))
+	bctx, stop := chromedp.NewContext(allocCtx)
+	rc := &remoteConn{allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer}
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(bctx) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		stop()
+		<-done
+	}
+	if err != nil {
+		rc.close()
+		return nil, fmt.Errorf("remote browser %s: connecting to %s: %w", endpoint, wsURL, err)
+	}
+	if rc.version, err = runningVersion(ctx, bctx); err != nil {
+		rc.close()
+		return nil, fmt.Errorf("remote browser %s: %w", endpoint, err)
+	}
+	return rc, nil
+}
+
+// closeBrowser asks the browser to exit.
+func (rc *remoteConn) closeBrowser() {
+	ctx, cancel := context.WithTimeout(rc.ctx, 5*time.Second)
+	defer cancel()
+	_, _ = chromedp.CallBrowser(ctx, browser.Close, cdp.Empty{})
+}
+
+// close ends the connection; the browser keeps running.
+func (rc *remoteConn) close() {
+	rc.stop()
+	rc.allocStop()
+}
+
+// close ends every connection.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	var conns []*remoteConn
+	for _, ep := range p.eps {
+		if ep.conn != nil {
+			conns = append(conns, ep.conn)
+			ep.conn = nil
+		}
+	}
+	p.mu.Unlock()
+	for _, rc := range conns {
+		rc.close()
+	}
+}
+
+// debuggerURL is the browser's WebSocket address for an endpoint. An
+// http(s) or ws(s) endpoint without a /devtools/browser/ path is asked at
+// /json/version; its answer names the host as the request did, so the
+// scheme and host given are kept. Chromium answers only requests whose Host
+// is an IP address or localhost, so a name is resolved first (again at each
+// connection: a restarted container can have a new address).
+func debuggerURL(ctx context.Context, endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("parsing the endpoint: %w", err)
+	}
+	host, err := resolveHost(ctx, u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"ws": "80", "http": "80", "wss": "443", "https": "443"}[u.Scheme]
+	}
+	u.Host = net.JoinHostPort(host, port)
+	ws := map[string]string{"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}[u.Scheme]
+	if ws == "" {
+		return "", fmt.Errorf("scheme %q: use ws://, wss://, http:// or https://", u.Scheme)
+	}
+	if strings.Contains(u.Path, "/devtools/browser/") {
+		u.Scheme = ws
+		return u.String(), nil
+	}
+	info := *u
+	info.Scheme, info.Path, info.RawQuery = map[string]string{"ws": "http", "wss": "https"}[ws], "/json/version", ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, info.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("asking %s for the browser's address: %w", info.String(), err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("asking %s for the browser's address: HTTP %d (is this a Chromium DevTools port?)", info.String(), resp.StatusCode)
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&v); err != nil {
+		return "", fmt.Errorf("reading %s: %w (is this a Chromium DevTools port?)", info.String(), err)
+	}
+	dbg, err := url.Parse(v.WebSocketDebuggerURL)
+	if err != nil || !strings.Contains(dbg.Path, "/devtools/browser/") {
+		return "", fmt.Errorf("%s named no browser WebSocket (%q): is this a Chromium DevTools port?", info.String(), v.WebSocketDebuggerURL)
+	}
+	u.Scheme, u.Path, u.RawQuery = ws, dbg.Path, ""
+	return u.String(), nil
+}
+
+// resolveHost returns host as an IP address, or localhost.
+func resolveHost(ctx context.Context, host string) (string, error) {
+	if host == "localhost" {
+		return host, nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host, nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", host, err)
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("resolving %s: no address", host)
+	}
+	return addrs[0].Unmap().String(), nil
+}
+
+// route is this machine's address towards the browser at wsURL, where the
+// browser can reach its egress proxy, and the browser's address, which the
+// proxy serves.
+func route(ctx context.Context, wsURL string) (local, peer netip.Addr, err error) {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return local, peer, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return local, peer, fmt.Errorf("connecting to %s: %w", u.Host, err)
+	}
+	defer conn.Close()
+	return conn.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), conn.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+// newRemote makes a Crawler that scans in the remote browsers of
+// opts.Remote. It connects to none yet: an endpoint that is down at start
+// is tried again by the scans. ctx is unused, for New's signature.
+func newRemote(_ context.Context, opts Options, logger *slog.Logger) (*Crawler, error) {
+	for _, b := range opts.Remote.Browsers {
+		if err := checkEndpoint(b); err != nil {
+			return nil, err
+		}
+	}
+	c := &Crawler{
+		opts:       opts,
+		log:        logger,
+		sem:        make(chan struct{}, opts.MaxConcurrent),
+		largeFetch: make(chan struct{}, largeFetches),
+		guard:      egress.NewGuard(opts.Egress, opts.resolver),
+	}
+	c.remote = newPool(c, opts.Remote)
+	return c, nil
+}
+
+// checkEndpoint says what is wrong with a browser endpoint, if anything.
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	switch {
+	case err != nil:
+		return fmt.Errorf("browser %q: %w", endpoint, err)
+	case u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("browser %q: the scheme must be ws://, wss://, http:// or https://, as in ws://10.0.0.5:9222", endpoint)
+	case u.Hostname() == "":
+		return fmt.Errorf("browser %q: no host: write it as ws://HOST:PORT, such as ws://10.0.0.5:9222", endpoint)
+	case u.User != nil:
+		return fmt.Errorf("browser %q: the DevTools protocol takes no user name or password in the address", endpoint)
+	}
+	return nil
+}
