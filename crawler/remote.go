@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
 
@@ -151,6 +151,7 @@ type endpoint struct {
 
 // remoteConn is one connection to a remote browser.
 type remoteConn struct {
+	wsURL     string
 	allocStop context.CancelFunc
 	ctx       context.Context // chromedp context of the connection
 	stop      context.CancelFunc
@@ -341,7 +342,9 @@ func (p *pool) release(ep *endpoint, rc *remoteConn, lost bool) {
 	}
 	if recycle {
 		p.c.log.Info("recycling a remote browser: asking it to close, its container starts a fresh one", "browser", ep.url, "scans", rc.scans)
-		rc.closeBrowser()
+		if err := rc.closeBrowser(); err != nil {
+			p.c.log.Warn("recycling a remote browser: it did not close", "browser", ep.url, "err", err)
+		}
 	}
 	rc.close()
 }
@@ -362,7 +365,7 @@ func (p *pool) connect(ctx context.Context, endpoint string) (*remoteConn, error
 	// The connection lives until closed, whatever ctx does.
 	allocCtx, allocStop := remote.NewAllocator(context.WithoutCancel(ctx), wsURL, remote.NoModifyURL, remote.WithDialTimeout(remoteDialTimeout))
 	bctx, stop := chromedp.NewContext(allocCtx)
-	rc := &remoteConn{allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer}
+	rc := &remoteConn{wsURL: wsURL, allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer}
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
 	select {
@@ -383,11 +386,28 @@ func (p *pool) connect(ctx context.Context, endpoint string) (*remoteConn, error
 	return rc, nil
 }
 
-// closeBrowser asks the browser to exit.
-func (rc *remoteConn) closeBrowser() {
-	ctx, cancel := context.WithTimeout(rc.ctx, 5*time.Second)
+// closeBrowser asks the browser to exit, on a connection of its own:
+// chromedp sends Browser.close only for a browser it started. The browser
+// may go before it answers.
+func (rc *remoteConn) closeBrowser() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = chromedp.CallBrowser(ctx, browser.Close, cdp.Empty{})
+	conn, err := remote.DialContext(ctx, rc.wsURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Write(ctx, &cdproto.Message{ID: 1, Method: browser.CommandClose}); err != nil {
+		return err
+	}
+	var reply cdproto.Message
+	if err := conn.Read(ctx, &reply); err != nil {
+		return nil // gone before answering
+	}
+	if reply.Error != nil {
+		return reply.Error
+	}
+	return nil
 }
 
 // close ends the connection; the browser keeps running.
