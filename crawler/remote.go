@@ -526,13 +526,9 @@ func route(ctx context.Context, wsURL string) (local, peer netip.Addr, err error
 
 // newRemote makes a Crawler that scans in the remote browsers of
 // opts.Remote. It connects to none yet: an endpoint that is down at start
-// is tried again by the scans. ctx is unused, for New's signature.
+// is tried again by the scans. The endpoints are checked by their reader
+// (config.CheckBrowser). ctx is unused, for New's signature.
 func newRemote(_ context.Context, opts Options, logger *slog.Logger) (*Crawler, error) {
-	for _, b := range opts.Remote.Browsers {
-		if err := checkEndpoint(b); err != nil {
-			return nil, err
-		}
-	}
 	c := &Crawler{
 		opts:       opts,
 		log:        logger,
@@ -542,20 +538,4 @@ func newRemote(_ context.Context, opts Options, logger *slog.Logger) (*Crawler, 
 	}
 	c.remote = newPool(c, opts.Remote)
 	return c, nil
-}
-
-// checkEndpoint says what is wrong with a browser endpoint, if anything.
-func checkEndpoint(endpoint string) error {
-	u, err := url.Parse(endpoint)
-	switch {
-	case err != nil:
-		return fmt.Errorf("browser %q: %w", endpoint, err)
-	case u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("browser %q: the scheme must be ws://, wss://, http:// or https://, as in ws://10.0.0.5:9222", endpoint)
-	case u.Hostname() == "":
-		return fmt.Errorf("browser %q: no host: write it as ws://HOST:PORT, such as ws://10.0.0.5:9222", endpoint)
-	case u.User != nil:
-		return fmt.Errorf("browser %q: the DevTools protocol takes no user name or password in the address", endpoint)
-	}
-	return nil
 }
