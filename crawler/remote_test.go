@@ -332,10 +332,14 @@ func TestBrowserFlagsMatchTheLocalLaunch(t *testing.T) {
 			t.Errorf("BrowserFlags() has no %s: %v", want, flags)
 		}
 	}
-	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--disable-features=") && strings.Contains(f, "SitePerProcess,IsolateOrigins") }) {
+	if !slices.ContainsFunc(flags, func(f string) bool {
+		return strings.HasPrefix(f, "--disable-features=") && strings.Contains(f, "SitePerProcess,IsolateOrigins")
+	}) {
 		t.Errorf("BrowserFlags() leave site isolation on: %v", flags)
 	}
-	if slices.ContainsFunc(flags, func(f string) bool { return strings.Contains(f, "enable-automation") || strings.Contains(f, "proxy-server") }) {
+	if slices.ContainsFunc(flags, func(f string) bool {
+		return strings.Contains(f, "enable-automation") || strings.Contains(f, "proxy-server")
+	}) {
 		t.Errorf("BrowserFlags() %v: want no automation flag and no browser-wide proxy", flags)
 	}
 }
