@@ -342,4 +342,14 @@ func TestBrowserFlagsMatchTheLocalLaunch(t *testing.T) {
 	}) {
 		t.Errorf("BrowserFlags() %v: want no automation flag and no browser-wide proxy", flags)
 	}
+	// The README's compose file for a pool of browsers passes them all.
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range flags {
+		if !strings.Contains(string(readme), "\n    - "+f+"\n") {
+			t.Errorf("README.md's compose file for remote browsers does not pass %s", f)
+		}
+	}
 }
