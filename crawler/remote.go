@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,9 @@ type Remote struct {
 	// fresh one, which the crawler connects to when it is back. 0 means
 	// DefaultRemoteRecycleAfter; a negative value never closes it.
 	RecycleAfter int
+
+	// wait lets tests shorten how long a scan waits for a browser.
+	wait time.Duration
 }
 
 // DefaultRemoteRecycleAfter is how many scans a remote browser serves before
@@ -66,6 +70,10 @@ const (
 	// each failure, up to remoteMaxBackoff.
 	remoteMinBackoff = 2 * time.Second
 	remoteMaxBackoff = time.Minute
+	// A scan waits this long for a browser when none is up (a restart
+	// after recycling takes a few seconds), checking every remotePoll.
+	remoteWait = 30 * time.Second
+	remotePoll = 250 * time.Millisecond
 )
 
 // ErrBrowserUnreachable is returned (wrapped) by Scan when no remote browser
@@ -126,6 +134,8 @@ type pool struct {
 	c         *Crawler
 	recycle   int
 	proxyAddr netip.Addr
+	// wait is how long a scan waits for a browser when none is up.
+	wait time.Duration
 
 	mu     sync.Mutex
 	closed bool
@@ -166,7 +176,7 @@ type remoteConn struct {
 }
 
 func newPool(c *Crawler, r Remote) *pool {
-	p := &pool{c: c, recycle: r.RecycleAfter, proxyAddr: r.ProxyAddr}
+	p := &pool{c: c, recycle: r.RecycleAfter, proxyAddr: r.ProxyAddr, wait: cmp.Or(r.wait, remoteWait)}
 	if p.recycle == 0 {
 		p.recycle = DefaultRemoteRecycleAfter
 	}
@@ -215,20 +225,20 @@ func pageFailed(err error) bool {
 }
 
 // acquire picks the browser for a scan: the least busy of those connected,
-// round robin among equals, else one to connect to; an endpoint that
-// cannot be reached is skipped and retried after a backoff. When all are
-// backing off, the one due soonest is tried anyway, so that a single
-// browser that restarts is used as soon as it is back.
+// round robin among equals, else an endpoint to connect to. An endpoint
+// that cannot be reached is skipped, and tried again once its backoff is
+// over. With no browser to scan in, the scan waits for one (a browser
+// draining before its recycling, another scan connecting, one due for a
+// retry) up to the pool's wait, then fails with ErrBrowserUnreachable.
 func (p *pool) acquire(ctx context.Context) (*endpoint, *remoteConn, error) {
-	var errs []error
-	tried := map[*endpoint]bool{}
+	giveUp := time.Now().Add(p.wait)
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			return nil, nil, errors.New("crawler is closed")
 		}
-		ep, rc := p.pickLocked(tried)
+		ep, rc, busy := p.pickLocked()
 		if rc != nil {
 			rc.scans++
 			rc.active++
@@ -240,9 +250,16 @@ func (p *pool) acquire(ctx context.Context) (*endpoint, *remoteConn, error) {
 		}
 		if ep == nil {
 			p.mu.Unlock()
-			return nil, nil, fmt.Errorf("%w: %w", ErrBrowserUnreachable, errors.Join(errs...))
+			if !busy && !time.Now().Before(giveUp) {
+				return nil, nil, fmt.Errorf("%w (waited %s): %w", ErrBrowserUnreachable, p.wait, errors.Join(p.lastErrors()...))
+			}
+			select {
+			case <-ctx.Done():
+				return nil, nil, fmt.Errorf("waiting for a remote browser: %w", ctx.Err())
+			case <-time.After(remotePoll):
+			}
+			continue
 		}
-		tried[ep] = true
 		ep.connecting = true
 		p.mu.Unlock()
 
@@ -256,9 +273,8 @@ func (p *pool) acquire(ctx context.Context) (*endpoint, *remoteConn, error) {
 			ep.retryAt = time.Now().Add(min(remoteMinBackoff<<min(ep.failures-1, 10), remoteMaxBackoff))
 			p.mu.Unlock()
 			p.c.log.Warn("remote browser unreachable; skipped for now and retried later", "browser", ep.url, "retry_at", ep.retryAt.Format(time.RFC3339), "err", err)
-			errs = append(errs, err)
 			if ctx.Err() != nil {
-				return nil, nil, fmt.Errorf("%w: %w", ErrBrowserUnreachable, errors.Join(errs...))
+				return nil, nil, fmt.Errorf("%w: %w", ErrBrowserUnreachable, err)
 			}
 			continue
 		}
@@ -273,9 +289,23 @@ func (p *pool) acquire(ctx context.Context) (*endpoint, *remoteConn, error) {
 	}
 }
 
-// pickLocked returns a connected browser to scan in, or else an endpoint to
-// connect to (not in tried), or neither.
-func (p *pool) pickLocked(tried map[*endpoint]bool) (*endpoint, *remoteConn) {
+// lastErrors are why each endpoint last failed.
+func (p *pool) lastErrors() []error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, ep := range p.eps {
+		if ep.lastErr != nil {
+			errs = append(errs, ep.lastErr)
+		}
+	}
+	return errs
+}
+
+// pickLocked returns a connected browser to scan in, or else an endpoint
+// due for a connection, or neither; busy reports that a browser may be
+// ready soon (one connecting, or draining before its recycling).
+func (p *pool) pickLocked() (_ *endpoint, _ *remoteConn, busy bool) {
 	var best *endpoint
 	n := len(p.eps)
 	for i := range n {
@@ -288,6 +318,7 @@ func (p *pool) pickLocked(tried map[*endpoint]bool) (*endpoint, *remoteConn) {
 			}
 			ep.conn, rc = nil, nil
 		}
+		busy = busy || ep.connecting || (rc != nil && rc.retiring)
 		if rc == nil || rc.retiring {
 			continue
 		}
@@ -297,27 +328,15 @@ func (p *pool) pickLocked(tried map[*endpoint]bool) (*endpoint, *remoteConn) {
 	}
 	if best != nil {
 		p.next = (p.next + 1) % n
-		return best, best.conn
+		return best, best.conn, busy
 	}
 	now := time.Now()
-	var due *endpoint
 	for _, ep := range p.eps {
-		if ep.conn != nil || ep.connecting || tried[ep] {
-			continue
-		}
-		if !ep.retryAt.After(now) {
-			return ep, nil
-		}
-		if due == nil || ep.retryAt.Before(due.retryAt) {
-			due = ep
+		if ep.conn == nil && !ep.connecting && !ep.retryAt.After(now) {
+			return ep, nil, busy
 		}
 	}
-	// All are backing off: try the one due soonest, but only when nothing
-	// was tried for this scan yet.
-	if len(tried) == 0 {
-		return due, nil
-	}
-	return nil, nil
+	return nil, nil, busy
 }
 
 // release ends a scan on rc. A lost browser is forgotten; a retiring one

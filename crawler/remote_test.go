@@ -98,6 +98,17 @@ func startRemoteChromiumOn(t *testing.T, port int) *remoteChromium {
 	return r
 }
 
+// freePort is a loopback TCP port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 // newRemoteCrawler is a Crawler on the given endpoints.
 func newRemoteCrawler(t *testing.T, r Remote) *Crawler {
 	t.Helper()
@@ -263,18 +274,13 @@ func TestRemoteBrowsers(t *testing.T) {
 	})
 
 	t.Run("with every endpoint down a scan fails saying so, and the next tries again", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		c := newRemoteCrawler(t, Remote{Browsers: []string{"http://127.0.0.1:" + strconv.Itoa(port)}})
+		port := freePort(t)
+		c := newRemoteCrawler(t, Remote{Browsers: []string{"http://127.0.0.1:" + strconv.Itoa(port)}, wait: 10 * time.Second})
 		if _, err := scanFor(t, c, page); !errors.Is(err, ErrBrowserUnreachable) {
 			t.Fatalf("got %v; want ErrBrowserUnreachable", err)
 		}
-		// The browser comes up within its backoff: the only endpoint is
-		// tried anyway.
+		// The browser comes up: the next scan waits for the endpoint's
+		// retry and scans in it.
 		startRemoteChromiumOn(t, port)
 		if _, err := scanFor(t, c, page); err != nil {
 			t.Fatalf("the scan once the browser is up: %v", err)
@@ -302,9 +308,10 @@ func TestRemoteBrowsers(t *testing.T) {
 		}
 	})
 
-	t.Run("a browser is recycled after its scans", func(t *testing.T) {
-		rc := startRemoteChromium(t)
-		c := newRemoteCrawler(t, Remote{Browsers: []string{rc.http}, RecycleAfter: 2})
+	t.Run("a browser is recycled after its scans, and the next scan waits for the fresh one", func(t *testing.T) {
+		port := freePort(t)
+		rc := startRemoteChromiumOn(t, port)
+		c := newRemoteCrawler(t, Remote{Browsers: []string{"http://127.0.0.1:" + strconv.Itoa(port)}, RecycleAfter: 2, wait: time.Minute})
 		if _, err := scanFor(t, c, page); err != nil {
 			t.Fatal(err)
 		}
@@ -320,6 +327,20 @@ func TestRemoteBrowsers(t *testing.T) {
 		case <-rc.exited:
 		case <-time.After(time.Minute):
 			t.Fatal("the browser was not closed after its 2 scans")
+		}
+		// A scan arrives; the container's restart policy starts a fresh
+		// browser a few seconds later.
+		scanned := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			_, err := c.Scan(ctx, page)
+			scanned <- err
+		}()
+		time.Sleep(3 * time.Second)
+		startRemoteChromiumOn(t, port)
+		if err := <-scanned; err != nil {
+			t.Fatalf("the scan after the recycling: %v", err)
 		}
 	})
 }
