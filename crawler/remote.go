@@ -381,10 +381,12 @@ func (p *pool) connect(ctx context.Context, endpoint string) (*remoteConn, error
 	if err != nil {
 		return nil, fmt.Errorf("remote browser %s: %w", endpoint, err)
 	}
+	// A page must not reach the DevTools port through the egress proxy.
+	p.c.guard.RefuseBrowser(peer)
 	// The connection lives until closed, whatever ctx does.
 	allocCtx, allocStop := remote.NewAllocator(context.WithoutCancel(ctx), wsURL, remote.NoModifyURL, remote.WithDialTimeout(remoteDialTimeout))
 	bctx, stop := chromedp.NewContext(allocCtx)
-	rc := &remoteConn{wsURL: wsURL, allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer}
+	rc := &remoteConn{wsURL: wsURL, allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer.Addr()}
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
 	select {
@@ -486,7 +488,10 @@ func debuggerURL(ctx context.Context, endpoint string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Straight to the browser, never through the environment's proxy.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("asking %s for the browser's address: %w", info.String(), err)
 	}
@@ -527,9 +532,9 @@ func resolveHost(ctx context.Context, host string) (string, error) {
 }
 
 // route is this machine's address towards the browser at wsURL, where the
-// browser can reach its egress proxy, and the browser's address, which the
-// proxy serves.
-func route(ctx context.Context, wsURL string) (local, peer netip.Addr, err error) {
+// browser can reach its egress proxy, and the browser's DevTools address,
+// whose host the proxy serves.
+func route(ctx context.Context, wsURL string) (local netip.Addr, peer netip.AddrPort, err error) {
 	u, err := url.Parse(wsURL)
 	if err != nil {
 		return local, peer, err
@@ -540,7 +545,8 @@ func route(ctx context.Context, wsURL string) (local, peer netip.Addr, err error
 		return local, peer, fmt.Errorf("connecting to %s: %w", u.Host, err)
 	}
 	defer conn.Close()
-	return conn.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), conn.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), nil
+	r := conn.RemoteAddr().(*net.TCPAddr).AddrPort()
+	return conn.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), netip.AddrPortFrom(r.Addr().Unmap(), r.Port()), nil
 }
 
 // newRemote makes a Crawler that scans in the remote browsers of

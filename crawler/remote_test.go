@@ -217,6 +217,9 @@ func TestRemoteBrowsers(t *testing.T) {
 		case "/js":
 			seen.add("js", r.URL.RawQuery)
 			return
+		case "/devtools":
+			html(w, `<img src="`+r.URL.Query().Get("to")+`/json/version">`)
+			return
 		}
 		if r.URL.Path == "/slow" {
 			select {
@@ -253,6 +256,19 @@ func TestRemoteBrowsers(t *testing.T) {
 			if strings.Contains(got[1][0], "Headless") || !strings.Contains(got[1][2], "wd=false") || !strings.Contains(got[1][2], "Asia%2FTokyo") {
 				t.Errorf("%s: the remote browser's shopper showed %q", profile, got[1])
 			}
+		}
+	})
+
+	t.Run("a page cannot reach the browser's DevTools port", func(t *testing.T) {
+		rc := startRemoteChromium(t)
+		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.http}})
+		devtools := strings.TrimSuffix(rc.http, "/")
+		p := page
+		p.URL = srv.URL + "/devtools?to=" + devtools
+		obs := mustScan(t, remote, p)
+		conn := connTo(obs, devtools)
+		if conn == nil || !strings.Contains(conn.Refused, "DevTools") {
+			t.Fatalf("the page's request to %s: %+v; want it refused as the browser's DevTools port", devtools, conn)
 		}
 	})
 
