@@ -43,10 +43,10 @@ type Remote struct {
 	Browsers []string
 	// ProxyAddr is the address of this machine at which the browsers
 	// reach its egress proxies. The zero value is the address this machine
-	// connects to each browser from, which is right unless a NAT or a
-	// published container port stands between them; with ProxyAddr set,
-	// the proxy serves any client, as the browser's address it sees is
-	// then unknown.
+	// connects to each browser from, which is right unless a NAT, a
+	// published container port or a TLS proxy stands between them. With
+	// ProxyAddr set, or a wss:// or https:// endpoint, the proxy serves
+	// any client, as the browser's address it sees is then unknown.
 	ProxyAddr netip.Addr
 	// RecycleAfter is how many scans one browser serves before the crawler
 	// closes it (Browser.close), once its scans have ended: its memory
@@ -100,15 +100,15 @@ func (e *BrowserLostError) Unwrap() error { return e.Err }
 // site isolation (payment providers' iframes run in the page's target, so
 // their scripts and requests are seen), quiet networking (no request of
 // Chromium's own to Google), no automation traces, a desktop screen. Add
-// --remote-debugging-address and --remote-debugging-port, and the proxy
-// flags are not needed: each scan's browser context has its own.
+// --remote-debugging-port (and an address to listen on) but no proxy flag:
+// each scan's browser context has its own proxy.
 func BrowserFlags() []string {
 	// chromedp's defaults (DefaultExecAllocatorOptions), which the local
 	// browser starts with, less --headless (a headless-shell is; a full
 	// Chromium needs it), --enable-automation (a trace) and the flags
 	// launchFlags sets.
 	out := []string{
-		"--no-first-run", "--no-default-browser-check",
+		"--no-first-run", "--no-default-browser-check", "--enable-features=NetworkService,NetworkServiceInProcess",
 		"--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
 		"--disable-renderer-backgrounding", "--disable-breakpad", "--disable-client-side-phishing-detection",
 		"--disable-default-apps", "--disable-dev-shm-usage", "--disable-extensions", "--disable-hang-monitor",
@@ -167,8 +167,9 @@ type remoteConn struct {
 	stop      context.CancelFunc
 	version   browserVersion
 	// local is this machine's address towards the browser, peer the
-	// browser's.
+	// browser's; tls is set when they are a TLS proxy's (wss://).
 	local, peer netip.Addr
+	tls         bool
 	// scans started on it, active running now; retiring once it served
 	// its scans.
 	scans, active int
@@ -196,9 +197,11 @@ func (p *pool) scan(ctx context.Context, pg skimguard.Page) (*skimguard.Observat
 		}
 		s := newScan(p.c, pg)
 		s.version = rc.version
-		s.proxyListen = p.proxyAddr
-		if !s.proxyListen.IsValid() {
-			s.proxyListen, s.proxyClients = rc.local, []netip.Addr{rc.peer}
+		s.proxyListen = cmp.Or(p.proxyAddr, rc.local)
+		if !p.proxyAddr.IsValid() && !rc.tls {
+			// Behind TLS, the address connected to is a TLS proxy's,
+			// not the browser's.
+			s.proxyClients = []netip.Addr{rc.peer}
 		}
 		obs, err := s.run(ctx, rc.ctx)
 		lost := err != nil && ctx.Err() == nil && !pageFailed(err) && p.c.browserGone(rc.ctx)
@@ -386,7 +389,7 @@ func (p *pool) connect(ctx context.Context, endpoint string) (*remoteConn, error
 	// The connection lives until closed, whatever ctx does.
 	allocCtx, allocStop := remote.NewAllocator(context.WithoutCancel(ctx), wsURL, remote.NoModifyURL, remote.WithDialTimeout(remoteDialTimeout))
 	bctx, stop := chromedp.NewContext(allocCtx)
-	rc := &remoteConn{wsURL: wsURL, allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer.Addr()}
+	rc := &remoteConn{wsURL: wsURL, allocStop: allocStop, ctx: bctx, stop: stop, local: local, peer: peer.Addr(), tls: strings.HasPrefix(wsURL, "wss:")}
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
 	select {
