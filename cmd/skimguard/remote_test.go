@@ -70,4 +70,10 @@ func TestScanInARemoteBrowser(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "shop/checkout") || !strings.Contains(out, "test card typed") {
 		t.Fatalf("scan --browser %s: exit %d\n%s%s", endpoint, code, out, errOut)
 	}
+	// Without the flag, sites.yaml's browsers: are used.
+	os.WriteFile(cfg, append([]byte("browsers: ["+endpoint+"]\n"), body...), 0o600)
+	code, out, errOut = cli(t, "scan", "--config", cfg, "--db", filepath.Join(dir, "s.db"), "--chromium", "/nonexistent/chromium")
+	if code != exitOK || !strings.Contains(out, "test card typed") {
+		t.Fatalf("scan with browsers: [%s]: exit %d\n%s%s", endpoint, code, out, errOut)
+	}
 }
