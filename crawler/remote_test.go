@@ -217,6 +217,11 @@ func TestRemoteBrowsers(t *testing.T) {
 		case "/js":
 			seen.add("js", r.URL.RawQuery)
 			return
+		case "/cookie":
+			seen.add("cookie", r.Header.Get("Cookie"))
+			http.SetCookie(w, &http.Cookie{Name: "visited", Value: "yes", MaxAge: 3600})
+			html(w, `<script>fetch('/js?stored=' + localStorage.length); localStorage.setItem('visited', 'yes')</script>`)
+			return
 		case "/devtools":
 			html(w, `<img src="`+r.URL.Query().Get("to")+`/json/version">`)
 			return
@@ -256,6 +261,24 @@ func TestRemoteBrowsers(t *testing.T) {
 			if strings.Contains(got[1][0], "Headless") || !strings.Contains(got[1][2], "wd=false") || !strings.Contains(got[1][2], "Asia%2FTokyo") {
 				t.Errorf("%s: the remote browser's shopper showed %q", profile, got[1])
 			}
+		}
+	})
+
+	t.Run("each scan has a browser context of its own", func(t *testing.T) {
+		rc := startRemoteChromium(t)
+		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.ws}})
+		p := page
+		p.URL = srv.URL + "/cookie"
+		n := len(seen.values("js"))
+		for range 2 {
+			mustScan(t, remote, p)
+		}
+		cookies, js := seen.values("cookie"), seen.values("js")[n:]
+		if len(cookies) < 2 || cookies[len(cookies)-1] != "" {
+			t.Errorf("the second scan sent cookies %q; want none", cookies)
+		}
+		if len(js) != 2 || js[0] != "stored=0" || js[1] != "stored=0" {
+			t.Errorf("local storage as each scan found it: %q; want empty both times", js)
 		}
 	})
 
