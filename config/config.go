@@ -9,6 +9,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,6 +47,14 @@ type Config struct {
 	// every site: separation of duties is an organisation's control, and a
 	// site added later cannot be left out of it.
 	Approvals skimguard.Approvals
+	// Browsers are the DevTools endpoints of remote Chromium browsers to
+	// scan in (ws://10.0.0.5:9222, http://chrome-2:9222), instead of
+	// starting one; --browser overrides them. Empty for a local browser.
+	Browsers []string
+	// BrowserProxy is this machine's address at which those browsers reach
+	// skimguard's egress proxy; the zero value is the address skimguard
+	// connects to each browser from.
+	BrowserProxy netip.Addr
 	// Path is the file the configuration was read from.
 	Path string
 }
@@ -90,6 +99,14 @@ var configFields = []field[Config]{
 				d.errorf(v, "unknown approvals %q: use one-person (one reviewer approves any finding) or two-person (approving a critical or high finding needs a second reviewer)", s)
 			}
 		},
+	},
+	{
+		key:    "browsers",
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Browsers = decodeBrowsers(d, v) },
+	},
+	{
+		key:    "browser_proxy",
+		decode: func(d *decoder, c *Config, v *yaml.Node) { c.BrowserProxy = decodeBrowserProxy(d, v) },
 	},
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,6 +47,27 @@ func TestLoadPostgres(t *testing.T) {
 	}
 	if cfg.DatabasePasswordEnv != "SKIMGUARD_DB_PASSWORD" {
 		t.Errorf("DatabasePasswordEnv = %q", cfg.DatabasePasswordEnv)
+	}
+}
+
+func TestLoadBrowsers(t *testing.T) {
+	cfg, err := Load("testdata/good/browsers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ws://10.0.0.5:9222", "http://chrome-2:9222", "wss://browsers.example/devtools/browser/4f1c"}
+	if !slices.Equal(cfg.Browsers, want) {
+		t.Errorf("Browsers = %q, want %q in file order", cfg.Browsers, want)
+	}
+	if cfg.BrowserProxy != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("BrowserProxy = %v, want 10.0.0.2", cfg.BrowserProxy)
+	}
+	local, err := Load("testdata/good/minimal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local.Browsers != nil || local.BrowserProxy.IsValid() {
+		t.Errorf("without browsers: Browsers = %q, BrowserProxy = %v; want none (a local Chromium)", local.Browsers, local.BrowserProxy)
 	}
 }
 
@@ -235,10 +257,24 @@ var badFixtures = map[string][]string{
 	"syntax.yaml":   {`syntax.yaml:3: invalid YAML: did not find expected '-' indicator`},
 	"tabs.yaml":     {`tabs.yaml:2: invalid YAML: found character that cannot start any token`},
 	"empty.yaml":    {`empty.yaml:1:1: the file is empty: it needs a sites: list`},
-	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, database_password_env, sites, alerts, egress, approvals), not a list`},
+	"top_list.yaml": {`top_list.yaml:1:1: the top level must be a map of keys (database, database_password_env, sites, alerts, egress, approvals, browsers, browser_proxy), not a list`},
 	"database.yaml": {
 		`database.yaml:1:11: database "postgres://skimguard@db.example:5432/skimguard" holds a password: put secrets in environment variables: use database_password_env: NAME (or PGPASSWORD)`,
 		`database.yaml:2:24: database_password_env "not a name" is not an environment variable name`,
+	},
+	"browsers.yaml": {
+		`browsers.yaml:2:5: browser "ftp://10.0.0.5:9222" is not a DevTools endpoint: write ws://HOST:PORT`,
+		`browsers.yaml:3:5: browser "10.0.0.5:9222" is not a DevTools endpoint`,
+		`browsers.yaml:4:5: browser "ws://:9222" has no host`,
+		`browsers.yaml:5:5: browser "http://admin:xxxxx@chrome-2:9222" holds a user name or password`,
+		`browsers.yaml:6:4: a browser is empty`,
+		`browsers.yaml:7:5: a browser must be a single value such as ws://10.0.0.5:9222, not a list`,
+		`browsers.yaml:9:5: browser "ws://10.0.0.6:9222" is listed twice (first at line 8)`,
+		`browsers.yaml:10:16: browser_proxy "chrome-host" is not an IP address of this machine`,
+	},
+	"browsers_empty.yaml": {
+		`browsers_empty.yaml:1:11: browsers is empty: list DevTools endpoints such as ws://10.0.0.5:9222, or leave browsers out`,
+		`browsers_empty.yaml:2:16: browser_proxy "0.0.0.0" is not an IP address of this machine`,
 	},
 	"database_query.yaml": {`database_query.yaml:1:11: database "postgresql://skimguard@db.example/skimguard" holds a password`},
 	"two_docs.yaml":       {`two_docs.yaml:6:1: a second YAML document starts here`},

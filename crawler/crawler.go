@@ -4,9 +4,10 @@
 // forms, every network destination and, when asked, where a typed test card
 // went.
 //
-// One Crawler runs one browser process at a time. Each Scan gets a fresh
-// incognito browser context and tab, so no cookie or storage survives
-// between scans.
+// One Crawler runs one browser process at a time, or, with Options.Remote,
+// scans in a pool of remote Chromium endpoints (remote.go). Each Scan gets
+// a fresh incognito browser context and tab, so no cookie or storage
+// survives between scans.
 // Site isolation is off, so cross-origin iframes (payment providers' hosted
 // fields) run in the page's target and their scripts, requests and inputs are
 // seen like the page's own.
@@ -166,6 +167,9 @@ type Options struct {
 	// and cloud metadata addresses are refused by default, and so are
 	// skimguard's own listening addresses, given in Egress.Own.
 	Egress egress.Policy
+	// Remote, when it names browsers, makes the crawler scan in those
+	// rather than start its own (see Remote); ExecPath is then unused.
+	Remote Remote
 	// Getenv reads the ${NAME} references of journeys (a shop password)
 	// when a journey plays; nil means os.Getenv. What it returns is masked
 	// wherever the test card is, and never logged.
@@ -236,6 +240,8 @@ type Crawler struct {
 	probe func() hostState
 	// gate admits scans.
 	gate gate
+	// remote is the pool of remote browsers, nil for a local one.
+	remote *pool
 
 	mu     sync.Mutex
 	closed bool
@@ -299,6 +305,9 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(opts.Remote.Browsers) > 0 {
+		return newRemote(ctx, opts, logger)
 	}
 	path, err := findBrowser(opts.ExecPath)
 	if err != nil {
@@ -548,7 +557,9 @@ func (c *Crawler) Close() error {
 		return nil
 	}
 	c.closed = true
-	defer c.proxy.Close()
+	if c.remote == nil {
+		defer c.proxy.Close()
+	}
 	old := make([]*instance, 0, len(c.retiring))
 	for b := range c.retiring {
 		old = append(old, b)
@@ -561,6 +572,10 @@ func (c *Crawler) Close() error {
 	close(c.gate.freed)
 	c.gate.freed = make(chan struct{})
 	c.gate.mu.Unlock()
+	if c.remote != nil {
+		c.remote.close()
+		return nil
+	}
 	for _, b := range old {
 		c.kill(b)
 	}
@@ -598,6 +613,9 @@ func (c *Crawler) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observ
 		}
 	}
 	defer a.release()
+	if c.remote != nil {
+		return c.remote.scan(ctx, p)
+	}
 
 	for attempt := 0; ; attempt++ {
 		b, err := c.acquire(ctx)

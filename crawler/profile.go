@@ -110,18 +110,47 @@ func acceptLanguage(locale string) string {
 }
 
 // allocatorOptions are the browser flags: chromedp's defaults, minus the
-// automation give-aways, plus quiet networking, no site isolation, all
-// traffic through the egress proxy at proxyURL, and the profile in
-// profileDir. The user agent of Chromium version v is the browser's
-// default, which service workers show (each scan's tab sets its own);
-// without a version the flag is left out.
+// automation give-aways, plus launchFlags, all traffic through the egress
+// proxy at proxyURL, and the profile in profileDir. The user agent of
+// Chromium version v is the browser's default, which service workers show
+// (each scan's tab sets its own); without a version the flag is left out.
 func allocatorOptions(execPath, proxyURL, profileDir string, v browserVersion) []chromedp.ExecAllocatorOption {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(profileDir),
-		chromedp.Flag("enable-automation", false),
-		chromedp.Flag("disable-blink-features", "AutomationControlled"),
-		chromedp.Flag("lang", "en-US"),
+	)
+	for _, f := range launchFlags() {
+		opts = append(opts, chromedp.Flag(f.name, f.value))
+	}
+	opts = append(opts,
+		// Everything through the egress proxy, loopback and link-local
+		// included, which Chromium would otherwise send direct; WebRTC may
+		// not send UDP around it. Each scan's browser context sets its own
+		// proxy too.
+		chromedp.ProxyServer(proxyURL),
+		chromedp.Flag("proxy-bypass-list", proxyBypass),
+	)
+	if v.major != "" {
+		opts = append(opts, chromedp.UserAgent(fmt.Sprintf(desktopUA, v.major)))
+	}
+	return opts
+}
+
+// launchFlag is one command-line flag of the browser: a bool value is a
+// switch, set or left out.
+type launchFlag struct {
+	name  string
+	value any
+}
+
+// launchFlags are the flags the browser needs beyond chromedp's defaults,
+// for the local browser and for remote ones (BrowserFlags): no automation
+// traces, a desktop screen, quiet networking, no site isolation.
+func launchFlags() []launchFlag {
+	return []launchFlag{
+		{"enable-automation", false},
+		{"disable-blink-features", "AutomationControlled"},
+		{"lang", "en-US"},
 		// A desktop as a page measures it: a maximised window on a
 		// 1366×768 screen above a 40-pixel taskbar, whose page is 87
 		// pixels shorter than the window, as under Chrome's tabs and
@@ -129,34 +158,26 @@ func allocatorOptions(execPath, proxyURL, profileDir string, v browserVersion) [
 		// bot checks on none). Headless Chromium has no pointing device:
 		// say there is a mouse, for (pointer: fine) and (hover: hover).
 		// Profile mobile overrides all of it in its tab.
-		chromedp.Flag("screen-info", "{1366x768 workAreaBottom=40}"),
-		chromedp.WindowSize(desktopWindowWidth, desktopWindowHeight),
-		chromedp.Flag("window-position", "0,0"),
-		chromedp.Flag("blink-settings", "primaryPointerType=4,availablePointerTypes=4,primaryHoverType=2,availableHoverTypes=2"),
+		{"screen-info", "{1366x768 workAreaBottom=40}"},
+		{"window-size", fmt.Sprintf("%d,%d", desktopWindowWidth, desktopWindowHeight)},
+		{"window-position", "0,0"},
+		{"blink-settings", "primaryPointerType=4,availablePointerTypes=4,primaryHoverType=2,availableHoverTypes=2"},
 		// Quiet: Chromium must not try to reach Google from here.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("disable-crash-reporter", true),
+		{"disable-background-networking", true},
+		{"disable-component-update", true},
+		{"disable-domain-reliability", true},
+		{"no-pings", true},
+		{"disable-crash-reporter", true},
 		// Site isolation off: cross-origin iframes stay in the page's
 		// process and target, so their scripts, requests and inputs are
 		// visible. Only ever load pages being audited with this browser.
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins"),
-		chromedp.Flag("disable-site-isolation-trials", true),
-		chromedp.Flag("mute-audio", true),
-		// Everything through the egress proxy, loopback and link-local
-		// included, which Chromium would otherwise send direct; WebRTC may
-		// not send UDP around it. Each scan's browser context sets its own
-		// proxy too.
-		chromedp.ProxyServer(proxyURL),
-		chromedp.Flag("proxy-bypass-list", proxyBypass),
-		chromedp.Flag("webrtc-ip-handling-policy", "disable_non_proxied_udp"),
-	)
-	if v.major != "" {
-		opts = append(opts, chromedp.UserAgent(fmt.Sprintf(desktopUA, v.major)))
+		{"disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins"},
+		{"disable-site-isolation-trials", true},
+		{"mute-audio", true},
+		// WebRTC may not send UDP around the egress proxy, which could
+		// not carry it.
+		{"webrtc-ip-handling-policy", "disable_non_proxied_udp"},
 	}
-	return opts
 }
 
 // proxyBypass is the proxy bypass list of the browser and of each scan's

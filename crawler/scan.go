@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,10 @@ type scan struct {
 	wait time.Duration
 	// version is the running browser's, for the user agent.
 	version browserVersion
+	// proxyListen and proxyClients place the scan's egress proxy for a
+	// remote browser (see Remote); zero for the local one.
+	proxyListen  netip.Addr
+	proxyClients []netip.Addr
 
 	targetID  target.ID
 	mainFrame cdp.FrameID
@@ -235,7 +240,8 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 
 	// The scan's own egress proxy, so that what the page tried to reach is
 	// told in this observation. It closes after the tab.
-	px, err := egress.NewProxy(s.c.guard, egress.ProxyOptions{OnRefuse: s.onRefused, OnDialError: s.onDialError, Logger: s.log})
+	px, err := egress.NewProxy(s.c.guard, egress.ProxyOptions{OnRefuse: s.onRefused, OnDialError: s.onDialError, Logger: s.log,
+		Listen: s.proxyListen, Clients: s.proxyClients})
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", s.page.URL, err)
 	}

@@ -81,12 +81,14 @@ type Guard struct {
 
 	mu      sync.Mutex
 	proxies map[netip.AddrPort]bool // listening addresses of the Guard's proxies
+	// browsers are the DevTools ports of the crawler's remote browsers.
+	browsers map[netip.AddrPort]bool
 }
 
 // NewGuard compiles p. The resolver looks up the names pages ask for; nil
 // is the system's.
 func NewGuard(p Policy, resolver *net.Resolver) *Guard {
-	g := &Guard{own: p.Own, resolver: resolver, proxies: map[netip.AddrPort]bool{}}
+	g := &Guard{own: p.Own, resolver: resolver, proxies: map[netip.AddrPort]bool{}, browsers: map[netip.AddrPort]bool{}}
 	if g.resolver == nil {
 		g.resolver = net.DefaultResolver
 	}
@@ -141,10 +143,13 @@ func (g *Guard) check(host string, addr netip.AddrPort) *Refusal {
 		}
 	}
 	g.mu.Lock()
-	proxy := g.proxies[addr]
+	proxy, browser := g.proxies[addr], g.browsers[addr]
 	g.mu.Unlock()
 	if proxy {
 		return &Refusal{Host: host, Addr: addr, Why: "the crawler's own proxy"}
+	}
+	if browser {
+		return &Refusal{Host: host, Addr: addr, Why: "a remote browser's DevTools port"}
 	}
 	var best *rule
 	bestSpec := -1
@@ -199,6 +204,14 @@ func (g *Guard) addProxy(a netip.AddrPort) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.proxies[a] = true
+}
+
+// RefuseBrowser refuses the DevTools port of a remote browser the crawler
+// drives, which would give a page control of the browser.
+func (g *Guard) RefuseBrowser(a netip.AddrPort) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.browsers[a] = true
 }
 
 func (g *Guard) removeProxy(a netip.AddrPort) {

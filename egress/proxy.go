@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
 
-// Proxy is an HTTP forward proxy on a loopback port that dials through a
+// Proxy is an HTTP forward proxy on a loopback port (or the address
+// ProxyOptions.Listen gives, for a remote browser) that dials through a
 // Guard: plain HTTP requests in absolute form are forwarded, CONNECT opens
 // a tunnel (HTTPS, WebSockets). A destination it cannot reach, refused or
 // not, is answered with a failure the browser shows as a network error
@@ -28,6 +30,7 @@ type Proxy struct {
 	onDialErr func(address string, err error)
 	log       *slog.Logger
 	addr      netip.AddrPort
+	clients   []netip.Addr
 	srv       *http.Server
 	fwd       *httputil.ReverseProxy
 	tr        *http.Transport
@@ -46,13 +49,24 @@ type ProxyOptions struct {
 	OnDialError func(address string, err error)
 	// Logger receives the proxy's logs; nil discards them.
 	Logger *slog.Logger
+	// Listen is the address the proxy listens on, for a browser on
+	// another machine; the zero value is 127.0.0.1.
+	Listen netip.Addr
+	// Clients, when set, are the only addresses the proxy serves: one
+	// listening beyond loopback serves the browser it is for, not the
+	// network.
+	Clients []netip.Addr
 }
 
 // NewProxy starts a proxy on 127.0.0.1 that dials through g, until Close.
 func NewProxy(g *Guard, opts ProxyOptions) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	at := opts.Listen
+	if !at.IsValid() {
+		at = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(at, 0).String())
 	if err != nil {
-		return nil, fmt.Errorf("starting the egress proxy on 127.0.0.1: %w", err)
+		return nil, fmt.Errorf("starting the egress proxy on %s: %w", at, err)
 	}
 	p := &Proxy{
 		guard:     g,
@@ -60,6 +74,7 @@ func NewProxy(g *Guard, opts ProxyOptions) (*Proxy, error) {
 		onDialErr: opts.OnDialError,
 		log:       opts.Logger,
 		addr:      ln.Addr().(*net.TCPAddr).AddrPort(),
+		clients:   opts.Clients,
 		tunnels:   map[net.Conn]struct{}{},
 	}
 	if p.log == nil {
@@ -149,6 +164,8 @@ func (p *Proxy) failed(address string, err error, tunnel bool) {
 // request in absolute form, or (refused) anything else.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case !p.serves(r.RemoteAddr):
+		http.Error(w, "this proxy serves skimguard's browser only", http.StatusForbidden)
 	case r.Method == http.MethodConnect:
 		p.tunnel(w, r)
 	case r.URL.IsAbs() && r.URL.Scheme == "http" && r.URL.Host != "":
@@ -158,6 +175,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// asked the proxy itself for a page.
 		http.Error(w, "this is a forward proxy", http.StatusBadRequest)
 	}
+}
+
+// serves reports whether the proxy serves a client at remote ("ip:port").
+func (p *Proxy) serves(remote string) bool {
+	if len(p.clients) == 0 {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(remote)
+	return err == nil && slices.Contains(p.clients, ap.Addr().Unmap())
 }
 
 // forwardFailed answers a plain HTTP request that could not be forwarded

@@ -258,3 +258,45 @@ func TestProxyDialErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyListensWhereToldForItsClientsOnly(t *testing.T) {
+	var rec recorder
+	srv := httptest.NewServer(&rec)
+	defer srv.Close()
+	// 127.0.0.2 stands for this machine's address on the browsers'
+	// network; the client connects from 127.0.0.1.
+	for _, tc := range []struct {
+		name    string
+		clients []netip.Addr
+		want    int
+	}{
+		{"the browser's address is served", []netip.Addr{netip.MustParseAddr("127.0.0.1")}, http.StatusOK},
+		{"any other address is refused", []netip.Addr{netip.MustParseAddr("10.9.9.9")}, http.StatusForbidden},
+		{"no clients named serves any", nil, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := NewProxy(NewGuard(Policy{}, nil), ProxyOptions{Listen: netip.MustParseAddr("127.0.0.2"), Clients: tc.clients})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if !strings.HasPrefix(p.URL(), "http://127.0.0.2:") {
+				t.Fatalf("the proxy is at %s, want 127.0.0.2", p.URL())
+			}
+			u, _ := url.Parse(p.URL())
+			client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u), DisableKeepAlives: true}, Timeout: 20 * time.Second}
+			before := rec.count()
+			res, err := client.Get(srv.URL + "/page")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", res.StatusCode, tc.want)
+			}
+			if forwarded := rec.count() - before; (tc.want == http.StatusOK) != (forwarded == 1) {
+				t.Errorf("the server got %d requests", forwarded)
+			}
+		})
+	}
+}

@@ -117,6 +117,10 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	if err != nil {
 		return nil, err
 	}
+	browsers, err := c.remoteBrowsers(cfg)
+	if err != nil {
+		return nil, err
+	}
 	// A journey's password missing from the environment is a configuration
 	// error now, not a failed scan later.
 	if err := config.CheckEnv(pages, e.getenv); err != nil {
@@ -147,7 +151,8 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	policy.Own = append(policy.Own, c.own...)
 	// The browser, the monitor and serve's scheduler run as many pages at
 	// once as --workers says: any one of them lower would be the cap.
-	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy, Getenv: e.getenv, MaxConcurrent: c.workers})
+	a.crawl, err = crawler.New(ctx, crawler.Options{ExecPath: c.chromium, Logger: a.log, Egress: policy, Getenv: e.getenv, MaxConcurrent: c.workers,
+		Remote: crawler.Remote{Browsers: browsers, ProxyAddr: cfg.BrowserProxy}})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -155,6 +160,20 @@ func (c *common) openCrawler(ctx context.Context, e env, al alerting) (*app, err
 	a.mon.Scanner = a.crawl
 	a.mon.Concurrency = c.workers
 	return a, nil
+}
+
+// remoteBrowsers are the remote browsers to scan in: --browser's, else
+// sites.yaml's browsers:; none for a local Chromium.
+func (c *common) remoteBrowsers(cfg *config.Config) ([]string, error) {
+	if len(c.browsers) == 0 {
+		return cfg.Browsers, nil
+	}
+	for _, b := range c.browsers {
+		if err := config.CheckBrowser(b); err != nil {
+			return nil, fmt.Errorf("--browser: %w", err)
+		}
+	}
+	return c.browsers, nil
 }
 
 // load reads sites.yaml and selects the pages of the --site sites.

@@ -20,7 +20,10 @@ type common struct {
 	baselineFile string
 	sites        stringList
 	chromium     string
-	verbose      bool
+	// browsers (--browser, repeatable) are remote browsers' DevTools
+	// endpoints, which replace sites.yaml's browsers:.
+	browsers stringList
+	verbose  bool
 	// logLevel is the least severe level logged without --verbose: warn
 	// for a one-shot command, info for the daemon, which says what it does.
 	logLevel slog.Level
@@ -65,6 +68,7 @@ func newFlags(e env, name, usageLine, summary string) (*flag.FlagSet, *common) {
 	fs.StringVar(&c.db, "db", "", "the database: a SQLite file, or postgres://USER@HOST/DATABASE with the password in $PGPASSWORD (default: sites.yaml's database, else skimguard.db beside it)")
 	fs.Var(&c.sites, "site", "only this site (repeatable)")
 	fs.StringVar(&c.chromium, "chromium", e.getenv("SKIMGUARD_CHROMIUM"), "the Chromium binary (default: found in PATH)")
+	fs.Var(&c.browsers, "browser", "scan in the remote Chromium at this DevTools endpoint, such as ws://10.0.0.5:9222 (repeatable; replaces sites.yaml's browsers:)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log what the crawler does")
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: skimguard %s\n\n%s\n\nFlags:\n", usageLine, summary)

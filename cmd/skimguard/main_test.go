@@ -261,6 +261,8 @@ func TestBadInputExitsTwoWithAClearMessage(t *testing.T) {
 		want string
 	}{
 		{"missing Chromium says how to install it", []string{"check", "--config", good, "--db", filepath.Join(dir, "a.db"), "--chromium", "/nonexistent/chromium"}, "apt-get install"},
+		{"a bad --browser is named", []string{"check", "--config", good, "--db", filepath.Join(dir, "b.db"), "--browser", "10.0.0.5:9222"},
+			`--browser: browser "10.0.0.5:9222" is not a DevTools endpoint: write ws://HOST:PORT`},
 		{"a corrupt database is named and left alone", []string{"findings", "--config", good, "--db", corrupt}, "corrupt.db"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"missing config file", []string{"check", "--config", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
