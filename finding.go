@@ -28,12 +28,13 @@ const (
 	KindHeaderRemoved           Kind = "header.removed"
 	KindPageRedirected          Kind = "page.redirected"
 	KindDataExfiltration        Kind = "data.exfiltration"
+	KindCardAccessAdded         Kind = "card.access_added"
 	KindScanFailed              Kind = "scan.failed"
 )
 
 // Kinds lists every finding kind, in the order reports document them.
 var Kinds = []Kind{
-	KindDataExfiltration, KindScriptAdded, KindScriptChanged, KindScriptRemoved,
+	KindDataExfiltration, KindCardAccessAdded, KindScriptAdded, KindScriptChanged, KindScriptRemoved,
 	KindScriptAttributesChanged, KindFrameAdded, KindFrameChanged, KindFrameRemoved,
 	KindFormAdded, KindFormChanged, KindFormRemoved, KindConnectionAdded,
 	KindHeaderAdded, KindHeaderChanged, KindHeaderRemoved, KindPageRedirected,
@@ -76,6 +77,8 @@ func (k Kind) Help() string {
 		return "The payment page ended somewhere else, or through other redirects."
 	case KindDataExfiltration:
 		return "Test card data typed into the page reached an origin that did not receive it in the baseline."
+	case KindCardAccessAdded:
+		return "A script can now see card data typed into the page: it listens to a card field's events or reads its value, which it did not in the baseline."
 	case KindScanFailed:
 		return "The page could not be checked."
 	}

@@ -75,6 +75,12 @@ type Observation struct {
 	Typed bool `json:"typed"`
 	// Leaks are the requests that carried the typed test card data.
 	Leaks []Leak `json:"leaks,omitempty"`
+	// CardAccess lists the scripts that can see card data, whether or not
+	// anything they send can be recognised: each script that listens to
+	// the events of a card field, of its form or pay button, or of an
+	// element, the document or the window above them, and each that read
+	// a card field once the test card was typed.
+	CardAccess []CardAccess `json:"card_access,omitempty"`
 	// Screenshot is a PNG of the page after the observation window, when taken.
 	Screenshot []byte `json:"-"`
 }
@@ -238,6 +244,34 @@ type Leak struct {
 	// Where is the part of the request that carried it: url, body, frame.
 	Where string `json:"where"`
 }
+
+// CardAccess is one way one script can see one card field.
+type CardAccess struct {
+	// Script is the script's index in Observation.Scripts.
+	Script int       `json:"script"`
+	Field  CardField `json:"field"`
+	// How is AccessListens followed by the event type for a listener,
+	// AccessReadsValue or AccessReadsFormData.
+	How string `json:"how"`
+	// Frame is the URL of the document the field is in.
+	Frame string `json:"frame"`
+}
+
+// The ways a script can see a card field: CardAccess.How.
+const (
+	// AccessListens, followed by the event type ("listens:change"): a
+	// listener on the field, its form or its pay button, or, for events
+	// that carry what is typed (input, change, key presses, blur and focus
+	// when capturing, submit...), on an element, the document or the
+	// window above it.
+	AccessListens = "listens:"
+	// AccessReadsValue: the script read the field's value or valueAsNumber
+	// while it held data, directly or through code it called.
+	AccessReadsValue = "reads value"
+	// AccessReadsFormData: the script made a FormData of the field's form
+	// while the field held data.
+	AccessReadsFormData = "reads form data"
+)
 
 // SecurityHeaders are the response headers PCI DSS 11.6.1 calls
 // security-impacting, in lower case. Other headers are not compared.

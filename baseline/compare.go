@@ -29,7 +29,8 @@ func Compare(b *skimguard.Baseline, o *skimguard.Observation) []skimguard.Findin
 	if c.page == "" {
 		c.page = b.Page
 	}
-	for _, r := range matchAll(c.ix, takeSnapshot(o, n)) {
+	c.res = matchAll(c.ix, takeSnapshot(o, n))
+	for _, r := range c.res {
 		c.report(r)
 	}
 	sortFindings(c.out)
@@ -61,7 +62,24 @@ type comparer struct {
 	ix         *index
 	site, page string
 	known      map[string]bool // hosts the approved page already uses
-	out        []skimguard.Finding
+	// res are the results being reported; scriptOut is how each observed
+	// script matched, made from them when a finding needs it.
+	res       []result
+	scriptOut map[*entry]outcome
+	out       []skimguard.Finding
+}
+
+// scriptOutcome is how observed script e matched the baseline.
+func (c *comparer) scriptOutcome(e *entry) outcome {
+	if c.scriptOut == nil {
+		c.scriptOut = map[*entry]outcome{}
+		for _, r := range c.res {
+			if r.obs != nil && r.obs.script != nil {
+				c.scriptOut[r.obs] = r.out
+			}
+		}
+	}
+	return c.scriptOut[e]
 }
 
 // report turns one matching result into findings, by item type.
@@ -87,6 +105,8 @@ func (c *comparer) report(r result) {
 		c.redirect(r)
 	case skimguard.ItemCardSink:
 		c.sink(r)
+	case skimguard.ItemCardAccess:
+		c.cardAccess(r)
 	}
 }
 

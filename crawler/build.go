@@ -75,6 +75,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		return sc
 	}
 	unfetched := 0
+	var from []*scriptRec // the records of obs.Scripts, in order, while they come from records
 	for _, r := range st.scripts {
 		frameURL := r.frameURL
 		if frameURL == "" {
@@ -131,6 +132,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			sc.Size, sc.Source = int(r.length), r.unfetched
 			unfetched++
 		}
+		from = append(from, r)
 		add(sc)
 	}
 	if st.scriptsLost > 0 {
@@ -150,6 +152,9 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			add(withText(skimguard.Script{Kind: skimguard.ScriptJSURL, Location: h.Where, Frame: f.url, LoadedBy: "parser"}, h.Source))
 		}
 	}
+
+	at := scriptIndex(obs, from)
+	obs.CardAccess = s.cardAccess(at)
 
 	// Frames.
 	for _, f := range frames {
@@ -308,6 +313,9 @@ func maskObservation(obs *skimguard.Observation, card carddata.Card, sec *secret
 	}
 	for i := range obs.Leaks {
 		obs.Leaks[i].Initiator = m(obs.Leaks[i].Initiator)
+	}
+	for i := range obs.CardAccess {
+		obs.CardAccess[i].Frame = m(obs.CardAccess[i].Frame)
 	}
 }
 
