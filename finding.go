@@ -188,6 +188,10 @@ type Evidence struct {
 	// brought a script into the page.
 	Initiator string `json:"initiator,omitempty"`
 	LoadedBy  string `json:"loaded_by,omitempty"`
+	// CallChain is every script on the call chain of the request, sender
+	// first, as "URL:line" joined by " < ", when there were several:
+	// Initiator is the one skimguard.Culprit picks.
+	CallChain string `json:"call_chain,omitempty"`
 	// Source says who saw the change: empty for skimguard's own checks,
 	// SourceShoppers for shoppers' browsers reporting under the page's
 	// policy. Reports is then how many reports had come in when the

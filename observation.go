@@ -220,6 +220,9 @@ type Connection struct {
 	// AfterTyping is true when a request went there after the test card was
 	// typed.
 	AfterTyping bool `json:"after_typing,omitempty"`
+	// Chain is the call chain of the first request a script sent there
+	// (see Leak.Chain).
+	Chain []CallSite `json:"chain,omitempty"`
 	// Refused, when set, says that the crawler's egress policy refused to
 	// connect there, and why ("refused by egress policy: the cloud
 	// metadata address (169.254.169.254:80)"): the page tried, and nothing
@@ -243,6 +246,40 @@ type Leak struct {
 	Encoding string `json:"encoding"`
 	// Where is the part of the request that carried it: url, body, frame.
 	Where string `json:"where"`
+	// Chain is every script on the call chain that sent the request, once
+	// each: the one on top of the stack (Initiator's) first, the one the
+	// chain began in last, through timers, promises and events. A skimmer
+	// that sends through the page's own fetch wrapper or jQuery is on it
+	// below the wrapper.
+	Chain []CallSite `json:"chain,omitempty"`
+}
+
+// CallSite is one script on a request's call chain.
+type CallSite struct {
+	// Script is the script's index in Observation.Scripts, -1 when it is
+	// not in the inventory.
+	Script int `json:"script"`
+	// URL is the stack frame's URL (a document's for code without its
+	// own) and Line its line, from 1.
+	URL  string `json:"url"`
+	Line int    `json:"line"`
+}
+
+// Culprit picks, on a call chain, the script to name for a request: the
+// deepest (the one the chain began nearest to) that unapproved says is
+// not approved, else the one the chain began in; -1 for an empty chain.
+// A skimmer that sends through the page's approved wrapper is named, not
+// the wrapper; with no baseline to judge by (unapproved nil), the
+// originating script.
+func Culprit(chain []CallSite, unapproved func(script int) bool) int {
+	if unapproved != nil {
+		for i := len(chain) - 1; i >= 0; i-- {
+			if chain[i].Script >= 0 && unapproved(chain[i].Script) {
+				return i
+			}
+		}
+	}
+	return len(chain) - 1
 }
 
 // CardAccess is one way one script can see one card field.
