@@ -189,3 +189,52 @@ func TestScriptsThatSeeTheCard(t *testing.T) {
 		}
 	})
 }
+
+// A request sent through another script's wrapper, from a timer and a
+// promise, keeps every script on its call chain: the wrapper on top, the
+// script that started it below.
+func TestRequestCallChainFollowsTimersAndPromises(t *testing.T) {
+	c := needBrowser(t)
+	other := http.NewServeMux()
+	other.HandleFunc("/collect", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	dest := serveOn(t, "127.0.0.2", other)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><html><body><p>Checkout</p><script src="/wrapper.js"></script><script src="/sender.js"></script></body></html>`)
+	})
+	mux.HandleFunc("/wrapper.js", func(w http.ResponseWriter, r *http.Request) {
+		js(w, `window.api = { post: function (u, b) {
+  return Promise.resolve().then(function () { return fetch(u, { method: 'POST', mode: 'no-cors', body: b }); });
+} };`)
+	})
+	mux.HandleFunc("/sender.js", func(w http.ResponseWriter, r *http.Request) {
+		js(w, `setTimeout(function () {
+  api.post('`+dest.URL+`/collect', 'x');
+}, 50);`)
+	})
+	srv := serveOn(t, "127.0.0.1", mux)
+	obs := mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout"})
+	var chain []skimguard.CallSite
+	for _, cn := range obs.Connections {
+		if cn.Origin == dest.URL {
+			chain = cn.Chain
+		}
+	}
+	var got []string
+	for _, cs := range chain {
+		name := "?"
+		if cs.Script >= 0 && cs.Script < len(obs.Scripts) {
+			name = obs.Scripts[cs.Script].URL
+		}
+		if name != cs.URL || cs.Line < 1 {
+			t.Errorf("call site %+v names script %q", cs, name)
+		}
+		got = append(got, strings.TrimPrefix(cs.URL, srv.URL))
+	}
+	if want := []string{"/wrapper.js", "/sender.js"}; !slices.Equal(got, want) {
+		t.Errorf("call chain of the request to %s: %q, want %q", dest.URL, got, want)
+	}
+	if i := skimguard.Culprit(chain, nil); i != 1 {
+		t.Errorf("without a baseline, the culprit is %d, want the script the chain began in", i)
+	}
+}
