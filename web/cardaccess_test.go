@@ -17,7 +17,10 @@ import (
 func TestWrapperSentRequestNamesTheSkimmerAndScanShowsCardAccess(t *testing.T) {
 	f := newFixture(t)
 	now := time.Now().UTC().Add(-50 * time.Minute)
+	// The shop's library listens to the holder's name field: approved.
+	libSees := skimguard.CardAccess{Script: 0, Field: skimguard.FieldName, How: skimguard.AccessListens + "change", Frame: payURL}
 	clean := payPage(false)
+	clean.CardAccess = []skimguard.CardAccess{libSees}
 	b, err := baseline.Learn([]*skimguard.Observation{clean, clean}, "alice", "onboarding", now)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +45,10 @@ func TestWrapperSentRequestNamesTheSkimmerAndScanShowsCardAccess(t *testing.T) {
 	chain := []skimguard.CallSite{{Script: lib, URL: libURL, Line: 3}, {Script: skim, URL: payURL, Line: 25}}
 	o.Leaks = []skimguard.Leak{{Origin: thief, URL: thief + "/g.php", Method: "POST", Type: "XHR", Initiator: libURL,
 		Fields: []skimguard.CardField{skimguard.FieldNumber}, Encoding: "base64", Where: "body", Chain: chain}}
-	o.CardAccess = []skimguard.CardAccess{{Script: skim, Field: skimguard.FieldNumber, How: skimguard.AccessListens + "change", Frame: payURL}}
+	if lib != 0 {
+		t.Fatalf("the library is script %d, want 0", lib)
+	}
+	o.CardAccess = []skimguard.CardAccess{libSees, {Script: skim, Field: skimguard.FieldNumber, How: skimguard.AccessListens + "change", Frame: payURL}}
 	scan := f.checkWith(t, now.Add(time.Minute), o)
 	var exfil skimguard.Finding
 	for _, fd := range scan.Findings {
@@ -69,7 +75,12 @@ func TestWrapperSentRequestNamesTheSkimmerAndScanShowsCardAccess(t *testing.T) {
 	doc.Find("table.scripts tbody tr").Each(func(_ int, tr *goquery.Selection) {
 		sees[tr.Find("td.subject").Text()] = tr.Find("td.sees-card").Text()
 	})
-	if sees[skimName] != "number (listens to change)" || sees[libURL] != "" {
+	if sees[skimName] != "number (listens to change)" || sees[libURL] != "name (listens to change)" {
 		t.Errorf("what scripts see of the card, on the scan page: %q", sees)
+	}
+
+	_, doc = get(t, c, f.url("/pages/shop/pay"))
+	if got := doc.Find(".sees-card").Text(); got != "sees the card: name (listens to change)" {
+		t.Errorf("the page's inventory says %q of what approved scripts see of the card", got)
 	}
 }
