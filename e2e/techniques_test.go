@@ -418,6 +418,8 @@ func techniques() []*technique {
 }, 700);`)
 			},
 			want: []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+			// It sends through the shop's own jQuery: it is named, not jQuery.
+			named: []named{{kind: skimguard.KindDataExfiltration, text: "sent by inline #", not: []string{"/static/jquery.js"}}},
 		},
 		{
 			name: "image-beacon-cookies", threat: "image beacon carrying the location, the top location and the cookies at load (as the zs.mk kit)",
