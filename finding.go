@@ -28,12 +28,13 @@ const (
 	KindHeaderRemoved           Kind = "header.removed"
 	KindPageRedirected          Kind = "page.redirected"
 	KindDataExfiltration        Kind = "data.exfiltration"
+	KindCardAccessAdded         Kind = "card.access_added"
 	KindScanFailed              Kind = "scan.failed"
 )
 
 // Kinds lists every finding kind, in the order reports document them.
 var Kinds = []Kind{
-	KindDataExfiltration, KindScriptAdded, KindScriptChanged, KindScriptRemoved,
+	KindDataExfiltration, KindCardAccessAdded, KindScriptAdded, KindScriptChanged, KindScriptRemoved,
 	KindScriptAttributesChanged, KindFrameAdded, KindFrameChanged, KindFrameRemoved,
 	KindFormAdded, KindFormChanged, KindFormRemoved, KindConnectionAdded,
 	KindHeaderAdded, KindHeaderChanged, KindHeaderRemoved, KindPageRedirected,
@@ -76,6 +77,8 @@ func (k Kind) Help() string {
 		return "The payment page ended somewhere else, or through other redirects."
 	case KindDataExfiltration:
 		return "Test card data typed into the page reached an origin that did not receive it in the baseline."
+	case KindCardAccessAdded:
+		return "A script can now see card data typed into the page: it listens to a card field's events or reads its value, which it did not in the baseline."
 	case KindScanFailed:
 		return "The page could not be checked."
 	}
@@ -185,6 +188,10 @@ type Evidence struct {
 	// brought a script into the page.
 	Initiator string `json:"initiator,omitempty"`
 	LoadedBy  string `json:"loaded_by,omitempty"`
+	// CallChain is every script on the call chain of the request, sender
+	// first, as "URL:line" joined by " < ", when there were several:
+	// Initiator is the one skimguard.Culprit picks.
+	CallChain string `json:"call_chain,omitempty"`
 	// Source says who saw the change: empty for skimguard's own checks,
 	// SourceShoppers for shoppers' browsers reporting under the page's
 	// policy. Reports is then how many reports had come in when the

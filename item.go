@@ -1,6 +1,8 @@
 package skimguard
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +40,10 @@ const (
 	// ItemCardSink is an origin that receives the test card data normally:
 	// Values hold the origin, which is also the key.
 	ItemCardSink ItemType = "card_sink"
+	// ItemCardAccess is a script that can see card fields: its key is the
+	// key of the script's item, and Values are CardAccessValue, one for
+	// each field and way it sees it.
+	ItemCardAccess ItemType = "card_access"
 )
 
 // Item is one approved thing in a page's baseline.
@@ -215,6 +221,65 @@ func ParseRedirectValue(s string) RedirectValue {
 		v.Chain = strings.Split(c, " > ")
 	}
 	return v
+}
+
+// CardAccessValue is one way a script sees one card field (see
+// CardAccess), stored as "field=<Field>|how=<How>".
+type CardAccessValue struct {
+	Field string `json:"field"`
+	How   string `json:"how"`
+}
+
+// Format returns v in its stored form.
+func (v CardAccessValue) Format() string {
+	return "field=" + v.Field + "|how=" + v.How
+}
+
+// ParseCardAccessValue parses a stored CardAccessValue. Missing parts are
+// zero.
+func ParseCardAccessValue(s string) CardAccessValue {
+	return CardAccessValue{Field: valuePart(s, "field"), How: valuePart(s, "how")}
+}
+
+// CardAccessSummary says for people which card fields vs give access to
+// and how: "number, cvc (listens to change, reads value)". Fields come in
+// the order a card form asks for them, listeners before reads.
+func CardAccessSummary(vs []CardAccessValue) string {
+	var fields, hows []string
+	for _, v := range vs {
+		if !slices.Contains(fields, v.Field) {
+			fields = append(fields, v.Field)
+		}
+		how := v.How
+		if ev, ok := strings.CutPrefix(how, AccessListens); ok {
+			how = "listens to " + ev
+		}
+		if !slices.Contains(hows, how) {
+			hows = append(hows, how)
+		}
+	}
+	if len(fields) == 0 {
+		return ""
+	}
+	// Unknown fields and ways go last, alphabetically.
+	rank := func(list []string, s string) int {
+		if i := slices.Index(list, s); i >= 0 {
+			return i
+		}
+		return len(list)
+	}
+	cardOrder := []string{string(FieldNumber), string(FieldExpiry), string(FieldCVC), string(FieldName)}
+	slices.SortFunc(fields, func(a, b string) int {
+		return cmp.Or(cmp.Compare(rank(cardOrder, a), rank(cardOrder, b)), cmp.Compare(a, b))
+	})
+	ways := func(h string) int {
+		if strings.HasPrefix(h, "listens to ") {
+			return 0
+		}
+		return 1 + rank([]string{AccessReadsValue, AccessReadsFormData}, h)
+	}
+	slices.SortFunc(hows, func(a, b string) int { return cmp.Or(cmp.Compare(ways(a), ways(b)), cmp.Compare(a, b)) })
+	return strings.Join(fields, ", ") + " (" + strings.Join(hows, ", ") + ")"
 }
 
 // valuePart returns the first part called name of a stored "a=1|b=2"

@@ -29,6 +29,8 @@ func TestItemValuesKeepTheirStoredForms(t *testing.T) {
 			"final=https://shop.test/checkout|chain=http://shop.test/checkout > https://shop.test/login",
 			RedirectValue{Final: "https://shop.test/checkout", Chain: []string{"http://shop.test/checkout", "https://shop.test/login"}},
 			func(s string) any { return ParseRedirectValue(s) }},
+		{"card access", CardAccessValue{Field: "cvc", How: "listens:change"}.Format(), "field=cvc|how=listens:change",
+			CardAccessValue{Field: "cvc", How: "listens:change"}, func(s string) any { return ParseCardAccessValue(s) }},
 		{"redirect without a chain", RedirectValue{Final: "https://shop.test/"}.Format(), "final=https://shop.test/|chain=",
 			RedirectValue{Final: "https://shop.test/"}, func(s string) any { return ParseRedirectValue(s) }},
 	} {
@@ -74,5 +76,18 @@ func TestAttrKeysKeepTheirStoredNames(t *testing.T) {
 	it := Item{Attrs: map[string]string{"kind": "inline"}}
 	if it.ScriptKind() != "inline" {
 		t.Errorf("ScriptKind = %q", it.ScriptKind())
+	}
+}
+
+func TestCardAccessSummaryNamesFieldsThenWays(t *testing.T) {
+	got := CardAccessSummary([]CardAccessValue{
+		{Field: "cvc", How: AccessReadsFormData}, {Field: "cvc", How: AccessListens + "keyup"},
+		{Field: "number", How: AccessReadsValue}, {Field: "number", How: AccessListens + "change"},
+	})
+	if want := "number, cvc (listens to change, listens to keyup, reads value, reads form data)"; got != want {
+		t.Errorf("CardAccessSummary = %q, want %q", got, want)
+	}
+	if got := CardAccessSummary(nil); got != "" {
+		t.Errorf("CardAccessSummary(nil) = %q, want empty", got)
 	}
 }

@@ -136,6 +136,12 @@ type Observation struct {
 	Typed bool `json:"typed"`
 	// Leaks are the requests that carried the typed test card data.
 	Leaks []Leak `json:"leaks,omitempty"`
+	// CardAccess lists the scripts that can see card data, whether or not
+	// anything they send can be recognised: each script that listens to
+	// the events of a card field, of its form or pay button, or of an
+	// element, the document or the window above them, and each that read
+	// a card field once the test card was typed.
+	CardAccess []CardAccess `json:"card_access,omitempty"`
 	// Screenshot is a PNG of the page after the observation window, when taken.
 	Screenshot []byte `json:"-"`
 }
@@ -275,6 +281,9 @@ type Connection struct {
 	// AfterTyping is true when a request went there after the test card was
 	// typed.
 	AfterTyping bool `json:"after_typing,omitempty"`
+	// Chain is the call chain of the first request a script sent there
+	// (see Leak.Chain).
+	Chain []CallSite `json:"chain,omitempty"`
 	// Refused, when set, says that the crawler's egress policy refused to
 	// connect there, and why ("refused by egress policy: the cloud
 	// metadata address (169.254.169.254:80)"): the page tried, and nothing
@@ -298,7 +307,69 @@ type Leak struct {
 	Encoding string `json:"encoding"`
 	// Where is the part of the request that carried it: url, body, frame.
 	Where string `json:"where"`
+	// Chain is every script on the call chain that sent the request, once
+	// each: the one on top of the stack (Initiator's) first, the one the
+	// chain began in last, through timers, promises and events. A skimmer
+	// that sends through the page's own fetch wrapper or jQuery is on it
+	// below the wrapper.
+	Chain []CallSite `json:"chain,omitempty"`
 }
+
+// CallSite is one script on a request's call chain.
+type CallSite struct {
+	// Script is the script's index in Observation.Scripts, -1 when it is
+	// not in the inventory.
+	Script int `json:"script"`
+	// URL is the stack frame's URL (a document's for code without its
+	// own) and Line its line, from 1.
+	URL  string `json:"url"`
+	Line int    `json:"line"`
+}
+
+// Culprit picks, on a call chain, the script to name for a request: the
+// deepest (the one the chain began nearest to) that unapproved says is
+// not approved, else the one the chain began in; -1 for an empty chain.
+// A skimmer that sends through the page's approved wrapper is named, not
+// the wrapper; with no baseline to judge by (unapproved nil), the
+// originating script.
+func Culprit(chain []CallSite, unapproved func(script int) bool) int {
+	if unapproved != nil {
+		for i := len(chain) - 1; i >= 0; i-- {
+			if chain[i].Script >= 0 && unapproved(chain[i].Script) {
+				return i
+			}
+		}
+	}
+	return len(chain) - 1
+}
+
+// CardAccess is one way one script can see one card field.
+type CardAccess struct {
+	// Script is the script's index in Observation.Scripts.
+	Script int       `json:"script"`
+	Field  CardField `json:"field"`
+	// How is AccessListens followed by the event type for a listener,
+	// AccessReadsValue or AccessReadsFormData.
+	How string `json:"how"`
+	// Frame is the URL of the document the field is in.
+	Frame string `json:"frame"`
+}
+
+// The ways a script can see a card field: CardAccess.How.
+const (
+	// AccessListens, followed by the event type ("listens:change"): a
+	// listener on the field, its form or its pay button, or, for events
+	// that carry what is typed (input, change, key presses, blur and focus
+	// when capturing, submit...), on an element, the document or the
+	// window above it.
+	AccessListens = "listens:"
+	// AccessReadsValue: the script read the field's value or valueAsNumber
+	// while it held data, directly or through code it called.
+	AccessReadsValue = "reads value"
+	// AccessReadsFormData: the script made a FormData of the field's form
+	// while the field held data.
+	AccessReadsFormData = "reads form data"
+)
 
 // SecurityHeaders are the response headers PCI DSS 11.6.1 calls
 // security-impacting, in lower case. Other headers are not compared.

@@ -136,6 +136,9 @@ func consoleText(a Alert) string {
 		if f.Evidence.Initiator != "" {
 			fmt.Fprintf(&b, "      sent by: %s\n", oneLine(mask(f.Evidence.Initiator)))
 		}
+		if f.Evidence.CallChain != "" {
+			fmt.Fprintf(&b, "      call chain: %s\n", oneLine(mask(f.Evidence.CallChain)))
+		}
 	}
 	if a.Link != "" {
 		fmt.Fprintf(&b, "  review: %s\n", a.Link)
@@ -239,6 +242,7 @@ func NewPayload(a Alert) Payload {
 		ev.AfterSource = truncate(mask(ev.AfterSource), MaxSourceBytes)
 		ev.URL = mask(ev.URL)
 		ev.Initiator = mask(ev.Initiator)
+		ev.CallChain = mask(ev.CallChain)
 		ev.LoadedBy = mask(ev.LoadedBy)
 		// Only the reported fields travel: the item and review state stay home.
 		p.Findings = append(p.Findings, skimguard.Finding{

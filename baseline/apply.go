@@ -9,7 +9,8 @@ import (
 
 // Apply is a skimguard.ApplyFunc: it returns the page's new baseline after
 // approving the findings. Additions are added (a data.exfiltration adds its
-// origin as a card sink); changes are merged into the matching item as an
+// origin as a card sink, a card.access_added what the script sees);
+// changes are merged into the matching item as an
 // extra accepted value, with Source, SHA256 and SRI updated for scripts; a
 // frame whose address changed replaces the old frame; removals are
 // removed; header values are replaced; a redirect's new destination is
@@ -87,6 +88,11 @@ func Apply(current *skimguard.Baseline, approved []skimguard.Finding, res skimgu
 		switch f.Kind {
 		case skimguard.KindScriptRemoved, skimguard.KindFrameRemoved, skimguard.KindFormRemoved, skimguard.KindHeaderRemoved:
 			remove(it.Type, it.Key)
+			if it.Type == skimguard.ItemScript {
+				// What a gone script could see of the card goes with it: a
+				// script that takes its place must show its own.
+				remove(skimguard.ItemCardAccess, it.Key)
+			}
 
 		case skimguard.KindHeaderChanged, skimguard.KindHeaderAdded:
 			// A header has one approved policy; approving a new one
@@ -116,7 +122,8 @@ func Apply(current *skimguard.Baseline, approved []skimguard.Finding, res skimgu
 
 		case skimguard.KindScriptAdded, skimguard.KindScriptChanged, skimguard.KindScriptAttributesChanged,
 			skimguard.KindFrameAdded, skimguard.KindFormAdded, skimguard.KindFormChanged,
-			skimguard.KindConnectionAdded, skimguard.KindPageRedirected, skimguard.KindDataExfiltration:
+			skimguard.KindConnectionAdded, skimguard.KindPageRedirected, skimguard.KindDataExfiltration,
+			skimguard.KindCardAccessAdded:
 			delete(it.Attrs, skimguard.AttrReplaces)
 			if exists {
 				mergeItem(&nb.Items[i], it)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -29,7 +30,10 @@ func Compare(b *skimguard.Baseline, o *skimguard.Observation) []skimguard.Findin
 	if c.page == "" {
 		c.page = b.Page
 	}
-	for _, r := range matchAll(c.ix, takeSnapshot(o, n)) {
+	snap := takeSnapshot(o, n)
+	c.scripts = snap.scripts
+	c.res = matchAll(c.ix, snap)
+	for _, r := range c.res {
 		c.report(r)
 	}
 	sortFindings(c.out)
@@ -61,7 +65,67 @@ type comparer struct {
 	ix         *index
 	site, page string
 	known      map[string]bool // hosts the approved page already uses
-	out        []skimguard.Finding
+	// res are the results being reported; scriptOut is how each observed
+	// script matched, made from them when a finding needs it.
+	res       []result
+	scripts   []*entry // the observed scripts, as o.Scripts
+	scriptOut map[*entry]outcome
+	out       []skimguard.Finding
+}
+
+// scriptOutcome is how observed script e matched the baseline.
+func (c *comparer) scriptOutcome(e *entry) outcome {
+	if c.scriptOut == nil {
+		c.scriptOut = map[*entry]outcome{}
+		for _, r := range c.res {
+			if r.obs != nil && r.obs.script != nil {
+				c.scriptOut[r.obs] = r.out
+			}
+		}
+	}
+	return c.scriptOut[e]
+}
+
+// unapproved reports whether o.Scripts[i] is not approved: new, or its
+// text changed.
+func (c *comparer) unapproved(i int) bool {
+	if i < 0 || i >= len(c.scripts) {
+		return false
+	}
+	out := c.scriptOutcome(c.scripts[i])
+	return out == added || out == changed
+}
+
+// sender names the code behind a request for people, from its call chain
+// (skimguard.Culprit: an unapproved script below the page's own wrapper
+// is named, not the wrapper), else initiator; with the chain as text,
+// "" when it names one script or none.
+func (c *comparer) sender(chain []skimguard.CallSite, initiator string) (string, string) {
+	name := func(cs skimguard.CallSite) string {
+		if cs.Script >= 0 && cs.Script < len(c.o.Scripts) {
+			if sc := &c.o.Scripts[cs.Script]; sc.URL == "" {
+				return string(sc.Kind) + " #" + strconv.Itoa(sc.Ordinal) + " at " + cs.URL + ":" + strconv.Itoa(cs.Line)
+			}
+		}
+		return cs.URL + ":" + strconv.Itoa(cs.Line)
+	}
+	i := skimguard.Culprit(chain, c.unapproved)
+	if i < 0 {
+		return initiator, ""
+	}
+	culprit := chain[i]
+	who := culprit.URL
+	if culprit.Script >= 0 && culprit.Script < len(c.o.Scripts) && c.o.Scripts[culprit.Script].URL == "" {
+		who = c.o.Scripts[culprit.Script].Subject()
+	}
+	if len(chain) < 2 {
+		return who, ""
+	}
+	names := make([]string, len(chain))
+	for j, cs := range chain {
+		names[j] = name(cs)
+	}
+	return who, strings.Join(names, " < ")
 }
 
 // report turns one matching result into findings, by item type.
@@ -87,6 +151,8 @@ func (c *comparer) report(r result) {
 		c.redirect(r)
 	case skimguard.ItemCardSink:
 		c.sink(r)
+	case skimguard.ItemCardAccess:
+		c.cardAccess(r)
 	}
 }
 

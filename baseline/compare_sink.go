@@ -32,8 +32,12 @@ func (c *comparer) sink(r result) {
 	how := strings.TrimSpace(l.Type + " " + l.Method)
 	detail := fmt.Sprintf("the test card's %s left the page for %s in %d request(s), first by %s in the %s (%s encoding)",
 		strings.Join(fields, ", "), it.Key, len(e.leaks), how, l.Where, l.Encoding)
-	if l.Initiator != "" {
-		detail += ", sent by " + l.Initiator
+	sender, chain := c.sender(l.Chain, l.Initiator)
+	if sender != "" {
+		detail += ", sent by " + sender
+	}
+	if chain != "" {
+		detail += " (call chain, sender first: " + chain + ")"
 	}
 	if len(approved) > 0 {
 		detail += "; only " + strings.Join(approved, ", ") + " receive card data in the approved baseline"
@@ -41,6 +45,6 @@ func (c *comparer) sink(r result) {
 		detail += "; no origin receives card data in the approved baseline"
 	}
 	c.add(skimguard.KindDataExfiltration, facts{}, it.Key, detail,
-		skimguard.Evidence{Before: strings.Join(approved, ", "), After: it.Key + " (" + strings.Join(fields, ",") + ")", URL: l.URL, Initiator: l.Initiator},
+		skimguard.Evidence{Before: strings.Join(approved, ", "), After: it.Key + " (" + strings.Join(fields, ",") + ")", URL: l.URL, Initiator: sender, CallChain: chain},
 		it, it.Key)
 }

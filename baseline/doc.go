@@ -23,7 +23,11 @@
 //   - form: "form#id", "form[name=..]", "formless inputs" or "form #N",
 //     "in <document>";
 //   - connection and card sink: the origin; header: its lower-case name;
-//     redirect: "main document".
+//     redirect: "main document";
+//   - card access: the key of the baseline script the observed script
+//     matched (its own key when it matched none, or when its own key's
+//     item accepts it too), so that what an approved script sees of the
+//     card stays its own when it moves.
 //
 // # Values
 //
@@ -35,7 +39,9 @@
 // see why. Frames accept a skimguard.FrameValue, forms a
 // skimguard.FormValue (normalised action), headers their normalised value
 // (CSP nonces as 'nonce-*', directives sorted), redirects a
-// skimguard.RedirectValue (normalised final URL, origins and paths).
+// skimguard.RedirectValue (normalised final URL, origins and paths), card
+// access a skimguard.CardAccessValue for each field and way the script
+// sees it.
 //
 // # Fingerprints of findings
 //

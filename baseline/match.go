@@ -136,7 +136,7 @@ func hasValue(sorted []string, v string) bool {
 // gets one result, and so does every required baseline item left unmatched
 // (of the types whose absence is a finding).
 func matchAll(ix *index, s *snapshot) []result {
-	res := make([]result, 0, len(s.scripts)+len(s.frames)+len(s.forms)+len(s.headers)+len(s.conns)+len(s.sinks)+1)
+	res := make([]result, 0, len(s.scripts)+len(s.frames)+len(s.forms)+len(s.headers)+len(s.conns)+len(s.sinks)+len(s.access)+1)
 	matched := make([]bool, len(ix.items))
 
 	// Scripts with a URL match by key.
@@ -195,6 +195,7 @@ func matchAll(ix *index, s *snapshot) []result {
 		res = append(res, pair(ix, fgroups[g], ix.frameGroups[g], matched)...)
 	}
 
+	res = append(res, matchAccess(ix, s.access, res, matched)...)
 	for _, list := range [][]*entry{s.forms, s.headers, s.conns, s.sinks} {
 		for _, e := range list {
 			res = append(res, matchKeyed(ix, e, matched))

@@ -59,6 +59,10 @@ type facts struct {
 //     iframe); high for other card forms; medium without card inputs.
 //     form.changed: critical when the action's origin changes (form
 //     jacking) or the top document gains card inputs; else medium.
+//   - card.access_added: high. A script that starts listening to card
+//     fields or reading them can take card data without sending anything
+//     a monitor recognises (encrypted, or only on a real submit); it is
+//     not critical by itself, since nothing is shown to have left.
 //   - connection.added: medium (pages gain analytics endpoints often), high
 //     when the request went out after the card was typed.
 //   - header.removed: high (CSP, HSTS, X-Frame-Options... are what stop
@@ -118,6 +122,8 @@ func severity(kind skimguard.Kind, f facts) skimguard.Severity {
 			return skimguard.SeverityCritical
 		}
 		return skimguard.SeverityMedium
+	case skimguard.KindCardAccessAdded:
+		return skimguard.SeverityHigh
 	case skimguard.KindConnectionAdded:
 		if f.afterTyping {
 			return skimguard.SeverityHigh

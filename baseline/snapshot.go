@@ -41,6 +41,7 @@ type entry struct {
 	form   *skimguard.Form
 	conn   *skimguard.Connection
 	leaks  []*skimguard.Leak
+	by     *entry // card access: the entry of the script that sees the card
 	// Fields kept lean: a page has thousands of entries. A form's card
 	// fields and a script's exact-hash value are derived again when a
 	// finding needs them.
@@ -116,6 +117,7 @@ type snapshot struct {
 	headers  []*entry
 	redirect *entry
 	sinks    []*entry
+	access   []*entry
 }
 
 // scriptKind is a script's AttrKind.
@@ -351,6 +353,30 @@ func takeSnapshot(o *skimguard.Observation, n *urlNorm) *snapshot {
 		e.item = itemHead{Type: skimguard.ItemCardSink, Key: origin, Subject: origin, Origin: origin, Values: []string{origin}}
 		sinks[origin] = e
 		s.sinks = append(s.sinks, e)
+	}
+
+	// What each script can see of the card, keyed for now by the script's
+	// own key: matchAll keys it by the baseline script it matches.
+	byScript := map[int]*entry{}
+	for _, a := range o.CardAccess {
+		if a.Script < 0 || a.Script >= len(s.scripts) || a.Field == "" || a.How == "" {
+			continue
+		}
+		e := byScript[a.Script]
+		if e == nil {
+			se := s.scripts[a.Script]
+			e = &entry{by: se}
+			e.item = itemHead{Type: skimguard.ItemCardAccess, Key: se.item.Key, Subject: se.script.Subject()}
+			if se.script.URL != "" {
+				e.item.Origin = fastOrigin(se.script.URL)
+			}
+			byScript[a.Script] = e
+			s.access = append(s.access, e)
+		}
+		e.item.Values = append(e.item.Values, skimguard.CardAccessValue{Field: string(a.Field), How: a.How}.Format())
+	}
+	for _, e := range s.access {
+		e.item.Values = sortedSet(e.item.Values)
 	}
 	return s
 }

@@ -75,6 +75,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		return sc
 	}
 	unfetched := 0
+	var from []*scriptRec // the records of obs.Scripts, in order, while they come from records
 	for _, r := range st.scripts {
 		frameURL := r.frameURL
 		if frameURL == "" {
@@ -131,6 +132,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			sc.Size, sc.Source = int(r.length), r.unfetched
 			unfetched++
 		}
+		from = append(from, r)
 		add(sc)
 	}
 	if st.scriptsLost > 0 {
@@ -149,6 +151,20 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		for _, h := range f.res.JSURLs {
 			add(withText(skimguard.Script{Kind: skimguard.ScriptJSURL, Location: h.Where, Frame: f.url, LoadedBy: "parser"}, h.Source))
 		}
+	}
+
+	at := scriptIndex(obs, from)
+	obs.CardAccess = s.cardAccess(at)
+	sites := func(chain []callRec) []skimguard.CallSite {
+		var out []skimguard.CallSite
+		for _, c := range chain {
+			i, ok := at(st.scriptByID[c.id])
+			if !ok {
+				i = -1
+			}
+			out = append(out, skimguard.CallSite{Script: i, URL: c.url, Line: int(c.line) + 1})
+		}
+		return out
 	}
 
 	// Frames.
@@ -219,6 +235,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			conn.Initiators = append(conn.Initiators, i)
 		}
 		slices.Sort(conn.Initiators)
+		conn.Chain = sites(c.chain)
 		obs.Connections = append(obs.Connections, conn)
 	}
 	// Refused destinations: on the connections the page's requests name,
@@ -247,24 +264,28 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 	if st.leakDropped > 0 {
 		s.log.Warn("the page sent more data after typing than a scan keeps: some requests, bodies or WebSocket frames were not searched for the card", "dropped", st.leakDropped, "kept_bytes", maxLeakData)
 	}
-	leak := func(rawURL, method, typ, initiator, where string, data []byte) {
+	leak := func(r *reqRec, method, typ, where string, data []byte) {
 		m, ok := s.card.Find(data)
 		if !ok || len(obs.Leaks) >= 1000 {
 			return
 		}
 		obs.Leaks = append(obs.Leaks, skimguard.Leak{
-			Origin: originOf(rawURL), URL: s.mask(rawURL), Method: method, Type: typ,
-			Initiator: initiator, Fields: m.Fields, Encoding: m.Encoding, Where: where,
+			Origin: originOf(r.url), URL: s.mask(r.url), Method: method, Type: typ,
+			Initiator: r.initiator, Fields: m.Fields, Encoding: m.Encoding, Where: where, Chain: sites(r.chain),
 		})
 	}
 	for _, r := range st.requests {
-		leak(r.url, r.method, r.typ, r.initiator, "url", []byte(r.url))
+		leak(r, r.method, r.typ, "url", []byte(r.url))
 		if len(r.body) > 0 {
-			leak(r.url, r.method, r.typ, r.initiator, "body", r.body)
+			leak(r, r.method, r.typ, "body", r.body)
 		}
 	}
 	for _, f := range st.wsFrames {
-		leak(st.wsURL[f.requestID], "", "WebSocket", st.wsInit[f.requestID], "frame", f.payload)
+		r := st.wsInit[f.requestID]
+		if r == nil {
+			r = &reqRec{url: st.wsURL[f.requestID]}
+		}
+		leak(r, "", "WebSocket", "frame", f.payload)
 	}
 }
 
@@ -306,8 +327,20 @@ func maskObservation(obs *skimguard.Observation, card carddata.Card, sec *secret
 			c.Initiators[j] = m(c.Initiators[j])
 		}
 	}
+	chain := func(cs []skimguard.CallSite) {
+		for j := range cs {
+			cs[j].URL = m(cs[j].URL)
+		}
+	}
 	for i := range obs.Leaks {
 		obs.Leaks[i].Initiator = m(obs.Leaks[i].Initiator)
+		chain(obs.Leaks[i].Chain)
+	}
+	for i := range obs.Connections {
+		chain(obs.Connections[i].Chain)
+	}
+	for i := range obs.CardAccess {
+		obs.CardAccess[i].Frame = m(obs.CardAccess[i].Frame)
 	}
 }
 

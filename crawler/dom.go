@@ -183,6 +183,7 @@ func (s *scan) collectDOM(ctx context.Context) []*frameScan {
 	if err != nil {
 		s.log.Warn("reading the page's frames failed", "err", err)
 	}
+	s.collectAccess(ctx, frames)
 	return frames
 }
 

@@ -61,7 +61,7 @@ type state struct {
 	conns     map[string]*connRec
 	connOrder []string
 	wsURL     map[network.RequestID]string
-	wsInit    map[network.RequestID]string
+	wsInit    map[network.RequestID]*reqRec
 	wsFrames  []wsFrame
 
 	// refused are the connections the egress policy refused, by
@@ -119,7 +119,7 @@ func (st *state) init(fetchBudget int64) {
 	st.reqByID = map[network.RequestID]*reqRec{}
 	st.conns = map[string]*connRec{}
 	st.wsURL = map[network.RequestID]string{}
-	st.wsInit = map[network.RequestID]string{}
+	st.wsInit = map[network.RequestID]*reqRec{}
 }
 
 // scriptRec is a script reported by Debugger.scriptParsed.
@@ -154,6 +154,7 @@ type reqRec struct {
 	method      string
 	typ         string
 	initiator   string
+	chain       []callRec
 	afterTyping bool
 	body        []byte
 	// awaitsLength is set while a body that came without its bytes
@@ -165,6 +166,7 @@ type connRec struct {
 	origin      string
 	types       map[string]bool
 	initiators  map[string]bool
+	chain       []callRec // of the first request a script sent there
 	example     string
 	count       int
 	afterTyping bool
@@ -370,10 +372,13 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 			signal(st.loadCh)
 		}
 	case *network.EventWebSocketCreated:
-		init := initiatorOf(ev.Initiator)
+		rec := &reqRec{id: ev.RequestID, url: ev.URL, method: "GET", typ: "WebSocket", initiator: initiatorOf(ev.Initiator), afterTyping: st.typing}
+		if ev.Initiator != nil {
+			rec.chain = callChain(ev.Initiator.Stack)
+		}
 		st.wsURL[ev.RequestID] = ev.URL
-		st.wsInit[ev.RequestID] = init
-		st.addRequest(&reqRec{id: ev.RequestID, url: ev.URL, method: "GET", typ: "WebSocket", initiator: init, afterTyping: st.typing})
+		st.wsInit[ev.RequestID] = rec
+		st.addRequest(rec)
 	case *network.EventRequestWillBeSentExtraInfo:
 		s.onRequestHeaders(ev)
 	case *network.EventWebSocketFrameSent:
@@ -531,6 +536,38 @@ func stackCaller(stack *runtime.StackTrace) (string, string) {
 	return "", ""
 }
 
+// callRec is one script on a request's call chain.
+type callRec struct {
+	id   cdp.ScriptID
+	url  string
+	line int64
+}
+
+// maxChain bounds the scripts one call chain names.
+const maxChain = 8
+
+// callChain lists the scripts on a call stack, once each, the one on top
+// first, following async parents (timers, promises, events: the
+// debugger's async stack depth says how far): a script that sends through
+// another's fetch wrapper or jQuery is on it, below the wrapper.
+// skimguard's own code is left out.
+func callChain(stack *runtime.StackTrace) []callRec {
+	var out []callRec
+	for depth := 0; stack != nil && depth < 16 && len(out) < maxChain; depth++ {
+		for _, f := range stack.CallFrames {
+			if f.ScriptID == "" || strings.HasPrefix(f.URL, internalSourceURL) ||
+				slices.ContainsFunc(out, func(c callRec) bool { return c.id == f.ScriptID }) {
+				continue
+			}
+			if out = append(out, callRec{id: f.ScriptID, url: f.URL, line: f.LineNumber}); len(out) == maxChain {
+				break
+			}
+		}
+		stack = stack.Parent
+	}
+	return out
+}
+
 // initiatorOf names what started a request: "parser", or the URL of the
 // script on top of the initiator's stack.
 func initiatorOf(in *network.Initiator) string {
@@ -579,6 +616,9 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	rec := &reqRec{
 		id: ev.RequestID, loader: ev.LoaderID, url: url, method: ev.Request.Method, typ: string(ev.Type),
 		initiator: init, afterTyping: st.typing,
+	}
+	if ev.Initiator != nil && ev.Initiator.Type == network.InitiatorTypeScript {
+		rec.chain = callChain(ev.Initiator.Stack)
 	}
 	if !st.addRequest(rec) {
 		return
@@ -699,6 +739,9 @@ func (st *state) addRequest(r *reqRec) bool {
 	}
 	if r.initiator != "" {
 		c.initiators[r.initiator] = true
+	}
+	if c.chain == nil {
+		c.chain = r.chain
 	}
 	if r.afterTyping {
 		c.afterTyping = true

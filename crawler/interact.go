@@ -73,6 +73,7 @@ func (s *scan) interact(ctx context.Context) error {
 	if err := s.guardNavigation(ctx); err != nil {
 		return err
 	}
+	s.markCardFields(ctx, frames)
 	s.st.mu.Lock()
 	s.st.typing = true
 	s.st.mu.Unlock()

@@ -218,7 +218,7 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 		})
 	}
 	steps = append(steps, func() error {
-		_, err := call(ctx, s, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: gpuJS(mobile)})
+		_, err := call(ctx, s, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "const " + s.access.hook + " = " + gpuJS(mobile)})
 		return err
 	})
 	if mobile {
@@ -283,7 +283,7 @@ func gpuJS(mobile bool) string {
     toString() {
       const s = apply(toString, this, arguments);
       return s === wrapped ? 'function getParameter() { [native code] }' : s === own ? 'function toString() { [native code] }' :
-        s === wrappedW ? 'function get outerWidth() { [native code] }' : s === wrappedH ? 'function get outerHeight() { [native code] }' : s;
+        s === wrappedW ? 'function get outerWidth() { [native code] }' : s === wrappedH ? 'function get outerHeight() { [native code] }' : card.shown(s);
     },
   }.toString;
   const wrapped = apply(toString, wrap(null), []), own = apply(toString, shown, []);
@@ -302,12 +302,14 @@ func gpuJS(mobile bool) string {
       define(c.prototype, 'getParameter', d);
     }
   }
+%s
   const d = describe(Function.prototype, 'toString');
   d.value = shown;
   define(Function.prototype, 'toString', d);
+  return card.api;
 })();
 //# sourceURL=%sprofile.js
-`, vendor, renderer, width, height, internalSourceURL)
+`, vendor, renderer, width, height, cardHookJS, internalSourceURL)
 }
 
 // phone is the mobile profile's device, a Pixel 8 held upright: a 412×915

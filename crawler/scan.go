@@ -108,6 +108,9 @@ type scan struct {
 	// worlds are skimguard's isolated worlds in the frames a journey's
 	// steps looked in, by frame; only the journey's goroutine uses them.
 	worlds map[cdp.FrameID]*world
+
+	// access is what the scan finds out about who can see the card.
+	access accessState
 }
 
 func newScan(c *Crawler, p skimguard.Page) *scan {
@@ -124,6 +127,7 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		idle:     make(chan struct{}),
 		workWake: make(chan struct{}, 1),
 		worlds:   map[cdp.FrameID]*world{},
+		access:   accessState{hook: newHookName()},
 	}
 	close(s.idle)
 	s.st.init(c.opts.fetchLimits.perScan)

@@ -149,6 +149,14 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 				if len(tc.anyOf) > 0 && !slices.ContainsFunc(tc.anyOf, func(k skimguard.Kind) bool { return slices.Contains(got, k) }) {
 					t.Errorf("check %d: %s (%s): none of %v among findings:\n%s", i+1, tc.name, tc.threat, tc.anyOf, describe(fs))
 				}
+				for _, n := range tc.named {
+					if !slices.ContainsFunc(fs, func(f skimguard.Finding) bool {
+						return f.Kind == n.kind && strings.Contains(f.Subject+"\n"+f.Detail+"\n"+f.Evidence.Initiator, n.text) &&
+							!slices.ContainsFunc(n.not, func(s string) bool { return strings.Contains(f.Evidence.Initiator, s) })
+					}) {
+						t.Errorf("check %d: no %s finding names %q (with a sender other than %q); findings:\n%s", i+1, n.kind, n.text, n.not, describe(fs))
+					}
+				}
 				for _, s := range tc.subjects {
 					if !slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return strings.Contains(f.Subject, s) }) {
 						t.Errorf("check %d: no finding names %q; findings:\n%s", i+1, s, describe(fs))
@@ -174,6 +182,9 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 func (w *world) mustHaveFired(t *testing.T, tc *technique, before, check int) {
 	t.Helper()
 	card := carddata.Test()
+	if tc.pays {
+		w.pay(t, tc)
+	}
 	var got [][]byte
 	deadline := time.Now().Add(3 * time.Second)
 	for {
@@ -186,7 +197,13 @@ func (w *world) mustHaveFired(t *testing.T, tc *technique, before, check int) {
 				return
 			}
 		case fireCard:
-			if slices.ContainsFunc(got, func(b []byte) bool { _, ok := card.Find(b); return ok }) {
+			if slices.ContainsFunc(got, func(b []byte) bool {
+				if tc.decode != nil {
+					b = tc.decode(b)
+				}
+				_, ok := card.Find(b)
+				return ok
+			}) {
 				return
 			}
 		}

@@ -37,10 +37,29 @@ type technique struct {
 	// test asks whether skimguard caught it. Its zero value means fireCard
 	// when want holds data.exfiltration; any other technique must say.
 	fires fire
+	// decode is what the attacker does to what it received to read the
+	// card (decrypt it), for skimmers that send it in a form skimguard
+	// cannot read; nil when it is readable as sent.
+	decode func(got []byte) []byte
+	// pays says the skimmer sends only when the shopper pays, which a
+	// monitor never does: the proof is a shopper's browser that types the
+	// card and presses the pay button after each check.
+	pays bool
+	// named: a finding of each kind must hold the text in its subject,
+	// detail or sender, and none of the not texts in its sender.
+	named []named
 
 	// locale and timezone are the shopper's, for kits that serve one
 	// country's shoppers; empty for en-US in the machine's zone.
 	locale, timezone string
+}
+
+// named asks that a finding of kind name the text, and that its sender
+// (Evidence.Initiator) not be any of not.
+type named struct {
+	kind skimguard.Kind
+	text string
+	not  []string
 }
 
 // fire is what proves that a planted skimmer ran for the shopper.
@@ -133,7 +152,7 @@ func mustReplace(t testing.TB, s, old, new string) string {
 // techniques are the pages written for this suite, one or more for every
 // technique of THREATS.md: they run on every clone.
 func techniques() []*technique {
-	return []*technique{
+	return append(cardAccessTechniques(), []*technique{
 		{
 			name: "inline-fxon", threat: "inline <script> added to the checkout HTML (fx-on 2017)",
 			base: direct,
@@ -399,6 +418,8 @@ func techniques() []*technique {
 }, 700);`)
 			},
 			want: []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+			// It sends through the shop's own jQuery: it is named, not jQuery.
+			named: []named{{kind: skimguard.KindDataExfiltration, text: "sent by inline #", not: []string{"/static/jquery.js"}}},
 		},
 		{
 			name: "image-beacon-cookies", threat: "image beacon carrying the location, the top location and the cookies at load (as the zs.mk kit)",
@@ -470,7 +491,7 @@ if ((new RegExp('onepagecheckout|onestepcheckout|onepage')).test(window.location
 			subjects: []string{"/jquery.min.js"},
 			fires:    fireNothing,
 		},
-	}
+	}...)
 }
 
 // phonesOnly plants a skimmer that the shop's server sends only to a

@@ -67,6 +67,11 @@ type Script struct {
 	ApprovedBy      string     `json:"approved_by"`
 	ApprovedAt      time.Time  `json:"approved_at"`
 	BaselineVersion int        `json:"baseline_version"`
+	// CardAccess is what of the card the script is approved to see: the
+	// card fields it listens to or reads, and how
+	// (skimguard.CardAccessSummary); empty when it sees none. PCI DSS
+	// 6.4.3 reviewers ask which scripts can see the card.
+	CardAccess string `json:"card_access,omitempty"`
 }
 
 // How checks matched a script: Script.MatchedBy.

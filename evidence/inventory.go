@@ -69,6 +69,16 @@ func inventory(ctx context.Context, store skimguard.Store, baselines []skimguard
 		if err != nil {
 			return nil, err
 		}
+		sees := map[string]string{}
+		for _, it := range b.Items {
+			if it.Type == skimguard.ItemCardAccess {
+				vs := make([]skimguard.CardAccessValue, len(it.Values))
+				for j, v := range it.Values {
+					vs[j] = skimguard.ParseCardAccessValue(v)
+				}
+				sees[it.Key] = skimguard.CardAccessSummary(vs)
+			}
+		}
 		for k, it := range b.Items {
 			if it.Type != skimguard.ItemScript {
 				continue
@@ -76,7 +86,7 @@ func inventory(ctx context.Context, store skimguard.Store, baselines []skimguard
 			out = append(out, Script{Site: b.Site, Page: b.Page, Script: it.Subject, Identity: baseline.Identity(it), Kind: it.ScriptKind(),
 				Origin: it.Origin, SHA256: it.SHA256, SRI: it.SRI, MatchedBy: matchedBy(seen[k].match), Optional: it.Optional,
 				FirstSeen: it.FirstSeen, LastVerified: seen[k].at, Justification: it.Reason, ApprovedBy: it.ApprovedBy,
-				ApprovedAt: it.ApprovedAt, BaselineVersion: b.Version})
+				ApprovedAt: it.ApprovedAt, BaselineVersion: b.Version, CardAccess: sees[it.Key]})
 		}
 	}
 	slices.SortFunc(out, func(a, b Script) int {

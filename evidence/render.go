@@ -141,11 +141,11 @@ func (r *Report) CSV(w io.Writer) error {
 }
 
 var inventoryHeader = []string{"site", "page", "script", "identity", "kind", "origin", "sha256", "matched_by", "optional", "first_seen",
-	"last_verified", "justification", "approved_by", "approved_at", "baseline_version"}
+	"last_verified", "justification", "approved_by", "approved_at", "baseline_version", "card_access"}
 
 func (s Script) record() []string {
 	return []string{s.Site, s.Page, s.Script, s.Identity, s.Kind, s.Origin, s.SHA256, s.MatchedBy, strconv.FormatBool(s.Optional), day(s.FirstSeen),
-		dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion)}
+		dayPtr(s.LastVerified), s.Justification, s.ApprovedBy, day(s.ApprovedAt), strconv.Itoa(s.BaselineVersion), s.CardAccess}
 }
 
 // InventoryCSV writes a PCI DSS 6.4.3 script inventory alone, as one
@@ -206,7 +206,7 @@ p.note{color:#444}
 <h2>6.4.3: script inventory, with justification and approval</h2>
 <p class="note">Each script is named as checks recognise it from load to load: parts of its address that change per load or per build are shown as *. A script matched by structure has text that varies per load (tokens, timestamps, build stamps); its SHA-256 is that of one approved load.</p>
 <table><tr><th>page</th><th>script</th><th>kind</th><th>origin</th><th>SHA-256</th><th>first seen</th><th>last verified</th><th>justification</th><th>approved by</th><th>approved</th></tr>
-{{range .Inventory}}<tr><td>{{.Site}}/{{.Page}}</td><td class="mono">{{.Identity}}{{if .Optional}} (not on every load){{end}}</td><td>{{.Kind}}</td>
+{{range .Inventory}}<tr><td>{{.Site}}/{{.Page}}</td><td class="mono">{{.Identity}}{{if .Optional}} (not on every load){{end}}{{with .CardAccess}}<br><em>sees the card: {{.}}</em>{{end}}</td><td>{{.Kind}}</td>
 <td class="mono">{{.Origin}}</td><td class="mono">{{with .Matched}}<em>{{.}}</em><br>{{end}}{{.SHA256}}</td><td>{{day .FirstSeen}}</td><td>{{dayPtr .LastVerified}}</td>
 <td>{{.Justification}}</td><td>{{.ApprovedBy}}</td><td>{{day .ApprovedAt}}</td></tr>
 {{else}}<tr><td colspan="10">No approved baselines.</td></tr>{{end}}</table>

@@ -117,6 +117,9 @@ func Finding(w io.Writer, f skimguard.Finding) {
 	if e.Initiator != "" {
 		tw.printf("      sent by: %s\n", e.Initiator)
 	}
+	if e.CallChain != "" {
+		tw.printf("      call chain: %s\n", e.CallChain)
+	}
 	if e.LoadedBy != "" {
 		tw.printf("      loaded by: %s\n", e.LoadedBy)
 	}

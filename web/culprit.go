@@ -30,6 +30,9 @@ type scriptRef struct {
 	Finding int64 `json:"finding,omitempty"`
 	// LoadedBy names what brought the script in, as culprit names it.
 	LoadedBy string `json:"loaded_by,omitempty"`
+	// SeesCard is what of the card the scan saw the script listen to or
+	// read (skimguard.CardAccessSummary), "" for nothing.
+	SeesCard string `json:"sees_card,omitempty"`
 	script   *skimguard.Script
 }
 
@@ -133,11 +136,16 @@ func (x *scanScripts) ref(i int) scriptRef {
 // refs describes every script of the scan, each with its loader named.
 func (x *scanScripts) refs() []scriptRef {
 	out := make([]scriptRef, len(x.o.Scripts))
+	sees := map[int][]skimguard.CardAccessValue{}
+	for _, a := range x.o.CardAccess {
+		sees[a.Script] = append(sees[a.Script], skimguard.CardAccessValue{Field: string(a.Field), How: a.How})
+	}
 	for i := range x.o.Scripts {
 		out[i] = x.ref(i)
 		if lb := x.o.Scripts[i].LoadedBy; lb != "" {
 			_, out[i].LoadedBy, _ = x.find(lb, i)
 		}
+		out[i].SeesCard = skimguard.CardAccessSummary(sees[i])
 	}
 	return out
 }
@@ -190,6 +198,24 @@ func (x *scanScripts) find(name string, skip int) (int, string, []int) {
 	return -1, "a script in " + name + " (inline)", inDoc
 }
 
+// chainCulprit names the code behind a request that initiator (the
+// script on top of its stack) sent, with the request's call chain: the
+// script skimguard.Culprit picks on it, judged against the baseline the
+// scan was compared with, so that a skimmer sending through the page's
+// own wrapper is named rather than the wrapper.
+func (x *scanScripts) chainCulprit(initiator string, chain []skimguard.CallSite) culprit {
+	var unapproved func(int) bool
+	if x.states != nil {
+		unapproved = func(i int) bool { return i >= 0 && i < len(x.o.Scripts) && !x.approved(i) }
+	}
+	k := skimguard.Culprit(chain, unapproved)
+	if k < 0 || chain[k].Script < 0 || chain[k].Script >= len(x.o.Scripts) {
+		return x.culprit(initiator)
+	}
+	i := chain[k].Script
+	return x.culpritAt(culprit{Initiator: initiator, Name: x.o.Scripts[i].Subject()}, i, chain[k].URL)
+}
+
 // culprit names the code behind initiator.
 func (x *scanScripts) culprit(initiator string) culprit {
 	i, name, suspects := x.find(initiator, -1)
@@ -200,6 +226,13 @@ func (x *scanScripts) culprit(initiator string) culprit {
 	if i < 0 {
 		return c
 	}
+	return x.culpritAt(c, i, initiator)
+}
+
+// culpritAt completes c, which names script i: the chain of what loaded
+// it, and the unapproved code an approved script compiled; by is the name
+// the browser gives script i's code (its URL, or its document's).
+func (x *scanScripts) culpritAt(c culprit, i int, by string) culprit {
 	seen := map[int]bool{}
 	// Loaders loop only in a hostile or broken observation; the bound
 	// keeps the page finite anyway.
@@ -216,7 +249,7 @@ func (x *scanScripts) culprit(initiator string) culprit {
 	// approved is suspect.
 	if x.approved(i) {
 		for j, sc := range x.o.Scripts {
-			if sc.Kind == skimguard.ScriptDynamic && sc.LoadedBy == initiator && !x.approved(j) {
+			if sc.Kind == skimguard.ScriptDynamic && sc.LoadedBy == by && !x.approved(j) {
 				c.Suspects = append(c.Suspects, x.ref(j))
 			}
 		}

@@ -308,27 +308,39 @@ func (s *Server) explain(ctx context.Context, f skimguard.Finding, open []skimgu
 	if err != nil {
 		return nil, err
 	}
-	var initiators []string
+	// What sent the requests: each with its call chain, when known, whose
+	// culprit is named rather than the page's wrapper on top of it.
+	type sent struct {
+		initiator string
+		chain     []skimguard.CallSite
+	}
+	var initiators []sent
 	switch f.Kind {
 	case skimguard.KindDataExfiltration:
 		e.leaks = leaksTo(o, f.Subject)
 		for _, l := range e.leaks {
-			initiators = append(initiators, l.Initiator)
+			initiators = append(initiators, sent{l.Initiator, l.Chain})
 		}
 	case skimguard.KindConnectionAdded:
 		for _, c := range o.Connections {
-			if c.Origin == f.Subject {
-				initiators = append(initiators, c.Initiators...)
+			if c.Origin != f.Subject {
+				continue
+			}
+			if len(c.Chain) > 0 {
+				initiators = append(initiators, sent{c.Chain[0].URL, c.Chain})
+			}
+			for _, in := range c.Initiators {
+				initiators = append(initiators, sent{initiator: in})
 			}
 		}
 	default:
-		initiators = append(initiators, f.Evidence.Initiator)
+		initiators = append(initiators, sent{initiator: f.Evidence.Initiator})
 	}
 	seen := map[string]bool{}
 	for _, in := range initiators {
-		if in != "" && !seen[in] {
-			seen[in] = true
-			e.sentBy = append(e.sentBy, x.culprit(in))
+		if in.initiator != "" && !seen[in.initiator] {
+			seen[in.initiator] = true
+			e.sentBy = append(e.sentBy, x.chainCulprit(in.initiator, in.chain))
 		}
 	}
 	if lb := f.Evidence.LoadedBy; (f.Kind == skimguard.KindScriptAdded || f.Kind == skimguard.KindScriptChanged) && lb != "" && lb != "parser" {

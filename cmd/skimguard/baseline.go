@@ -38,9 +38,9 @@ func runBaseline(ctx context.Context, e env, args []string) error {
 		for _, it := range b.Items {
 			counts[it.Type]++
 		}
-		fmt.Fprintf(e.stdout, "%s/%s: baseline version %d approved by %s from %d samples: %d scripts, %d frames, %d forms, %d destinations, %d headers, %d card-data receivers\n",
+		fmt.Fprintf(e.stdout, "%s/%s: baseline version %d approved by %s from %d samples: %d scripts, %d frames, %d forms, %d destinations, %d headers, %d card-data receivers, %d scripts that see the card\n",
 			b.Site, b.Page, b.Version, b.ApprovedBy, b.Samples, counts[skimguard.ItemScript], counts[skimguard.ItemFrame],
-			counts[skimguard.ItemForm], counts[skimguard.ItemConnection], counts[skimguard.ItemHeader], counts[skimguard.ItemCardSink])
+			counts[skimguard.ItemForm], counts[skimguard.ItemConnection], counts[skimguard.ItemHeader], counts[skimguard.ItemCardSink], counts[skimguard.ItemCardAccess])
 	}
 	return err
 }

@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "   baseline version %d: %d approved items (scripts, frames, forms, destinations, headers, card-data receivers).\n\n", bs[0].Version, len(bs[0].Items))
+	fmt.Fprintf(out, "   baseline version %d: %d approved items (scripts, frames, forms, destinations, headers, card-data receivers, scripts that see the card).\n\n", bs[0].Version, len(bs[0].Items))
 
 	fmt.Fprintf(out, "2. Check the unchanged shop. Nonces, CSRF tokens, cache busters, session ids and the A/B test vary; nothing should be flagged.\n")
 	res, err := mon.Check(ctx, pages)

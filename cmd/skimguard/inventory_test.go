@@ -16,6 +16,7 @@ import (
 )
 
 // checkoutLoad is load n of a checkout page: app.js with a cache buster,
+// which listens to the pay button's clicks (and so sees the card form),
 // and an inline configuration with a per-load token.
 func checkoutLoad(n int) *skimguard.Observation {
 	const page = "https://shop.test/checkout"
@@ -26,7 +27,7 @@ func checkoutLoad(n int) *skimguard.Observation {
 	return &skimguard.Observation{Site: "shop", Page: "checkout", URL: page, FinalURL: page, Status: 200, Scripts: []skimguard.Script{
 		script(skimguard.ScriptExternal, fmt.Sprintf("https://shop.test/app.js?cb=%d", 1732271234+n), `document.getElementById("pay").addEventListener("click",function(){checkout.submit()});`),
 		script(skimguard.ScriptInline, "", fmt.Sprintf(`window.cfg={"csrf":"%x"};`, sha256.Sum256([]byte{byte(n)}))),
-	}}
+	}, CardAccess: []skimguard.CardAccess{{Script: 0, Field: skimguard.FieldNumber, How: skimguard.AccessListens + "click", Frame: page}}}
 }
 
 func TestInventoryShowsEachScriptsIdentityAndLastVerification(t *testing.T) {
@@ -69,6 +70,9 @@ func TestInventoryShowsEachScriptsIdentityAndLastVerification(t *testing.T) {
 	app, ok := rows["https://shop.test/app.js?cb=*"]
 	if !ok || !strings.Contains(app, want) {
 		t.Fatalf("app.js is not listed by its identity with the newest of 12 matching checks (%s) as last verified:\n%s", want, out)
+	}
+	if !strings.Contains(out, "SEES THE CARD") || !strings.HasSuffix(strings.TrimSpace(app), "number (listens to click)") || !strings.HasSuffix(strings.TrimSpace(rows["inline"]), " -") {
+		t.Errorf("the inventory does not say which scripts see the card:\n%s", out)
 	}
 	if inline := rows["inline"]; !strings.Contains(inline, "inline #1 in the page") || !strings.Contains(inline, "by structure") || !strings.Contains(out, "matched by structure: text varies per load") {
 		t.Fatalf("the inline configuration is not shown as matched by structure:\n%s", out)
