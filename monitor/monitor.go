@@ -253,7 +253,10 @@ func (m *Monitor) observe(ctx context.Context, p skimguard.Page) (*skimguard.Sca
 	if err == nil {
 		obs, err = m.Scanner.Scan(ctx, p)
 		end := m.now()
-		if obs != nil && obs.Queued > 0 {
+		// The wait is left out when it happened inside Scan (its
+		// observation began that much later); a caller that admitted the
+		// check first (serve's scheduler) called observe after the wait.
+		if obs != nil && obs.Queued > 0 && obs.StartedAt.Sub(scan.StartedAt) >= obs.Queued {
 			scan.StartedAt = scan.StartedAt.Add(obs.Queued)
 		}
 		scan.Duration = end.Sub(scan.StartedAt)

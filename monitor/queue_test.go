@@ -18,13 +18,21 @@ type queued struct {
 	wait    time.Duration
 	phases  skimguard.Phases
 	running int
+	// admittedBefore: the wait happened before Scan was called (the
+	// caller admitted the check first, as serve's scheduler does), and
+	// the scan takes run instead.
+	admittedBefore bool
+	run            time.Duration
 }
 
 func (q *queued) Scan(ctx context.Context, p skimguard.Page) (*skimguard.Observation, error) {
-	time.Sleep(q.wait)
+	if !q.admittedBefore {
+		time.Sleep(q.wait)
+	}
 	o := cleanObservation()
 	o.Site, o.Page, o.URL, o.FinalURL = p.Site, p.Name, p.URL, p.URL
 	o.StartedAt, o.Queued, o.Phases = time.Now(), q.wait, q.phases
+	time.Sleep(q.run)
 	return o, nil
 }
 
@@ -77,5 +85,31 @@ func TestTheStoredDurationLeavesTheQueueOut(t *testing.T) {
 	}
 	if len(scanned) != 1 || scanned[0].Observation.Phases.Store <= 0 {
 		t.Errorf("metrics were not given the store phase: %+v", scanned)
+	}
+}
+
+// TestAWaitBeforeTheCheckIsNotTakenOffItsDuration: when the caller
+// admitted the check before observing it (serve's scheduler), the
+// observation's Queued is a wait that already ended, and the stored
+// duration is the whole scan.
+func TestAWaitBeforeTheCheckIsNotTakenOffItsDuration(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sc := &queued{wait: 2 * time.Second, admittedBefore: true, run: 300 * time.Millisecond}
+	m := &Monitor{Scanner: sc, Store: store}
+	before := time.Now()
+	scans, err := m.Observe(context.Background(), []skimguard.Page{{Site: "shop", Name: "checkout", URL: "https://shop.test/checkout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scans[0]
+	if s.Duration < sc.run {
+		t.Errorf("duration %s is shorter than the %s the scan took", s.Duration, sc.run)
+	}
+	if d := s.StartedAt.Sub(before); d >= sc.run {
+		t.Errorf("started %s after the call, as if the earlier wait had been in it", d)
 	}
 }
