@@ -95,6 +95,10 @@ type scan struct {
 
 	typed bool // guarded by st.mu
 
+	// hand is the shopper's pointer and pace; the scan's goroutine (the
+	// journey, then observeWindow) uses it, one step at a time.
+	hand hand
+
 	// secrets are what the journey typed that must never leave the scan.
 	secrets secrets
 	// worlds are skimguard's isolated worlds in the frames a journey's
@@ -116,6 +120,7 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 		idle:     make(chan struct{}),
 		workWake: make(chan struct{}, 1),
 		worlds:   map[cdp.FrameID]*world{},
+		hand:     newHand(p.Profile),
 	}
 	close(s.idle)
 	s.st.init(c.opts.fetchLimits.perScan)
@@ -482,20 +487,36 @@ func (s *scan) navigate(ctx context.Context) (*PageError, error) {
 	return nil, nil
 }
 
-// observeWindow watches the page for the window after load, typing the test
-// card late in the window (so that loaders that wait before attaching their
-// listeners are caught) and watching a little longer after typing. ctx is
-// the tab's context.
+// observeWindow watches the page for the window after load as a shopper
+// would see it: soon after load the mouse comes in and the page is
+// scrolled (loaders that wait for a person fire, with time left in the
+// window), and late in the window the test card is typed, so that loaders
+// that wait before attaching their listeners are caught, then the page is
+// watched a little longer after typing. ctx is the tab's context.
 func (s *scan) observeWindow(ctx context.Context) error {
 	loadAt := time.Now()
 	end := loadAt.Add(s.wait)
+	if s.page.Interact || s.wait >= minArrivalWindow {
+		by := loadAt.Add(min(s.wait/4, maxArrival))
+		if err := s.arrive(ctx, by); err != nil {
+			if s.unresponsive.Load() {
+				return errUnresponsive
+			}
+			if ctx.Err() != nil || s.st.isCrashed() {
+				return s.tabErr(ctx)
+			}
+			s.log.Debug("moving the mouse on arrival failed", "err", err)
+		}
+	}
 	if s.page.Interact {
 		tail := min(max(s.wait/4, minTailAfterType), maxTailAfterType)
-		typeAt := loadAt.Add(max(s.wait-tail, 0))
-		if err := s.sleepUntil(ctx, typeAt); err != nil {
+		// Typing ends tail before the window does, and starts as late as
+		// a person's pace allows.
+		typeBy := end.Add(-tail)
+		if err := s.sleepUntil(ctx, typeBy.Add(-maxTyping)); err != nil {
 			return err
 		}
-		if err := s.interact(ctx); err != nil {
+		if err := s.interact(ctx, typeBy); err != nil {
 			if errors.Is(err, errUnresponsive) || s.unresponsive.Load() {
 				return errUnresponsive
 			}
