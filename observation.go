@@ -237,6 +237,9 @@ type Leak struct {
 	Encoding string `json:"encoding"`
 	// Where is the part of the request that carried it: url, body, frame.
 	Where string `json:"where"`
+	// Truncated is set when the number left only cut to its first six and
+	// last four digits.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // SecurityHeaders are the response headers PCI DSS 11.6.1 calls

@@ -254,7 +254,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		}
 		obs.Leaks = append(obs.Leaks, skimguard.Leak{
 			Origin: originOf(rawURL), URL: s.mask(rawURL), Method: method, Type: typ,
-			Initiator: initiator, Fields: m.Fields, Encoding: m.Encoding, Where: where,
+			Initiator: initiator, Fields: m.Fields, Encoding: m.Encoding, Where: where, Truncated: m.Truncated,
 		})
 	}
 	for _, r := range st.requests {

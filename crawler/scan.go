@@ -114,7 +114,7 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 	s := &scan{
 		c:        c,
 		page:     p,
-		card:     c.opts.Card,
+		card:     c.opts.Card(),
 		log:      c.log.With("site", p.Site, "page", p.Name),
 		wait:     wait,
 		idle:     make(chan struct{}),
