@@ -172,6 +172,27 @@ func (s *scan) arrive(ctx context.Context, by time.Time) error {
 	return nil
 }
 
+// departWait is how long, after the shopper leaves, the scan still
+// records what the page sends on its way out.
+const departWait = 500 * time.Millisecond
+
+// depart is the end of the visit, once the page is seen: the shopper
+// leaves, and the page is hidden (visibilitychange) and unloaded
+// (pagehide, unload) as a tab going elsewhere is, while requests are
+// still recorded, so that what a skimmer sends with sendBeacon or a
+// keepalive fetch on exit is searched like the rest. about:blank is no
+// network navigation: the navigation guard leaves it alone.
+func (s *scan) depart(ctx context.Context) {
+	if s.unresponsive.Load() || ctx.Err() != nil {
+		return
+	}
+	if _, err := call(ctx, s, page.Navigate, page.NavigateParams{URL: "about:blank"}); err != nil {
+		s.log.Debug("leaving the page failed", "err", err)
+		return
+	}
+	_ = pause(ctx, departWait)
+}
+
 // moveTo moves the mouse to (x, y) along a curve, a few pixels a step
 // with a small pause after each, faster mid-way as a wrist moves. The
 // first move enters from the top of the page, where the toolbar is.

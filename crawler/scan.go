@@ -324,8 +324,11 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	if s.unresponsive.Load() && perr == nil {
 		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 	}
-	s.drain(tab, drainTimeout)
 	obs.Screenshot = <-shotDone
+	if perr == nil {
+		s.depart(tab)
+	}
+	s.drain(tab, drainTimeout)
 	s.build(obs, dom)
 	maskObservation(obs, s.card, &s.secrets)
 	obs.Duration = time.Since(started)
