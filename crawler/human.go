@@ -121,14 +121,13 @@ func (s *scan) viewport(ctx context.Context) (float64, float64) {
 
 // arrive is the shopper's first moves, soon after the page shows: the
 // mouse comes in from the toolbar and wanders towards the form, and the
-// page is scrolled down a little and back (on a phone, swiped). It stops
-// at by; errors are only the page's (unresponsive, gone).
+// page is scrolled down a little and back (on a phone, swiped). It is
+// paced to end by by; on a machine too busy for that, it still comes in and
+// scrolls once, at the fastest pace, since loaders wait for both. Errors
+// are only the page's (unresponsive, gone).
 func (s *scan) arrive(ctx context.Context, by time.Time) error {
 	h := &s.hand
-	budget := time.Until(by)
-	if budget <= 0 {
-		return nil
-	}
+	budget := max(time.Until(by), 0)
 	// The path and the scroll share the budget; a long one is not used
 	// whole, a shopper does not dawdle.
 	h.step = min(max(budget/60, minStepGap), maxStepGap)
@@ -141,11 +140,12 @@ func (s *scan) arrive(ctx context.Context, by time.Time) error {
 			return err
 		}
 	}
-	if time.Now().After(by) {
-		return nil
-	}
-	// Down one to three notches, then back, so the page shows as it did.
+	// Down one to three notches, then back, so the page shows as it did;
+	// one at least, however late: loaders wait for a scroll.
 	notches := 1 + h.rnd.IntN(3)
+	if time.Until(by) <= 0 {
+		notches = 1
+	}
 	gap := min(max(time.Until(by)/time.Duration(2*notches+2), 15*time.Millisecond), 140*time.Millisecond)
 	if h.touch {
 		if err := s.swipe(ctx, float64(notches*wheelNotch)); err != nil {
@@ -158,9 +158,6 @@ func (s *scan) arrive(ctx context.Context, by time.Time) error {
 	}
 	for _, dir := range []float64{1, -1} {
 		for range notches {
-			if time.Now().After(by) {
-				return nil
-			}
 			if err := s.wheel(ctx, dir*wheelNotch); err != nil {
 				return err
 			}
