@@ -68,11 +68,12 @@ type hand struct {
 }
 
 // newHand returns a hand with its own randomness, so that no two scans
-// move alike.
+// move alike. A journey's values are typed briskly, so that long ones fit
+// their step's timeout; the card's typing is paced to the window.
 func newHand(profile string) hand {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:])
-	return hand{rnd: rand.New(rand.NewChaCha8(seed)), touch: profile == skimguard.ProfileMobile, step: maxStepGap, key: maxKeyGap}
+	return hand{rnd: rand.New(rand.NewChaCha8(seed)), touch: profile == skimguard.ProfileMobile, step: maxStepGap, key: 2 * minKeyGap}
 }
 
 // jitter returns d scaled by a random factor in [1-f, 1+f].

@@ -646,6 +646,7 @@ func framePath(path []int) string {
 // visible, and returns it.
 func (s *scan) waitElement(ctx context.Context, t skimguard.Target) (runtime.RemoteObjectID, error) {
 	start := time.Now()
+	last := ""
 	for {
 		obj, why, err := s.findElement(ctx, t)
 		if err != nil {
@@ -654,10 +655,15 @@ func (s *scan) waitElement(ctx context.Context, t skimguard.Target) (runtime.Rem
 		if obj != "" {
 			return obj, nil
 		}
+		// A look cut short by the deadline says only that: the one
+		// before says why the element is not there.
+		if ctx.Err() == nil || last == "" {
+			last = why
+		}
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return "", fmt.Errorf("%s after %s", why, time.Since(start).Round(100*time.Millisecond))
+				return "", fmt.Errorf("%s after %s", last, time.Since(start).Round(100*time.Millisecond))
 			}
 			return "", ctx.Err()
 		case <-time.After(pollEvery):
