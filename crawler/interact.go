@@ -38,13 +38,13 @@ const blurJS = `function() { this.blur();
 //# sourceURL=` + internalSourceURL + `blur.js
 }`
 
-// interact types the test card into every card-like field of every frame
+// interact types the scan's card into every card-like field of every frame
 // as a shopper does: the mouse goes to each field and clicks into it, and
 // the keys follow one at a time with small random gaps. Then the focus
 // leaves the last field (Tab), and the mouse goes to the pay button and is
 // released there without a press, so mouseup listeners fire and nothing is
-// clicked or submitted. The pace is set so that all of it ends by by where
-// the time allows. A main-frame navigation started from now on is
+// clicked or submitted. The pace is set so that all of it ends at by,
+// within a person's bounds. A main-frame navigation started from now on is
 // cancelled.
 func (s *scan) interact(ctx context.Context, by time.Time) error {
 	frames, err := s.scanFrames(ctx)
