@@ -65,6 +65,9 @@ type Phases struct {
 	Sources time.Duration `json:"sources,omitempty"`
 	// Screenshot is taking the screenshot, alongside Sources.
 	Screenshot time.Duration `json:"screenshot,omitempty"`
+	// Departure is the shopper leaving the page (hidden, unloaded) while
+	// what it sends on exit is still recorded.
+	Departure time.Duration `json:"departure,omitempty"`
 	// Store is saving the scan; the monitor sets it once saved, so the
 	// stored copy has 0.
 	Store time.Duration `json:"store,omitempty"`
@@ -80,6 +83,7 @@ func (p Phases) Each(f func(name string, d time.Duration)) {
 	f("typing", p.Typing)
 	f("sources", p.Sources)
 	f("screenshot", p.Screenshot)
+	f("departure", p.Departure)
 	f("store", p.Store)
 }
 
@@ -313,6 +317,9 @@ type Leak struct {
 	// that sends through the page's own fetch wrapper or jQuery is on it
 	// below the wrapper.
 	Chain []CallSite `json:"chain,omitempty"`
+	// Truncated is set when the number left only cut to its first six and
+	// last four digits.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // CallSite is one script on a request's call chain.

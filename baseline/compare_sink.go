@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -23,6 +24,15 @@ func (c *comparer) sink(r result) {
 		}
 	}
 	fields = sortedSet(fields)
+	if !slices.ContainsFunc(e.leaks, func(l *skimguard.Leak) bool { return !l.Truncated }) {
+		// Kits that send the first six and last four digits tell cards
+		// apart, or slip past searches for the whole number.
+		for i, f := range fields {
+			if f == string(skimguard.FieldNumber) {
+				fields[i] = "first six and last four digits"
+			}
+		}
+	}
 	var approved []string
 	for i := range c.ix.items {
 		if c.ix.items[i].Type == skimguard.ItemCardSink {

@@ -1,4 +1,5 @@
-// Package carddata holds the test card the crawler types into payment forms,
+// Package carddata makes the canary card the crawler types into payment forms
+// (a fresh one per scan; Test is a fixed one for tests),
 // finds that card's data in the bytes of a request, through the encodings
 // skimmers use, and masks card numbers in text that people see: Card.Mask
 // for the card typed, in every encoding Find sees, and MaskPANs for any
@@ -19,7 +20,8 @@ type Card struct {
 	Name     string
 }
 
-// Test returns the card skimguard types by default.
+// Test returns a fixed card, for tests that must know the card typed. Scans
+// type a fresh Canary: kits that know this number skip it.
 func Test() Card {
 	return Card{Number: "4929386160871730", ExpMonth: "09", ExpYear: "31", CVC: "417", Name: "Tessa Skimguard"}
 }

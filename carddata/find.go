@@ -11,13 +11,23 @@ import (
 // Match says which of the card's fields a piece of data carried, and how
 // they were encoded.
 type Match struct {
-	Fields   []skimguard.CardField // sorted; always includes FieldNumber
-	Encoding string                // plain, url, base64, base64-reversed, hex, ...
+	// Fields are sorted; they include FieldNumber unless only the expiry
+	// and CVC were found.
+	Fields   []skimguard.CardField
+	Encoding string // plain, url, base64, base64-reversed, hex, ...
+	// Truncated says that the number was found only cut to its first six
+	// (to eight) and last four digits, as kits send it to tell cards apart
+	// cheaply or to slip past searches for the whole number.
+	Truncated bool
 }
 
 // Find reports whether data carries the card number (digits plain, or grouped
 // with spaces or dashes), decoded through URL-encoding, base64 (also of JSON,
 // also reversed) and hex. Other fields are reported only alongside the number.
+//
+// When the whole number is in none of those texts, Find also reports a
+// text that carries its first six and last four digits, or the expiry
+// with the CVC, close together: what a skimmer sends when it sends parts.
 //
 // Match.Encoding lists the decoding steps that revealed the number, outermost
 // first, joined by "+": "plain" when none was needed, else steps among "url"
@@ -32,6 +42,24 @@ type Match struct {
 // bytes proportional to the input. The undecoded input is always searched
 // whole.
 func (c Card) Find(data []byte) (Match, bool) {
+	if !validNumber(c.Number) {
+		return Match{}, false
+	}
+	f := newFinder(c, len(data))
+	f.parts = true
+	if m, ok := f.find(data); ok {
+		return m, true
+	}
+	if f.part != nil {
+		return *f.part, true
+	}
+	return Match{}, false
+}
+
+// findNumber is Find for the whole number only: masking cuts the number to
+// its first six and last four digits, which Find's search for parts would
+// see again.
+func (c Card) findNumber(data []byte) (Match, bool) {
 	if !validNumber(c.Number) {
 		return Match{}, false
 	}
@@ -73,6 +101,10 @@ type finder struct {
 	later []pending
 	match Match
 	found bool
+	// parts turns on the search for parts of the card; part is the first
+	// text found to carry them, reported if the number is found nowhere.
+	parts bool
+	part  *Match
 }
 
 // node is a text to search and decode further.
@@ -113,6 +145,7 @@ func newFinder(c Card, size int) *finder {
 // find searches data whole, then the texts its decodings reveal, breadth
 // first; base64 runs set aside for later go last.
 func (f *finder) find(data []byte) (Match, bool) {
+	f.checkParts(data, nil)
 	if f.check(data, 0, len(data), nil) {
 		return f.match, true
 	}
@@ -135,6 +168,7 @@ func (f *finder) find(data []byte) (Match, bool) {
 // emit checks a decoded text and queues it for further decoding when it
 // looks like text. It returns false once the number was found.
 func (f *finder) emit(n node) bool {
+	f.checkParts(n.text, n.chain)
 	if n.fresh != nil {
 		// An unescaped text: the number can only be new where escapes
 		// were undone, and the text is as printable as its parent.

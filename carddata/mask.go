@@ -55,7 +55,7 @@ func (c Card) Mask(s string) string {
 			j++
 		}
 		if j-i >= minBase64Run {
-			if _, found := c.Find(b[i:j]); found {
+			if _, found := c.findNumber(b[i:j]); found {
 				out = append(out, b[last:i]...)
 				out = append(out, cardDataMark...)
 				last = j
@@ -64,7 +64,7 @@ func (c Card) Mask(s string) string {
 		i = j
 	}
 	out = append(out, b[last:]...)
-	if _, found := c.Find(out); found {
+	if _, found := c.findNumber(out); found {
 		return cardDataMark
 	}
 	return string(out)

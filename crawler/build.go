@@ -272,6 +272,7 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		obs.Leaks = append(obs.Leaks, skimguard.Leak{
 			Origin: originOf(r.url), URL: s.mask(r.url), Method: method, Type: typ,
 			Initiator: r.initiator, Fields: m.Fields, Encoding: m.Encoding, Where: where, Chain: sites(r.chain),
+			Truncated: m.Truncated,
 		})
 	}
 	for _, r := range st.requests {

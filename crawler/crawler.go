@@ -132,8 +132,10 @@ type Options struct {
 	// chromium-browser and google-chrome in PATH, then
 	// /usr/lib/chromium/chromium.
 	ExecPath string
-	// Card is the test card to type; the zero value means carddata.Test().
-	Card carddata.Card
+	// Card makes the card each scan types; nil means a fresh
+	// carddata.Canary per scan, so that kits that skip known test cards
+	// fire and one scan's card is never another's.
+	Card func() carddata.Card
 	// Logger receives the crawler's logs; nil discards them. Card data is
 	// never logged.
 	Logger *slog.Logger
@@ -296,8 +298,8 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	if opts.RecycleMemory == 0 {
 		opts.RecycleMemory = idleBrowserMem + int64(opts.MaxConcurrent)*300<<20
 	}
-	if opts.Card == (carddata.Card{}) {
-		opts.Card = carddata.Test()
+	if opts.Card == nil {
+		opts.Card = func() carddata.Card { return carddata.Canary(time.Now()) }
 	}
 	if opts.fetchLimits == (fetchLimits{}) {
 		opts.fetchLimits = fetchLimits{perScript: maxScriptFetch, perScan: maxScanFetch}

@@ -3,17 +3,14 @@ package crawler
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
 )
 
 // selectJS picks the option of a <select> that matches the card's month or
@@ -41,12 +38,15 @@ const blurJS = `function() { this.blur();
 //# sourceURL=` + internalSourceURL + `blur.js
 }`
 
-// interact types the test card into every card-like field of every frame,
-// key by key, moves focus away, then hovers the pay button and releases the
-// mouse on it without a press, so mouseup listeners fire and nothing is
-// clicked or submitted. A main-frame navigation started from now on is
+// interact types the scan's card into every card-like field of every frame
+// as a shopper does: the mouse goes to each field and clicks into it, and
+// the keys follow one at a time with small random gaps. Then the focus
+// leaves the last field (Tab), and the mouse goes to the pay button and is
+// released there without a press, so mouseup listeners fire and nothing is
+// clicked or submitted. The pace is set so that all of it ends at by,
+// within a person's bounds. A main-frame navigation started from now on is
 // cancelled.
-func (s *scan) interact(ctx context.Context) error {
+func (s *scan) interact(ctx context.Context, by time.Time) error {
 	frames, err := s.scanFrames(ctx)
 	if err != nil {
 		return err
@@ -57,12 +57,19 @@ func (s *scan) interact(ctx context.Context) error {
 		in scannedInput
 	}
 	var fields []target
+	keys := 0
 	for _, f := range frames {
 		if f.res == nil {
 			continue
 		}
 		for i, in := range f.res.Inputs {
+			if !in.Visible && in.Type != "select" {
+				// Shoppers cannot type into hidden fields; a skimmer's
+				// decoy stays empty as it would for them.
+				continue
+			}
 			fields = append(fields, target{f, i, in})
+			keys += len([]rune(s.valueFor(in)))
 		}
 	}
 	if len(fields) == 0 {
@@ -77,15 +84,11 @@ func (s *scan) interact(ctx context.Context) error {
 	s.st.mu.Lock()
 	s.st.typing = true
 	s.st.mu.Unlock()
-
 	var last runtime.RemoteObjectID
 	typed := false
-	for _, t := range fields {
-		if !t.in.Visible && t.in.Type != "select" {
-			// Shoppers cannot type into hidden fields; a skimmer's
-			// decoy stays empty as it would for them.
-			continue
-		}
+	for i, t := range fields {
+		s.paceFor(by, keys, len(fields)-i+1)
+		keys -= len([]rune(s.valueFor(t.in)))
 		obj, err := s.elementObject(ctx, t.f.world, "inputs", t.i)
 		if err != nil {
 			if s.unresponsive.Load() {
@@ -103,11 +106,13 @@ func (s *scan) interact(ctx context.Context) error {
 		}
 		if ok {
 			typed = true
-			last = obj
+			if t.in.Type != "select" {
+				last = obj
+			}
 		}
 	}
 	if last != "" {
-		_, _ = call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{FunctionDeclaration: blurJS, ObjectID: last, Silent: new(true)})
+		s.leave(ctx, last)
 	}
 	s.st.mu.Lock()
 	s.typed = typed
@@ -127,6 +132,7 @@ func (s *scan) interact(ctx context.Context) error {
 		}
 	}
 	if best != nil {
+		s.paceFor(by, 0, 1)
 		if err := s.mouseUpOn(ctx, best, bi); err != nil {
 			s.log.Debug("hovering the pay button failed", "err", err)
 		}
@@ -135,6 +141,43 @@ func (s *scan) interact(ctx context.Context) error {
 		return errUnresponsive
 	}
 	return nil
+}
+
+// paceFor sets the hand's pace so that typing keys and moving to moves
+// targets ends by by. It is set again before each field, so that a page
+// or a machine slower than planned makes the rest faster, not later.
+func (s *scan) paceFor(by time.Time, keys, moves int) {
+	h := &s.hand
+	h.step, h.key, h.hurry = pace(time.Until(by), keys, moves)
+}
+
+// Per target: the steps of a mouse path, and a click's press.
+const (
+	stepsPerMove = 12
+	holdPerMove  = 70 * time.Millisecond
+)
+
+// pace shares avail between moves mouse paths and keys keys: about a third
+// for the mouse, the rest for the keys, within a person's bounds. hurry
+// says that even the fastest pace does not fit.
+func pace(avail time.Duration, keys, moves int) (step, key time.Duration, hurry bool) {
+	avail = max(avail, 0)
+	moves, keys = max(moves, 1), max(keys, 1)
+	step = min(max(avail/3/time.Duration(moves*stepsPerMove), minStepGap), maxStepGap)
+	rest := avail - time.Duration(moves)*(stepsPerMove*step+holdPerMove)
+	key = min(max(rest/time.Duration(keys), minKeyGap), maxKeyGap)
+	hurry = time.Duration(moves)*(stepsPerMove*minStepGap+holdPerMove)+time.Duration(keys)*minKeyGap > avail
+	return step, key, hurry
+}
+
+// leave moves the focus out of the last field typed into, as a person
+// does with Tab; should the field keep the focus (a page that traps it),
+// it is blurred.
+func (s *scan) leave(ctx context.Context, obj runtime.RemoteObjectID) {
+	if err := s.typeText(ctx, "\t"); err == nil && !s.focused(ctx, obj) {
+		return
+	}
+	_, _ = call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{FunctionDeclaration: blurJS, ObjectID: obj, Silent: new(true)})
 }
 
 // guardNavigation turns the navigation guard on: from now on, every
@@ -150,10 +193,16 @@ func (s *scan) guardNavigation(ctx context.Context) error {
 	return nil
 }
 
-// fill types the card's value for one field. It reports whether the field
-// holds a value afterwards.
+// fill types the card's value for one field: the mouse goes to it and
+// clicks into it, then the keys follow (a <select> is chosen from). It
+// reports whether the field holds a value afterwards.
 func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedInput) (bool, error) {
 	if in.Type == "select" {
+		// Its list is chosen from without opening it: a shopper's mouse
+		// passes over it on the way.
+		if x, y, err := s.aim(ctx, obj); err == nil && !s.hand.touch {
+			_ = s.moveTo(ctx, x, y)
+		}
 		r, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
 			FunctionDeclaration: selectJS, ObjectID: obj, ReturnByValue: new(true), Silent: new(true),
 			Arguments: []*runtime.CallArgument{{Value: jsonString(in.Part)}, {Value: jsonString(s.card.ExpMonth)}, {Value: jsonString(s.card.ExpYear)}},
@@ -167,8 +216,7 @@ func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedI
 	if value == "" {
 		return false, nil
 	}
-	_, _ = call(ctx, s, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{ObjectID: obj})
-	if _, err := call(ctx, s, dom.Focus, dom.FocusParams{ObjectID: obj}); err != nil {
+	if err := s.clickInto(ctx, obj); err != nil {
 		return false, err
 	}
 	if s.unresponsive.Load() {
@@ -176,16 +224,8 @@ func (s *scan) fill(ctx context.Context, obj runtime.RemoteObjectID, in scannedI
 	}
 	// One trusted key event at a time: skimmers listen on keydown, input,
 	// keyup, as shoppers type.
-	for _, r := range value {
-		kctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-		err := chromedp.Do(kctx, chromedp.KeyEvent(string(r)))
-		cancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				s.unresponsive.Store(true)
-			}
-			return false, err
-		}
+	if err := s.typeText(ctx, value); err != nil {
+		return false, err
 	}
 	r, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
 		FunctionDeclaration: hasValueJS, ObjectID: obj, ReturnByValue: new(true), Silent: new(true),
@@ -223,28 +263,24 @@ func (s *scan) valueFor(in scannedInput) string {
 	return ""
 }
 
-// mouseUpOn moves the mouse over the button and releases it there without
-// a press: mouseover and mouseup listeners fire, click and submit do not.
+// mouseUpOn moves the mouse to the button along a path, rests on it a
+// moment and releases it there without a press: mouseover and mouseup
+// listeners fire, click and submit do not.
 func (s *scan) mouseUpOn(ctx context.Context, f *frameScan, i int) error {
 	obj, err := s.elementObject(ctx, f.world, "buttons", i)
 	if err != nil {
 		return err
 	}
-	_, _ = call(ctx, s, dom.ScrollIntoViewIfNeeded, dom.ScrollIntoViewIfNeededParams{ObjectID: obj})
-	box, err := call(ctx, s, dom.GetBoxModel, dom.GetBoxModelParams{ObjectID: obj})
+	x, y, err := s.aim(ctx, obj)
 	if err != nil {
 		return err
 	}
-	q := box.Model.Border
-	if len(q) < 8 {
-		return errors.New("pay button has no box")
-	}
-	x := (q[0] + q[2] + q[4] + q[6]) / 4
-	y := (q[1] + q[3] + q[5] + q[7]) / 4
-	if _, err := call(ctx, s, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseMoved, X: x, Y: y}); err != nil {
+	if err := s.moveTo(ctx, x, y); err != nil {
 		return err
 	}
-	time.Sleep(50 * time.Millisecond)
+	if err := pause(ctx, s.hand.jitter(120*time.Millisecond, 0.5)); err != nil {
+		return err
+	}
 	_, err = call(ctx, s, input.DispatchMouseEvent, input.DispatchMouseEventParams{
 		Type: input.DispatchMouseEventTypeMouseReleased, X: x, Y: y, Button: input.MouseButtonLeft, ClickCount: 1,
 	})

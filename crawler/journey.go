@@ -198,23 +198,6 @@ func (s *scan) expand(v string) (string, error) {
 	})
 }
 
-// typeText types text key by key into what has the focus: trusted key
-// events, as a shopper's keyboard sends them.
-func (s *scan) typeText(ctx context.Context, text string) error {
-	for _, r := range text {
-		kctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-		err := chromedp.Do(kctx, chromedp.KeyEvent(string(r)))
-		cancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				s.unresponsive.Store(true)
-			}
-			return err
-		}
-	}
-	return nil
-}
-
 // gotoStep loads rawURL (as written, references unexpanded) as the address
 // bar does.
 func (s *scan) gotoStep(ctx context.Context, rawURL string) error {

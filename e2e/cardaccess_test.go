@@ -13,7 +13,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	skimguard "github.com/skimguard/skimguard"
-	"github.com/skimguard/skimguard/carddata"
 	"github.com/skimguard/skimguard/internal/browsertest"
 )
 
@@ -165,7 +164,7 @@ func unXOR(got []byte) []byte {
 // the pay button, as a monitor never does.
 func (w *world) pay(t *testing.T, tc *technique) {
 	t.Helper()
-	card := carddata.Test()
+	card := typed.next()
 	ctx, cancel := context.WithTimeout(browsertest.New(t), 90*time.Second)
 	defer cancel()
 	u := w.checkoutURL(tc)

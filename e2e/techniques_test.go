@@ -66,7 +66,8 @@ type named struct {
 type fire int
 
 const (
-	// fireCard: the attacker's server received the typed card number.
+	// fireCard: the attacker's server received the card the scan typed
+	// (whole, or the parts the kit sends).
 	fireCard fire = iota + 1
 	// fireRequest: the attacker's server received a request (a cookie
 	// beacon, a fetch of its payload, a redirected shopper).

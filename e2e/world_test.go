@@ -244,7 +244,15 @@ var checkoutTmpl = template.Must(template.New("").Parse(`<!doctype html>
 func (p *page) Months() []string {
 	return []string{"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"}
 }
-func (p *page) Years() []string { return []string{"2029", "2030", "2031", "2032", "31"} }
+
+// Years are the next ten, as a shop lists them for the expiry.
+func (p *page) Years() []string {
+	var ys []string
+	for y := time.Now().Year(); len(ys) < 10; y++ {
+		ys = append(ys, fmt.Sprint(y))
+	}
+	return ys
+}
 
 func js(w http.ResponseWriter, body string) {
 	w.Header().Set("Content-Type", "application/javascript")

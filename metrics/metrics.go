@@ -105,7 +105,7 @@ func New(store skimguard.Store, logger *slog.Logger) *Metrics {
 			Name:      "check_phase_seconds",
 			Help: "Where each check's time went, by phase: queued (waiting for the browser to have room, before the check's timeout starts), " +
 				"setup (the scan's browser context and tab), journey, load, window (the observation window, typing excluded), typing, " +
-				"sources (the DOM and script text read after the window), screenshot, store. Checks that load or store slowly show here; a growing queued means too few --workers or a machine short of memory or CPU.",
+				"sources (the DOM and script text read after the window), screenshot, departure (the shopper leaving the page), store. Checks that load or store slowly show here; a growing queued means too few --workers or a machine short of memory or CPU.",
 			// From a store's milliseconds to a window of minutes.
 			Buckets: []float64{0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120},
 		}, []string{"phase"}),
