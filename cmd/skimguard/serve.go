@@ -46,6 +46,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	workers := fs.Int("workers", schedule.DefaultWorkers, "checks run at once (each is one browser tab)")
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
+	checkTimeout := fs.Duration("check-timeout", schedule.DefaultTimeout, "how long one check may take before it is stopped and stored as failed")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
 	var proxyFlags stringList
 	fs.Var(&proxyFlags, "trusted-proxy", "a proxy in front of the web interface, as an address or CIDR range (repeatable): its X-Forwarded-For names the client, for sign-in throttling and the audit log")
@@ -60,6 +61,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if *workers < 1 {
 		return usageErr("--workers must be at least 1")
+	}
+	if *checkTimeout <= 0 {
+		return usageErr("--check-timeout must be positive")
 	}
 	if *grace < 0 {
 		return usageErr("--grace must not be negative")
@@ -137,36 +141,34 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if *jitter == 0 {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
-	sched := &schedule.Scheduler{
-		Workers: *workers,
-		Jitter:  *jitter,
-		Grace:   *grace,
-		Logger:  logger,
-		// A new install, or a page added by a reload, is not left
-		// unchecked until its schedule first comes due.
-		CheckAtStart: true,
-		Check: func(ctx context.Context, p skimguard.Page) {
-			res, err := a.mon.Check(ctx, []skimguard.Page{p})
-			if err != nil && len(res.Pages) == 0 {
-				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
-				return
-			}
-			pr := res.Pages[0]
-			if err != nil {
-				// A scan not stored was still alerted, findings and all.
-				logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings), "err", err)
-			}
-			logFindings(ctx, logger, p, pr.Findings)
-			switch {
-			case pr.Status == skimguard.CheckFailed && errors.Is(ctx.Err(), context.Canceled):
-				logger.Info("check stopped before it completed", "site", p.Site, "page", p.Name)
-				return
-			case pr.Status == skimguard.CheckFailed:
-				logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
-				return
-			}
-			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
-		},
+	check := func(ctx context.Context, p skimguard.Page) {
+		res, err := a.mon.Check(ctx, []skimguard.Page{p})
+		if err != nil && len(res.Pages) == 0 {
+			logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
+			return
+		}
+		pr := res.Pages[0]
+		if err != nil {
+			// A scan not stored was still alerted, findings and all.
+			logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings), "err", err)
+		}
+		logFindings(ctx, logger, p, pr.Findings)
+		switch {
+		case pr.Status == skimguard.CheckFailed && errors.Is(ctx.Err(), context.Canceled):
+			logger.Info("check stopped before it completed", "site", p.Site, "page", p.Name)
+			return
+		case pr.Status == skimguard.CheckFailed:
+			logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
+			return
+		}
+		logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
+	}
+	// One scheduler per kind of database: a SQLite file has one serve,
+	// which schedules in memory; the serves of a PostgreSQL database share
+	// its checks through River's queue in it.
+	sched, err := newScheduler(a, check, *workers, *jitter, *grace, *checkTimeout, logger)
+	if err != nil {
+		return err
 	}
 	var ui *http.Server
 	if ln != nil {
@@ -256,7 +258,7 @@ func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.P
 // nothing, as does a journey whose variables have no value in the
 // environment: it is logged, the running configuration stays and reload
 // returns nil. Checks under way keep the channels they started with.
-func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
+func reload(ctx context.Context, c *common, e env, sched scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -314,7 +316,7 @@ func trustedProxies(vals []string) ([]netip.Prefix, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, collector *web.Collector, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, collector *web.Collector, pages func() []skimguard.Page, sched scheduler, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
 		NextCheck:      sched.NextRun,

@@ -1,0 +1,479 @@
+// Package river runs each page's checks on its cron schedule through River
+// (riverqueue.com), a job queue in PostgreSQL: the scheduler of `skimguard
+// serve` when the database is PostgreSQL, so that every serve process on
+// it is equal and a page is checked once per period by one of them.
+//
+// Every process registers each page's schedule as a River periodic job;
+// River's elected leader (one process at a time) enqueues a check job per
+// page when its schedule comes due. The job's arguments are the page and
+// the period it checks (the schedule's time it came due for), and a job is
+// unique by its arguments, completed jobs included, so that a new leader,
+// which enqueues each page's current period at once (RunOnStart), never
+// doubles a check that was made. Every process works check jobs, up to its
+// Workers at once. A job whose process died is rescued by the leader after
+// RescueAfter and tried again by any process; a job started MaxAttempts
+// times that never finished is given up: Runner.GiveUp records a failed scan
+// and the failure alert goes out. Reload replaces the periodic jobs, as
+// SIGHUP does, in the process that reloads: each process is sent its own.
+//
+// Periods: a schedule "@every D" runs on multiples of D since the zero
+// time (so every process agrees where a period starts), not D after the
+// process started as the single-process scheduler does; cron specs are
+// absolute already.
+//
+// SQLite keeps package schedule. River has a SQLite driver (riversqlite),
+// and it was tried (see sqlite_trial_test.go), but a SQLite database has one
+// serve, so River would only add a leader election, polling and River's
+// tables to the file for what schedule does in memory; the trial's outcome
+// is written there.
+//
+// River's tables live in their own PostgreSQL schema, Schema, created by
+// Migrate (rivermigrate) under an advisory lock, so that processes starting
+// together migrate once.
+package river
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	rq "github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/robfig/cron/v3"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/config"
+	"github.com/skimguard/skimguard/schedule"
+)
+
+// Schema is the PostgreSQL schema of River's tables, beside skimguard's own.
+const Schema = "skimguard_river"
+
+// queue is the River queue of the checks.
+const queue = "checks"
+
+// Defaults of a Runner.
+const (
+	DefaultMaxAttempts = 3
+	// rescueMargin is added to the check timeout to make RescueAfter's
+	// default: a check that runs this long past its timeout has lost its
+	// process.
+	rescueMargin = time.Minute
+	// retention keeps completed jobs, and so their uniqueness, for longer
+	// than the longest period PCI DSS 11.6.1 allows (a week), so that a
+	// new leader never checks a weekly page twice in its week.
+	retention = 8 * 24 * time.Hour
+)
+
+type pgxTx = pgx.Tx
+
+// checkArgs is a check job: a page and the period it checks.
+type checkArgs struct {
+	Site   string    `json:"site"`
+	Page   string    `json:"page"`
+	Period time.Time `json:"period"`
+}
+
+// Kind names the check jobs in River's tables.
+func (checkArgs) Kind() string { return "skimguard_check" }
+
+// Runner runs the checks on their schedules through River. Set its fields
+// before Run; it must not be copied once running.
+type Runner struct {
+	// Pool is the configuration of the connections to the PostgreSQL
+	// database (postgres.DB.PoolConfig); the Runner opens a pool of its own.
+	Pool *pgxpool.Config
+	// Check runs one check of one page, as schedule.Scheduler's Check.
+	Check func(ctx context.Context, p skimguard.Page)
+	// GiveUp records a check that was started MaxAttempts times and never
+	// finished (monitor.Monitor.Abandon): a failed scan and its alert.
+	GiveUp func(ctx context.Context, p skimguard.Page, reason string)
+	// Workers bounds the checks this process runs at once; 0 or less means
+	// schedule.DefaultWorkers.
+	Workers int
+	// Jitter is the longest random delay of each job after its period
+	// starts; 0 means schedule.DefaultJitter, negative none. It is at most
+	// a quarter of the page's period.
+	Jitter time.Duration
+	// Timeout bounds each check; 0 or less means schedule.DefaultTimeout.
+	Timeout time.Duration
+	// Grace is how long the checks under way may go on once Run's ctx
+	// ends; those still running then are stopped and their jobs put back
+	// for another process (without counting an attempt).
+	Grace time.Duration
+	// CheckAtStart enqueues each page's current period when a process
+	// becomes leader or a page is added: a page whose period was checked
+	// already is not checked again (the job is unique).
+	CheckAtStart bool
+	// MaxAttempts is how many times a check job is started before it is
+	// given up; 0 means DefaultMaxAttempts. Only a process that died
+	// mid-check makes a second attempt: a check that fails is a failed
+	// scan, not a failed job.
+	MaxAttempts int
+	// RescueAfter is how long a job may run before the leader takes it for
+	// dead and puts it back; 0 means Timeout plus a minute. It must exceed
+	// Timeout.
+	RescueAfter time.Duration
+	// Logger receives a line per check; none when nil. River's own log
+	// goes to it at warn level and above.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	client  *rq.Client[pgxTx]
+	jobs    map[string]entry
+	running map[string]int
+}
+
+// entry is a page's job with its schedule.
+type entry struct {
+	job   schedule.Job
+	sched cron.Schedule
+}
+
+func key(site, page string) string { return site + "/" + page }
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Runner) timeout() time.Duration {
+	if r.Timeout <= 0 {
+		return schedule.DefaultTimeout
+	}
+	return r.Timeout
+}
+
+// Migrate creates or updates River's tables in Schema, under an advisory
+// lock so that processes starting together migrate once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	driver := riverpgxv5.New(pool)
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Schema: Schema, Logger: cmp.Or(logger, slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return fmt.Errorf("prepare the job queue's tables: %w", err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate the job queue's tables: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('skimguard river migrate', 0))`); err != nil {
+		return fmt.Errorf("migrate the job queue's tables: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+Schema); err != nil {
+		return fmt.Errorf("create the job queue's schema %s: %w (the role needs CREATE on the database)", Schema, err)
+	}
+	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate the job queue's tables: %w", err)
+	}
+	return tx.Commit(ctx)
+}
+
+// Run works check jobs and, while this process is River's leader, enqueues
+// them on the jobs' schedules, until ctx is done; then it lets the checks
+// under way go on for Grace, stops the rest (their jobs go back to the
+// queue for another process) and returns nil. It fails at once when a spec
+// is invalid, a page has two jobs, or the database cannot be reached.
+func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
+	if r.Check == nil || r.GiveUp == nil || r.Pool == nil {
+		return errors.New("river: Runner.Check, GiveUp and Pool must be set")
+	}
+	entries, err := build(jobs)
+	if err != nil {
+		return err
+	}
+	timeout := r.timeout()
+	rescue := cmp.Or(r.RescueAfter, timeout+rescueMargin)
+	if rescue <= timeout {
+		return fmt.Errorf("river: RescueAfter (%s) must exceed the check timeout (%s)", rescue, timeout)
+	}
+	workers := r.Workers
+	if workers <= 0 {
+		workers = schedule.DefaultWorkers
+	}
+	pc := r.Pool.Copy()
+	// The checks' connections, River's listener, elector and
+	// maintenance: the store keeps its own pool.
+	pc.MaxConns = int32(workers + 6)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return fmt.Errorf("job queue: connect: %w", err)
+	}
+	defer pool.Close()
+	if err := Migrate(ctx, pool, r.Logger); err != nil {
+		return err
+	}
+	ws := rq.NewWorkers()
+	rq.AddWorker(ws, &worker{r: r})
+	host, _ := os.Hostname()
+	rlog := slog.New(minLevel{r.logger().Handler(), slog.LevelWarn})
+	client, err := rq.NewClient(riverpgxv5.New(pool), &rq.Config{
+		ID:                          fmt.Sprintf("skimguard_%s_%d_%d", host, os.Getpid(), time.Now().UnixNano()),
+		Schema:                      Schema,
+		Logger:                      rlog,
+		Queues:                      map[string]rq.QueueConfig{queue: {MaxWorkers: workers}},
+		Workers:                     ws,
+		JobTimeout:                  timeout,
+		RescueStuckJobsAfter:        rescue,
+		MaxAttempts:                 cmp.Or(r.MaxAttempts, DefaultMaxAttempts),
+		CompletedJobRetentionPeriod: retention,
+		CancelledJobRetentionPeriod: retention,
+		DiscardedJobRetentionPeriod: retention,
+	})
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	r.mu.Lock()
+	if r.client != nil {
+		r.mu.Unlock()
+		return errors.New("river: the runner is already running")
+	}
+	r.client, r.jobs, r.running = client, entries, map[string]int{}
+	client.PeriodicJobs().AddMany(r.periodic(entries))
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.client = nil
+		r.mu.Unlock()
+	}()
+	log := r.logger()
+	// Started under a context that outlives ctx: the checks under way
+	// get their grace period.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("job queue: start: %w", err)
+	}
+	log.Info("job queue started", "pages", len(entries), "workers", workers, "check_timeout", timeout, "rescue_after", rescue)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(r.Grace, 0))
+	defer cancel()
+	if r.Grace > 0 {
+		log.Info("job queue stopping; checks under way may finish", "grace", r.Grace)
+	}
+	if err := client.Stop(sctx); err != nil {
+		log.Warn("grace period over; stopping the checks still under way", "grace", r.Grace)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := client.StopAndCancel(cctx); err != nil {
+			log.Error("job queue did not stop cleanly", "err", err)
+		}
+	}
+	log.Info("job queue stopped")
+	return nil
+}
+
+// Reload replaces the periodic jobs of this process, as on SIGHUP: a page
+// added is enqueued for its current period at once (CheckAtStart), one
+// removed is no longer enqueued, and its jobs already queued are cancelled
+// by the process that picks them up. An invalid spec or a page with two
+// jobs changes nothing.
+func (r *Runner) Reload(jobs []schedule.Job) error {
+	entries, err := build(jobs)
+	if err != nil {
+		return fmt.Errorf("reload: %w; the previous schedules stay in force", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client == nil {
+		return errors.New("river: reload: the runner is not running")
+	}
+	r.jobs = entries
+	pj := r.client.PeriodicJobs()
+	pj.Clear()
+	if _, err := pj.AddManySafely(r.periodic(entries)); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	r.logger().Info("schedules reloaded", "pages", len(entries))
+	return nil
+}
+
+// NextRun returns when the page's next period starts and whether this
+// process is checking it; zero when it has no job or the runner is not
+// running.
+func (r *Runner) NextRun(site, page string) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.jobs[key(site, page)]
+	if r.client == nil || !ok {
+		return time.Time{}, false
+	}
+	return e.sched.Next(time.Now()), r.running[key(site, page)] > 0
+}
+
+// periodic makes River's periodic jobs of entries.
+func (r *Runner) periodic(entries map[string]entry) []*rq.PeriodicJob {
+	out := make([]*rq.PeriodicJob, 0, len(entries))
+	for k, e := range entries {
+		p, sched := e.job.Page, e.sched
+		out = append(out, rq.NewPeriodicJob(sched, func() (rq.JobArgs, *rq.InsertOpts) {
+			now := time.Now()
+			period := PeriodOf(sched, now)
+			at := now
+			if j := r.jitter(sched, period); j > 0 {
+				at = at.Add(j)
+			}
+			return checkArgs{Site: p.Site, Page: p.Name, Period: period}, &rq.InsertOpts{
+				Queue:       queue,
+				ScheduledAt: at,
+				UniqueOpts:  rq.UniqueOpts{ByArgs: true},
+			}
+		}, &rq.PeriodicJobOpts{ID: "check " + k, RunOnStart: r.CheckAtStart}))
+	}
+	return out
+}
+
+// jitter is a random delay of a job, at most Jitter and a quarter of the
+// period.
+func (r *Runner) jitter(sched cron.Schedule, period time.Time) time.Duration {
+	j := r.Jitter
+	if j == 0 {
+		j = schedule.DefaultJitter
+	}
+	if next := sched.Next(period); !next.IsZero() {
+		j = min(j, next.Sub(period)/4)
+	}
+	if j <= 0 {
+		return 0
+	}
+	return rand.N(j + 1)
+}
+
+// build parses the jobs' specs.
+func build(jobs []schedule.Job) (map[string]entry, error) {
+	out := map[string]entry{}
+	var errs []error
+	for _, j := range jobs {
+		k := key(j.Page.Site, j.Page.Name)
+		if _, dup := out[k]; dup {
+			errs = append(errs, fmt.Errorf("page %s has two jobs: give it one", k))
+			continue
+		}
+		s, err := config.ParseSchedule(j.Spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("page %s: bad schedule %q: %w", k, j.Spec, err))
+			continue
+		}
+		out[k] = entry{job: j, sched: Aligned(s)}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("river: %w", errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// page returns the page a job names, as this process's sites.yaml has it.
+func (r *Runner) page(site, page string) (skimguard.Page, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.jobs[key(site, page)]
+	return e.job.Page, ok
+}
+
+func (r *Runner) started(k string, d int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running[k] += d
+}
+
+// worker works check jobs.
+type worker struct {
+	rq.WorkerDefaults[checkArgs]
+	r *Runner
+}
+
+func (w *worker) Work(ctx context.Context, job *rq.Job[checkArgs]) error {
+	a := job.Args
+	log := w.r.logger().With("site", a.Site, "page", a.Page, "period", a.Period, "attempt", job.Attempt)
+	p, ok := w.r.page(a.Site, a.Page)
+	if !ok {
+		log.Info("check job of a page this process does not know; cancelled (removed from sites.yaml?)")
+		return rq.JobCancel(fmt.Errorf("page %s/%s is not in this process's sites.yaml", a.Site, a.Page))
+	}
+	k := key(a.Site, a.Page)
+	w.r.started(k, 1)
+	defer w.r.started(k, -1)
+	if job.Attempt >= job.MaxAttempts && job.Attempt > 1 {
+		reason := fmt.Sprintf("its check for the period from %s was started %d times and never finished: the process checking it died or was killed each time (a page that crashes the browser or the machine does this)",
+			a.Period.UTC().Format(time.RFC3339), job.Attempt-1)
+		log.Error("check given up", "reason", reason)
+		w.r.GiveUp(ctx, p, reason)
+		return nil
+	}
+	if job.Attempt > 1 {
+		log.Warn("check started again: its process died before it finished")
+	}
+	start := time.Now()
+	log.Info("check started")
+	w.r.Check(ctx, p)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Stopped by a shutdown: back to the queue for another process,
+		// without counting an attempt.
+		log.Info("check stopped; its job goes back to the queue")
+		return rq.JobSnooze(0)
+	}
+	log.Info("check done", "took", time.Since(start))
+	return nil
+}
+
+// PeriodOf returns the start of the period of sched that t falls in: the
+// latest time sched came due at or before t (plus a second, as River fires
+// a little early). A schedule that did not come due in the year before t
+// gives t.
+func PeriodOf(sched cron.Schedule, t time.Time) time.Time {
+	t = t.Add(time.Second)
+	for back := time.Minute; back <= 400*24*time.Hour; back *= 8 {
+		p := sched.Next(t.Add(-back))
+		if p.IsZero() || p.After(t) {
+			continue
+		}
+		for {
+			n := sched.Next(p)
+			if n.IsZero() || n.After(t) {
+				return p
+			}
+			p = n
+		}
+	}
+	return t.Add(-time.Second)
+}
+
+// Aligned returns sched with an "@every D" schedule running on multiples of
+// D since the zero time, so that every process agrees on its periods; other
+// schedules are returned as they are.
+func Aligned(sched cron.Schedule) cron.Schedule {
+	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		return aligned{c.Delay}
+	}
+	return sched
+}
+
+type aligned struct{ d time.Duration }
+
+func (a aligned) Next(t time.Time) time.Time { return t.Truncate(a.d).Add(a.d) }
+
+// minLevel drops records below level: River's info lines are its own
+// business.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.level}
+}
+
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }
