@@ -163,21 +163,29 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("prepare the job queue's tables: %w", err)
 	}
-	tx, err := pool.Begin(ctx)
+	// A lock of the session, not of a transaction: some of River's
+	// migrations cannot run inside one (a new enum value used at once).
+	c, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate the job queue's tables: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('skimguard river migrate', 0))`); err != nil {
+	defer c.Release()
+	const lock = `hashtextextended('skimguard river migrate', 0)`
+	if _, err := c.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
 		return fmt.Errorf("migrate the job queue's tables: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+Schema); err != nil {
+	defer func() {
+		if _, err := c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`); err != nil {
+			c.Conn().Close(context.WithoutCancel(ctx)) // the lock goes with the session
+		}
+	}()
+	if _, err := c.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+Schema); err != nil {
 		return fmt.Errorf("create the job queue's schema %s: %w (the role needs CREATE on the database)", Schema, err)
 	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("migrate the job queue's tables: %w", err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // Run works check jobs and, while this process is River's leader, enqueues
@@ -240,13 +248,16 @@ func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
 		return errors.New("river: the runner is already running")
 	}
 	r.client, r.jobs, r.running = client, entries, map[string]int{}
-	client.PeriodicJobs().AddMany(r.periodic(entries))
+	_, err = client.PeriodicJobs().AddManySafely(r.periodic(entries))
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
 		r.client = nil
 		r.mu.Unlock()
 	}()
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
 	log := r.logger()
 	// Started under a context that outlives ctx: the checks under way
 	// get their grace period.
@@ -313,7 +324,7 @@ func (r *Runner) NextRun(site, page string) (time.Time, bool) {
 // periodic makes River's periodic jobs of entries.
 func (r *Runner) periodic(entries map[string]entry) []*rq.PeriodicJob {
 	out := make([]*rq.PeriodicJob, 0, len(entries))
-	for k, e := range entries {
+	for _, e := range entries {
 		p, sched := e.job.Page, e.sched
 		out = append(out, rq.NewPeriodicJob(sched, func() (rq.JobArgs, *rq.InsertOpts) {
 			now := time.Now()
@@ -327,7 +338,7 @@ func (r *Runner) periodic(entries map[string]entry) []*rq.PeriodicJob {
 				ScheduledAt: at,
 				UniqueOpts:  rq.UniqueOpts{ByArgs: true},
 			}
-		}, &rq.PeriodicJobOpts{ID: "check " + k, RunOnStart: r.CheckAtStart}))
+		}, &rq.PeriodicJobOpts{RunOnStart: r.CheckAtStart}))
 	}
 	return out
 }
