@@ -64,9 +64,9 @@ const queue = "checks"
 // Defaults of a Runner.
 const (
 	DefaultMaxAttempts = 3
-	// rescueMargin is added to the check timeout to make RescueAfter's
-	// default: a check that runs this long past its timeout has lost its
-	// process.
+	// rescueMargin is at most what is added to the check timeout to make
+	// RescueAfter's default (half the timeout when that is less): a check
+	// that runs this long past its timeout has lost its process.
 	rescueMargin = time.Minute
 	// retention keeps completed jobs, and so their uniqueness, for longer
 	// than the longest period PCI DSS 11.6.1 allows (a week), so that a
@@ -120,7 +120,8 @@ type Runner struct {
 	// scan, not a failed job.
 	MaxAttempts int
 	// RescueAfter is how long a job may run before the leader takes it for
-	// dead and puts it back; 0 means Timeout plus a minute. It must exceed
+	// dead and puts it back; 0 means Timeout plus a minute, or plus half
+	// of it when that is less. It must exceed
 	// Timeout.
 	RescueAfter time.Duration
 	// Logger receives a line per check; none when nil. River's own log
@@ -202,7 +203,7 @@ func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
 		return err
 	}
 	timeout := r.timeout()
-	rescue := cmp.Or(r.RescueAfter, timeout+rescueMargin)
+	rescue := cmp.Or(r.RescueAfter, timeout+min(rescueMargin, timeout/2))
 	if rescue <= timeout {
 		return fmt.Errorf("river: RescueAfter (%s) must exceed the check timeout (%s)", rescue, timeout)
 	}
