@@ -63,11 +63,16 @@ func startServe(t *testing.T, bin string, args ...string) *serveProc {
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
 	waitFor(t, 2*time.Minute, "serve's web interface", func() bool {
+		select {
+		case err := <-p.done:
+			t.Fatalf("serve exited at start: %v\n%s", err, p.logs.String())
+		default:
+		}
 		_, after, ok := strings.Cut(p.logs.String(), "msg=\"web interface\" url=")
 		p.ui, _, _ = strings.Cut(after, " ")
 		return ok
 	})
-	waitFor(t, time.Minute, "serve's job queue", func() bool { return strings.Contains(p.logs.String(), "job queue started") })
+	waitFor(t, 2*time.Minute, "serve's job queue", func() bool { return strings.Contains(p.logs.String(), "job queue started") })
 	return p
 }
 

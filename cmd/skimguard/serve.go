@@ -174,9 +174,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if ln != nil {
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))
 		a.mon.Link = func(al alerts.Alert) string { return web.Link(base, al) }
-		collector, err := shoppersCollector(a, m, *retention, *reportRate)
-		if err != nil {
-			return err
+		var collector *web.Collector
+		if _, ok := a.store.(skimguard.ReportStore); ok {
+			if collector, err = shoppersCollector(a, m, *retention, *reportRate); err != nil {
+				return err
+			}
+		} else {
+			// PostgreSQL keeps no shoppers' reports yet: the rest of
+			// the interface is served all the same.
+			logger.Warn("shoppers' reports are not collected: this database keeps none yet (the SQLite database does)")
 		}
 		if ui, err = startUI(ctx, token, proxies, a, ln, base, m, collector, func() []skimguard.Page { return *pages.Load() }, sched, logger); err != nil {
 			return err
