@@ -29,7 +29,7 @@ import (
 
 // buildSkimguard builds the binary into a temporary directory, for tests
 // that run serve as separate processes.
-func buildSkimguard(t *testing.T) string {
+func buildSkimguard(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "skimguard")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -50,7 +50,7 @@ type serveProc struct {
 
 const e2eToken = "a-test-api-token-of-at-least-32-characters"
 
-func startServe(t *testing.T, bin string, args ...string) *serveProc {
+func startServe(t testing.TB, bin string, args ...string) *serveProc {
 	t.Helper()
 	p := &serveProc{logs: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
@@ -82,7 +82,7 @@ func (p *serveProc) kill() {
 }
 
 // stop asks the process to stop (SIGTERM) and returns its exit error.
-func (p *serveProc) stop(t *testing.T) error {
+func (p *serveProc) stop(t testing.TB) error {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
