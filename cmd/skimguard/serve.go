@@ -32,7 +32,7 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--trusted-proxy CIDR]... [--workers N] [--jitter D] [--grace D] [flags]",
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--trusted-proxy CIDR]... [--workers N] [--jitter D] [--check-timeout D] [--grace D] [flags]",
 		"Run as a daemon: check each page once at start, then on its site's schedule (sites.yaml); store every\n"+
 			"scan and finding, and tell each configured alert channel about each open finding once, retrying failed\n"+
 			"deliveries until they succeed (with no channel at all it says so loudly; findings are logged either\n"+
