@@ -73,7 +73,10 @@ func BenchmarkChecksPerMinute(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				err = raw.QueryRow(context.Background(), `SELECT coalesce(avg(duration_ns) / 1e9, 0) FROM skimguard.scans WHERE started_at >= $1 AND started_at < $2 AND status <> 'stopped'`, from, to).Scan(&scan)
+				var kb float64
+				err = raw.QueryRow(context.Background(), `SELECT coalesce(avg(duration_ns) / 1e9, 0),
+					coalesce(avg(coalesce(octet_length(observation_gz), 0) + coalesce(octet_length(screenshot), 0) + coalesce(octet_length(script_sources), 0)) / 1024, 0)
+					FROM skimguard.scans WHERE started_at >= $1 AND started_at < $2 AND status <> 'stopped'`, from, to).Scan(&scan, &kb)
 				if err != nil {
 					b.Logf("scan durations: %v", err)
 				}
@@ -86,6 +89,7 @@ func BenchmarkChecksPerMinute(b *testing.B) {
 				b.ReportMetric(float64(peak)/1024/float64(procs), "peak-MB/process")
 				b.ReportMetric(job, "job-s")
 				b.ReportMetric(scan, "scan-s")
+				b.ReportMetric(kb, "stored-KB/scan")
 			}
 		})
 	}
