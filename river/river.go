@@ -19,13 +19,26 @@
 // Periods: a schedule "@every D" runs on multiples of D since the zero
 // time (so every process agrees where a period starts), not D after the
 // process started as the single-process scheduler does; cron specs are
-// absolute already.
+// absolute already. While no process leads, nothing is enqueued: a leader
+// that stops hands over in a second or two, one that dies after River's
+// leader TTL (about 15 seconds) and the next election (every 5). A period
+// that begins and ends in that gap (only schedules of seconds have such
+// periods) goes unchecked; the new leader checks the current period at once.
+// River moves a job scheduled for later (a jitter) to its queue every 5
+// seconds, so a check starts up to 5 seconds after its jitter.
 //
-// SQLite keeps package schedule. River has a SQLite driver (riversqlite),
-// and it was tried (see sqlite_trial_test.go), but a SQLite database has one
-// serve, so River would only add a leader election, polling and River's
-// tables to the file for what schedule does in memory; the trial's outcome
-// is written there.
+// SQLite keeps package schedule. River has a SQLite driver (riversqlite);
+// it was tried on a temporary SQLite file through a restart and with four
+// concurrent workers (TestSQLiteTrial): with one connection, as the driver's
+// doc advises against "database is locked", it checked every period once,
+// and the restart's current period was not doubled (a 2-second period that
+// passed while it restarted went unchecked, as with any scheduler). It is
+// not used because a SQLite database has one serve (its lock), so River
+// would add its tables, a leader election, polling and a driver upstream
+// calls early testing to what schedule does in memory, and serve's SQLite
+// store would share its file with a second connection pool. One scheduling
+// path would be worth that only if several serves could share a SQLite
+// file, which they cannot.
 //
 // River's tables live in their own PostgreSQL schema, Schema, created by
 // Migrate (rivermigrate) under an advisory lock, so that processes starting

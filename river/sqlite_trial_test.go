@@ -22,12 +22,9 @@ import (
 // workers and uniqueness as on PostgreSQL, on a temporary SQLite file,
 // through a restart, a reload and concurrent workers.
 //
-// Its outcome is in the package doc: it works in this trial, with the
-// driver's own advice of one connection (SetMaxOpenConns(1), or "database
-// is locked"), but schedule stays for SQLite: a SQLite database has one
-// serve, River's driver is marked early testing upstream, and it would
-// add its tables, a leader election and a second of polling to what
-// schedule does in memory.
+// Its outcome is in the package doc: with one connection, as the driver
+// asks, every period was checked once and a restart's current period was
+// not doubled; schedule stays for SQLite all the same.
 func TestSQLiteTrial(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "trial.db")
 	open := func(t *testing.T) *sql.DB {
