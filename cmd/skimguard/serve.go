@@ -141,35 +141,41 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if *jitter == 0 {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
-	check := func(ctx context.Context, p skimguard.Page) {
-		res, err := a.mon.Check(ctx, []skimguard.Page{p})
-		if err != nil && len(res.Pages) == 0 {
-			logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
-			return
-		}
-		pr := res.Pages[0]
-		if err != nil {
-			// A scan not stored was still alerted, findings and all.
-			logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings), "err", err)
-		}
-		logFindings(ctx, logger, p, pr.Findings)
-		switch {
-		case pr.Status == skimguard.CheckFailed && errors.Is(ctx.Err(), context.Canceled):
-			logger.Info("check stopped before it completed", "site", p.Site, "page", p.Name)
-			return
-		case pr.Status == skimguard.CheckFailed:
-			logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
-			return
-		}
-		logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
+	inMemory := &schedule.Scheduler{
+		Workers: *workers,
+		Jitter:  *jitter,
+		Grace:   *grace,
+		Timeout: *checkTimeout,
+		Logger:  logger,
+		// A new install, or a page added by a reload, is not left
+		// unchecked until its schedule first comes due.
+		CheckAtStart: true,
+		Check: func(ctx context.Context, p skimguard.Page) {
+			res, err := a.mon.Check(ctx, []skimguard.Page{p})
+			if err != nil && len(res.Pages) == 0 {
+				logger.Error("check could not be stored", "site", p.Site, "page", p.Name, "err", err)
+				return
+			}
+			pr := res.Pages[0]
+			if err != nil {
+				// A scan not stored was still alerted, findings and all.
+				logger.Error("checked, but not stored", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings), "err", err)
+			}
+			logFindings(ctx, logger, p, pr.Findings)
+			switch {
+			case pr.Status == skimguard.CheckFailed && errors.Is(ctx.Err(), context.Canceled):
+				logger.Info("check stopped before it completed", "site", p.Site, "page", p.Name)
+				return
+			case pr.Status == skimguard.CheckFailed:
+				logger.Warn("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "err", pr.Error)
+				return
+			}
+			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
+		},
 	}
-	// One scheduler per kind of database: a SQLite file has one serve,
-	// which schedules in memory; the serves of a PostgreSQL database share
-	// its checks through River's queue in it.
-	sched, err := newScheduler(a, check, *workers, *jitter, *grace, *checkTimeout, logger)
-	if err != nil {
-		return err
-	}
+	// The serves of a PostgreSQL database share its checks through River's
+	// queue in it; a SQLite file has one serve, which schedules in memory.
+	sched := newScheduler(a, inMemory)
 	var ui *http.Server
 	if ln != nil {
 		base, _ := uiURL(cmp.Or(*publicURL, "http://"+ln.Addr().String()))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -20,26 +19,22 @@ type scheduler interface {
 	NextRun(site, page string) (next time.Time, running bool)
 }
 
-// newScheduler returns the scheduler for a's database that runs check.
-func newScheduler(a *app, check func(context.Context, skimguard.Page), workers int, jitter, grace, timeout time.Duration, logger *slog.Logger) (scheduler, error) {
-	if db, ok := a.store.(*postgres.DB); ok {
-		return &river.Runner{
-			Pool:  db.PoolConfig(),
-			Check: check,
-			GiveUp: func(ctx context.Context, p skimguard.Page, reason string) {
-				if err := a.mon.Abandon(ctx, p, reason); err != nil {
-					logger.Error("a check given up could not be stored", "site", p.Site, "page", p.Name, "err", err)
-				}
-			},
-			Workers: workers, Jitter: jitter, Grace: grace, Timeout: timeout, Logger: logger,
-			CheckAtStart: true,
-		}, nil
+// newScheduler returns the scheduler for a's database: s itself on
+// SQLite, on PostgreSQL a river.Runner with s's settings.
+func newScheduler(a *app, s *schedule.Scheduler) scheduler {
+	db, ok := a.store.(*postgres.DB)
+	if !ok {
+		return s
 	}
-	return &schedule.Scheduler{
-		Check:   check,
-		Workers: workers, Jitter: jitter, Grace: grace, Timeout: timeout, Logger: logger,
-		// A new install, or a page added by a reload, is not left
-		// unchecked until its schedule first comes due.
-		CheckAtStart: true,
-	}, nil
+	return &river.Runner{
+		Pool:  db.PoolConfig(),
+		Check: s.Check,
+		GiveUp: func(ctx context.Context, p skimguard.Page, reason string) {
+			if err := a.mon.Abandon(ctx, p, reason); err != nil {
+				s.Logger.Error("a check given up could not be stored", "site", p.Site, "page", p.Name, "err", err)
+			}
+		},
+		Workers: s.Workers, Jitter: s.Jitter, Grace: s.Grace, Timeout: s.Timeout, Logger: s.Logger,
+		CheckAtStart: s.CheckAtStart,
+	}
 }
