@@ -189,40 +189,52 @@ func TestTwoProcessesCheckEachPeriodOnce(t *testing.T) {
 }
 
 // A job whose process hangs (as one killed mid-check: it never finishes)
-// is rescued and finished by the other; the one given up is recorded.
+// is rescued and finished by the other; on its last attempt it is given up
+// (GiveUp: a failed scan and its alert) rather than checked again.
 func TestStuckCheckIsRescuedByTheOtherProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for River's rescuer, which runs every 30 seconds")
 	}
-	cfg := poolConfig(t)
-	var c checks
-	hung := make(chan struct{})
-	entered := make(chan struct{}, 10)
-	defer close(hung)
-	js := jobs("@every 1h", "stuck")
-	hang := func(ctx context.Context, p skimguard.Page) {
-		c.fn("hung", 0)(ctx, p)
-		entered <- struct{}{}
-		<-hung // ignores ctx, as a process that froze
-	}
-	run := func(by string, check func(context.Context, skimguard.Page)) {
-		start(t, &Runner{Pool: cfg, Check: check, GiveUp: giveUpInto(&c, by), Workers: 1, Jitter: -1,
-			Timeout: 2 * time.Second, RescueAfter: 3 * time.Second, CheckAtStart: true}, js)
-	}
-	run("hung", hang)
-	select {
-	case <-entered:
-	case <-time.After(time.Minute):
-		t.Fatal("the first process never started the check")
-	}
-	run("other", c.fn("other", 0))
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) && len(c.of("stuck")) < 2 {
-		time.Sleep(time.Second)
-	}
-	got := c.of("stuck")
-	if len(got) != 2 || got[0].by != "hung" || got[1].by != "other" {
-		t.Fatalf("checks of the stuck page: %v; want the hung one, then the other process's", got)
+	for _, tc := range []struct {
+		name        string
+		maxAttempts int
+		want        string
+	}{
+		{"attempts left: the other process checks it", 3, "other"},
+		{"the last attempt: the other process gives it up", 2, "other gave up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := poolConfig(t)
+			var c checks
+			hung := make(chan struct{})
+			entered := make(chan struct{}, 10)
+			defer close(hung)
+			js := jobs("@every 1h", "stuck")
+			hang := func(ctx context.Context, p skimguard.Page) {
+				c.fn("hung", 0)(ctx, p)
+				entered <- struct{}{}
+				<-hung // ignores ctx, as a process that froze
+			}
+			run := func(by string, check func(context.Context, skimguard.Page)) {
+				start(t, &Runner{Pool: cfg, Check: check, GiveUp: giveUpInto(&c, by), Workers: 1, Jitter: -1,
+					Timeout: 2 * time.Second, RescueAfter: 3 * time.Second, MaxAttempts: tc.maxAttempts, CheckAtStart: true}, js)
+			}
+			run("hung", hang)
+			select {
+			case <-entered:
+			case <-time.After(time.Minute):
+				t.Fatal("the first process never started the check")
+			}
+			run("other", c.fn("other", 0))
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) && len(c.of("stuck")) < 2 {
+				time.Sleep(time.Second)
+			}
+			got := c.of("stuck")
+			if len(got) != 2 || got[0].by != "hung" || got[1].by != tc.want {
+				t.Fatalf("checks of the stuck page: %v; want the hung one, then %q", got, tc.want)
+			}
+		})
 	}
 }
 
