@@ -405,3 +405,63 @@ func TestServeRidesOutAPostgreSQLRestart(t *testing.T) {
 		t.Errorf("%d scans stored for %d checks completed", made, total)
 	}
 }
+
+// SIGHUP reloads a serve on PostgreSQL: a page added to sites.yaml is
+// added to River's periodic jobs, and so checked at once (its current
+// period).
+func TestServeOnPostgreSQLReloadsItsPagesOnSIGHUP(t *testing.T) {
+	shop := startShop(t)
+	url := pg.Database(t)
+	cfg := filepath.Join(t.TempDir(), "sites.yaml")
+	write := func(pages ...string) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "sites:\n  - name: shop\n    schedule: \"@hourly\"\n    pages:\n")
+		for _, p := range pages {
+			fmt.Fprintf(&b, "      - name: %s\n        url: %s\n        wait: 1s\n", p, shop.CheckoutURL())
+		}
+		if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("checkout", "cart")
+	if code, out, errOut := cli(t, "baseline", "--config", cfg, "--db", url, "--samples", "1", "--reason", "onboarding"); code != exitOK {
+		t.Fatalf("baseline: %d\n%s%s", code, out, errOut)
+	}
+	write("checkout")
+	ctx, stop := context.WithCancel(context.Background())
+	var logs syncBuffer
+	exited := make(chan int, 1)
+	started := time.Now()
+	go func() {
+		exited <- run(ctx, []string{"serve", "--config", cfg, "--db", url, "--listen", "off", "--jitter", "0"},
+			env{stdout: io.Discard, stderr: &logs, getenv: func(string) string { return "" }})
+	}()
+	defer func() {
+		stop()
+		if code := <-exited; code != exitOK {
+			t.Errorf("serve exited %d", code)
+		}
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", logs.String())
+		}
+	}()
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checked := func(page string) bool {
+		s, _ := db.Scans(ctx, skimguard.ScanFilter{Site: "shop", Page: page, From: started, Limit: 1})
+		return len(s) == 1
+	}
+	waitFor(t, 2*time.Minute, "the checkout's check at start", func() bool { return checked("checkout") })
+	if checked("cart") {
+		t.Fatal("the cart, not in sites.yaml yet, was checked")
+	}
+	write("checkout", "cart")
+	sighup(t)
+	waitFor(t, 2*time.Minute, "the cart's check once added by SIGHUP", func() bool { return checked("cart") })
+	if !strings.Contains(logs.String(), "schedules reloaded") {
+		t.Error("the job queue's periodic jobs were not reloaded")
+	}
+}
