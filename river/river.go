@@ -85,6 +85,9 @@ const (
 	// than the longest period PCI DSS 11.6.1 allows (a week), so that a
 	// new leader never checks a weekly page twice in its week.
 	retention = 8 * 24 * time.Hour
+	// unknownPageWait is how long a job of a page this process does not
+	// know is left to the others (a rolling reload) before it is cancelled.
+	unknownPageWait = 2 * time.Minute
 )
 
 type pgxTx = pgx.Tx
@@ -299,9 +302,9 @@ func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
 
 // Reload replaces the periodic jobs of this process, as on SIGHUP: a page
 // added is enqueued for its current period at once (CheckAtStart), one
-// removed is no longer enqueued, and its jobs already queued are cancelled
-// by the process that picks them up. An invalid spec or a page with two
-// jobs changes nothing.
+// removed is no longer enqueued, and its jobs already queued are left to
+// the processes that know the page (a rolling reload) and cancelled after
+// two minutes. An invalid spec or a page with two jobs changes nothing.
 func (r *Runner) Reload(jobs []schedule.Job) error {
 	entries, err := build(jobs)
 	if err != nil {
@@ -421,6 +424,13 @@ func (w *worker) Work(ctx context.Context, job *rq.Job[checkArgs]) error {
 	log := w.r.logger().With("site", a.Site, "page", a.Page, "period", a.Period, "attempt", job.Attempt)
 	p, ok := w.r.page(a.Site, a.Page)
 	if !ok {
+		// Another process may know it: one whose sites.yaml was reloaded
+		// with the page first, in a rolling reload. Left to it for a
+		// while, then cancelled (the page was removed).
+		if time.Since(job.CreatedAt) < unknownPageWait {
+			log.Info("check job of a page this process does not know; left to the others for now")
+			return rq.JobSnooze(10 * time.Second)
+		}
 		log.Info("check job of a page this process does not know; cancelled (removed from sites.yaml?)")
 		return rq.JobCancel(fmt.Errorf("page %s/%s is not in this process's sites.yaml", a.Site, a.Page))
 	}
