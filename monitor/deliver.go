@@ -111,6 +111,9 @@ func (m *Monitor) tell(ctx context.Context, sinks []alerts.Sink, p skimguard.Pag
 			}
 		}
 		if len(fs) > 0 {
+			fs = m.claimed(ctx, sink, p, h, fs)
+		}
+		if len(fs) > 0 {
 			m.send(ctx, sink, p, scan, fs)
 		}
 	}

@@ -30,7 +30,7 @@ func cli(t *testing.T, args ...string) (int, string, string) {
 
 // startShop serves the demo shop on free ports for a test that drives
 // real Chromium against it; such tests are skipped with -short.
-func startShop(t *testing.T) *demo.Shop {
+func startShop(t testing.TB) *demo.Shop {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs Chromium; skipped with -short")

@@ -32,7 +32,7 @@ import (
 )
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--trusted-proxy CIDR]... [--workers N] [--jitter D] [--grace D] [flags]",
+	fs, c := newFlags(e, "serve", "serve [--listen ADDR] [--url URL] [--trusted-proxy CIDR]... [--workers N] [--jitter D] [--check-timeout D] [--grace D] [flags]",
 		"Run as a daemon: check each page once at start, then on its site's schedule (sites.yaml); store every\n"+
 			"scan and finding, and tell each configured alert channel about each open finding once, retrying failed\n"+
 			"deliveries until they succeed (with no channel at all it says so loudly; findings are logged either\n"+
@@ -46,6 +46,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	publicURL := fs.String("url", "", "the address people reach the web interface at, for links in alerts; https:// makes cookies Secure (default: http://LISTEN)")
 	c.addWorkers(fs)
 	jitter := fs.Duration("jitter", schedule.DefaultJitter, "each run waits a random time up to this first, so pages do not all start together (0: none)")
+	checkTimeout := fs.Duration("check-timeout", schedule.DefaultTimeout, "how long one check may take before it is stopped and stored as failed")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGTERM or Ctrl-C, how long checks under way may go on to finish; those still running then are stopped and stored as stopped, never as failed (0: stop them at once)")
 	var proxyFlags stringList
 	fs.Var(&proxyFlags, "trusted-proxy", "a proxy in front of the web interface, as an address or CIDR range (repeatable): its X-Forwarded-For names the client, for sign-in throttling and the audit log")
@@ -60,6 +61,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	if err := c.checkWorkers(); err != nil {
 		return err
+	}
+	if *checkTimeout <= 0 {
+		return usageErr("--check-timeout must be positive")
 	}
 	if *grace < 0 {
 		return usageErr("--grace must not be negative")
@@ -147,13 +151,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if *jitter == 0 {
 		*jitter = -1 // the scheduler reads 0 as its default
 	}
-	sched := &schedule.Scheduler{
+	inMemory := &schedule.Scheduler{
 		Workers: c.workers,
 		// A check's timeout starts once the browser has room for it.
-		Admit:  a.crawl.Admit,
-		Jitter: *jitter,
-		Grace:  *grace,
-		Logger: logger,
+		Admit:   a.crawl.Admit,
+		Jitter:  *jitter,
+		Grace:   *grace,
+		Timeout: *checkTimeout,
+		Logger:  logger,
 		// A new install, or a page added by a reload, is not left
 		// unchecked until its schedule first comes due.
 		CheckAtStart: true,
@@ -180,6 +185,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 			logger.Info("checked", "site", p.Site, "page", p.Name, "status", pr.Status, "findings", len(pr.Findings))
 		},
 	}
+	// The serves of a PostgreSQL database share its checks through River's
+	// queue in it; a SQLite file has one serve, which schedules in memory.
+	sched := newScheduler(a, inMemory)
 	m.WatchQueue(sched.Queue)
 	var ui *http.Server
 	if ln != nil {
@@ -269,7 +277,7 @@ func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.P
 // nothing, as does a journey whose variables have no value in the
 // environment: it is logged, the running configuration stays and reload
 // returns nil. Checks under way keep the channels they started with.
-func reload(ctx context.Context, c *common, e env, sched *schedule.Scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
+func reload(ctx context.Context, c *common, e env, sched scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -327,7 +335,7 @@ func trustedProxies(vals []string) ([]netip.Prefix, error) {
 }
 
 // startUI serves the web interface on ln until Shutdown.
-func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, collector *web.Collector, pages func() []skimguard.Page, sched *schedule.Scheduler, logger *slog.Logger) (*http.Server, error) {
+func startUI(ctx context.Context, token string, proxies []netip.Prefix, a *app, ln net.Listener, base *url.URL, m *metrics.Metrics, collector *web.Collector, pages func() []skimguard.Page, sched scheduler, logger *slog.Logger) (*http.Server, error) {
 	h, err := web.New(web.Options{
 		Store: a.store, Resolve: a.mon.Resolve, Pages: pages, Metrics: m.Handler(), Token: token,
 		NextCheck:      sched.NextRun,

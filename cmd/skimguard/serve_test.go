@@ -146,7 +146,7 @@ func (b *syncBuffer) String() string {
 }
 
 // waitFor polls cond every 100 ms until it holds or the time is up.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

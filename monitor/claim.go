@@ -1,0 +1,55 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/alerts"
+)
+
+// AlertClaimer is a Store that several processes share (postgres.DB): the
+// monitor claims each alert there before it sends it, so that two
+// processes that decide at once to tell a channel about a finding (two
+// sweeps, or a sweep and a check) send it once. A store that only one
+// serve uses (SQLite, under its serve lock) needs none: the monitor's
+// per-page lock decides alone.
+type AlertClaimer interface {
+	// ClaimAlert reports true to the first caller for key, in any process,
+	// and again once lease has passed (the claimer died before it
+	// recorded the delivery).
+	ClaimAlert(ctx context.Context, key string, lease time.Duration) (bool, error)
+}
+
+// claimLease is how long a claimed alert is left to its claimer to send
+// and record: a webhook's retries take under a minute.
+const claimLease = 5 * time.Minute
+
+// claimed returns the findings of fs that this process may tell sink
+// about, given what h says the sink was told: all of them when the store
+// is not shared. The claim names the history the decision was made from
+// (how many deliveries of the finding the sink has), so that a process
+// that read the history before another recorded its delivery finds the
+// claim taken. When the store cannot be asked, all are sent: better a
+// repeated alert than a silent one.
+func (m *Monitor) claimed(ctx context.Context, sink alerts.Sink, p skimguard.Page, h map[toldKey]told, fs []skimguard.Finding) []skimguard.Finding {
+	c, ok := m.Store.(AlertClaimer)
+	if !ok {
+		return fs
+	}
+	out := fs[:0:0]
+	for _, f := range fs {
+		t := h[toldKey{sink.Name(), f.ID}]
+		key := fmt.Sprintf("finding/%d/%s/%d/%d", f.ID, sink.Name(), t.failed, t.last.UnixNano())
+		ok, err := c.ClaimAlert(ctx, key, claimLease)
+		if err != nil {
+			m.logger().Error("cannot claim an alert for this process; sending it anyway", "site", p.Site, "page", p.Name, "sink", sink.Name(), "finding", f.ID, "err", err)
+			ok = true
+		}
+		if ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,299 @@
+package river
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/config"
+	"github.com/skimguard/skimguard/internal/pgtest"
+	"github.com/skimguard/skimguard/postgres"
+	"github.com/skimguard/skimguard/schedule"
+)
+
+var pg = &pgtest.Shared{Prepare: func(ctx context.Context, url string) error {
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pool, err := pgxpool.NewWithConfig(ctx, db.PoolConfig())
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return Migrate(ctx, pool, nil)
+}}
+
+func TestMain(m *testing.M) { os.Exit(pg.Main(m)) }
+
+// poolConfig opens a new migrated database and returns its pool's
+// configuration, as serve passes it.
+func poolConfig(t *testing.T) *pgxpool.Config {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pg.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// checks records the checks made, by page, with the runner that made them.
+type checks struct {
+	mu  sync.Mutex
+	got map[string][]check
+}
+
+type check struct {
+	by string
+	at time.Time
+}
+
+func (c *checks) fn(by string, took time.Duration) func(context.Context, skimguard.Page) {
+	return func(ctx context.Context, p skimguard.Page) {
+		c.mu.Lock()
+		if c.got == nil {
+			c.got = map[string][]check{}
+		}
+		c.got[p.Name] = append(c.got[p.Name], check{by, time.Now()})
+		c.mu.Unlock()
+		select {
+		case <-time.After(took):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (c *checks) of(page string) []check {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]check(nil), c.got[page]...)
+}
+
+func jobs(spec string, names ...string) []schedule.Job {
+	var out []schedule.Job
+	for _, n := range names {
+		out = append(out, schedule.Job{Page: skimguard.Page{Site: "shop", Name: n, URL: "http://127.0.0.1/" + n}, Spec: spec})
+	}
+	return out
+}
+
+// start runs r on js until the test ends.
+func start(t *testing.T, r *Runner, js []schedule.Job) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, js) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func giveUpInto(c *checks, by string) func(context.Context, skimguard.Page, string) {
+	return func(ctx context.Context, p skimguard.Page, reason string) {
+		c.fn(by+" gave up", 0)(ctx, p)
+	}
+}
+
+// Two processes on one database check each page once per period between
+// them: none doubled, none missing. The periods come from River's jobs,
+// whose arguments name them; the checks from the workers.
+func TestTwoProcessesCheckEachPeriodOnce(t *testing.T) {
+	cfg := poolConfig(t)
+	var c checks
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	// Five seconds: a change of leader takes a second or two (more on a
+	// loaded machine), and a period that begins and ends while no process
+	// leads is missed (see the package doc).
+	js := jobs("@every 5s", names...)
+	// The first to start is the leader; it stops midway, so that another
+	// becomes leader and enqueues each page's current period again (its
+	// RunOnStart), which must not double a check.
+	ctx, cancel := context.WithCancel(context.Background())
+	first, stopFirst := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	run := func(ctx context.Context, by string) {
+		r := &Runner{Pool: cfg, Check: c.fn(by, 300*time.Millisecond), GiveUp: giveUpInto(&c, by),
+			Workers: 2, Jitter: time.Second, Timeout: 10 * time.Second, Grace: 10 * time.Second, CheckAtStart: true}
+		wg.Go(func() {
+			if err := r.Run(ctx, js); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	run(first, "one")
+	time.Sleep(2 * time.Second)
+	run(ctx, "two")
+	time.Sleep(12 * time.Second)
+	stopFirst()
+	run(ctx, "three")
+	time.Sleep(20 * time.Second)
+	cancel()
+	wg.Wait()
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	rows, err := pool.Query(t.Context(), `SELECT args->>'page', (args->>'period')::timestamptz, count(*)
+		FROM `+Schema+`.river_job WHERE state = 'completed' GROUP BY 1, 2 ORDER BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := map[string][]time.Time{}
+	for rows.Next() {
+		var page string
+		var period time.Time
+		var n int
+		if err := rows.Scan(&page, &period, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("page %s period %s has %d completed jobs, want one", page, period, n)
+		}
+		done[page] = append(done[page], period)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	byWhom := map[string]int{}
+	for _, n := range names {
+		got := c.of(n)
+		for _, ch := range got {
+			byWhom[ch.by]++
+		}
+		ps := done[n]
+		if len(got) != len(ps) {
+			t.Errorf("page %s: %d checks for %d periods completed (%v)", n, len(got), len(ps), ps)
+		}
+		if len(ps) < 6 {
+			t.Errorf("page %s: %d periods completed in 34 seconds of a 5-second schedule", n, len(ps))
+		}
+		for i := 1; i < len(ps); i++ {
+			if d := ps[i].Sub(ps[i-1]); d != 5*time.Second {
+				t.Errorf("page %s: %s between the periods of %s and %s, want 5s: a period missing", n, d, ps[i-1], ps[i])
+			}
+		}
+	}
+	if byWhom["one"] == 0 || byWhom["two"] == 0 || byWhom["three"] == 0 {
+		t.Errorf("checks by process: %v; want both to work", byWhom)
+	}
+}
+
+// A job whose process hangs (as one killed mid-check: it never finishes)
+// is rescued and finished by the other; on its last attempt it is given up
+// (GiveUp: a failed scan and its alert) rather than checked again.
+func TestStuckCheckIsRescuedByTheOtherProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for River's rescuer, which runs every 30 seconds")
+	}
+	for _, tc := range []struct {
+		name        string
+		maxAttempts int
+		want        string
+	}{
+		{"attempts left: the other process checks it", 3, "other"},
+		{"the last attempt: the other process gives it up", 2, "other gave up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := poolConfig(t)
+			var c checks
+			hung := make(chan struct{})
+			entered := make(chan struct{}, 10)
+			defer close(hung)
+			js := jobs("@every 1h", "stuck")
+			hang := func(ctx context.Context, p skimguard.Page) {
+				c.fn("hung", 0)(ctx, p)
+				entered <- struct{}{}
+				<-hung // ignores ctx, as a process that froze
+			}
+			run := func(by string, check func(context.Context, skimguard.Page)) {
+				start(t, &Runner{Pool: cfg, Check: check, GiveUp: giveUpInto(&c, by), Workers: 1, Jitter: -1,
+					Timeout: 2 * time.Second, RescueAfter: 3 * time.Second, MaxAttempts: tc.maxAttempts, CheckAtStart: true}, js)
+			}
+			run("hung", hang)
+			select {
+			case <-entered:
+			case <-time.After(time.Minute):
+				t.Fatal("the first process never started the check")
+			}
+			run("other", c.fn("other", 0))
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) && len(c.of("stuck")) < 2 {
+				time.Sleep(time.Second)
+			}
+			got := c.of("stuck")
+			if len(got) != 2 || got[0].by != "hung" || got[1].by != tc.want {
+				t.Fatalf("checks of the stuck page: %v; want the hung one, then %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// A reload adds and removes pages in the process that reloads.
+func TestReload(t *testing.T) {
+	cfg := poolConfig(t)
+	var c checks
+	r := &Runner{Pool: cfg, Check: c.fn("one", 0), GiveUp: giveUpInto(&c, "one"), Workers: 2, Jitter: -1, CheckAtStart: true}
+	start(t, r, jobs("@every 1s", "old"))
+	waitFor(t, func() bool { return len(c.of("old")) > 0 }, "the old page to be checked")
+	if err := r.Reload(jobs("@every 1s", "new")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(c.of("new")) > 0 }, "the added page to be checked")
+	time.Sleep(2 * time.Second) // a job of the old page may be under way
+	n := len(c.of("old"))
+	time.Sleep(3 * time.Second)
+	if m := len(c.of("old")); m != n {
+		t.Errorf("the removed page was checked %d more times after the reload", m-n)
+	}
+	if err := r.Reload(jobs("bad spec", "new")); err == nil {
+		t.Error("a reload with a bad spec was taken")
+	}
+	if next, _ := r.NextRun("shop", "new"); next.IsZero() {
+		t.Error("NextRun of the page kept after a refused reload is zero")
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestPeriodOf(t *testing.T) {
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	for _, tc := range []struct{ spec, now, want string }{
+		{"@every 20s", "2026-01-01T10:00:31Z", "2026-01-01T10:00:20Z"},
+		{"@every 20s", "2026-01-01T10:00:39.5Z", "2026-01-01T10:00:40Z"}, // fired a little early
+		{"@hourly", "2026-01-01T10:59:00Z", "2026-01-01T10:00:00Z"},
+		{"0 3 * * 1", "2026-01-08T12:00:00Z", "2026-01-05T03:00:00Z"},
+	} {
+		s, err := config.ParseSchedule(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := PeriodOf(Aligned(s), at(tc.now)); !got.Equal(at(tc.want)) {
+			t.Errorf("PeriodOf(%s, %s) = %s, want %s", tc.spec, tc.now, got, tc.want)
+		}
+	}
+}
