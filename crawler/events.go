@@ -144,6 +144,8 @@ type scriptRec struct {
 	// unfetched, when set, stands in for the text of a script that was
 	// not fetched: see unfetchedSource.
 	unfetched string
+	// worker is the worker the script ran in; nil for the page's.
+	worker *workerSession
 }
 
 // reqRec is a request the page made.
@@ -159,6 +161,8 @@ type reqRec struct {
 	// awaitsLength is set while a body that came without its bytes
 	// waits for its Content-Length, which decides whether it is fetched.
 	awaitsLength bool
+	// worker is the worker that made the request; nil for the page's.
+	worker *workerSession
 }
 
 type connRec struct {
@@ -314,6 +318,17 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 	case *fetch.EventRequestPaused:
 		s.onPaused(ctx, ev)
 		return
+	case *target.EventAttachedToTarget:
+		// A worker of the page, paused until the scan observes it
+		// (workers.go).
+		if ev.WaitingForDebugger && ev.TargetInfo != nil {
+			id := ev.SessionID
+			s.workerAttached(ctx, ev.TargetInfo, func(ctx context.Context) error {
+				_, err := call(ctx, s, target.DetachFromTarget, target.DetachFromTargetParams{SessionID: id})
+				return err
+			})
+		}
+		return
 	}
 
 	st.mu.Lock()
@@ -430,19 +445,26 @@ func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	rec.length, rec.v8Hash = ev.Length, ev.Hash
 	st.scripts = append(st.scripts, rec)
 	st.scriptByID[ev.ScriptID] = rec
+	s.keepScript(rec)
+}
+
+// keepScript decides whether to fetch the text of a script just recorded,
+// and queues the fetch. Called with st.mu held.
+func (s *scan) keepScript(rec *scriptRec) {
+	st := &s.st
 	// Whether to fetch is decided here, in the order scripts compile, from
 	// the length V8 reports: a page cannot make the crawler pull in text
 	// past its bounds, and the same page gives the same decisions.
 	lim := s.c.opts.fetchLimits
 	switch {
-	case ev.Length > lim.perScript:
-		rec.unfetched = unfetchedSource(ev.Length, ev.Hash, fmt.Sprintf("too large to fetch: %d characters, over the limit of %d for one script", ev.Length, lim.perScript))
+	case rec.length > lim.perScript:
+		rec.unfetched = unfetchedSource(rec.length, rec.v8Hash, fmt.Sprintf("too large to fetch: %d characters, over the limit of %d for one script", rec.length, lim.perScript))
 		return
-	case ev.Length > st.fetchLeft:
-		rec.unfetched = unfetchedSource(ev.Length, ev.Hash, fmt.Sprintf("not fetched: its %d characters would exceed the scan's budget of %d characters of script text", ev.Length, lim.perScan))
+	case rec.length > st.fetchLeft:
+		rec.unfetched = unfetchedSource(rec.length, rec.v8Hash, fmt.Sprintf("not fetched: its %d characters would exceed the scan's budget of %d characters of script text", rec.length, lim.perScan))
 		return
 	}
-	st.fetchLeft -= ev.Length
+	st.fetchLeft -= rec.length
 	s.enqueue(func(ctx context.Context) { s.fetchSource(ctx, rec) })
 }
 
@@ -456,7 +478,7 @@ func (s *scan) fetchSource(ctx context.Context, rec *scriptRec) {
 			return
 		}
 	}
-	res, err := call(ctx, s, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
+	res, err := callIn(ctx, s, rec.worker, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
 	if err != nil {
 		return
 	}
@@ -583,12 +605,19 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	if !st.addRequest(rec) {
 		return
 	}
+	s.keepBody(rec, ev.Request)
+}
+
+// keepBody keeps the body of a request kept for the leak search, or
+// arranges for it to be fetched. Called with st.mu held.
+func (s *scan) keepBody(rec *reqRec, req *network.Request) {
+	st := &s.st
 	n := 0
-	for _, e := range ev.Request.PostDataEntries {
+	for _, e := range req.PostDataEntries {
 		n += len(e.Bytes)
 	}
 	if n <= maxPostData && st.takeLeakData(int64(n)) {
-		for _, e := range ev.Request.PostDataEntries {
+		for _, e := range req.PostDataEntries {
 			rec.body = append(rec.body, e.Bytes...)
 		}
 	}
@@ -596,7 +625,7 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	// inline limit, or a Blob or FormData) is fetched only once its
 	// Content-Length shows it is small enough: Network.getRequestPostData
 	// returns all of a body, however large.
-	if rec.afterTyping && ev.Request.HasPostData && len(ev.Request.PostDataEntries) == 0 {
+	if rec.afterTyping && req.HasPostData && len(req.PostDataEntries) == 0 {
 		if n, ok := st.bodyLen[rec.id]; ok {
 			delete(st.bodyLen, rec.id)
 			s.fetchBody(rec, n)
@@ -639,7 +668,7 @@ func (s *scan) fetchBody(rec *reqRec, n int64) {
 		return
 	}
 	s.enqueue(func(ctx context.Context) {
-		res, err := call(ctx, s, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: rec.id})
+		res, err := callIn(ctx, s, rec.worker, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: rec.cdpRequestID()})
 		if err != nil || int64(len(res.PostData)) > n {
 			return
 		}

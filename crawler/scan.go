@@ -100,6 +100,9 @@ type scan struct {
 	// worlds are skimguard's isolated worlds in the frames a journey's
 	// steps looked in, by frame; only the journey's goroutine uses them.
 	worlds map[cdp.FrameID]*world
+
+	// wk is what the scan knows of the page's workers (workers.go).
+	wk workerState
 }
 
 func newScan(c *Crawler, p skimguard.Page) *scan {
@@ -382,6 +385,11 @@ func (s *scan) setup(ctx context.Context) error {
 	if err := chromedp.Listen(ctx, func(ev any) { s.onEvent(ctx, ev) }); err != nil {
 		return err
 	}
+	// Workers are paused until observed (workers.go).
+	workerSteps, err := s.workerSetup(ctx)
+	if err != nil {
+		return err
+	}
 	// These commands are independent: send them at once.
 	var tree page.GetFrameTreeResult
 	steps := []func() error{
@@ -420,6 +428,7 @@ func (s *scan) setup(ctx context.Context) error {
 		},
 	}
 	steps = append(steps, s.profileSteps(ctx)...)
+	steps = append(steps, workerSteps...)
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
 	for i, f := range steps {
