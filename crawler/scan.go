@@ -103,6 +103,9 @@ type scan struct {
 
 	// wk is what the scan knows of the page's workers (workers.go).
 	wk workerState
+	// revisited is set when the page was loaded a second time, its
+	// service worker active (revisit.go).
+	revisited bool
 }
 
 func newScan(c *Crawler, p skimguard.Page) *scan {
@@ -246,7 +249,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	defer closeTab()
 	// The caller's ctx and a hard deadline both close the tab, so no
 	// command can outlive them.
-	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second + journeyBudget(s.page.Journey)
+	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second + journeyBudget(s.page.Journey) + s.revisitBudget()
 	tab, cancelHard := context.WithTimeout(tab, hard)
 	defer cancelHard()
 	stopAfter := context.AfterFunc(ctx, cancelHard)
@@ -300,6 +303,16 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 			}
 		}
 	}
+	if perr == nil && s.page.Journey == nil {
+		// A returning shopper's load, when the page started a service
+		// worker (revisit.go).
+		var err error
+		if perr, err = s.revisit(tab); errors.Is(err, errUnresponsive) {
+			perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
+		} else if err != nil {
+			return nil, s.fail(ctx, fmt.Errorf("scan %s: the second load, its service worker active: %w", s.page.URL, err))
+		}
+	}
 	if err := s.tabErr(tab); err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
@@ -325,6 +338,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	s.drain(tab, drainTimeout)
 	obs.Screenshot = <-shotDone
 	s.build(obs, dom)
+	obs.Revisited = s.revisited
 	maskObservation(obs, s.card, &s.secrets)
 	obs.Duration = time.Since(started)
 	s.log.Debug("observation built", "after", obs.Duration)

