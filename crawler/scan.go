@@ -247,6 +247,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		p.ProxyServer, p.ProxyBypassList = px.URL(), proxyBypass
 	}))
 	defer closeTab()
+	defer s.detachWorkers(tab)
 	// The caller's ctx and a hard deadline both close the tab, so no
 	// command can outlive them.
 	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second + journeyBudget(s.page.Journey) + s.revisitBudget()

@@ -27,9 +27,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/cdp"
@@ -77,6 +80,9 @@ type workerState struct {
 	serviceWorker bool
 	// browserContext is the scan's, whose shared workers are its own.
 	browserContext cdp.BrowserContextID
+	// closing is set once the scan detaches from its workers: a worker
+	// that starts later is let run unobserved.
+	closing bool
 }
 
 // workerSession is the scan's session with one worker target.
@@ -115,18 +121,25 @@ func (s *scan) workerSetup(ctx context.Context) ([]func() error, error) {
 			})
 			return err
 		},
-		// Browser-wide and the same for every scan: setting it again is
-		// harmless, and a restarted browser gets it from its first scan.
-		func() error {
-			cctx, cancel := context.WithTimeout(ctx, s.cmdTimeout())
-			defer cancel()
-			_, err := chromedp.CallBrowser(cctx, target.SetAutoAttach, target.SetAutoAttachParams{
-				AutoAttach: true, WaitForDebuggerOnStart: true, Flatten: new(true),
-				Filter: target.Filter{{Type: targetSharedWorker}, {Exclude: true}},
-			})
-			return err
-		},
 	}, nil
+}
+
+// pauseSharedWorkers makes the browser of bctx pause each new shared
+// worker until a scan observes it (see onBrowserEvent). It is set once,
+// when the browser starts: setting it again while a scan is attached to a
+// shared worker of another browser context crashes Chromium.
+func pauseSharedWorkers(ctx, bctx context.Context) error {
+	cctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	_, err := chromedp.CallBrowser(cctx, target.SetAutoAttach, target.SetAutoAttachParams{
+		AutoAttach: true, WaitForDebuggerOnStart: true, Flatten: new(true),
+		Filter: target.Filter{{Type: targetSharedWorker}, {Exclude: true}},
+	})
+	if err != nil {
+		return fmt.Errorf("asking the browser to pause new shared workers: %w", err)
+	}
+	return nil
 }
 
 // onBrowserEvent handles the browser-level events of workers: a shared
@@ -172,6 +185,15 @@ func (s *scan) workerAttached(ctx context.Context, in *target.Info, release func
 		return
 	}
 	s.wk.mu.Lock()
+	if s.wk.closing {
+		s.wk.mu.Unlock()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmdTimeout)
+			defer cancel()
+			_ = release(ctx)
+		}()
+		return
+	}
 	if s.wk.seen[in.TargetID] {
 		s.wk.mu.Unlock()
 		return
@@ -217,6 +239,11 @@ func (s *scan) attachWorker(ctx context.Context, in *target.Info, observe bool, 
 	}
 	s.wk.mu.Lock()
 	s.wk.sessions[ws.id] = ws
+	if s.wk.closing {
+		// The scan detached from its workers meanwhile: this one is
+		// only let run, and detached below.
+		observe = false
+	}
 	s.wk.mu.Unlock()
 
 	// The commands are sent one after the other without waiting for their
@@ -510,5 +537,26 @@ func browserErrorf(c *Crawler) func(string, ...any) {
 			return
 		}
 		c.log.Error("chromedp: " + msg)
+	}
+}
+
+// detachWorkers ends the scan's sessions with its workers, before its tab
+// and browser context close: Chromium exits when a browser context is
+// disposed of while a worker of it is still attached through a session
+// without flatten. ctx is the tab's, perhaps ended.
+func (s *scan) detachWorkers(ctx context.Context) {
+	s.wk.mu.Lock()
+	s.wk.closing = true
+	ids := slices.Collect(maps.Keys(s.wk.sessions))
+	s.wk.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmdTimeout)
+	defer cancel()
+	for _, id := range ids {
+		if _, err := chromedp.CallBrowser(ctx, target.DetachFromTarget, target.DetachFromTargetParams{SessionID: id}); err != nil {
+			s.log.Debug("detaching from a worker", "err", err)
+		}
 	}
 }

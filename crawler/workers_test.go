@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	skimguard "github.com/skimguard/skimguard"
 )
@@ -52,7 +54,21 @@ onconnect = function (e) { e.ports[0].onmessage = function (m) { fetch('`+col+`/
 	mux.HandleFunc("/sw.js", func(w http.ResponseWriter, r *http.Request) { js(w, `fetch('`+col+`/service-start');`) })
 	srv := serveOn(t, "127.0.0.1", mux)
 
+	c.mu.Lock()
+	browser := c.browser
+	c.mu.Unlock()
 	obs := mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Interact: true})
+	defer func() {
+		// Chromium exits when a browser context closes with a worker still
+		// attached without flatten: the scan must detach first.
+		select {
+		case <-browser.Done():
+		case <-time.After(5 * time.Second):
+		}
+		if browser.Err() != nil {
+			t.Errorf("Chromium went away after the scan of a page with workers: %v", browser.Err())
+		}
+	}()
 	for _, p := range []string{"/dedicated-start", "/nested-start", "/shared-start", "/service-start", "/dedicated", "/shared"} {
 		if got.count(p) == 0 {
 			t.Fatalf("the collector got no %s: the test page did not run as written", p)
@@ -167,5 +183,39 @@ self.addEventListener('fetch', function (e) {
 	obs = mustScan(t, c, skimguard.Page{URL: srv.URL + "/plain", Interact: true})
 	if obs.Revisited || loads.Load() != 1 {
 		t.Errorf("a page without a service worker was loaded %d times, revisited %v: want once", loads.Load(), obs.Revisited)
+	}
+}
+
+// TestScansOfSharedWorkersKeepTheBrowser: concurrent and successive scans
+// of pages with shared workers leave Chromium running. (Setting the
+// browser's auto-attach again while a scan is attached to a shared worker
+// of another browser context crashed it.)
+func TestScansOfSharedWorkersKeepTheBrowser(t *testing.T) {
+	c := needBrowser(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><html><body><input name="cardnumber" autocomplete="cc-number">
+<script>var s = new SharedWorker('/shared.js'); s.port.start();</script></body></html>`)
+	})
+	mux.HandleFunc("/shared.js", func(w http.ResponseWriter, r *http.Request) {
+		js(w, `onconnect = function (e) { e.ports[0].postMessage(1); };`)
+	})
+	srv := serveOn(t, "127.0.0.1", mux)
+	for i := range 2 {
+		c.mu.Lock()
+		browser := c.browser
+		c.mu.Unlock()
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Interact: true}) })
+		}
+		wg.Wait()
+		select {
+		case <-browser.Done():
+		case <-time.After(4 * time.Second):
+		}
+		if browser.Err() != nil {
+			t.Fatalf("round %d: Chromium went away after concurrent scans of pages with shared workers: %v", i+1, browser.Err())
+		}
 	}
 }

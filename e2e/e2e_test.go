@@ -154,6 +154,11 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 						t.Errorf("check %d: no finding names %q; findings:\n%s", i+1, s, describe(fs))
 					}
 				}
+				for _, in := range tc.initiators {
+					if !slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return strings.Contains(f.Evidence.Initiator, in) }) {
+						t.Errorf("check %d: no finding's evidence names %q as initiator; findings:\n%s", i+1, in, describe(fs))
+					}
+				}
 				for _, f := range fs {
 					if f.Detail == "" {
 						t.Errorf("finding %s %s has no detail saying why", f.Kind, f.Subject)

@@ -56,6 +56,7 @@ type page struct {
 	CSP                           string
 	EvilFiles                     map[string]string // path under EvilBase → body
 	EvilHTML                      map[string]string
+	ShopFiles                     map[string]string // path under Base → script: workers, a service worker
 	NoAnalytics                   bool
 	CheckoutPath                  string
 	LibJS                         string
@@ -171,6 +172,7 @@ func (w *world) pageOf(tc *technique, planted, count bool, h http.Header) *page 
 		CSP:          "default-src 'self' 'unsafe-inline' 'unsafe-eval' http: ws:; img-src * data:; frame-ancestors 'none'",
 		EvilFiles:    map[string]string{},
 		EvilHTML:     map[string]string{},
+		ShopFiles:    map[string]string{},
 		LibJS:        "window.lib = { version: '1.0.0' };\n",
 	}
 	p.Base = p.Shop + "/t/" + tc.name
@@ -292,13 +294,17 @@ func (w *world) serveShop(rw http.ResponseWriter, r *http.Request) {
 	case "/order":
 		fmt.Fprint(rw, "order placed")
 	default:
+		if body, ok := p.ShopFiles[rest]; ok {
+			js(rw, body)
+			return
+		}
 		http.NotFound(rw, r)
 	}
 }
 
 // p0 is the technique's page without per-request effects, for routing.
 func p0(tc *technique) *page {
-	p := &page{CheckoutPath: "/checkout", EvilFiles: map[string]string{}, EvilHTML: map[string]string{}}
+	p := &page{CheckoutPath: "/checkout", EvilFiles: map[string]string{}, EvilHTML: map[string]string{}, ShopFiles: map[string]string{}}
 	if tc.base != nil {
 		tc.base(p)
 	}
