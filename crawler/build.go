@@ -264,7 +264,11 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		}
 	}
 	for _, f := range st.wsFrames {
-		leak(st.wsURL[f.requestID], "", "WebSocket", st.wsInit[f.requestID], "frame", f.payload)
+		typ := "WebSocket"
+		if f.typ != "" {
+			typ = f.typ
+		}
+		leak(st.wsURL[f.requestID], "", typ, st.wsInit[f.requestID], "frame", f.payload)
 	}
 }
 
@@ -376,7 +380,8 @@ func originOf(raw string) string {
 		return ""
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "http", "https", "ws", "wss":
+	case "http", "https", "ws", "wss",
+		"stun", "stuns", "turn", "turns", "webrtc": // WebRTC's, as webrtc.go writes them
 		return skimguard.Origin(raw)
 	}
 	return ""

@@ -63,6 +63,7 @@ type state struct {
 	wsURL     map[network.RequestID]string
 	wsInit    map[network.RequestID]string
 	wsFrames  []wsFrame
+	rtcSeq    int // data-channel messages seen, for their ids (webrtc.go)
 
 	// refused are the connections the egress policy refused, by
 	// "host:port", in the order first refused.
@@ -186,6 +187,7 @@ type refusal struct {
 type wsFrame struct {
 	requestID network.RequestID
 	payload   []byte
+	typ       string // "WebRTC" for a data channel's message; "" for a WebSocket's
 }
 
 func (st *state) docStatus() int {
@@ -417,6 +419,7 @@ func signal(ch chan struct{}) {
 func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	st := &s.st
 	if strings.HasPrefix(ev.URL, internalSourceURL) {
+		s.onRTC(ev.URL)
 		return
 	}
 	var aux struct {

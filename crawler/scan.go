@@ -106,6 +106,9 @@ type scan struct {
 	// revisited is set when the page was loaded a second time, its
 	// service worker active (revisit.go).
 	revisited bool
+	// rtcToken names the events and reports of the WebRTC hook
+	// (webrtc.go).
+	rtcToken string
 }
 
 func newScan(c *Crawler, p skimguard.Page) *scan {
@@ -444,6 +447,7 @@ func (s *scan) setup(ctx context.Context) error {
 	}
 	steps = append(steps, s.profileSteps(ctx)...)
 	steps = append(steps, workerSteps...)
+	steps = append(steps, s.rtcSteps(ctx)...)
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
 	for i, f := range steps {
