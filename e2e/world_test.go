@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // world is a small web of loopback origins: a shop (127.0.0.1), a payment
@@ -36,6 +38,8 @@ type world struct {
 	// URL and body, and each WebSocket frame. It proves that a skimmer
 	// fired for the shopper before the test asks whether skimguard saw it.
 	got map[string][][]byte
+	// peers are the attacker's WebRTC peers (webrtc_test.go).
+	peers []*webrtc.PeerConnection
 }
 
 // page is what a technique's checkout looks like; technique funcs change it.
@@ -89,7 +93,7 @@ func newWorld(t testing.TB) *world {
 	w.provider = listen(t, "127.0.0.2", http.HandlerFunc(w.serveProvider))
 	w.cdn = listen(t, "127.0.0.3", http.HandlerFunc(w.serveCDN))
 	w.evil = listen(t, "127.0.0.4", http.HandlerFunc(w.serveEvil))
-	t.Cleanup(func() { w.shop.Close(); w.provider.Close(); w.cdn.Close(); w.evil.Close() })
+	t.Cleanup(func() { w.shop.Close(); w.provider.Close(); w.cdn.Close(); w.evil.Close(); w.closePeers() })
 	return w
 }
 
@@ -392,6 +396,11 @@ func (w *world) serveEvil(rw http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") == "websocket" {
 		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/")
 		acceptWebSocket(rw, r, func(frame []byte) { w.record(name, frame) })
+		return
+	}
+	if name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/"); rest == "rtc" && r.Method == http.MethodPost {
+		w.record(name, []byte(r.URL.RequestURI()+"\n"))
+		w.answerRTC(rw, r, name)
 		return
 	}
 	w.recordRequest(r)
