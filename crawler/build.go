@@ -75,6 +75,9 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		return sc
 	}
 	unfetched := 0
+	// A script the second load ran again, the same text in the same
+	// frame, is listed once: only what the second load adds is new.
+	firstLoad := map[string]bool{}
 	for _, r := range st.scripts {
 		frameURL := r.frameURL
 		if frameURL == "" {
@@ -130,6 +133,13 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			}
 			sc.Size, sc.Source = int(r.length), r.unfetched
 			unfetched++
+		}
+		same := sc.Frame + "\x00" + string(sc.Kind) + "\x00" + sc.URL + "\x00" + sc.SHA256
+		if r.again && firstLoad[same] {
+			continue
+		}
+		if !r.again {
+			firstLoad[same] = true
 		}
 		add(sc)
 	}

@@ -82,6 +82,8 @@ type state struct {
 	leakDropped int // requests, bodies and frames not kept for want of leakLeft
 
 	typing bool // the test card is being typed or was typed
+	// again is set once the page loads a second time (revisit.go).
+	again bool
 
 	// journey is set while a page's journey plays: each document of the
 	// main frame that commits then replaces what the earlier ones showed
@@ -147,6 +149,8 @@ type scriptRec struct {
 	unfetched string
 	// worker is the worker the script ran in; nil for the page's.
 	worker *workerSession
+	// again is set for a script of the page's second load (revisit.go).
+	again bool
 }
 
 // reqRec is a request the page made.
@@ -446,6 +450,7 @@ func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	rec.sameDoc = ev.URL != "" && ev.URL == rec.frameURL
 	rec.caller, rec.callerAt = stackCaller(ev.StackTrace)
 	rec.length, rec.v8Hash = ev.Length, ev.Hash
+	rec.again = st.again
 	st.scripts = append(st.scripts, rec)
 	st.scriptByID[ev.ScriptID] = rec
 	s.keepScript(rec)

@@ -50,6 +50,7 @@ func (s *scan) revisit(ctx context.Context) (*PageError, error) {
 	// response headers and URLs; what it sends before typing is not
 	// "after typing".
 	s.st.typing, s.st.mainLoader, s.st.mainURLs = false, "", nil
+	s.st.again = true
 	s.st.mu.Unlock()
 	s.revisited = true
 	if typed {

@@ -479,6 +479,7 @@ func (s *scan) onWorkerEvent(ws *workerSession, ev any) {
 		rec := &scriptRec{id: ev.ScriptID, url: ev.URL, frameURL: ws.frame, line: ev.StartLine, col: ev.StartColumn, worker: ws}
 		rec.caller, rec.callerAt = stackCaller(ev.StackTrace)
 		rec.length, rec.v8Hash = ev.Length, ev.Hash
+		rec.again = st.again
 		st.scripts = append(st.scripts, rec)
 		s.keepScript(rec)
 	case *network.EventRequestWillBeSent:

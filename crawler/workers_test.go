@@ -178,6 +178,9 @@ self.addEventListener('fetch', function (e) {
 	if !slices.ContainsFunc(obs.Leaks, func(l skimguard.Leak) bool { return l.Origin == col }) {
 		t.Errorf("the card sent to %s on the second load is not a leak: %+v", col, obs.Leaks)
 	}
+	if n := len(scriptsOf(obs, skimguard.ScriptInline)); n != 1 {
+		t.Errorf("the page's inline script, the same on both loads, is listed %d times, want once", n)
+	}
 
 	loads.Store(0)
 	obs = mustScan(t, c, skimguard.Page{URL: srv.URL + "/plain", Interact: true})

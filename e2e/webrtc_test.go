@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +105,13 @@ func (w *world) shopperVisit(t *testing.T, tc *technique, url string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("the planted skimmer of %s did not send the card over a data channel to the attacker's peer in a shopper's browser; fix the technique page, not skimguard", tc.name)
+}
+
+// hostname is the host of an origin, without its port; "" for none.
+func hostname(origin string) string {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

@@ -166,6 +166,11 @@ func (w *world) pageOf(tc *technique, planted, count bool, h http.Header) *page 
 	if n%2 == 0 {
 		ab = "ab-b"
 	}
+	// Sticky, as A/B tests are: a shopper who comes back (the second load
+	// of a page with a service worker) keeps the variant.
+	if c, err := (&http.Request{Header: h}).Cookie("ab"); h != nil && err == nil && (c.Value == "ab-a" || c.Value == "ab-b") {
+		ab = c.Value
+	}
 	p := &page{
 		T: tc.name, Shop: w.shop.URL, Provider: w.provider.URL, CDN: w.cdn.URL, Evil: w.evil.URL,
 		Nonce: rnd(12), CSRF: rnd(16), Session: rnd(10), AB: ab, Cart: 4000 + n, Now: time.Now().UnixNano(),
@@ -281,6 +286,7 @@ func (w *world) serveShop(rw http.ResponseWriter, r *http.Request) {
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Set("X-Request-Id", rnd(8))
 		http.SetCookie(rw, &http.Cookie{Name: "sid", Value: rnd(12), Path: "/"})
+		http.SetCookie(rw, &http.Cookie{Name: "ab", Value: p.AB, Path: "/"})
 		if err := checkoutTmpl.Execute(rw, p); err != nil {
 			panic(err)
 		}
