@@ -307,12 +307,6 @@ func (c *Crawler) start(ctx context.Context) error {
 		removeProfileDir(dir, c.log)
 		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
 	}
-	if err := pauseSharedWorkers(ctx, bctx); err != nil {
-		stop()
-		allocStop()
-		removeProfileDir(dir, c.log)
-		return fmt.Errorf("starting chromium %s: %w", c.execPth, err)
-	}
 	if flagVersion.full != "" && flagVersion != v {
 		c.log.Warn("Chromium's binary and the running browser tell different versions; the scans show the running one's", "binary", flagVersion.full, "running", v.full)
 	}

@@ -37,7 +37,9 @@ import (
 )
 
 // maxRTCReport bounds one report of the page's WebRTC hook, in bytes: a
-// message is cut to 64 KiB by the hook, and escaped in JSON.
+// message is cut to its first 16 Ki characters by the hook (the bridge
+// passes on reports of up to a quarter of this), escaped in JSON and in
+// the URL.
 const maxRTCReport = 512 << 10
 
 // rtcSteps are the commands of setup that install the WebRTC hook and
@@ -203,9 +205,9 @@ func rtcJS(token string) string {
       const r = apply(real.send, this, arguments);
       let s = '';
       try {
-        if (typeof data === 'string') s = data.slice(0, 65536);
+        if (typeof data === 'string') s = data.slice(0, 16384);
         else if (data instanceof ArrayBuffer || isView(data)) {
-          const b = data instanceof ArrayBuffer ? new U8(data, 0, Math.min(data.byteLength, 65536)) : new U8(data.buffer, data.byteOffset, Math.min(data.byteLength, 65536));
+          const b = data instanceof ArrayBuffer ? new U8(data, 0, Math.min(data.byteLength, 16384)) : new U8(data.buffer, data.byteOffset, Math.min(data.byteLength, 16384));
           for (let i = 0; i < b.length; i += 4096) s += apply(fromCharCode, null, b.subarray(i, i + 4096));
         }
         const pc = owner.get(this);

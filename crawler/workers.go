@@ -6,15 +6,22 @@ package crawler
 // session sees it. Skimmers use them to run code and send card data where a
 // monitor that watches the page alone does not look.
 //
-// Each new worker is paused before its first line runs (waitForDebuggerOnStart:
-// the page's auto-attach for dedicated and service workers, the browser's for
-// shared workers, filtered to the scan's browser context), then the scan
+// Each new dedicated or service worker is paused before its first line runs
+// (waitForDebuggerOnStart of the page's auto-attach), then the scan
 // attaches a session of its own to it, enables Debugger and Network there and
 // only then lets it run, so that not one of its scripts or requests is
 // missed: Runtime.runIfWaitingForDebugger in its session for a worker, and
 // the detach of the auto-attach's session for a service worker, which waits
 // for that session alone. A worker's own workers are paused and
 // attached the same way, from its session.
+//
+// A shared worker of the scan's browser context is attached when the
+// browser announces it (Target.targetCreated), without a pause: the
+// browser's own auto-attach, which could pause it, keeps a page's dialogs
+// and popups from settling (its load never ends) and crashed Chromium when
+// set again while a scan was attached to another context's shared worker.
+// Debugger.enable still reports the scripts it compiled before; only the
+// requests of its first moments may be missed.
 //
 // The scan's session is attached from the browser without flatten and driven
 // with Target.sendMessageToTarget: chromedp drops the messages of flat
@@ -32,7 +39,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/cdp"
@@ -124,37 +130,16 @@ func (s *scan) workerSetup(ctx context.Context) ([]func() error, error) {
 	}, nil
 }
 
-// pauseSharedWorkers makes the browser of bctx pause each new shared
-// worker until a scan observes it (see onBrowserEvent). It is set once,
-// when the browser starts: setting it again while a scan is attached to a
-// shared worker of another browser context crashes Chromium.
-func pauseSharedWorkers(ctx, bctx context.Context) error {
-	cctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-	defer cancel()
-	defer context.AfterFunc(ctx, cancel)()
-	_, err := chromedp.CallBrowser(cctx, target.SetAutoAttach, target.SetAutoAttachParams{
-		AutoAttach: true, WaitForDebuggerOnStart: true, Flatten: new(true),
-		Filter: target.Filter{{Type: targetSharedWorker}, {Exclude: true}},
-	})
-	if err != nil {
-		return fmt.Errorf("asking the browser to pause new shared workers: %w", err)
-	}
-	return nil
-}
 
 // onBrowserEvent handles the browser-level events of workers: a shared
-// worker of the scan's browser context waiting to start, and the messages
+// worker of the scan's browser context starting, and the messages
 // of the scan's worker sessions. It runs in chromedp's reader: it must not
 // send a command.
 func (s *scan) onBrowserEvent(ctx context.Context, ev any) {
 	switch ev := ev.(type) {
-	case *target.EventAttachedToTarget:
-		if in := ev.TargetInfo; in != nil && ev.WaitingForDebugger && in.Type == targetSharedWorker && in.BrowserContextID == s.wk.browserContext {
-			id := ev.SessionID
-			s.workerAttached(ctx, in, func(ctx context.Context) error {
-				_, err := chromedp.CallBrowser(ctx, target.DetachFromTarget, target.DetachFromTargetParams{SessionID: id})
-				return err
-			})
+	case *target.EventTargetCreated:
+		if in := ev.TargetInfo; in != nil && in.Type == targetSharedWorker && in.BrowserContextID == s.wk.browserContext {
+			s.workerAttached(ctx, in, func(context.Context) error { return nil })
 		}
 	case *target.EventReceivedMessageFromTarget:
 		s.wk.mu.Lock()
