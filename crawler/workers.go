@@ -130,7 +130,6 @@ func (s *scan) workerSetup(ctx context.Context) ([]func() error, error) {
 	}, nil
 }
 
-
 // onBrowserEvent handles the browser-level events of workers: a shared
 // worker of the scan's browser context starting, and the messages
 // of the scan's worker sessions. It runs in chromedp's reader: it must not
