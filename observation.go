@@ -138,6 +138,10 @@ type Observation struct {
 	Connections []Connection `json:"connections"`
 	// Typed reports whether the test card was typed into at least one field.
 	Typed bool `json:"typed"`
+	// Revisited reports that the page started a service worker and was
+	// loaded a second time once it was active, as a returning shopper
+	// sees it: what both loads showed is in this observation.
+	Revisited bool `json:"revisited,omitempty"`
 	// Leaks are the requests that carried the typed test card data.
 	Leaks []Leak `json:"leaks,omitempty"`
 	// CardAccess lists the scripts that can see card data, whether or not

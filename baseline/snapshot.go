@@ -136,6 +136,9 @@ func (n *urlNorm) scriptFrame(sc *skimguard.Script) string {
 	if sc.URL == "" || doc == "top" {
 		return doc
 	}
+	if _, _, ok := skimguard.ParseWorkerFrame(sc.Frame); ok {
+		return doc // a worker's script URL is no session id
+	}
 	if frame := urlOrigin(sc.Frame); frame != "" {
 		return frame
 	}

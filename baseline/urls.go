@@ -288,7 +288,11 @@ func (n *urlNorm) doc(raw string) string {
 		return d
 	}
 	d := "top"
-	if len(n.tops) == 0 || !contains(n.tops, splitURL(raw).originPath()) {
+	if kind, u, ok := skimguard.ParseWorkerFrame(raw); ok {
+		// A worker is named by its kind and its script's URL, normalised
+		// as any URL (a blob: worker's id, a cache buster).
+		d = string(kind) + " " + n.norm(u)
+	} else if len(n.tops) == 0 || !contains(n.tops, splitURL(raw).originPath()) {
 		d = n.norm(raw)
 	}
 	n.docs[raw] = d

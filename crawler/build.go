@@ -76,6 +76,9 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 	}
 	unfetched := 0
 	var from []*scriptRec // the records of obs.Scripts, in order, while they come from records
+	// A script the second load ran again, the same text in the same
+	// frame, is listed once: only what the second load adds is new.
+	firstLoad := map[string]bool{}
 	for _, r := range st.scripts {
 		frameURL := r.frameURL
 		if frameURL == "" {
@@ -131,6 +134,13 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 			}
 			sc.Size, sc.Source = int(r.length), r.unfetched
 			unfetched++
+		}
+		same := sc.Frame + "\x00" + string(sc.Kind) + "\x00" + sc.URL + "\x00" + sc.SHA256
+		if r.again && firstLoad[same] {
+			continue
+		}
+		if !r.again {
+			firstLoad[same] = true
 		}
 		from = append(from, r)
 		add(sc)
@@ -286,7 +296,11 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 		if r == nil {
 			r = &reqRec{url: st.wsURL[f.requestID]}
 		}
-		leak(r, "", "WebSocket", "frame", f.payload)
+		typ := "WebSocket"
+		if f.typ != "" {
+			typ = f.typ
+		}
+		leak(r, "", typ, "frame", f.payload)
 	}
 }
 
@@ -410,7 +424,8 @@ func originOf(raw string) string {
 		return ""
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "http", "https", "ws", "wss":
+	case "http", "https", "ws", "wss",
+		"stun", "stuns", "turn", "turns", "webrtc": // WebRTC's, as webrtc.go writes them
 		return skimguard.Origin(raw)
 	}
 	return ""

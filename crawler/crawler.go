@@ -390,7 +390,7 @@ func (c *Crawler) start(ctx context.Context) (*instance, error) {
 		c.log.Warn("Chromium did not tell its version: service workers will show its own user agent, HeadlessChrome", "err", err)
 	}
 	allocCtx, allocStop := chromedp.NewExecAllocator(context.WithoutCancel(ctx), allocatorOptions(c.execPth, c.proxy.URL(), dir, flagVersion)...)
-	bctx, stop := chromedp.NewContext(allocCtx)
+	bctx, stop := chromedp.NewContext(allocCtx, chromedp.WithErrorf(browserErrorf(c)))
 	done := make(chan error, 1)
 	go func() { done <- chromedp.Do(bctx) }()
 	select {

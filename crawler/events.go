@@ -63,6 +63,7 @@ type state struct {
 	wsURL     map[network.RequestID]string
 	wsInit    map[network.RequestID]*reqRec
 	wsFrames  []wsFrame
+	rtcSeq    int // data-channel messages seen, for their ids (webrtc.go)
 
 	// refused are the connections the egress policy refused, by
 	// "host:port", in the order first refused.
@@ -81,6 +82,8 @@ type state struct {
 	leakDropped int // requests, bodies and frames not kept for want of leakLeft
 
 	typing bool // the test card is being typed or was typed
+	// again is set once the page loads a second time (revisit.go).
+	again bool
 
 	// journey is set while a page's journey plays: each document of the
 	// main frame that commits then replaces what the earlier ones showed
@@ -144,6 +147,10 @@ type scriptRec struct {
 	// unfetched, when set, stands in for the text of a script that was
 	// not fetched: see unfetchedSource.
 	unfetched string
+	// worker is the worker the script ran in; nil for the page's.
+	worker *workerSession
+	// again is set for a script of the page's second load (revisit.go).
+	again bool
 }
 
 // reqRec is a request the page made.
@@ -160,6 +167,8 @@ type reqRec struct {
 	// awaitsLength is set while a body that came without its bytes
 	// waits for its Content-Length, which decides whether it is fetched.
 	awaitsLength bool
+	// worker is the worker that made the request; nil for the page's.
+	worker *workerSession
 }
 
 type connRec struct {
@@ -184,6 +193,7 @@ type refusal struct {
 type wsFrame struct {
 	requestID network.RequestID
 	payload   []byte
+	typ       string // "WebRTC" for a data channel's message; "" for a WebSocket's
 }
 
 func (st *state) docStatus() int {
@@ -316,6 +326,17 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 	case *fetch.EventRequestPaused:
 		s.onPaused(ctx, ev)
 		return
+	case *target.EventAttachedToTarget:
+		// A worker of the page, paused until the scan observes it
+		// (workers.go).
+		if ev.WaitingForDebugger && ev.TargetInfo != nil {
+			id := ev.SessionID
+			s.workerAttached(ctx, ev.TargetInfo, func(ctx context.Context) error {
+				_, err := call(ctx, s, target.DetachFromTarget, target.DetachFromTargetParams{SessionID: id})
+				return err
+			})
+		}
+		return
 	}
 
 	st.mu.Lock()
@@ -407,6 +428,7 @@ func signal(ch chan struct{}) {
 func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	st := &s.st
 	if strings.HasPrefix(ev.URL, internalSourceURL) {
+		s.onRTC(ev.URL)
 		return
 	}
 	var aux struct {
@@ -433,21 +455,29 @@ func (s *scan) onScript(ev *debugger.EventScriptParsed) {
 	rec.sameDoc = ev.URL != "" && ev.URL == rec.frameURL
 	rec.caller, rec.callerAt = stackCaller(ev.StackTrace)
 	rec.length, rec.v8Hash = ev.Length, ev.Hash
+	rec.again = st.again
 	st.scripts = append(st.scripts, rec)
 	st.scriptByID[ev.ScriptID] = rec
+	s.keepScript(rec)
+}
+
+// keepScript decides whether to fetch the text of a script just recorded,
+// and queues the fetch. Called with st.mu held.
+func (s *scan) keepScript(rec *scriptRec) {
+	st := &s.st
 	// Whether to fetch is decided here, in the order scripts compile, from
 	// the length V8 reports: a page cannot make the crawler pull in text
 	// past its bounds, and the same page gives the same decisions.
 	lim := s.c.opts.fetchLimits
 	switch {
-	case ev.Length > lim.perScript:
-		rec.unfetched = unfetchedSource(ev.Length, ev.Hash, fmt.Sprintf("too large to fetch: %d characters, over the limit of %d for one script", ev.Length, lim.perScript))
+	case rec.length > lim.perScript:
+		rec.unfetched = unfetchedSource(rec.length, rec.v8Hash, fmt.Sprintf("too large to fetch: %d characters, over the limit of %d for one script", rec.length, lim.perScript))
 		return
-	case ev.Length > st.fetchLeft:
-		rec.unfetched = unfetchedSource(ev.Length, ev.Hash, fmt.Sprintf("not fetched: its %d characters would exceed the scan's budget of %d characters of script text", ev.Length, lim.perScan))
+	case rec.length > st.fetchLeft:
+		rec.unfetched = unfetchedSource(rec.length, rec.v8Hash, fmt.Sprintf("not fetched: its %d characters would exceed the scan's budget of %d characters of script text", rec.length, lim.perScan))
 		return
 	}
-	st.fetchLeft -= ev.Length
+	st.fetchLeft -= rec.length
 	s.enqueue(func(ctx context.Context) { s.fetchSource(ctx, rec) })
 }
 
@@ -461,7 +491,7 @@ func (s *scan) fetchSource(ctx context.Context, rec *scriptRec) {
 			return
 		}
 	}
-	res, err := call(ctx, s, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
+	res, err := callIn(ctx, s, rec.worker, debugger.GetScriptSource, debugger.GetScriptSourceParams{ScriptID: rec.id})
 	if err != nil {
 		return
 	}
@@ -623,12 +653,19 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	if !st.addRequest(rec) {
 		return
 	}
+	s.keepBody(rec, ev.Request)
+}
+
+// keepBody keeps the body of a request kept for the leak search, or
+// arranges for it to be fetched. Called with st.mu held.
+func (s *scan) keepBody(rec *reqRec, req *network.Request) {
+	st := &s.st
 	n := 0
-	for _, e := range ev.Request.PostDataEntries {
+	for _, e := range req.PostDataEntries {
 		n += len(e.Bytes)
 	}
 	if n <= maxPostData && st.takeLeakData(int64(n)) {
-		for _, e := range ev.Request.PostDataEntries {
+		for _, e := range req.PostDataEntries {
 			rec.body = append(rec.body, e.Bytes...)
 		}
 	}
@@ -636,7 +673,7 @@ func (s *scan) onRequest(ev *network.EventRequestWillBeSent) {
 	// inline limit, or a Blob or FormData) is fetched only once its
 	// Content-Length shows it is small enough: Network.getRequestPostData
 	// returns all of a body, however large.
-	if rec.afterTyping && ev.Request.HasPostData && len(ev.Request.PostDataEntries) == 0 {
+	if rec.afterTyping && req.HasPostData && len(req.PostDataEntries) == 0 {
 		if n, ok := st.bodyLen[rec.id]; ok {
 			delete(st.bodyLen, rec.id)
 			s.fetchBody(rec, n)
@@ -679,7 +716,7 @@ func (s *scan) fetchBody(rec *reqRec, n int64) {
 		return
 	}
 	s.enqueue(func(ctx context.Context) {
-		res, err := call(ctx, s, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: rec.id})
+		res, err := callIn(ctx, s, rec.worker, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: rec.cdpRequestID()})
 		if err != nil || int64(len(res.PostData)) > n {
 			return
 		}

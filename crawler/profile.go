@@ -238,7 +238,8 @@ func (s *scan) profileSteps(ctx context.Context) []func() error {
 	return steps
 }
 
-// gpuJS is the only script skimguard adds to pages, in every frame before
+// gpuJS is one of the two scripts skimguard adds to pages (rtcJS, webrtc.go,
+// is the other), in every frame before
 // the page's own. Headless Chromium draws WebGL with SwiftShader, and its
 // WEBGL_debug_renderer_info names it, which anti-sandbox skimmers look for;
 // no flag or protocol command changes it, so the script makes

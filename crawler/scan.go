@@ -115,6 +115,14 @@ type scan struct {
 
 	// access is what the scan finds out about who can see the card.
 	access accessState
+	// wk is what the scan knows of the page's workers (workers.go).
+	wk workerState
+	// revisited is set when the page was loaded a second time, its
+	// service worker active (revisit.go).
+	revisited bool
+	// rtcToken names the events and reports of the WebRTC hook
+	// (webrtc.go).
+	rtcToken string
 }
 
 func newScan(c *Crawler, p skimguard.Page) *scan {
@@ -259,9 +267,10 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 		p.ProxyServer, p.ProxyBypassList = px.URL(), proxyBypass
 	}))
 	defer closeTab()
+	defer s.detachWorkers(tab)
 	// The caller's ctx and a hard deadline both close the tab, so no
 	// command can outlive them.
-	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second + journeyBudget(s.page.Journey)
+	hard := s.c.opts.LoadTimeout + s.wait + maxTailAfterType + collectTimeout + 30*time.Second + journeyBudget(s.page.Journey) + s.revisitBudget()
 	tab, cancelHard := context.WithTimeout(tab, hard)
 	defer cancelHard()
 	stopAfter := context.AfterFunc(ctx, cancelHard)
@@ -324,6 +333,16 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 			}
 		}
 	}
+	if perr == nil && s.page.Journey == nil {
+		// A returning shopper's load, when the page started a service
+		// worker (revisit.go).
+		var err error
+		if perr, err = s.revisit(tab); errors.Is(err, errUnresponsive) {
+			perr = &PageError{URL: s.page.URL, Reason: reasonUnresponsive}
+		} else if err != nil {
+			return nil, s.fail(ctx, fmt.Errorf("scan %s: the second load, its service worker active: %w", s.page.URL, err))
+		}
+	}
 	if err := s.tabErr(tab); err != nil {
 		return nil, s.fail(ctx, fmt.Errorf("scan %s: %w", s.page.URL, err))
 	}
@@ -357,6 +376,7 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	}
 	s.drain(tab, drainTimeout)
 	s.build(obs, dom)
+	obs.Revisited = s.revisited
 	maskObservation(obs, s.card, &s.secrets)
 	obs.Duration = time.Since(started)
 	s.log.Debug("observation built", "after", obs.Duration)
@@ -417,6 +437,11 @@ func (s *scan) setup(ctx context.Context) error {
 	if err := chromedp.Listen(ctx, func(ev any) { s.onEvent(ctx, ev) }); err != nil {
 		return err
 	}
+	// Workers are paused until observed (workers.go).
+	workerSteps, err := s.workerSetup(ctx)
+	if err != nil {
+		return err
+	}
 	// These commands are independent: send them at once.
 	var tree page.GetFrameTreeResult
 	steps := []func() error{
@@ -455,6 +480,8 @@ func (s *scan) setup(ctx context.Context) error {
 		},
 	}
 	steps = append(steps, s.profileSteps(ctx)...)
+	steps = append(steps, workerSteps...)
+	steps = append(steps, s.rtcSteps(ctx)...)
 	errs := make([]error, len(steps))
 	var wg sync.WaitGroup
 	for i, f := range steps {

