@@ -15,10 +15,12 @@ import (
 // Sizing of DefaultConcurrency and the admission floors; see the package
 // doc, "Concurrency".
 const (
-	// checksPerCore: a check costs about one CPU-second over the 13–15 s
-	// a default 12 s window takes, so one core keeps about 14 checks busy;
-	// 12 leaves room for bursts of loads.
-	checksPerCore = 12
+	// checksPerCore: a check costs about 1.5 CPU-seconds (the shopper's
+	// visit, departure and card-access watch included) over the 20–25 s a
+	// default 12 s window takes when many run, so one core keeps about 16
+	// checks busy (BenchmarkChecksPerMinute: 57 a minute at 12 per core,
+	// 62 at 16, on 2 cores).
+	checksPerCore = 16
 	// memPerPage is what one more concurrent page costs: 60–150 MB of
 	// Chromium (PSS of its renderer and its share of the browser) and a
 	// few MB on the Go side, rounded up.
