@@ -199,7 +199,7 @@ func TestWebhookDelivers(t *testing.T) {
 		}
 	})
 	t.Run("no card data in the body", func(t *testing.T) {
-		if _, found := carddata.Test().Find(body); found {
+		if c := carddata.Test(); c.Mask(string(body)) != string(body) {
 			t.Errorf("body carries the card number: %s", body)
 		}
 		if !bytes.Contains(body, []byte("492938******1730")) {

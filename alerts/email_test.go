@@ -332,7 +332,7 @@ func TestEmailDelivers(t *testing.T) {
 	})
 	t.Run("card data masked", func(t *testing.T) {
 		for name, b := range map[string]string{"raw message": string(s.Data), "text part": text, "HTML part": html} {
-			if _, found := carddata.Test().Find([]byte(b)); found {
+			if c := carddata.Test(); c.Mask(b) != b {
 				t.Errorf("%s carries the card number", name)
 			}
 		}

@@ -114,7 +114,7 @@ func TestSlackDelivers(t *testing.T) {
 		}
 	})
 	t.Run("no card data in the body", func(t *testing.T) {
-		if _, found := carddata.Test().Find(body); found {
+		if c := carddata.Test(); c.Mask(string(body)) != string(body) {
 			t.Errorf("body carries the card number: %s", body)
 		}
 		if !strings.Contains(sections(m)[0], "492938******1730") {
@@ -242,7 +242,7 @@ func TestSlackTruncates(t *testing.T) {
 		}
 	})
 	t.Run("no card data", func(t *testing.T) {
-		if _, found := carddata.Test().Find(r.bodies[0]); found {
+		if c := carddata.Test(); c.Mask(string(r.bodies[0])) != string(r.bodies[0]) {
 			t.Error("body carries the card number")
 		}
 	})
