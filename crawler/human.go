@@ -184,11 +184,26 @@ func (s *scan) depart(ctx context.Context) {
 	if s.unresponsive.Load() || ctx.Err() != nil {
 		return
 	}
-	if _, err := call(ctx, s, page.Navigate, page.NavigateParams{URL: "about:blank"}); err != nil {
-		s.log.Debug("leaving the page failed", "err", err)
+	if s.st.isCrashed() {
 		return
 	}
-	_ = pause(ctx, departWait)
+	if _, err := call(ctx, s, page.Navigate, page.NavigateParams{URL: "about:blank"}); err != nil {
+		s.log.Debug("leaving the page failed", "err", err)
+	} else {
+		_ = pause(ctx, departWait)
+	}
+	// Chromium's renderer can crash while it unloads a page with a
+	// cross-origin frame in it (seen with skimguard's card-field hooks in
+	// the frame, site isolation off). The page was seen whole before it
+	// was left: such a crash loses what the page would send after it, not
+	// the scan.
+	s.st.mu.Lock()
+	crashed := s.st.crashed
+	s.st.crashed = false
+	s.st.mu.Unlock()
+	if crashed {
+		s.log.Warn("the page's renderer crashed as the shopper left it: what it would have sent on exit after that is not seen", "url", s.page.URL)
+	}
 }
 
 // moveTo moves the mouse to (x, y) along a curve, a few pixels a step

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +55,9 @@ func startRemoteChromiumOn(t *testing.T, port int) *remoteChromium {
 		args = append(args, "--no-sandbox")
 	}
 	cmd := exec.Command(path, args...)
+	// Its own process group, so that the end of the test ends its
+	// renderers too, before t.TempDir's removal (they write to it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +85,14 @@ func startRemoteChromiumOn(t *testing.T, port int) *remoteChromium {
 		close(r.exited)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-r.exited
+		// The group's last processes are gone once signalling it fails.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if syscall.Kill(-cmd.Process.Pid, 0) != nil {
+				break
+			}
+		}
 	})
 	select {
 	case ws := <-found:
