@@ -170,9 +170,11 @@ func (s *scan) arrive(ctx context.Context, by time.Time) error {
 	return nil
 }
 
-// departWait is how long, after the shopper leaves, the scan still
-// records what the page sends on its way out.
-const departWait = 500 * time.Millisecond
+// departWait is how long, after the shopper left (the navigation away
+// returns once the page's pagehide and unload handlers ran), the scan
+// still waits for what they sent to be reported; requests reported by
+// then are followed to their end by the drain that comes next.
+const departWait = 150 * time.Millisecond
 
 // depart is the end of the visit, once the page is seen: the shopper
 // leaves, and the page is hidden (visibilitychange) and unloaded
