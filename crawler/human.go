@@ -174,7 +174,7 @@ func (s *scan) arrive(ctx context.Context, by time.Time) error {
 // returns once the page's pagehide and unload handlers ran), the scan
 // still waits for what they sent to be reported; requests reported by
 // then are followed to their end by the drain that comes next.
-const departWait = 150 * time.Millisecond
+const departWait = 300 * time.Millisecond
 
 // depart is the end of the visit, once the page is seen: the shopper
 // leaves, and the page is hidden (visibilitychange) and unloaded
