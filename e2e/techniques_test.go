@@ -655,13 +655,15 @@ func corpusTechniques(t testing.TB) ([]*technique, string) {
 		},
 		{
 			name: "corpus-cdn-js-link", threat: "corpus cdn-js.link.js: hex string-array obfuscation, 5 s delay, fires on input",
-			base: magento, wait: 7 * time.Second,
+			// The kit listens only 5 s after it runs; a shopper's paced
+			// typing ends by the last quarter of the window, so the window
+			// leaves it room after those 5 s on a busy machine too.
+			base: magento, wait: 10 * time.Second,
 			plant: func(p *page) {
 				code := mustReplace(t, cdnjs, hexEscape("https://cdn-js.link/mag.php"), hexEscape(p.EvilBase+"/mag.php"))
 				p.Head = template.HTML(`<script src="` + p.EvilBase + `/cdn-js.js"></script>`)
 				p.EvilFiles["/cdn-js.js"] = code
 			},
-			// The crawler types late in the window, after the 5 s delay.
 			want:     []skimguard.Kind{skimguard.KindScriptAdded, skimguard.KindDataExfiltration},
 			subjects: []string{"/cdn-js.js"},
 		},
