@@ -66,7 +66,8 @@ type Phases struct {
 	// Screenshot is taking the screenshot, alongside Sources.
 	Screenshot time.Duration `json:"screenshot,omitempty"`
 	// Departure is the shopper leaving the page (hidden, unloaded) while
-	// what it sends on exit is still recorded.
+	// what it sends on exit is still recorded; 0 when nothing in the page
+	// listens to its exit, and it is not left.
 	Departure time.Duration `json:"departure,omitempty"`
 	// Store is saving the scan; the monitor sets it once saved, so the
 	// stored copy has 0.

