@@ -125,6 +125,39 @@ type Approval struct {
 // page has none) and the findings being approved on it.
 type ApplyFunc func(current *Baseline, approved []Finding, res Resolution) (*Baseline, error)
 
+// Apply runs apply on a page's current baseline and the findings res
+// approves there, as a store does inside the transaction that resolves
+// them, and returns the new version to save: the page's own, with res's
+// approver (both reviewers under the two-person rule), justification and
+// time where apply left them empty.
+func (apply ApplyFunc) Apply(site, page string, current *Baseline, approved []Finding, res Resolution) (Baseline, error) {
+	pres := res.Confirming(approved)
+	nb, err := apply(current, approved, pres)
+	if err != nil {
+		return Baseline{}, fmt.Errorf("apply approvals to %s/%s: %w", site, page, err)
+	}
+	if nb == nil {
+		return Baseline{}, fmt.Errorf("apply approvals to %s/%s: no baseline returned", site, page)
+	}
+	b := *nb
+	if b.Site == "" && b.Page == "" {
+		b.Site, b.Page = site, page
+	}
+	if b.Site != site || b.Page != page {
+		return Baseline{}, fmt.Errorf("apply approvals to %s/%s: it returned a baseline of %s/%s", site, page, b.Site, b.Page)
+	}
+	if b.ApprovedBy == "" {
+		b.ApprovedBy = pres.By
+	}
+	if b.Reason == "" {
+		b.Reason = pres.Reason
+	}
+	if b.CreatedAt.IsZero() {
+		b.CreatedAt = pres.At
+	}
+	return b, nil
+}
+
 // AuditEntry is one line of the append-only log of who changed what.
 type AuditEntry struct {
 	ID     int64     `json:"id"`

@@ -237,29 +237,9 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 			if err != nil {
 				return fmt.Errorf("load baseline of %s/%s: %w", k.site, k.page, err)
 			}
-			pres := res.Confirming(byPage[k])
-			nb, err := apply(cur, byPage[k], pres)
+			b, err := apply.Apply(k.site, k.page, cur, byPage[k], res)
 			if err != nil {
-				return fmt.Errorf("apply approvals to %s/%s: %w", k.site, k.page, err)
-			}
-			if nb == nil {
-				return fmt.Errorf("apply approvals to %s/%s: no baseline returned", k.site, k.page)
-			}
-			b := *nb
-			if b.Site == "" && b.Page == "" {
-				b.Site, b.Page = k.site, k.page
-			}
-			if b.Site != k.site || b.Page != k.page {
-				return fmt.Errorf("apply approvals to %s/%s: it returned a baseline of %s/%s", k.site, k.page, b.Site, b.Page)
-			}
-			if b.ApprovedBy == "" {
-				b.ApprovedBy = pres.By
-			}
-			if b.Reason == "" {
-				b.Reason = pres.Reason
-			}
-			if b.CreatedAt.IsZero() {
-				b.CreatedAt = pres.At
+				return err
 			}
 			if err := saveBaseline(ctx, tx, &b); err != nil {
 				return fmt.Errorf("save baseline of %s/%s: %w", k.site, k.page, err)
