@@ -1,6 +1,7 @@
 package skimguard
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -256,4 +257,26 @@ type Scan struct {
 	BaselineVersion int          `json:"baseline_version,omitempty"`
 	Observation     *Observation `json:"observation,omitempty"`
 	Findings        []Finding    `json:"findings,omitempty"`
+}
+
+// ByPage groups findings by page, the pages in site then page order and
+// each page's findings in their order in fs: one new baseline version is
+// made per group when they are approved.
+func ByPage(fs []Finding) [][]Finding {
+	var groups [][]Finding
+	at := map[[2]string]int{}
+	for _, f := range fs {
+		k := [2]string{f.Site, f.Page}
+		i, ok := at[k]
+		if !ok {
+			i = len(groups)
+			at[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], f)
+	}
+	slices.SortFunc(groups, func(a, b []Finding) int {
+		return cmp.Or(cmp.Compare(a[0].Site, b[0].Site), cmp.Compare(a[0].Page, b[0].Page))
+	})
+	return groups
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -193,28 +192,18 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 		}
 
 		// One new baseline version per page, in a stable order.
-		type pageKey struct{ site, page string }
-		byPage := map[pageKey][]skimguard.Finding{}
-		var pages []pageKey
-		for _, f := range closed {
-			k := pageKey{f.Site, f.Page}
-			if _, ok := byPage[k]; !ok {
-				pages = append(pages, k)
-			}
-			byPage[k] = append(byPage[k], f)
-		}
-		slices.SortFunc(pages, func(a, b pageKey) int { return cmp.Or(cmp.Compare(a.site, b.site), cmp.Compare(a.page, b.page)) })
-		for _, k := range pages {
-			cur, err := currentBaseline(ctx, t, k.site, k.page)
+		for _, group := range skimguard.ByPage(closed) {
+			site, page := group[0].Site, group[0].Page
+			cur, err := currentBaseline(ctx, t, site, page)
 			if err != nil {
-				return fmt.Errorf("load baseline of %s/%s: %w", k.site, k.page, err)
+				return fmt.Errorf("load baseline of %s/%s: %w", site, page, err)
 			}
-			b, err := apply.Apply(k.site, k.page, cur, byPage[k], res)
+			b, err := apply.Apply(site, page, cur, group, res)
 			if err != nil {
 				return err
 			}
 			if err := saveBaseline(ctx, t, &b); err != nil {
-				return fmt.Errorf("save baseline of %s/%s: %w", k.site, k.page, err)
+				return fmt.Errorf("save baseline of %s/%s: %w", site, page, err)
 			}
 		}
 		return nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -216,33 +215,18 @@ func (db *DB) ResolveFindings(ctx context.Context, ids []int64, res skimguard.Re
 		}
 
 		// One new baseline version per page, in a stable order.
-		type pageKey struct{ site, page string }
-		byPage := map[pageKey][]skimguard.Finding{}
-		var pages []pageKey
-		for _, f := range closed {
-			k := pageKey{f.Site, f.Page}
-			if _, ok := byPage[k]; !ok {
-				pages = append(pages, k)
-			}
-			byPage[k] = append(byPage[k], f)
-		}
-		sort.Slice(pages, func(i, j int) bool {
-			if pages[i].site != pages[j].site {
-				return pages[i].site < pages[j].site
-			}
-			return pages[i].page < pages[j].page
-		})
-		for _, k := range pages {
-			cur, err := currentBaseline(ctx, tx, k.site, k.page)
+		for _, group := range skimguard.ByPage(closed) {
+			site, page := group[0].Site, group[0].Page
+			cur, err := currentBaseline(ctx, tx, site, page)
 			if err != nil {
-				return fmt.Errorf("load baseline of %s/%s: %w", k.site, k.page, err)
+				return fmt.Errorf("load baseline of %s/%s: %w", site, page, err)
 			}
-			b, err := apply.Apply(k.site, k.page, cur, byPage[k], res)
+			b, err := apply.Apply(site, page, cur, group, res)
 			if err != nil {
 				return err
 			}
 			if err := saveBaseline(ctx, tx, &b); err != nil {
-				return fmt.Errorf("save baseline of %s/%s: %w", k.site, k.page, err)
+				return fmt.Errorf("save baseline of %s/%s: %w", site, page, err)
 			}
 		}
 		return nil
