@@ -380,7 +380,15 @@ func TestServeRidesOutAPostgreSQLRestart(t *testing.T) {
 	}
 	sched, _ := config.ParseSchedule("@every 10s")
 	sched = river.Aligned(sched)
-	for at := river.PeriodOf(sched, started); at.Before(stoppedAt.Add(-30 * time.Second)); at = sched.Next(at) {
+	// The check at start is River's leader's: when electing it and starting
+	// its periodic jobs takes serve past a period's end (a loaded machine
+	// takes seconds), the first check is the next period's. Every period
+	// from the first check on must be checked once.
+	first := river.PeriodOf(sched, started)
+	if done[first.Unix()] == 0 {
+		first = sched.Next(first)
+	}
+	for at := first; at.Before(stoppedAt.Add(-30 * time.Second)); at = sched.Next(at) {
 		if done[at.Unix()] != 1 {
 			t.Errorf("period %s: %d checks completed, want one (all: %v)", at.Format(time.TimeOnly), done[at.Unix()], done)
 		}
