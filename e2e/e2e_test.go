@@ -57,6 +57,9 @@ func (c *issued) carried(b []byte) bool {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(shopProcessEnv) != "" {
+		os.Exit(serveShopProcess())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	shared, sharedErr = crawler.New(ctx, crawler.Options{DefaultWait: 2 * time.Second, MaxConcurrent: 4, Card: typed.next})
 	code := m.Run()

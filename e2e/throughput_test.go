@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -33,9 +36,12 @@ import (
 //
 //   - checks/min: checks done over the time from the first start to the
 //     last end;
-//   - cpu-s/check: CPU time of this process and its children (Chromium,
-//     renderers included, and the shop, which runs in this process) over
-//     the checks, the benchmark's own memory sampling left out;
+//   - cpu-s/check: CPU time of skimguard (this process, the benchmark's
+//     own memory sampling left out) and of Chromium (its browser, renderers
+//     and helpers) over the checks; the demo shop serves from a process of
+//     its own, whose CPU is not counted, as a monitored shop's is not;
+//   - chromium-cpu-s/check and go-cpu-s/check: the two parts of it;
+//   - shop-cpu-s/check: the shop's, apart;
 //   - browser-MB/page: the peak PSS of Chromium above its idle PSS, over
 //     the peak of scans running at once;
 //   - go-rss-MB: the peak resident size of this process;
@@ -55,11 +61,7 @@ func BenchmarkChecksPerMinute(b *testing.B) {
 	if testing.Short() {
 		b.Skip("needs Chromium")
 	}
-	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer shop.Close()
+	shop := startShopProcess(b)
 	levels := []int{1, 4}
 	if d := crawler.DefaultConcurrency(); d > 4 {
 		levels = append(levels, d)
@@ -78,7 +80,7 @@ func BenchmarkChecksPerMinute(b *testing.B) {
 }
 
 // checksPerMinute checks n pages of shop, workers at once, and reports.
-func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int) {
+func checksPerMinute(b *testing.B, shop *shopProcess, workers, n int) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
@@ -122,7 +124,10 @@ func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int) {
 	sampler.Go(func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		defer func() { samplerCPU = threadCPU() }()
+		// The thread may have run other goroutines before: only what it
+		// uses from here on is the sampler's.
+		before := threadCPU()
+		defer func() { samplerCPU = threadCPU() - before }()
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; ; i++ {
@@ -162,14 +167,14 @@ func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int) {
 			}
 		},
 	}
-	cpu0, _ := host.TreeCPU(os.Getpid())
+	cpu0, shop0, self0 := treeCPU(os.Getpid()), shop.cpu(), selfCPU()
 	b.ResetTimer()
 	if err := sched.Run(runCtx, jobs); err != nil {
 		b.Fatal(err)
 	}
 	end := time.Now()
 	b.StopTimer()
-	cpu1, _ := host.TreeCPU(os.Getpid())
+	cpu1, shop1, self1 := treeCPU(os.Getpid()), shop.cpu(), selfCPU()
 	close(stopSampling)
 	sampler.Wait()
 	if failed.Load() > 0 {
@@ -177,7 +182,12 @@ func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int) {
 	}
 	elapsed := end.Sub(time.Unix(0, firstStart.Load()))
 	b.ReportMetric(float64(n)/elapsed.Minutes(), "checks/min")
-	b.ReportMetric((cpu1-cpu0-samplerCPU).Seconds()/float64(n), "cpu-s/check")
+	perCheck := func(d time.Duration) float64 { return d.Seconds() / float64(n) }
+	total, shopCPU, goCPU := cpu1-cpu0-(shop1-shop0)-samplerCPU, shop1-shop0, self1-self0-samplerCPU
+	b.ReportMetric(perCheck(total), "cpu-s/check")
+	b.ReportMetric(perCheck(total-goCPU), "chromium-cpu-s/check")
+	b.ReportMetric(perCheck(goCPU), "go-cpu-s/check")
+	b.ReportMetric(perCheck(shopCPU), "shop-cpu-s/check")
 	if r := peakRunning.Load(); r > 0 {
 		b.ReportMetric(float64(peakBrowser.Load()-idleBrowser)/float64(r)/(1<<20), "browser-MB/page")
 	}
@@ -192,9 +202,14 @@ func checksPerMinute(b *testing.B, shop *demo.Shop, workers, n int) {
 }
 
 // threadCPU is the CPU time of the calling OS thread.
-func threadCPU() time.Duration {
+func threadCPU() time.Duration { return rusage(rusageThread) }
+
+// selfCPU is the CPU time of this process, its children left out.
+func selfCPU() time.Duration { return rusage(syscall.RUSAGE_SELF) }
+
+func rusage(who int) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+	if err := syscall.Getrusage(who, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -202,6 +217,76 @@ func threadCPU() time.Duration {
 
 // rusageThread is Linux's RUSAGE_THREAD.
 const rusageThread = 1
+
+// treeCPU is the CPU time of process pid and its descendants, 0 when it is
+// gone.
+func treeCPU(pid int) time.Duration {
+	d, _ := host.TreeCPU(pid)
+	return d
+}
+
+// shopProcessEnv makes this test binary serve the demo shop instead of
+// running tests (TestMain reads it).
+const shopProcessEnv = "SKIMGUARD_BENCH_SHOP"
+
+// shopProcess is the demo shop served by a process of its own, so that
+// the benchmark tells its CPU apart from skimguard's.
+type shopProcess struct {
+	checkout string
+	pid      int
+}
+
+func (s *shopProcess) CheckoutURL() string { return s.checkout }
+
+// cpu is the CPU time the shop's process has used.
+func (s *shopProcess) cpu() time.Duration { return treeCPU(s.pid) }
+
+// startShopProcess runs this test binary as the demo shop; it stops when
+// the benchmark ends.
+func startShopProcess(b testing.TB) *shopProcess {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), shopProcessEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close() // the shop stops when its input ends
+		cmd.Wait()    //nolint:errcheck // it was told to stop
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the demo shop's process did not say its address: %v", err)
+	}
+	return &shopProcess{checkout: strings.TrimSpace(line), pid: cmd.Process.Pid}
+}
+
+// serveShopProcess serves the demo shop until standard input ends, after
+// printing its checkout's URL; it returns the exit code.
+func serveShopProcess() int {
+	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer shop.Close()
+	fmt.Println(shop.CheckoutURL())
+	io.Copy(io.Discard, os.Stdin) //nolint:errcheck // returns when the benchmark closes it
+	return 0
+}
 
 // descendantsPSS is the PSS of this process's descendants, in bytes: the
 // browsers and their renderers.
