@@ -15,11 +15,11 @@ import (
 // Sizing of DefaultConcurrency and the admission floors; see the package
 // doc, "Concurrency".
 const (
-	// checksPerCore: a check costs about 1.5 CPU-seconds (the shopper's
-	// visit, departure and card-access watch included) over the 20–25 s a
+	// checksPerCore: a check costs about 1 CPU-second (the shopper's
+	// visit, departure and card-access watch included) over the 15–25 s a
 	// default 12 s window takes when many run, so one core keeps about 16
-	// checks busy (BenchmarkChecksPerMinute: 57 a minute at 12 per core,
-	// 62 at 16, on 2 cores).
+	// checks busy (BenchmarkChecksPerMinute: 84 a minute at 16 per core on
+	// 2 cores, half the time a task waiting for a CPU).
 	checksPerCore = 16
 	// memPerPage is what one more concurrent page costs: 60–150 MB of
 	// Chromium (PSS of its renderer and its share of the browser) and a

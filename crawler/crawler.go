@@ -37,12 +37,16 @@
 //
 // A page waiting in its observation window costs almost no CPU, so checks
 // per minute are bounded by the CPU only when many windows overlap: a scan
-// costs about one CPU-second, most of it loading the page and opening its
-// context and tab, over the 13–15 s that a 12 s window takes. Options.
-// MaxConcurrent therefore defaults to what the machine holds,
-// DefaultConcurrency: 12 pages per CPU, and no more than one per 200 MB of
-// available memory (a concurrent page costs 60–150 MB of Chromium and a
-// little of Go), leaving 1 GiB to the rest of the machine.
+// of the demo checkout costs about one CPU-second (loading the page, the
+// shopper's visit and typing, opening its context and tab), over the 13–15
+// s that a 12 s window takes. Options.MaxConcurrent therefore defaults to
+// what the machine holds, DefaultConcurrency: 16 pages per CPU, and no
+// more than one per 200 MB of available memory (a concurrent page costs
+// 30–150 MB of Chromium, the demo's the least, and a little of Go),
+// leaving 1 GiB to the rest of the machine. Each scan's browser context
+// opens a window, whose address bar would preload Chrome's omnibox popup
+// pages in a renderer of their own: that cost as much as the page itself,
+// and the browser is started without them (launchFlags).
 //
 // The window is paid in real time, overlapped across pages, not shortened
 // with Chromium's virtual time (Emulation.setVirtualTimePolicy with a

