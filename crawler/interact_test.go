@@ -205,8 +205,10 @@ pay.form.addEventListener('submit', function () { fetch('/submitted'); });
 	srv := serveOn(t, "127.0.0.1", mux)
 
 	obs := mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Interact: true})
-	if h.count("/hover") != 1 || h.count("/mu") != 1 {
-		t.Errorf("hover %d, mouseup %d: want 1 each", h.count("/hover"), h.count("/mu"))
+	// The mouse may cross the button on its way in or between fields
+	// (every crossing is a mouseover); it is released over it once.
+	if h.count("/hover") < 1 || h.count("/mu") != 1 {
+		t.Errorf("hover %d, mouseup %d: want at least one hover and one mouseup", h.count("/hover"), h.count("/mu"))
 	}
 	for _, p := range []string{"/clicked", "/submitted", "/order"} {
 		if n := h.count(p); n != 0 {

@@ -271,8 +271,13 @@ func TestTwoServesShareOnePostgreSQL(t *testing.T) {
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
-		first := river.PeriodOf(sched, started)
 		for _, page := range append(names, "pay") {
+			// As in TestServeRidesOutAPostgreSQLRestart: the check at
+			// start may fall in the next period on a loaded machine.
+			first := river.PeriodOf(sched, started)
+			if done[page][first.Unix()] == 0 {
+				first = sched.Next(first)
+			}
 			for p := first; p.Before(cutoff); p = sched.Next(p) {
 				if n := done[page][p.Unix()]; n != 1 {
 					t.Errorf("page %s, period %s: %d checks completed, want one", page, p.Format(time.TimeOnly), n)
