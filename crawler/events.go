@@ -403,17 +403,7 @@ func (s *scan) onEvent(ctx context.Context, ev any) {
 	case *network.EventRequestWillBeSentExtraInfo:
 		s.onRequestHeaders(ev)
 	case *network.EventWebSocketFrameSent:
-		if st.typing && ev.Response != nil && len(st.wsFrames) < maxWSFrames {
-			// A frame is searched up to maxPostData: the part kept is
-			// copied so that the rest of a large frame can be freed.
-			p := ev.Response.PayloadData
-			if len(p) > maxPostData {
-				p = bytes.Clone(p[:maxPostData])
-			}
-			if st.takeLeakData(int64(len(p))) {
-				st.wsFrames = append(st.wsFrames, wsFrame{requestID: ev.RequestID, payload: p})
-			}
-		}
+		st.keepFrame(ev.RequestID, ev.Response)
 	}
 }
 
@@ -724,6 +714,23 @@ func (s *scan) fetchBody(rec *reqRec, n int64) {
 		defer st.mu.Unlock()
 		rec.body = res.PostData
 	})
+}
+
+// keepFrame keeps a WebSocket frame the page sent, once the card is being
+// typed, for the leak search. Called with st.mu held.
+func (st *state) keepFrame(id network.RequestID, f *network.WebSocketFrame) {
+	if !st.typing || f == nil || len(st.wsFrames) >= maxWSFrames {
+		return
+	}
+	// A frame is searched up to maxPostData: the part kept is copied so
+	// that the rest of a large frame can be freed.
+	p := f.PayloadData
+	if len(p) > maxPostData {
+		p = bytes.Clone(p[:maxPostData])
+	}
+	if st.takeLeakData(int64(len(p))) {
+		st.wsFrames = append(st.wsFrames, wsFrame{requestID: id, payload: p})
+	}
 }
 
 // takeLeakData reports whether n more bytes of URLs, bodies and frames may

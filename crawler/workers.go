@@ -30,7 +30,6 @@ package crawler
 // while a service worker waits for the debugger.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -493,15 +492,7 @@ func (s *scan) onWorkerEvent(ws *workerSession, ev any) {
 		st.wsURL[id], st.wsInit[id] = ev.URL, rec
 		st.addRequest(rec)
 	case *network.EventWebSocketFrameSent:
-		if st.typing && ev.Response != nil && len(st.wsFrames) < maxWSFrames {
-			p := ev.Response.PayloadData
-			if len(p) > maxPostData {
-				p = bytes.Clone(p[:maxPostData])
-			}
-			if st.takeLeakData(int64(len(p))) {
-				st.wsFrames = append(st.wsFrames, wsFrame{requestID: ws.requestID(ev.RequestID), payload: p})
-			}
-		}
+		st.keepFrame(ws.requestID(ev.RequestID), ev.Response)
 	}
 }
 
