@@ -85,3 +85,20 @@ func validNumber(n string) bool {
 }
 
 func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+
+// nextDigits returns the first maximal run of ASCII digits in text at or
+// after from, as text[i:j]; i is -1 when there is none.
+func nextDigits(text []byte, from int) (i, j int) {
+	i = from
+	for i < len(text) && !isDigit(text[i]) {
+		i++
+	}
+	if i == len(text) {
+		return -1, i
+	}
+	j = i
+	for j < len(text) && isDigit(text[j]) {
+		j++
+	}
+	return i, j
+}

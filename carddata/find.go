@@ -497,18 +497,9 @@ func containsWords(text []byte, words []string) bool {
 
 // addDigitTokens adds the short maximal digit runs of text to tokens.
 func addDigitTokens(tokens map[string]bool, text []byte) {
-	for i := 0; i < len(text); {
-		if !isDigit(text[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(text) && isDigit(text[j]) {
-			j++
-		}
+	for i, j := nextDigits(text, 0); i >= 0; i, j = nextDigits(text, j) {
 		if j-i <= 6 {
 			tokens[string(text[i:j])] = true
 		}
-		i = j
 	}
 }

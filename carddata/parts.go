@@ -35,19 +35,10 @@ func (f *finder) checkParts(text []byte, chain []string) {
 		return
 	}
 	var runs []digitRun
-	for i := 0; i < len(text); {
-		if !isDigit(text[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(text) && isDigit(text[j]) {
-			j++
-		}
+	for i, j := nextDigits(text, 0); i >= 0; i, j = nextDigits(text, j) {
 		if j-i <= 12 {
 			runs = append(runs, digitRun{i, string(text[i:j])})
 		}
-		i = j
 	}
 	if len(runs) == 0 {
 		return
