@@ -319,19 +319,8 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Crawler{
-		opts:       opts,
-		log:        logger,
-		execPth:    path,
-		largeFetch: make(chan struct{}, largeFetches),
-		guard:      egress.NewGuard(opts.Egress, opts.resolver),
-		probe:      opts.probe,
-		retiring:   map[*instance]bool{},
-	}
-	if c.probe == nil {
-		c.probe = readHost
-	}
-	c.gate.freed = make(chan struct{})
+	c := newCrawler(opts, logger)
+	c.execPth = path
 	c.proxy, err = egress.NewProxy(c.guard, egress.ProxyOptions{
 		Logger: logger,
 		OnRefuse: func(r *egress.Refusal) {
@@ -347,6 +336,24 @@ func New(ctx context.Context, opts Options) (*Crawler, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// newCrawler makes the parts of a Crawler that local and remote browsers
+// share.
+func newCrawler(opts Options, logger *slog.Logger) *Crawler {
+	c := &Crawler{
+		opts:       opts,
+		log:        logger,
+		largeFetch: make(chan struct{}, largeFetches),
+		guard:      egress.NewGuard(opts.Egress, opts.resolver),
+		probe:      opts.probe,
+		retiring:   map[*instance]bool{},
+	}
+	if c.probe == nil {
+		c.probe = readHost
+	}
+	c.gate.freed = make(chan struct{})
+	return c
 }
 
 // getenv reads a variable a journey refers to.

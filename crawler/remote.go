@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/chromedp/remote"
 
 	skimguard "github.com/skimguard/skimguard"
-	"github.com/skimguard/skimguard/egress"
 )
 
 // Remote makes a Crawler scan in Chromium browsers that run elsewhere (a
@@ -557,18 +556,7 @@ func route(ctx context.Context, wsURL string) (local netip.Addr, peer netip.Addr
 // is tried again by the scans. The endpoints are checked by their reader
 // (config.CheckBrowser). ctx is unused, for New's signature.
 func newRemote(_ context.Context, opts Options, logger *slog.Logger) (*Crawler, error) {
-	c := &Crawler{
-		opts:       opts,
-		log:        logger,
-		largeFetch: make(chan struct{}, largeFetches),
-		guard:      egress.NewGuard(opts.Egress, opts.resolver),
-		probe:      opts.probe,
-		retiring:   map[*instance]bool{},
-	}
-	if c.probe == nil {
-		c.probe = readHost
-	}
-	c.gate.freed = make(chan struct{})
+	c := newCrawler(opts, logger)
 	c.remote = newPool(c, opts.Remote)
 	return c, nil
 }
