@@ -1,111 +1,40 @@
 package crawler
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/baseline"
 	"github.com/skimguard/skimguard/demo"
+	"github.com/skimguard/skimguard/internal/browsertest"
 )
 
-// remoteChromium is a Chromium started apart from any crawler, with a
-// DevTools port on loopback, as a headless-shell container would be.
-type remoteChromium struct {
-	cmd *exec.Cmd
-	// ws is the browser's WebSocket address, http its DevTools port as
-	// http://127.0.0.1:PORT.
-	ws, http string
-	exited   chan struct{}
-}
-
-// startRemoteChromium starts Chromium with BrowserFlags and
-// --remote-debugging-port=0, and reads the port it chose from its
-// "DevTools listening on ws://..." line.
-func startRemoteChromium(t *testing.T) *remoteChromium {
+// startRemoteChromium starts Chromium with BrowserFlags and a DevTools
+// port it chooses.
+func startRemoteChromium(t *testing.T) *browsertest.Remote {
 	t.Helper()
 	return startRemoteChromiumOn(t, 0)
 }
 
 // startRemoteChromiumOn starts it on a given DevTools port.
-func startRemoteChromiumOn(t *testing.T, port int) *remoteChromium {
+func startRemoteChromiumOn(t *testing.T, port int) *browsertest.Remote {
 	t.Helper()
 	needBrowser(t)
 	path, err := findBrowser("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append(BrowserFlags(), "--headless", "--user-data-dir="+t.TempDir(),
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port="+strconv.Itoa(port), "about:blank")
-	if os.Getuid() == 0 {
-		// As chromedp does for the local browser: Chromium's sandbox does
-		// not start as root.
-		args = append(args, "--no-sandbox")
-	}
-	cmd := exec.Command(path, args...)
-	// Its own process group, so that the end of the test ends its
-	// renderers too, before t.TempDir's removal (they write to it).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
-	}
-	r := &remoteChromium{cmd: cmd, exited: make(chan struct{})}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var said []string
-		for sc.Scan() {
-			if ws, ok := strings.CutPrefix(sc.Text(), "DevTools listening on "); ok {
-				found <- strings.TrimSpace(ws)
-			} else if len(said) < 20 {
-				said = append(said, sc.Text())
-			}
-		}
-		found <- strings.Join(said, "\n")
-		close(found)
-	}()
-	go func() {
-		cmd.Wait()
-		close(r.exited)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-r.exited
-		// The group's last processes are gone once signalling it fails.
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if syscall.Kill(-cmd.Process.Pid, 0) != nil {
-				break
-			}
-		}
-	})
-	select {
-	case ws := <-found:
-		if !strings.HasPrefix(ws, "ws://") {
-			t.Fatalf("Chromium exited without telling its DevTools address:\n%s", ws)
-		}
-		r.ws = ws
-	case <-time.After(2 * time.Minute):
-		t.Fatal("Chromium did not tell its DevTools address within 2 minutes")
-	}
-	host := strings.TrimPrefix(r.ws, "ws://")
-	r.http = "http://" + host[:strings.IndexByte(host, '/')]
-	return r
+	return browsertest.StartRemote(t, path, BrowserFlags(), port)
 }
 
 // freePort is a loopback TCP port nothing listens on.
@@ -167,7 +96,7 @@ func findingKinds(fs []skimguard.Finding) []string {
 func TestRemoteBrowserObservesTheDemoShopAsTheLocalOne(t *testing.T) {
 	local := needBrowser(t)
 	rc := startRemoteChromium(t)
-	remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.http}})
+	remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.HTTP}})
 	shop, err := demo.Start(context.Background(), demo.Options{Port: 0})
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +179,7 @@ func TestRemoteBrowsers(t *testing.T) {
 
 	t.Run("the shopper profile is applied in the remote tab", func(t *testing.T) {
 		rc := startRemoteChromium(t)
-		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.ws}})
+		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.WS}})
 		for _, profile := range []string{skimguard.ProfileDesktop, skimguard.ProfileMobile} {
 			p := page
 			p.URL, p.Profile, p.Locale, p.Timezone = srv.URL+"/profile", profile, "ja-JP", "Asia/Tokyo"
@@ -276,7 +205,7 @@ func TestRemoteBrowsers(t *testing.T) {
 
 	t.Run("each scan has a browser context of its own", func(t *testing.T) {
 		rc := startRemoteChromium(t)
-		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.ws}})
+		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.WS}})
 		p := page
 		p.URL = srv.URL + "/cookie"
 		n := len(seen.values("js"))
@@ -294,8 +223,8 @@ func TestRemoteBrowsers(t *testing.T) {
 
 	t.Run("a page cannot reach the browser's DevTools port", func(t *testing.T) {
 		rc := startRemoteChromium(t)
-		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.http}})
-		devtools := strings.TrimSuffix(rc.http, "/")
+		remote := newRemoteCrawler(t, Remote{Browsers: []string{rc.HTTP}})
+		devtools := strings.TrimSuffix(rc.HTTP, "/")
 		p := page
 		p.URL = srv.URL + "/devtools?to=" + devtools
 		obs := mustScan(t, remote, p)
@@ -308,7 +237,7 @@ func TestRemoteBrowsers(t *testing.T) {
 	t.Run("an unreachable endpoint is skipped for a live one", func(t *testing.T) {
 		rc := startRemoteChromium(t)
 		// Port 9 (discard) on loopback: nothing listens.
-		c := newRemoteCrawler(t, Remote{Browsers: []string{"ws://127.0.0.1:9", rc.ws}})
+		c := newRemoteCrawler(t, Remote{Browsers: []string{"ws://127.0.0.1:9", rc.WS}})
 		for range 2 {
 			if _, err := scanFor(t, c, page); err != nil {
 				t.Fatalf("scan with one endpoint down: %v", err)
@@ -338,17 +267,17 @@ func TestRemoteBrowsers(t *testing.T) {
 
 	t.Run("a browser killed mid-scan fails that scan only", func(t *testing.T) {
 		a, b := startRemoteChromium(t), startRemoteChromium(t)
-		c := newRemoteCrawler(t, Remote{Browsers: []string{a.ws, b.ws}})
+		c := newRemoteCrawler(t, Remote{Browsers: []string{a.WS, b.WS}})
 		go func() {
 			<-slow // the page was asked for: kill the browser under it
-			a.cmd.Process.Kill()
+			a.Cmd.Process.Kill()
 		}()
 		p := page
 		p.URL, p.Wait = srv.URL+"/slow", 20*time.Second
 		_, err := scanFor(t, c, p)
 		var lost *BrowserLostError
-		if !errors.As(err, &lost) || lost.Endpoint != a.ws {
-			t.Fatalf("scan in a browser killed under it: %v; want a BrowserLostError naming %s", err, a.ws)
+		if !errors.As(err, &lost) || lost.Endpoint != a.WS {
+			t.Fatalf("scan in a browser killed under it: %v; want a BrowserLostError naming %s", err, a.WS)
 		}
 		for range 2 {
 			if _, err := scanFor(t, c, page); err != nil {
@@ -365,7 +294,7 @@ func TestRemoteBrowsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case <-rc.exited:
+		case <-rc.Exited:
 			t.Fatal("the browser closed after 1 scan of 2")
 		case <-time.After(time.Second):
 		}
@@ -373,7 +302,7 @@ func TestRemoteBrowsers(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case <-rc.exited:
+		case <-rc.Exited:
 		case <-time.After(time.Minute):
 			t.Fatal("the browser was not closed after its 2 scans")
 		}

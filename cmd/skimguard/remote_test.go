@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/skimguard/skimguard/crawler"
 	"github.com/skimguard/skimguard/internal/browsertest"
@@ -18,43 +15,7 @@ import (
 // http://127.0.0.1:PORT endpoint.
 func startRemoteBrowser(t *testing.T) string {
 	t.Helper()
-	args := append(crawler.BrowserFlags(), "--headless", "--user-data-dir="+t.TempDir(),
-		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank")
-	if os.Getuid() == 0 {
-		args = append(args, "--no-sandbox") // as chromedp does as root
-	}
-	cmd := exec.Command(browsertest.Chromium, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if ws, ok := strings.CutPrefix(sc.Text(), "DevTools listening on ws://"); ok {
-				found <- "http://" + ws[:strings.IndexByte(ws, '/')]
-			}
-		}
-		close(found)
-	}()
-	select {
-	case u, ok := <-found:
-		if !ok {
-			t.Fatal("Chromium exited without telling its DevTools address")
-		}
-		return u
-	case <-time.After(2 * time.Minute):
-		t.Fatal("Chromium did not tell its DevTools address within 2 minutes")
-	}
-	return ""
+	return browsertest.StartRemote(t, browsertest.Chromium, crawler.BrowserFlags(), 0).HTTP
 }
 
 func TestScanInARemoteBrowser(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
 	"github.com/skimguard/skimguard/config"
+	"github.com/skimguard/skimguard/internal/browsertest"
 	"github.com/skimguard/skimguard/internal/pgtest"
 	"github.com/skimguard/skimguard/postgres"
 	"github.com/skimguard/skimguard/river"
@@ -76,9 +77,10 @@ func startServe(t testing.TB, bin string, args ...string) *serveProc {
 	return p
 }
 
-// kill ends the process and its Chromium at once (SIGKILL to its group).
+// kill ends the process and its Chromium at once (SIGKILL to its group)
+// and waits for them to be gone.
 func (p *serveProc) kill() {
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	browsertest.KillGroup(p.cmd.Process.Pid)
 }
 
 // stop asks the process to stop (SIGTERM) and returns its exit error.
