@@ -9,12 +9,12 @@ import (
 	"github.com/skimguard/skimguard/alerts"
 )
 
-// AlertClaimer is a Store that several processes share (postgres.DB): the
-// monitor claims each alert there before it sends it, so that two
+// AlertClaimer is a Store that several processes share (postgres.DB, and
+// sqlite.DB, which one serve holds but a `skimguard check` may open beside
+// it): the monitor claims each alert there before it sends it, so that two
 // processes that decide at once to tell a channel about a finding (two
-// sweeps, or a sweep and a check) send it once. A store that only one
-// serve uses (SQLite, under its serve lock) needs none: the monitor's
-// per-page lock decides alone.
+// sweeps, or a sweep and a check) send it once. A store of one process
+// (lockfile.Store) needs none: the monitor's per-page lock decides alone.
 type AlertClaimer interface {
 	// ClaimAlert reports true to the first caller for key, in any process,
 	// and again once lease has passed (the claimer died before it

@@ -15,6 +15,7 @@ import (
 func TestStore(t *testing.T) {
 	var mu sync.Mutex
 	conns := map[skimguard.Store]*pgx.Conn{}
+	urls := map[skimguard.Store]string{}
 	raw := func(s skimguard.Store) *pgx.Conn {
 		mu.Lock()
 		defer mu.Unlock()
@@ -26,7 +27,18 @@ func TestStore(t *testing.T) {
 			c := rawConn(t, url)
 			mu.Lock()
 			defer mu.Unlock()
-			conns[db] = c
+			conns[db], urls[db] = c, url
+			return db
+		},
+		Again: func(t *testing.T, s skimguard.Store) skimguard.Store {
+			mu.Lock()
+			url := urls[s]
+			mu.Unlock()
+			db, err := Open(t.Context(), url, Options{})
+			if err != nil {
+				t.Fatalf("Open again: %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
 			return db
 		},
 		Exec: func(t *testing.T, s skimguard.Store, q string) error {

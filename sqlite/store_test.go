@@ -14,6 +14,14 @@ func TestStore(t *testing.T) {
 			db, _ := openTest(t)
 			return db
 		},
+		Again: func(t *testing.T, s skimguard.Store) skimguard.Store {
+			db, err := Open(t.Context(), s.(*DB).path)
+			if err != nil {
+				t.Fatalf("Open again: %v", err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
 		Exec: func(t *testing.T, s skimguard.Store, q string) error {
 			_, err := s.(*DB).sql.ExecContext(t.Context(), q)
 			return err

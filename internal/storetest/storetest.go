@@ -19,6 +19,9 @@ import (
 type Harness struct {
 	// Open returns a new, empty store, closed when the test ends.
 	Open func(t *testing.T) skimguard.Store
+	// Again opens another store on s's database, as another process
+	// would, closed when the test ends.
+	Again func(t *testing.T, s skimguard.Store) skimguard.Store
 	// Exec runs one SQL statement on a store's database directly, as
 	// another program would: the suite checks what the schema itself
 	// refuses (changing the append-only logs), which the Store cannot be
@@ -55,6 +58,8 @@ func Run(t *testing.T, h Harness) {
 		{"ReportedFindings", testReportedFindings},
 		{"ReportTokens", testReportTokens},
 		{"ConcurrentReports", testConcurrentReports},
+		{"AlertClaims", testAlertClaims},
+		{"AlertsOncePerFindingAcrossProcesses", testAlertsOncePerFindingAcrossProcesses},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
