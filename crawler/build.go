@@ -305,8 +305,8 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 }
 
 // maskObservation masks the test card and the journey's secrets wherever a
-// page could have put them: in URLs (a hidden iframe's src, a script's src,
-// a redirect), in the text of code made at run time, and in the names of
+// page could have put them: in URLs and origins (a hidden iframe's src, a
+// script's src, a redirect, a host name), in the text of code made at run time, and in the names of
 // initiators; secrets in the text of external scripts too, which a server
 // may write them into. The observation is stored and shown to people;
 // card data and secrets must not be. Hashes stay those of the real texts.
@@ -330,14 +330,15 @@ func maskObservation(obs *skimguard.Observation, card carddata.Card, sec *secret
 	}
 	for i := range obs.Frames {
 		f := &obs.Frames[i]
-		f.URL, f.Parent, f.Name = m(f.URL), m(f.Parent), m(f.Name)
+		f.URL, f.Origin, f.Parent, f.Name = m(f.URL), m(f.Origin), m(f.Parent), m(f.Name)
 	}
 	for i := range obs.Forms {
 		obs.Forms[i].Frame, obs.Forms[i].Action = m(obs.Forms[i].Frame), m(obs.Forms[i].Action)
 	}
 	for i := range obs.Connections {
 		c := &obs.Connections[i]
-		c.Example, c.Refused = m(c.Example), m(c.Refused)
+		// The host too: a skimmer may send the card as a DNS name.
+		c.Origin, c.Example, c.Refused = m(c.Origin), m(c.Example), m(c.Refused)
 		for j := range c.Initiators {
 			c.Initiators[j] = m(c.Initiators[j])
 		}
@@ -348,7 +349,7 @@ func maskObservation(obs *skimguard.Observation, card carddata.Card, sec *secret
 		}
 	}
 	for i := range obs.Leaks {
-		obs.Leaks[i].Initiator = m(obs.Leaks[i].Initiator)
+		obs.Leaks[i].Origin, obs.Leaks[i].Initiator = m(obs.Leaks[i].Origin), m(obs.Leaks[i].Initiator)
 		chain(obs.Leaks[i].Chain)
 	}
 	for i := range obs.Connections {

