@@ -232,7 +232,9 @@ func (s *scan) gotoStep(ctx context.Context, rawURL string) error {
 }
 
 // clickStep clicks the target count times, like a person: the mouse moves
-// to the middle of the element, then presses and releases.
+// to the middle of the element, then presses and releases. On a phone a
+// finger taps it instead, as a phone-only skimmer that waits for touch
+// events expects.
 func (s *scan) clickStep(ctx context.Context, t skimguard.Target, count int) error {
 	obj, err := s.waitElement(ctx, t)
 	if err != nil {
@@ -243,6 +245,14 @@ func (s *scan) clickStep(ctx context.Context, t skimguard.Target, count int) err
 		return err
 	}
 	before := s.st.navCount()
+	if s.hand.touch {
+		for range count {
+			if err := s.tap(ctx, x, y); err != nil {
+				return err
+			}
+		}
+		return s.followNavigation(ctx, before)
+	}
 	if err := s.mouse(ctx, input.DispatchMouseEventTypeMouseMoved, x, y, 0); err != nil {
 		return err
 	}

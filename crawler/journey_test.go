@@ -453,3 +453,57 @@ setTimeout(function () { window.ready = true; }, 400);
 		}
 	})
 }
+
+// On a phone a journey's click is a finger's tap: touch events, and a click
+// whose pointer is a touch, as a phone-only skimmer gated on touch expects.
+func TestMobileJourneyTapsWhereItClicks(t *testing.T) {
+	c := needBrowser(t)
+	var log hits
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /log/{profile}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		log.add(r.PathValue("profile"), string(b))
+	})
+	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
+		html(w, `<!doctype html><html><head><meta name="viewport" content="width=device-width"></head><body>
+<button id="next" style="width:200px;height:60px">Checkout</button>
+<script>
+function log(s) { fetch('/log/' + location.hash.slice(1), {method: 'POST', body: s}); }
+var b = document.getElementById('next');
+b.addEventListener('touchstart', function (e) { log('touchstart:' + e.isTrusted); }, {passive: true});
+b.addEventListener('mousemove', function (e) { log('mousemove'); }); // a tap makes one too, as on a phone
+b.addEventListener('click', function (e) { log('click:' + e.isTrusted + ':' + e.pointerType); });
+b.addEventListener('dblclick', function (e) { log('dblclick:' + e.isTrusted); });
+</script></body></html>`)
+	})
+	base := serveOn(t, "127.0.0.1", mux).URL
+	for _, tc := range []struct {
+		profile string
+		want    []string
+		not     string
+	}{
+		{skimguard.ProfileMobile, []string{"touchstart:true", "click:true:touch", "dblclick:true"}, "click:true:mouse"},
+		{skimguard.ProfileDesktop, []string{"mousemove", "click:true:mouse", "dblclick:true"}, "touchstart:true"},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			j := &skimguard.Journey{File: "sites.yaml", Steps: []skimguard.Step{
+				{Kind: skimguard.StepGoto, URL: base + "/cart#" + tc.profile},
+				{Kind: skimguard.StepClick, Target: css("#next")},
+				{Kind: skimguard.StepDoubleClick, Target: css("#next")},
+				{Kind: skimguard.StepWait, Duration: 300 * time.Millisecond},
+			}}
+			if _, err := scanJourney(t, c, skimguard.Page{Site: "s", Name: "p", URL: base + "/cart#" + tc.profile, Profile: tc.profile, Journey: j}); err != nil {
+				t.Fatal(err)
+			}
+			got := log.values(tc.profile)
+			for _, want := range tc.want {
+				if !slices.Contains(got, want) {
+					t.Errorf("the page did not see %q; it saw %q", want, got)
+				}
+			}
+			if slices.Contains(got, tc.not) {
+				t.Errorf("the page saw %q; it saw %q", tc.not, got)
+			}
+		})
+	}
+}
