@@ -206,7 +206,7 @@ func (m *Metrics) WatchQueue(queue func() (waiting, running int)) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "checks_waiting",
-			Help:      "Checks due that wait for a worker or for the browser to have room (--workers reached, or the machine short of memory or CPU). Staying above 0 means checks come due faster than they run.",
+			Help:      "Checks due that wait for a worker or for the browser to have room (--workers reached, or the machine short of memory or CPU). Staying above 0 means checks come due faster than they run. On PostgreSQL, the due checks of the queue all serves share: the same in each.",
 		}, func() float64 { w, _ := queue(); return float64(w) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace,

@@ -54,6 +54,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -148,7 +149,14 @@ type Runner struct {
 	client  *rq.Client[pgxTx]
 	jobs    map[string]entry
 	running map[string]int
+	// waiting is the queue's due check jobs at its last count.
+	waiting atomic.Int64
 }
+
+// countEvery is how often Run counts the due jobs for Queue: a count a
+// few seconds old is as good for a gauge, and scrapes and log lines then
+// cost the database nothing.
+const countEvery = 5 * time.Second
 
 // entry is a page's job with its schedule.
 type entry struct {
@@ -282,6 +290,7 @@ func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
 		return fmt.Errorf("job queue: start: %w", err)
 	}
 	log.Info("job queue started", "pages", len(entries), "workers", workers, "check_timeout", timeout, "rescue_after", rescue)
+	go r.countWaiting(ctx, pool)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(r.Grace, 0))
 	defer cancel()
@@ -413,17 +422,40 @@ func (r *Runner) started(k string, d int) {
 	r.running[k] += d
 }
 
-// Queue says how many of this process's checks run. The checks that wait
-// are River's jobs, in the database, shared by every process: waiting is
-// 0 here, and the queue's length is read there (river_job, state
-// available), not from one process.
+// Queue says how many check jobs are due and not started, in the queue
+// that every process shares (so every process says the same, counted at
+// most countEvery ago), and how many of this process's checks run.
 func (r *Runner) Queue() (waiting, running int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, n := range r.running {
 		running += n
 	}
-	return 0, running
+	return int(r.waiting.Load()), running
+}
+
+// countWaiting counts the due check jobs every countEvery until ctx ends.
+// Due: available, or scheduled (a jitter, a retry) for a time that has
+// come, which River makes available within seconds. A count that fails
+// keeps the last one: the gauge is not worth an error in the log each
+// time the database is away, which the store reports already.
+func (r *Runner) countWaiting(ctx context.Context, pool *pgxpool.Pool) {
+	q := `SELECT count(*) FROM ` + pgx.Identifier{Schema, "river_job"}.Sanitize() + `
+		WHERE kind = $1 AND state IN ('available', 'scheduled', 'retryable') AND scheduled_at <= now()`
+	kind := checkArgs{}.Kind()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, countEvery)
+		var n int64
+		if err := pool.QueryRow(cctx, q, kind).Scan(&n); err == nil {
+			r.waiting.Store(n)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(countEvery):
+		}
+	}
 }
 
 // worker works check jobs.

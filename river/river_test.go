@@ -297,3 +297,29 @@ func TestPeriodOf(t *testing.T) {
 		}
 	}
 }
+
+// The queue's due checks are counted for skimguard_checks_waiting: with one
+// worker and four pages due at once, one runs and three wait, and the wait
+// empties as they are done.
+func TestQueueCountsTheDueChecksThatWait(t *testing.T) {
+	cfg := poolConfig(t)
+	var c checks
+	release := make(chan struct{})
+	check := func(ctx context.Context, p skimguard.Page) {
+		c.fn("one", 0)(ctx, p)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+	}
+	r := &Runner{Pool: cfg, Check: check, GiveUp: giveUpInto(&c, "one"), Workers: 1, Jitter: -1, CheckAtStart: true}
+	start(t, r, jobs("@every 1h", "a", "b", "c", "d"))
+	waitFor(t, func() bool { w, running := r.Queue(); return w == 3 && running == 1 }, "3 checks waiting and 1 running")
+	close(release)
+	waitFor(t, func() bool { w, running := r.Queue(); return w == 0 && running == 0 }, "the wait to empty")
+	for _, p := range []string{"a", "b", "c", "d"} {
+		if n := len(c.of(p)); n != 1 {
+			t.Errorf("page %s checked %d times, want once", p, n)
+		}
+	}
+}
