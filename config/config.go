@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,14 +63,16 @@ type Config struct {
 // configFields are the keys of the top level.
 var configFields = []field[Config]{
 	{
-		key:    "database",
-		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Database = d.database(v) },
+		key:     "database",
+		decode:  func(d *decoder, c *Config, v *yaml.Node) { c.Database = d.database(v) },
+		atStart: func(c *Config) any { return c.Database },
 	},
 	{
 		key: "database_password_env",
 		decode: func(d *decoder, c *Config, v *yaml.Node) {
 			c.DatabasePasswordEnv = d.envName(v, "database_password_env")
 		},
+		atStart: func(c *Config) any { return c.DatabasePasswordEnv },
 	},
 	{
 		key:    "sites",
@@ -83,8 +86,9 @@ var configFields = []field[Config]{
 		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Alerts = decodeAlerts(d, v) },
 	},
 	{
-		key:    "egress",
-		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Egress = decodeEgress(d, v) },
+		key:     "egress",
+		decode:  func(d *decoder, c *Config, v *yaml.Node) { c.Egress = decodeEgress(d, v) },
+		atStart: func(c *Config) any { return c.Egress },
 	},
 	{
 		key: "approvals",
@@ -101,13 +105,29 @@ var configFields = []field[Config]{
 		},
 	},
 	{
-		key:    "browsers",
-		decode: func(d *decoder, c *Config, v *yaml.Node) { c.Browsers = decodeBrowsers(d, v) },
+		key:     "browsers",
+		decode:  func(d *decoder, c *Config, v *yaml.Node) { c.Browsers = decodeBrowsers(d, v) },
+		atStart: func(c *Config) any { return c.Browsers },
 	},
 	{
-		key:    "browser_proxy",
-		decode: func(d *decoder, c *Config, v *yaml.Node) { c.BrowserProxy = decodeBrowserProxy(d, v) },
+		key:     "browser_proxy",
+		decode:  func(d *decoder, c *Config, v *yaml.Node) { c.BrowserProxy = decodeBrowserProxy(d, v) },
+		atStart: func(c *Config) any { return c.BrowserProxy },
 	},
+}
+
+// NeedsRestart returns the top-level keys whose values differ between c,
+// the configuration serve started with, and next, a reloaded one, among
+// those that serve reads only at start (their fields' atStart): a SIGHUP
+// leaves the running values, and serve says which changes wait.
+func (c *Config) NeedsRestart(next *Config) []string {
+	var keys []string
+	for _, f := range configFields {
+		if f.atStart != nil && !reflect.DeepEqual(f.atStart(c), f.atStart(next)) {
+			keys = append(keys, f.key)
+		}
+	}
+	return keys
 }
 
 // decode reads the top level from n, defaults first.

@@ -623,3 +623,32 @@ func TestLoadEgress(t *testing.T) {
 		}
 	})
 }
+
+// A reload names the changed settings that serve reads only at start, and
+// only those: pages, alert channels and approvals are reloaded.
+func TestNeedsRestartNamesTheChangedStartOnlySettings(t *testing.T) {
+	const base = "sites:\n  - name: shop\n    pages:\n      - name: checkout\n        url: https://shop.example/checkout\n"
+	parse := func(extra string) *Config {
+		t.Helper()
+		c, err := Parse("sites.yaml", []byte(base+extra))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", extra, err)
+		}
+		return c
+	}
+	started := parse("egress:\n  deny: [10.0.0.0/8]\n")
+	for _, tc := range []struct {
+		extra string
+		want  []string
+	}{
+		{"egress:\n  deny: [10.0.0.0/8]\n", nil},
+		{"egress:\n  deny: [10.0.0.0/8]\napprovals: two-person\nalerts:\n  - type: webhook\n    url: https://hooks.example/x\n", nil},
+		{"", []string{"egress"}},
+		{"egress:\n  deny: [10.0.0.0/8, 192.0.2.0/24]\n", []string{"egress"}},
+		{"database: other.db\negress:\n  deny: [10.0.0.0/8]\nbrowsers: [ws://10.0.0.5:9222]\nbrowser_proxy: 10.0.0.2\n", []string{"database", "browsers", "browser_proxy"}},
+	} {
+		if got := started.NeedsRestart(parse(tc.extra)); !slices.Equal(got, tc.want) {
+			t.Errorf("after reloading with %q: NeedsRestart = %q, want %q", tc.extra, got, tc.want)
+		}
+	}
+}

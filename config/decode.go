@@ -171,6 +171,10 @@ type field[T any] struct {
 	// missing, when set, makes the key required: it returns the problem
 	// to report at the map when the key is left out, given the rest of t.
 	missing func(t *T) string
+	// atStart, when set, says that serve reads the key once, at start (a
+	// SIGHUP does not apply it), and returns its value, so that a reload
+	// can say that a change waits for a restart.
+	atStart func(t *T) any
 }
 
 // entry is a key of a map in the file and its value, aliases followed.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,7 +40,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 			"way). Serves the web interface and JSON API on --listen: sign in as a user from `skimguard user add`,\n"+
 			"or call the API with $SKIMGUARD_API_TOKEN as a Bearer token. SIGHUP reloads sites.yaml, its pages and\n"+
 			"alert channels (an invalid file, or a channel whose secret's environment variable is unset, is logged\n"+
-			"and the running configuration kept; checks under way keep their channels). SIGTERM or Ctrl-C starts\n"+
+			"and the running configuration kept; checks under way keep their channels; database, egress, browsers\n"+
+			"and browser_proxy take effect at the next start, as the reload's log says). SIGTERM or Ctrl-C starts\n"+
 			"no new check, lets those under way finish for up to --grace, stops the rest (stored as stopped, not\n"+
 			"as failed), then exits.")
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the web interface and API (\"off\": none)")
@@ -222,7 +224,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if cfg, ps := reload(ctx, c, e, sched, a.mon, logger); cfg != nil {
+				if cfg, ps := reload(ctx, c, e, a.cfg, sched, a.mon, logger); cfg != nil {
 					pages.Store(&ps)
 					rule.Store(&cfg.Approvals)
 					select {
@@ -277,7 +279,9 @@ func sweep(ctx context.Context, mon *monitor.Monitor, pages func() []skimguard.P
 // nothing, as does a journey whose variables have no value in the
 // environment: it is logged, the running configuration stays and reload
 // returns nil. Checks under way keep the channels they started with.
-func reload(ctx context.Context, c *common, e env, sched scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
+// Settings read only at start (started: the configuration serve started
+// with) keep their running values, and a change to them is warned about.
+func reload(ctx context.Context, c *common, e env, started *config.Config, sched scheduler, mon *monitor.Monitor, logger *slog.Logger) (*config.Config, []skimguard.Page) {
 	cfg, err := config.Load(c.config)
 	if err == nil {
 		var jobs []schedule.Job
@@ -297,6 +301,9 @@ func reload(ctx context.Context, c *common, e env, sched scheduler, mon *monitor
 		if err == nil {
 			mon.SetSinks(sinks)
 			logger.Info("reloaded", "config", c.config, "pages", len(jobs), "alert_channels", alerts.Names(sinks), "approvals", cfg.Approvals)
+			if keys := started.NeedsRestart(cfg); len(keys) > 0 {
+				logger.Warn("changed settings take effect at the next start; until then the running ones stay", "config", c.config, "keys", strings.Join(keys, ","))
+			}
 			warnSlow(logger, jobs)
 			warnChannels(logger, sinks)
 			pages := jobPages(jobs)

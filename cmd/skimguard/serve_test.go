@@ -535,7 +535,8 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 `, shop.CheckoutURL())
 	// The reload adds a cart page too, which has no baseline.
 	withHook := func(secretEnv string) string {
-		return sites + fmt.Sprintf("      - name: cart\n        url: %s\n        wait: 1s\nalerts:\n  - type: webhook\n    url: %s\n    secret_env: %s\n",
+		// And an egress: rule, which takes effect at the next start only.
+		return sites + fmt.Sprintf("      - name: cart\n        url: %s\n        wait: 1s\nalerts:\n  - type: webhook\n    url: %s\n    secret_env: %s\negress:\n  deny: [192.0.2.0/24]\n",
 			shop.ShopURL+"/cart", hook.URL, secretEnv)
 	}
 	os.WriteFile(cfg, []byte(sites), 0o600)
@@ -600,6 +601,9 @@ func TestServeTellsAChannelAddedBySIGHUPAboutTheOpenFindings(t *testing.T) {
 	waitFor(t, 30*time.Second, "the open skimmer finding told to the channel added by SIGHUP", func() bool {
 		return hook.findings()[skimguard.KindDataExfiltration] > 0
 	})
+	if l := logs.String(); !strings.Contains(l, `level=WARN msg="changed settings take effect at the next start; until then the running ones stay" config=`+cfg+" keys=egress") {
+		t.Errorf("the reload did not say that egress: waits for a restart:\n%s", l)
+	}
 	if n := strings.Count(logs.String(), "no alert channel"); n != 1 {
 		t.Errorf("the missing channel must be reported once at start and no more once there is one; said %d times", n)
 	}
