@@ -1,6 +1,7 @@
 // Package browsertest starts a headless Chromium for tests that look at
 // pages the way a person's browser does (the web interface, the HTML
-// report). Scans use the crawler's own browser, not this one.
+// report), and one apart from any crawler for tests of remote browsers
+// (StartRemote). Scans use the crawler's own browser or that remote one.
 package browsertest
 
 import (
