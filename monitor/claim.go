@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
@@ -31,25 +32,34 @@ const claimLease = 5 * time.Minute
 // is not shared. The claim names the history the decision was made from
 // (how many deliveries of the finding the sink has), so that a process
 // that read the history before another recorded its delivery finds the
-// claim taken. When the store cannot be asked, all are sent: better a
-// repeated alert than a silent one.
+// claim taken.
 func (m *Monitor) claimed(ctx context.Context, sink alerts.Sink, p skimguard.Page, h map[toldKey]told, fs []skimguard.Finding) []skimguard.Finding {
+	return slices.DeleteFunc(slices.Clone(fs), func(f skimguard.Finding) bool {
+		t := h[toldKey{sink.Name(), f.ID}]
+		return !m.claim(ctx, p, sink, fmt.Sprintf("finding/%d/%s/%d/%d", f.ID, sink.Name(), t.failed, t.last.UnixNano()))
+	})
+}
+
+// claimedSinks returns the sinks of ss that this process may send an
+// alert to, key naming the alert to each (a page's run of failures, or its
+// recovery, by the run's first scan): all of them when the store is not
+// shared.
+func (m *Monitor) claimedSinks(ctx context.Context, p skimguard.Page, ss []alerts.Sink, key func(alerts.Sink) string) []alerts.Sink {
+	return slices.DeleteFunc(slices.Clone(ss), func(s alerts.Sink) bool { return !m.claim(ctx, p, s, key(s)) })
+}
+
+// claim reports whether this process may send the alert key names to
+// sink: always when the store is not shared. When the store cannot be
+// asked, it may: better a repeated alert than a silent one.
+func (m *Monitor) claim(ctx context.Context, p skimguard.Page, sink alerts.Sink, key string) bool {
 	c, ok := m.Store.(AlertClaimer)
 	if !ok {
-		return fs
+		return true
 	}
-	out := fs[:0:0]
-	for _, f := range fs {
-		t := h[toldKey{sink.Name(), f.ID}]
-		key := fmt.Sprintf("finding/%d/%s/%d/%d", f.ID, sink.Name(), t.failed, t.last.UnixNano())
-		ok, err := c.ClaimAlert(ctx, key, claimLease)
-		if err != nil {
-			m.logger().Error("cannot claim an alert for this process; sending it anyway", "site", p.Site, "page", p.Name, "sink", sink.Name(), "finding", f.ID, "err", err)
-			ok = true
-		}
-		if ok {
-			out = append(out, f)
-		}
+	ok, err := c.ClaimAlert(ctx, key, claimLease)
+	if err != nil {
+		m.logger().Error("cannot claim an alert for this process; sending it anyway", "site", p.Site, "page", p.Name, "sink", sink.Name(), "alert", key, "err", err)
+		return true
 	}
-	return out
+	return ok
 }

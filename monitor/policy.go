@@ -56,7 +56,7 @@ func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimg
 	log := m.logger().With("site", p.Site, "page", p.Name)
 	ctx = context.WithoutCancel(ctx)
 	n := m.failureAlertAfter()
-	streak, err := m.failedInARow(ctx, p, 0)
+	streak, after, err := m.failedInARow(ctx, p, 0)
 	if err != nil {
 		// Better a repeated alert than a silent failure.
 		log.Error("cannot count failed scans; alerting this failure", "err", err)
@@ -67,11 +67,19 @@ func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimg
 		log.Info("scan failed; not alerted yet", "failed_in_a_row", len(streak), "alert_after", n)
 		return
 	}
-	told, _, err := m.failureAlerted(ctx, p, streak)
+	told, tried, err := m.failureAlerted(ctx, p, streak)
 	if err != nil {
 		log.Error("cannot read past alerts; alerting this failure", "err", err)
 	}
 	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return told[s.Name()] })
+	// Another process that checked the page at the same time (a `check`
+	// beside serve) decides from the same run and attempts: one of them
+	// sends. The run is named by the success it follows, which both have
+	// stored alike (they may not yet see each other's failures). A
+	// channel whose delivery failed is claimed afresh for its retry.
+	sinks = m.claimedSinks(ctx, p, sinks, func(s alerts.Sink) string {
+		return fmt.Sprintf("failure/%s/%s/%d/%s/%d", p.Site, p.Name, after, s.Name(), tried[s.Name()])
+	})
 	if len(sinks) == 0 {
 		log.Info("page still failing; already alerted", "failed_in_a_row", len(streak))
 		return
@@ -91,7 +99,7 @@ func (m *Monitor) alertFailure(ctx context.Context, sinks []alerts.Sink, p skimg
 func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skimguard.Page, scan *skimguard.Scan) {
 	ctx = context.WithoutCancel(ctx)
 	log := m.logger().With("site", p.Site, "page", p.Name)
-	streak, err := m.failedInARow(ctx, p, scan.ID)
+	streak, after, err := m.failedInARow(ctx, p, scan.ID)
 	if err != nil {
 		log.Error("cannot count failed scans before this one; no recovery alert", "err", err)
 		return
@@ -104,7 +112,10 @@ func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skim
 		log.Error("cannot read past alerts; no recovery alert", "err", err)
 		return
 	}
-	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return !tried[s.Name()] })
+	sinks = slices.DeleteFunc(slices.Clone(sinks), func(s alerts.Sink) bool { return tried[s.Name()] == 0 })
+	sinks = m.claimedSinks(ctx, p, sinks, func(s alerts.Sink) string {
+		return fmt.Sprintf("recovery/%s/%s/%d/%s", p.Site, p.Name, after, s.Name())
+	})
 	if len(sinks) == 0 {
 		return
 	}
@@ -118,9 +129,13 @@ func (m *Monitor) alertRecovery(ctx context.Context, sinks []alerts.Sink, p skim
 }
 
 // failedInARow returns the page's latest failed scans in a row, newest
-// first, leaving out the scan with id skip (0 skips none). Stopped scans
-// say nothing about the page: they neither count nor end a run.
-func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64) ([]skimguard.Scan, error) {
+// first, among those stored before the scan with id before (0: all), and
+// the id of the scan that did not fail before them (0 when none did).
+// Stopped scans say nothing about the page: they neither count nor end a
+// run. A success's own run is the one before it, not after: of two
+// processes whose checks of a failing page succeed at once (a `check`
+// beside serve), the first stored sees the run and the other its success.
+func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, before int64) (streak []skimguard.Scan, after int64, err error) {
 	// Most runs end within a few scans: read a few, then more. Reading
 	// the newest again with a larger limit, rather than paging by time,
 	// cannot miss scans that started at the same instant.
@@ -128,22 +143,22 @@ func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64
 	for {
 		scans, err := m.Store.Scans(ctx, skimguard.ScanFilter{Site: p.Site, Page: p.Name, Limit: limit})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		var streak []skimguard.Scan
+		streak, after = nil, 0
 		ended := limit < 0 || len(scans) < limit
 		for _, s := range scans {
-			if s.ID == skip || s.Status == skimguard.ScanStopped {
+			if (before != 0 && s.ID >= before) || s.Status == skimguard.ScanStopped {
 				continue
 			}
 			if s.Status != skimguard.ScanFailed {
-				ended = true
+				ended, after = true, s.ID
 				break
 			}
 			streak = append(streak, s)
 		}
 		if ended {
-			return streak, nil
+			return streak, after, nil
 		}
 		if limit >= 1<<15 {
 			limit = -1 // all
@@ -154,8 +169,9 @@ func (m *Monitor) failedInARow(ctx context.Context, p skimguard.Page, skip int64
 }
 
 // failureAlerted returns the sinks, by name, that a scan.failed notice for
-// one of the scans of streak was delivered to, and those it was tried on.
-func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak []skimguard.Scan) (told, tried map[string]bool, err error) {
+// one of the scans of streak was delivered to, and how many times it was
+// tried on each.
+func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak []skimguard.Scan) (told map[string]bool, tried map[string]int, err error) {
 	ids := make([]int64, len(streak))
 	for i, s := range streak {
 		ids[i] = s.ID
@@ -164,10 +180,10 @@ func (m *Monitor) failureAlerted(ctx context.Context, p skimguard.Page, streak [
 	if err != nil {
 		return nil, nil, err
 	}
-	told, tried = map[string]bool{}, map[string]bool{}
+	told, tried = map[string]bool{}, map[string]int{}
 	for _, d := range ds {
 		if d.Page == p.Name && slices.Contains(ids, d.ScanID) {
-			tried[d.Sink] = true
+			tried[d.Sink]++
 			told[d.Sink] = told[d.Sink] || d.OK
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	skimguard "github.com/skimguard/skimguard"
 	"github.com/skimguard/skimguard/alerts"
+	"github.com/skimguard/skimguard/sqlite"
 )
 
 // clock is a settable Monitor.Now.
@@ -398,5 +400,69 @@ func TestAStoppedCheckIsStoredAsStoppedAndNeverCountsAsAFailure(t *testing.T) {
 	checkAt(t, m, clk, time.Hour, pages[:1])
 	if rcv.count() != 1 || !strings.Contains(rcv.payload(0).Findings[0].Detail, "2 times in a row") {
 		t.Fatalf("a stopped check between two failures does not end the run: %+v", rcv.bodies)
+	}
+}
+
+// A `skimguard check` run beside serve on one database: both check a
+// failing page at the same moments, and each channel hears of the failure
+// once, and of the recovery once.
+func TestTwoProcessesCheckingAFailingPageAlertItOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sg.db")
+	m, sc, rcv, pages := setupAt(t, path)
+	if _, err := m.Learn(ctx, pages, LearnOptions{Samples: 1, By: "alice", Reason: "onboarding"}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	n := &Monitor{Scanner: sc, Store: other}
+	n.SetSinks(m.Sinks())
+	m.FailureAlertAfter, n.FailureAlertAfter = 1, 1
+	cart := pages[1:]
+	both := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, mon := range []*Monitor{m, n} {
+			wg.Go(func() {
+				if _, err := mon.Check(ctx, cart); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	kinds := func() (failures, recoveries int) {
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		for _, b := range rcv.bodies {
+			for _, f := range b.Findings {
+				switch {
+				case f.Kind != skimguard.KindScanFailed:
+					t.Errorf("unexpected alert: %+v", f)
+				case strings.HasPrefix(f.Detail, RecoveredPrefix):
+					recoveries++
+				default:
+					failures++
+				}
+			}
+		}
+		return failures, recoveries
+	}
+	sc.fail("cart", errors.New("net::ERR_CONNECTION_REFUSED"))
+	for range 5 {
+		both()
+	}
+	if f, r := kinds(); f != 1 || r != 0 {
+		t.Fatalf("after 5 rounds of failing checks from both: %d failure and %d recovery alerts, want 1 and 0", f, r)
+	}
+	sc.fail("cart", nil)
+	for range 3 {
+		both()
+	}
+	if f, r := kinds(); f != 1 || r != 1 {
+		t.Fatalf("after the page recovered: %d failure and %d recovery alerts, want 1 and 1", f, r)
 	}
 }
