@@ -79,7 +79,7 @@ const identityJS = `(async function () {
     const w = new Worker(URL.createObjectURL(new Blob([
       'const e = new Error("w"); let fired = 0; Object.defineProperty(e, "name", {get() { fired++; return "Error"; }}); console.log(e);' +
       'postMessage({timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, intlLocale: Intl.DateTimeFormat().resolvedOptions().locale,' +
-      ' offset: new Date(' + winter + ').getTimezoneOffset(), userAgent: navigator.userAgent, consoleFired: fired});'])));
+      ' offset: new Date(' + winter + ').getTimezoneOffset(), userAgent: navigator.userAgent, languages: navigator.languages, consoleFired: fired});'])));
     w.onmessage = (m) => done(m.data);
     setTimeout(() => done(null), 2000);
   });
@@ -164,11 +164,12 @@ type identity struct {
 	DebuggerMs        float64  `json:"debuggerMs"`
 
 	Worker *struct {
-		TimeZone     string `json:"timeZone"`
-		IntlLocale   string `json:"intlLocale"`
-		Offset       int    `json:"offset"`
-		UserAgent    string `json:"userAgent"`
-		ConsoleFired int    `json:"consoleFired"` // calls of an Error's name getter
+		TimeZone     string   `json:"timeZone"`
+		IntlLocale   string   `json:"intlLocale"`
+		Offset       int      `json:"offset"`
+		UserAgent    string   `json:"userAgent"`
+		Languages    []string `json:"languages"`
+		ConsoleFired int      `json:"consoleFired"` // calls of an Error's name getter
 	} `json:"worker"`
 	Frame *struct {
 		Language   string `json:"language"`
@@ -297,6 +298,9 @@ func TestLocaleAndTimezoneAgreeEverywhere(t *testing.T) {
 			}
 			if id.Language != tt.languages[0] || !slices.Equal(id.Languages, tt.languages) || id.Frame.Language != tt.languages[0] {
 				t.Errorf("navigator.language %q, languages %q, in the iframe %q; want %q", id.Language, id.Languages, id.Frame.Language, tt.languages)
+			}
+			if !slices.Equal(id.Worker.Languages, tt.languages) {
+				t.Errorf("a worker's navigator.languages = %q, want %q", id.Worker.Languages, tt.languages)
 			}
 			for where, got := range map[string]string{"Intl.DateTimeFormat": id.IntlLocale, "Intl.NumberFormat": id.NumberLocale,
 				"a worker's Intl": id.Worker.IntlLocale, "the iframe's Intl": id.Frame.IntlLocale} {

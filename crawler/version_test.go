@@ -139,37 +139,76 @@ func TestIdentityCarriesTheRunningBrowsersVersion(t *testing.T) {
 	})
 }
 
-// TestServiceWorkersShowChromesUserAgent: a service worker, which no tab's
-// override reaches, shows the browser's launch user agent: Chrome of the
-// running version, not HeadlessChrome.
-func TestServiceWorkersShowChromesUserAgent(t *testing.T) {
+// TestServiceWorkersShowTheShoppersUserAgent: a service worker, which no
+// tab's override reaches, is given the shopper's user agent and languages
+// for its requests and navigator.languages. Its navigator.userAgent is
+// fixed by the browser as it starts the worker: the browser's launch user
+// agent, Chrome of the running version (not HeadlessChrome), which on a
+// phone profile still says Windows.
+func TestServiceWorkersShowTheShoppersUserAgent(t *testing.T) {
 	c := needBrowser(t)
-	var h hits
-	mux := http.NewServeMux()
-	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
-		html(w, `<script>
+	major := c.current().version.major
+	for _, tc := range []struct {
+		page      skimguard.Page
+		platform  string
+		languages string
+	}{
+		{skimguard.Page{}, "Windows NT", "en-US,en"},
+		{skimguard.Page{Profile: skimguard.ProfileMobile, Locale: "de-DE"}, "Android", "de-DE,de"},
+	} {
+		t.Run(tc.platform, func(t *testing.T) {
+			var h hits
+			mux := http.NewServeMux()
+			mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
+				html(w, `<script>
 navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready).then((reg) => {
-  navigator.serviceWorker.onmessage = (m) => fetch('/seen?ua=' + encodeURIComponent(m.data));
+  navigator.serviceWorker.onmessage = (m) => fetch('/seen?ua=' + encodeURIComponent(m.data.ua) + '&languages=' + encodeURIComponent(m.data.languages));
   reg.active.postMessage('ua?');
 });
 </script>`)
-	})
-	mux.HandleFunc("/sw.js", func(w http.ResponseWriter, r *http.Request) {
-		h.add("/sw.js", r.UserAgent())
-		js(w, `self.addEventListener('message', (e) => e.source.postMessage(navigator.userAgent));`)
-	})
-	mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) { h.add("/seen", r.URL.Query().Get("ua")) })
-	srv := serveOn(t, "127.0.0.1", mux)
-	mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Wait: 2 * time.Second})
-
-	major := c.current().version.major
-	fetched, seen := h.values("/sw.js"), h.values("/seen")
-	if len(fetched) == 0 || len(seen) == 0 {
-		t.Fatalf("the service worker did not run: fetched %q, reported %q", fetched, seen)
-	}
-	for _, ua := range append(fetched, seen...) {
-		if strings.Contains(ua, "Headless") || !strings.Contains(ua, " Chrome/"+major+".0.0.0 ") {
-			t.Errorf("a service worker's user agent is %q: want Chrome/%s.0.0.0", ua, major)
-		}
+			})
+			mux.HandleFunc("/sw.js", func(w http.ResponseWriter, r *http.Request) {
+				js(w, `self.addEventListener('message', (e) => { fetch('/from-sw'); e.source.postMessage({ua: navigator.userAgent, languages: navigator.languages.join()}); });`)
+			})
+			mux.HandleFunc("/from-sw", func(w http.ResponseWriter, r *http.Request) {
+				h.add("sent", r.UserAgent())
+				h.add("accept-language", r.Header.Get("Accept-Language"))
+			})
+			mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
+				h.add("ua", r.URL.Query().Get("ua"))
+				h.add("languages", r.URL.Query().Get("languages"))
+			})
+			srv := serveOn(t, "127.0.0.1", mux)
+			p := tc.page
+			p.URL, p.Wait = srv.URL+"/checkout", 2*time.Second
+			mustScan(t, c, p)
+			uas, sent := h.values("ua"), h.values("sent")
+			if len(uas) == 0 || len(sent) == 0 {
+				t.Fatalf("the service worker did not run: reported %q, sent %q", uas, sent)
+			}
+			chrome := func(ua string) bool {
+				return !strings.Contains(ua, "Headless") && strings.Contains(ua, " Chrome/"+major+".0.0.0 ")
+			}
+			for _, ua := range uas {
+				if !chrome(ua) {
+					t.Errorf("a service worker's navigator.userAgent is %q: want Chrome/%s.0.0.0", ua, major)
+				}
+			}
+			for _, ua := range sent {
+				if !chrome(ua) || !strings.Contains(ua, tc.platform) {
+					t.Errorf("a service worker's request says User-Agent %q: want Chrome/%s.0.0.0 on %s", ua, major, tc.platform)
+				}
+			}
+			for _, al := range h.values("accept-language") {
+				if !strings.HasPrefix(al, strings.SplitN(tc.languages, ",", 2)[0]+",") {
+					t.Errorf("a service worker's request says Accept-Language %q, want the shopper's %q first", al, tc.languages)
+				}
+			}
+			for _, l := range h.values("languages") {
+				if l != tc.languages {
+					t.Errorf("a service worker's navigator.languages is %q, want %q", l, tc.languages)
+				}
+			}
+		})
 	}
 }

@@ -30,6 +30,7 @@ package crawler
 // while a service worker waits for the debugger.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -248,6 +249,10 @@ func (s *scan) attachWorker(ctx context.Context, in *target.Info, observe bool, 
 			cmd{network.CommandEnable, network.EnableParams{
 				MaxPostDataSize: new(int64(64 << 10)), MaxTotalBufferSize: new(int64(8 << 20)), MaxResourceBufferSize: new(int64(1 << 20)),
 			}},
+			// The shopper's user agent, client hints and languages: a
+			// worker does not take the page's (navigator.languages, and a
+			// service worker's whole user agent, stayed the browser's).
+			cmd{"Network.setUserAgentOverride", userAgent(s.version, s.page.Profile == skimguard.ProfileMobile, cmp.Or(s.page.Locale, defaultLocale))},
 		)
 		if in.Type != targetServiceWorker {
 			// Workers start workers of their own; a service worker cannot.
