@@ -306,9 +306,9 @@ func (s *scan) build(obs *skimguard.Observation, frames []*frameScan) {
 
 // maskObservation masks the test card and the journey's secrets wherever a
 // page could have put them: in URLs and origins (a hidden iframe's src, a
-// script's src, a redirect, a host name), in the text of code made at run time, and in the names of
-// initiators; secrets in the text of external scripts too, which a server
-// may write them into. The observation is stored and shown to people;
+// script's src, a redirect, a host name), in the text of code made at run
+// time, and in the names of initiators; secrets in the text of external
+// scripts too, which a server may write them into. The observation is stored and shown to people;
 // card data and secrets must not be. Hashes stay those of the real texts.
 func maskObservation(obs *skimguard.Observation, card carddata.Card, sec *secrets) {
 	m := func(s string) string { return sec.mask(card.Mask(s)) }

@@ -42,8 +42,8 @@ func (m *Monitor) claimed(ctx context.Context, sink alerts.Sink, p skimguard.Pag
 
 // claimedSinks returns the sinks of ss that this process may send an
 // alert to, key naming the alert to each (a page's run of failures, or its
-// recovery, by the run's first scan): all of them when the store is not
-// shared.
+// recovery, by the success the run follows): all of them when the store is
+// not shared.
 func (m *Monitor) claimedSinks(ctx context.Context, p skimguard.Page, ss []alerts.Sink, key func(alerts.Sink) string) []alerts.Sink {
 	return slices.DeleteFunc(slices.Clone(ss), func(s alerts.Sink) bool { return !m.claim(ctx, p, s, key(s)) })
 }
