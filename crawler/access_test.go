@@ -2,7 +2,6 @@ package crawler
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -87,10 +86,7 @@ func accessPage(t *testing.T) (string, *hits) {
   fetch('/report', { method: 'POST', body: JSON.stringify(out) });
 })();`)
 	})
-	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		reports.add("/report", string(b))
-	})
+	mux.HandleFunc("/report", reports.bodies)
 	srv := serveOn(t, "127.0.0.1", mux)
 	return srv.URL + "/checkout", &reports
 }

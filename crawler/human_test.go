@@ -2,7 +2,6 @@ package crawler
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -82,10 +81,7 @@ func TestShopperLikeVisit(t *testing.T) {
 <div style="height:2000px">Terms</div>
 <script>`+visitLogJS+`</script></body></html>`)
 			})
-			mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-				b, _ := io.ReadAll(r.Body)
-				h.add(r.URL.Path, string(b))
-			})
+			mux.HandleFunc("/", h.bodies)
 			srv := serveOn(t, "127.0.0.1", mux)
 
 			const wait = 5 * time.Second
@@ -227,10 +223,7 @@ func TestDepartureBeaconsAreSearched(t *testing.T) {
 	c := needBrowser(t)
 	var h hits
 	evil := http.NewServeMux()
-	evil.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		h.add(r.URL.Path, string(b))
-	})
+	evil.HandleFunc("/", h.bodies)
 	evilSrv := serveOn(t, "127.0.0.2", evil)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {

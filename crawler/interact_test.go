@@ -198,10 +198,7 @@ pay.addEventListener('click', function () { fetch('/clicked'); });
 pay.form.addEventListener('submit', function () { fetch('/submitted'); });
 </script></body></html>`)
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		h.add(r.URL.Path, string(body))
-	})
+	mux.HandleFunc("/", h.bodies)
 	srv := serveOn(t, "127.0.0.1", mux)
 
 	obs := mustScan(t, c, skimguard.Page{URL: srv.URL + "/checkout", Interact: true})

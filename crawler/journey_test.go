@@ -210,10 +210,7 @@ func TestJourneyStepsActLikeAPerson(t *testing.T) {
 	c := needBrowser(t)
 	var log hits
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /log", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		log.add("/log", string(b))
-	})
+	mux.HandleFunc("POST /log", log.bodies)
 	mux.HandleFunc("GET /play", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<!doctype html><html><body style="margin:0">
 <form id="f"><input id="q" value="old text"><select id="country"><option value="">-</option><option value="DE">Germany</option></select></form>
@@ -460,10 +457,7 @@ func TestMobileJourneyTapsWhereItClicks(t *testing.T) {
 	c := needBrowser(t)
 	var log hits
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /log/{profile}", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		log.add(r.PathValue("profile"), string(b))
-	})
+	mux.HandleFunc("POST /log/{profile}", log.bodies)
 	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
 		html(w, `<!doctype html><html><head><meta name="viewport" content="width=device-width"></head><body>
 <button id="next" style="width:200px;height:60px">Checkout</button>
@@ -495,7 +489,7 @@ b.addEventListener('dblclick', function (e) { log('dblclick:' + e.isTrusted); })
 			if _, err := scanJourney(t, c, skimguard.Page{Site: "s", Name: "p", URL: base + "/cart#" + tc.profile, Profile: tc.profile, Journey: j}); err != nil {
 				t.Fatal(err)
 			}
-			got := log.values(tc.profile)
+			got := log.values("/log/" + tc.profile)
 			for _, want := range tc.want {
 				if !slices.Contains(got, want) {
 					t.Errorf("the page did not see %q; it saw %q", want, got)

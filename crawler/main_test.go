@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skimguard/skimguard/carddata"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	skimguard "github.com/skimguard/skimguard"
+	"github.com/skimguard/skimguard/carddata"
 )
 
 // shared is the one Crawler of the package's tests; nil when no Chromium
@@ -95,6 +96,12 @@ func (h *hits) add(path, v string) {
 	}
 	h.n[path]++
 	h.vals[path] = append(h.vals[path], v)
+}
+
+// bodies is a handler that keeps each request's body under its path.
+func (h *hits) bodies(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.add(r.URL.Path, string(b))
 }
 
 func (h *hits) count(path string) int {

@@ -1,7 +1,6 @@
 package crawler
 
 import (
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,10 +30,7 @@ document.querySelector('[name=cvc]').addEventListener('blur', function () {
 </script></body></html>`)
 	})
 	pmux.HandleFunc("/provider.js", func(w http.ResponseWriter, r *http.Request) { js(w, `fetch('/ping-provider');`) })
-	pmux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		prov.add(r.URL.Path, string(b))
-	})
+	pmux.HandleFunc("/", prov.bodies)
 	provider := serveOn(t, "127.0.0.2", pmux)
 	tracker := serveOn(t, "127.0.0.4", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { html(w, "<p>t</p>") }))
 
