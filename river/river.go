@@ -19,11 +19,18 @@
 // Periods: a schedule "@every D" runs on multiples of D since the zero
 // time (so every process agrees where a period starts), not D after the
 // process started as the single-process scheduler does; cron specs are
-// absolute already. While no process leads, nothing is enqueued: a leader
+// absolute already.
+//
+// River's leader enqueues a period's jobs once, when the period starts: an
+// enqueue that fails then (the database restarting at that moment) is not
+// tried again, and nothing is enqueued while no process leads (a leader
 // that stops hands over in a second or two, one that dies after River's
-// leader TTL (about 15 seconds) and the next election (every 5). A period
-// that begins and ends in that gap (only schedules of seconds have such
-// periods) goes unchecked; the new leader checks the current period at once.
+// leader TTL, about 15 seconds, and the next election). So every process
+// also makes sure, every few seconds, that each page's current period has
+// its job, inserting the ones missing (unique, so this never doubles a
+// check): a period is lost only when the database is away for all of it.
+// Periods more than a week old are left alone: completed jobs are kept
+// for eight days, and a job cleaned up must not be taken for one missing.
 // River moves a job scheduled for later (a jitter) to its queue every 5
 // seconds, so a check starts up to 5 seconds after its jitter.
 //
@@ -149,6 +156,8 @@ type Runner struct {
 	client  *rq.Client[pgxTx]
 	jobs    map[string]entry
 	running map[string]int
+	// queued is, by page, the latest period known to have its job.
+	queued map[string]time.Time
 	// waiting is the queue's due check jobs at its last count.
 	waiting atomic.Int64
 }
@@ -157,6 +166,18 @@ type Runner struct {
 // few seconds old is as good for a gauge, and scrapes and log lines then
 // cost the database nothing.
 const countEvery = 5 * time.Second
+
+// catchUpEvery is how often each process makes sure that every page's
+// current period has its job (see the package doc), and catchUpAfter how
+// long into a period it waits first, so that the leader's enqueue, made
+// at the period's start, is normally there already.
+const (
+	catchUpEvery = 5 * time.Second
+	catchUpAfter = 2 * time.Second
+	// catchUpWithin bounds the age of a period still caught up: less than
+	// the retention of completed jobs, by a day.
+	catchUpWithin = retention - 24*time.Hour
+)
 
 // entry is a page's job with its schedule.
 type entry struct {
@@ -272,7 +293,8 @@ func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
 		r.mu.Unlock()
 		return errors.New("river: the runner is already running")
 	}
-	r.client, r.jobs, r.running = client, entries, map[string]int{}
+	r.client, r.jobs, r.running, r.queued = client, entries, map[string]int{}, map[string]time.Time{}
+	r.skipCurrent(entries, nil)
 	_, err = client.PeriodicJobs().AddManySafely(r.periodic(entries))
 	r.mu.Unlock()
 	defer func() {
@@ -291,6 +313,7 @@ func (r *Runner) Run(ctx context.Context, jobs []schedule.Job) error {
 	}
 	log.Info("job queue started", "pages", len(entries), "workers", workers, "check_timeout", timeout, "rescue_after", rescue)
 	go r.countWaiting(ctx, pool)
+	go r.catchUp(ctx)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(r.Grace, 0))
 	defer cancel()
@@ -324,6 +347,7 @@ func (r *Runner) Reload(jobs []schedule.Job) error {
 	if r.client == nil {
 		return errors.New("river: reload: the runner is not running")
 	}
+	r.skipCurrent(entries, r.jobs)
 	r.jobs = entries
 	pj := r.client.PeriodicJobs()
 	pj.Clear()
@@ -351,22 +375,99 @@ func (r *Runner) NextRun(site, page string) (time.Time, bool) {
 func (r *Runner) periodic(entries map[string]entry) []*rq.PeriodicJob {
 	out := make([]*rq.PeriodicJob, 0, len(entries))
 	for _, e := range entries {
-		p, sched := e.job.Page, e.sched
-		out = append(out, rq.NewPeriodicJob(sched, func() (rq.JobArgs, *rq.InsertOpts) {
+		out = append(out, rq.NewPeriodicJob(e.sched, func() (rq.JobArgs, *rq.InsertOpts) {
 			now := time.Now()
-			period := PeriodOf(sched, now)
-			at := now
-			if j := r.jitter(sched, period); j > 0 {
-				at = at.Add(j)
-			}
-			return checkArgs{Site: p.Site, Page: p.Name, Period: period}, &rq.InsertOpts{
-				Queue:       queue,
-				ScheduledAt: at,
-				UniqueOpts:  rq.UniqueOpts{ByArgs: true},
-			}
+			return r.job(e, PeriodOf(e.sched, now), now)
 		}, &rq.PeriodicJobOpts{RunOnStart: r.CheckAtStart}))
 	}
 	return out
+}
+
+// job is the check job of e's period, enqueued at now. The period is in
+// UTC: the job is unique by its arguments, and processes in other time
+// zones must write the same ones.
+func (r *Runner) job(e entry, period, now time.Time) (checkArgs, *rq.InsertOpts) {
+	at := now
+	if j := r.jitter(e.sched, period); j > 0 {
+		at = at.Add(j)
+	}
+	return checkArgs{Site: e.job.Page.Site, Page: e.job.Page.Name, Period: period.UTC()}, &rq.InsertOpts{
+		Queue:       queue,
+		ScheduledAt: at,
+		UniqueOpts:  rq.UniqueOpts{ByArgs: true},
+	}
+}
+
+// skipCurrent marks the current period of the pages of entries that old
+// does not have (with the same schedule) as queued when the current
+// period is not to be checked (no CheckAtStart), so that catchUp leaves
+// it alone. Called with r.mu held.
+func (r *Runner) skipCurrent(entries, old map[string]entry) {
+	if r.CheckAtStart {
+		return
+	}
+	now := time.Now()
+	for k, e := range entries {
+		if o, ok := old[k]; !ok || o.job.Spec != e.job.Spec {
+			r.queued[k] = PeriodOf(e.sched, now)
+		}
+	}
+}
+
+// catchUp inserts, every catchUpEvery until ctx ends, the jobs of the
+// pages' current periods that are not known to be queued: an enqueue by
+// the leader that failed, or no leader at the period's start (see the
+// package doc). A job there already is skipped by River (unique by its
+// arguments), so each process does this once per page and period.
+func (r *Runner) catchUp(ctx context.Context) {
+	log := r.logger()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(catchUpEvery):
+		}
+		now := time.Now()
+		var params []rq.InsertManyParams
+		var keys []string
+		r.mu.Lock()
+		client := r.client
+		for k, e := range r.jobs {
+			period := PeriodOf(e.sched, now)
+			if age := now.Sub(period); age < catchUpAfter || age > catchUpWithin || r.queued[k].Equal(period) {
+				continue
+			}
+			args, opts := r.job(e, period, now)
+			params = append(params, rq.InsertManyParams{Args: args, InsertOpts: opts})
+			keys = append(keys, k)
+		}
+		r.mu.Unlock()
+		if len(params) == 0 || client == nil {
+			continue
+		}
+		ictx, cancel := context.WithTimeout(ctx, catchUpEvery)
+		res, err := client.InsertMany(ictx, params)
+		cancel()
+		if err != nil {
+			if !failing && ctx.Err() == nil {
+				log.Warn("cannot make sure that the current periods' checks are queued; trying again every few seconds", "err", err)
+			}
+			failing = true
+			continue
+		}
+		failing = false
+		r.mu.Lock()
+		for i, k := range keys {
+			a := params[i].Args.(checkArgs)
+			r.queued[k] = a.Period
+			if !res[i].UniqueSkippedAsDuplicate {
+				log.Warn("check queued late: its period's start was not enqueued (the database was away or no process led)",
+					"site", a.Site, "page", a.Page, "period", a.Period)
+			}
+		}
+		r.mu.Unlock()
+	}
 }
 
 // jitter is a random delay of a job, at most Jitter and a quarter of the

@@ -112,7 +112,7 @@ func TestTwoProcessesCheckEachPeriodOnce(t *testing.T) {
 	names := []string{"a", "b", "c", "d", "e", "f"}
 	// Five seconds: a change of leader takes a second or two (more on a
 	// loaded machine), and a period that begins and ends while no process
-	// leads is missed (see the package doc).
+	// leads may end before a catch-up sees it (see the package doc).
 	js := jobs("@every 5s", names...)
 	// The first to start is the leader; it stops midway, so that another
 	// becomes leader and enqueues each page's current period again (its
@@ -321,5 +321,89 @@ func TestQueueCountsTheDueChecksThatWait(t *testing.T) {
 		if n := len(c.of(p)); n != 1 {
 			t.Errorf("page %s checked %d times, want once", p, n)
 		}
+	}
+}
+
+// River's leader enqueues a period's job once, when the period starts: when
+// that insert fails (the database restarting at that moment), the period
+// is checked all the same, as each process makes sure that the current
+// period has its job.
+func TestAPeriodWhoseEnqueueFailedIsStillChecked(t *testing.T) {
+	cfg := poolConfig(t)
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// The first insert of a job fails: a sequence is not rolled back with
+	// the insert it failed, so the next insert passes.
+	if _, err := pool.Exec(t.Context(), `
+		CREATE SEQUENCE inserts;
+		CREATE FUNCTION fail_the_first() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('inserts') = 1 THEN
+				RAISE EXCEPTION 'the database is restarting';
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER fail_the_first BEFORE INSERT ON `+Schema+`.river_job
+			FOR EACH ROW EXECUTE FUNCTION fail_the_first()`); err != nil {
+		t.Fatal(err)
+	}
+	var c checks
+	sched, _ := config.ParseSchedule("@every 10s")
+	sched = Aligned(sched)
+	// Not at start: the first insert is the leader's, at a period's start.
+	start(t, &Runner{Pool: cfg, Check: c.fn("one", 0), GiveUp: giveUpInto(&c, "one"), Workers: 1, Jitter: -1}, jobs("@every 10s", "a"))
+	var failedAt time.Time
+	waitFor(t, func() bool {
+		var called bool
+		if err := pool.QueryRow(t.Context(), `SELECT is_called FROM inserts`).Scan(&called); err != nil {
+			t.Fatal(err)
+		}
+		if called {
+			failedAt = time.Now()
+		}
+		return called
+	}, "the first enqueue")
+	failed := PeriodOf(sched, failedAt)
+	time.Sleep(time.Until(sched.Next(failed).Add(time.Second)))
+	var n int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM `+Schema+`.river_job
+		WHERE state = 'completed' AND (args->>'period')::timestamptz = $1`, failed).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("the period from %s, whose enqueue failed, has %d completed checks, want one (checks made: %v)", failed.Format(time.TimeOnly), n, c.of("a"))
+	}
+	// Nor is a period caught up that was not to be checked: without
+	// CheckAtStart, the one under way at start.
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM `+Schema+`.river_job
+		WHERE (args->>'period')::timestamptz < $1`, failed).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d jobs of periods before the first one after start, want none without CheckAtStart", n)
+	}
+}
+
+// Without CheckAtStart the period under way at start is not checked: the
+// catch-up (see the package doc) leaves it alone too.
+func TestWithoutCheckAtStartThePeriodUnderWayIsLeftAlone(t *testing.T) {
+	cfg := poolConfig(t)
+	var c checks
+	start(t, &Runner{Pool: cfg, Check: c.fn("one", 0), GiveUp: giveUpInto(&c, "one"), Workers: 1, Jitter: -1}, jobs("@every 1h", "a"))
+	time.Sleep(catchUpEvery + 3*time.Second)
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM `+Schema+`.river_job`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || len(c.of("a")) != 0 {
+		t.Errorf("%d jobs and %d checks in the hour under way at start, want none", n, len(c.of("a")))
 	}
 }
