@@ -420,7 +420,6 @@ func (r *Runner) skipCurrent(entries, old map[string]entry) {
 // package doc). A job there already is skipped by River (unique by its
 // arguments), so each process does this once per page and period.
 func (r *Runner) catchUp(ctx context.Context) {
-	log := r.logger()
 	failing := false
 	for {
 		select {
@@ -428,46 +427,63 @@ func (r *Runner) catchUp(ctx context.Context) {
 			return
 		case <-time.After(catchUpEvery):
 		}
-		now := time.Now()
-		var params []rq.InsertManyParams
-		var keys []string
-		r.mu.Lock()
-		client := r.client
-		for k, e := range r.jobs {
-			period := PeriodOf(e.sched, now)
-			if age := now.Sub(period); age < catchUpAfter || age > catchUpWithin || r.queued[k].Equal(period) {
-				continue
-			}
-			args, opts := r.job(e, period, now)
-			params = append(params, rq.InsertManyParams{Args: args, InsertOpts: opts})
-			keys = append(keys, k)
+		err := r.queueMissing(ctx, time.Now())
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			r.logger().Warn("cannot make sure that the current periods' checks are queued; trying again every few seconds", "err", err)
+		case err == nil && failing:
+			r.logger().Info("the current periods' checks are queued again")
 		}
-		r.mu.Unlock()
-		if len(params) == 0 || client == nil {
+		failing = err != nil
+	}
+}
+
+// catchUpBatch bounds the jobs of one insert, so that thousands of pages
+// due at once make inserts that each finish well within catchUpEvery.
+const catchUpBatch = 500
+
+// queueMissing inserts the jobs of the current periods at now that are not
+// known to be queued, in batches; what a batch queued is remembered even
+// when a later one fails.
+func (r *Runner) queueMissing(ctx context.Context, now time.Time) error {
+	var params []rq.InsertManyParams
+	var keys []string
+	r.mu.Lock()
+	client := r.client
+	for k, e := range r.jobs {
+		period := PeriodOf(e.sched, now)
+		if age := now.Sub(period); age < catchUpAfter || age > catchUpWithin || r.queued[k].Equal(period) {
 			continue
 		}
+		args, opts := r.job(e, period, now)
+		params = append(params, rq.InsertManyParams{Args: args, InsertOpts: opts})
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	if client == nil {
+		return nil
+	}
+	for len(params) > 0 {
+		n := min(len(params), catchUpBatch)
 		ictx, cancel := context.WithTimeout(ctx, catchUpEvery)
-		res, err := client.InsertMany(ictx, params)
+		res, err := client.InsertMany(ictx, params[:n])
 		cancel()
 		if err != nil {
-			if !failing && ctx.Err() == nil {
-				log.Warn("cannot make sure that the current periods' checks are queued; trying again every few seconds", "err", err)
-			}
-			failing = true
-			continue
+			return err
 		}
-		failing = false
 		r.mu.Lock()
-		for i, k := range keys {
+		for i, k := range keys[:n] {
 			a := params[i].Args.(checkArgs)
 			r.queued[k] = a.Period
 			if !res[i].UniqueSkippedAsDuplicate {
-				log.Warn("check queued late: its period's start was not enqueued (the database was away or no process led)",
+				r.logger().Warn("check queued late: its period's start was not enqueued (the database was away or no process led)",
 					"site", a.Site, "page", a.Page, "period", a.Period)
 			}
 		}
 		r.mu.Unlock()
+		params, keys = params[n:], keys[n:]
 	}
+	return nil
 }
 
 // jitter is a random delay of a job, at most Jitter and a quarter of the

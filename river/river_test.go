@@ -2,6 +2,7 @@ package river
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -405,5 +406,39 @@ func TestWithoutCheckAtStartThePeriodUnderWayIsLeftAlone(t *testing.T) {
 	}
 	if n != 0 || len(c.of("a")) != 0 {
 		t.Errorf("%d jobs and %d checks in the hour under way at start, want none", n, len(c.of("a")))
+	}
+}
+
+// The catch-up queues thousands of pages in batches, each period once.
+func TestCatchUpQueuesManyPagesInBatches(t *testing.T) {
+	cfg := poolConfig(t)
+	var c checks
+	names := make([]string, 2*catchUpBatch+1)
+	for i := range names {
+		names[i] = fmt.Sprintf("p%04d", i)
+	}
+	r := &Runner{Pool: cfg, Check: c.fn("one", 0), GiveUp: giveUpInto(&c, "one"), Workers: 1, Jitter: -1}
+	start(t, r, jobs("@every 1h", names...))
+	waitFor(t, func() bool { next, _ := r.NextRun("shop", names[0]); return !next.IsZero() }, "the runner to start")
+	// The next hour, as the catch-up sees it a few seconds in: its jobs
+	// are due then, so none runs in this test.
+	next := time.Now().Truncate(time.Hour).Add(time.Hour)
+	for range 2 {
+		if err := r.queueMissing(t.Context(), next.Add(3*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n, distinct int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT args->>'page') FROM `+Schema+`.river_job
+		WHERE (args->>'period')::timestamptz = $1`, next).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(names) || distinct != len(names) {
+		t.Errorf("%d jobs of %d pages queued for the next hour, want one for each of %d", n, distinct, len(names))
 	}
 }
