@@ -476,7 +476,9 @@ func (r *Runner) queueMissing(ctx context.Context, now time.Time) error {
 			a := params[i].Args.(checkArgs)
 			r.queued[k] = a.Period
 			if !res[i].UniqueSkippedAsDuplicate {
-				r.logger().Warn("check queued late: its period's start was not enqueued (the database was away or no process led)",
+				// Info: the check is made; a start whose leader is slow
+				// to be elected shows this too.
+				r.logger().Info("check queued late: its period's start was not enqueued (the database was away or no process led)",
 					"site", a.Site, "page", a.Page, "period", a.Period)
 			}
 		}
